@@ -12,6 +12,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/accounts"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 )
 
@@ -151,4 +152,10 @@ func ParsePrivateKey(text string) (*ecdsa.PrivateKey, error) {
 		return nil, fmt.Errorf("%w: want 64 hex digits of a secp256k1 key", ErrBadKey)
 	}
 	return key, nil
+}
+
+// SignTx signs an Ethereum transaction with the identity's key, so an
+// identity can pay gas for its own transactions.
+func (s *Signer) SignTx(tx *types.Transaction, chainID *big.Int) (*types.Transaction, error) {
+	return types.SignTx(tx, types.LatestSignerForChainID(chainID), s.key)
 }
