@@ -1,0 +1,49 @@
+// Command myst is the myst node: it sells VPN service (provider), buys it
+// (consumer), and runs the development network (localnet).
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+)
+
+// globals are the flags every command shares.
+type globals struct {
+	dataDir  string
+	network  string
+	lightKDF bool
+}
+
+func defaultDataDir() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".myst"
+	}
+	return filepath.Join(home, ".myst")
+}
+
+func newRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "myst",
+		Short:         "myst is a node of the decentralized VPN marketplace",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.dataDir, "data-dir", defaultDataDir(), "folder for the node's keystore and state")
+	pf.StringVar(&g.network, "network", "", "network file (network.json); default <data-dir>/network.json")
+	pf.BoolVar(&g.lightKDF, "lightkdf", false, "encrypt new keys with light scrypt (fast, weak: tests and throw-away networks only)")
+	root.AddCommand(newIdentityCmd(g), newLocalnetCmd(g))
+	return root
+}
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintf(os.Stderr, "myst: %v\n", err)
+		os.Exit(1)
+	}
+}

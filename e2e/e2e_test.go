@@ -1,0 +1,218 @@
+// Package e2e runs the real myst binary, built once per test run, as a user
+// would: localnet, then CLI commands against it.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+)
+
+var mystBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "myst-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	mystBin = filepath.Join(dir, "myst")
+	build := exec.Command("go", "build", "-o", mystBin, "../cmd/myst")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build myst:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// result is one finished CLI run.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// lastLine is the last non-empty line of stdout.
+func (r result) lastLine() string {
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// myst runs the CLI to completion with a deadline.
+func myst(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, mystBin, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	cmd.Stdin = strings.NewReader("")
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errOut.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run myst %v: %v", args, err)
+	}
+	return r
+}
+
+// mustMyst runs the CLI and fails the test unless it exits 0.
+func mustMyst(t *testing.T, args ...string) result {
+	t.Helper()
+	r := myst(t, args...)
+	if r.code != 0 {
+		t.Fatalf("myst %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// localnet is a running `myst localnet` process.
+type localnet struct {
+	dataDir string
+	network string
+	rpcURL  string
+}
+
+// startLocalnet starts `myst localnet` on a free port and waits for its
+// ready line; the process is stopped with SIGTERM when the test ends, and
+// must exit cleanly.
+func startLocalnet(t *testing.T) *localnet {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command(mystBin, "localnet", "--data-dir", dir, "--rpc-addr", "127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "localnet ready") {
+				ready <- sc.Text()
+			}
+		}
+		exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("localnet did not stop cleanly on SIGTERM: %v\n%s", err, stderr.String())
+			}
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+			t.Errorf("localnet still running 20s after SIGTERM; killed")
+		}
+	})
+	select {
+	case line := <-ready:
+		t.Logf("%s", line)
+	case err := <-exited:
+		t.Fatalf("localnet exited before ready: %v\n%s", err, stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("localnet not ready after 60s\n%s", stderr.String())
+	}
+	ln := &localnet{dataDir: dir, network: filepath.Join(dir, "network.json")}
+	var nf struct {
+		EtherRPCURL string `json:"ether_rpc_url"`
+	}
+	raw, err := os.ReadFile(ln.network)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &nf); err != nil {
+		t.Fatal(err)
+	}
+	ln.rpcURL = nf.EtherRPCURL
+	return ln
+}
+
+// ethCall calls a view with plain JSON-RPC over HTTP.
+func ethCall(t *testing.T, rpcURL string, to common.Address, data []byte) []byte {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"jsonrpc": "2.0", "id": 1, "method": "eth_call",
+		"params": []any{map[string]string{"to": to.Hex(), "data": "0x" + hex.EncodeToString(data)}, "latest"},
+	})
+	resp, err := http.Post(rpcURL, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out struct {
+		Result string `json:"result"`
+		Error  *struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("eth_call answer %s: %v", raw, err)
+	}
+	if out.Error != nil {
+		t.Fatalf("eth_call: %s", out.Error.Message)
+	}
+	b, err := hex.DecodeString(strings.TrimPrefix(out.Result, "0x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// isRegistered asks the registry contract with eth_call, no bindings.
+func isRegistered(t *testing.T, ln *localnet, id string) bool {
+	t.Helper()
+	raw, err := os.ReadFile(ln.network)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nf struct {
+		Registry common.Address `json:"registry_address"`
+	}
+	if err := json.Unmarshal(raw, &nf); err != nil {
+		t.Fatal(err)
+	}
+	data := append(crypto.Keccak256([]byte("isRegistered(address)"))[:4], common.LeftPadBytes(common.HexToAddress(id).Bytes(), 32)...)
+	out := ethCall(t, ln.rpcURL, nf.Registry, data)
+	if len(out) != 32 {
+		t.Fatalf("isRegistered returned %x", out)
+	}
+	return out[31] == 1
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

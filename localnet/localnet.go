@@ -1,0 +1,136 @@
+// Package localnet runs a whole myst network in one process for development
+// and tests: a go-ethereum dev chain with the contracts deployed and a funded
+// gas payer, described by a network.json file.
+package localnet
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"os"
+	"path/filepath"
+
+	"github.com/ethereum/go-ethereum/accounts/keystore"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/google/uuid"
+	"github.com/mystnode/myst/devchain"
+	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/network"
+	"github.com/mystnode/myst/registry"
+)
+
+// Config says where the network runs.
+type Config struct {
+	DataDir string // network.json and the gas payer's key go here
+	RPCAddr string // host:port of the chain's JSON-RPC; port 0 picks one
+	Logger  *slog.Logger
+}
+
+// Localnet is a running local network.
+type Localnet struct {
+	chain *devchain.Chain
+	file  *network.File
+	path  string
+}
+
+// Start runs the chain, deploys the contracts and writes network.json.
+func Start(ctx context.Context, cfg Config) (*Localnet, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	payer, keyFile, passFile, err := gasPayer(filepath.Join(cfg.DataDir, "localnet"))
+	if err != nil {
+		return nil, fmt.Errorf("gas payer: %w", err)
+	}
+	chain, err := devchain.Start(devchain.Config{RPCAddr: cfg.RPCAddr, Funded: []common.Address{payer.Address()}, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("devchain.Start: %w", err)
+	}
+	ln := &Localnet{chain: chain, path: filepath.Join(cfg.DataDir, network.FileName)}
+	ec := chain.Client()
+	defer ec.Close()
+	regAddr, regBlock, err := registry.Deploy(ctx, ec, big.NewInt(devchain.ChainID), payer)
+	if err != nil {
+		chain.Close()
+		return nil, err
+	}
+	payerAddr := payer.Address()
+	ln.file = &network.File{
+		ChainID:                devchain.ChainID,
+		EtherRPCURL:            chain.RPCURL(),
+		RegistryAddress:        regAddr,
+		RegistryFromBlock:      regBlock,
+		GasPayerAddress:        &payerAddr,
+		GasPayerKeystore:       keyFile,
+		GasPayerPassphraseFile: passFile,
+	}
+	if err := ln.file.Save(ln.path); err != nil {
+		chain.Close()
+		return nil, fmt.Errorf("write network file: %w", err)
+	}
+	logger.Info("localnet ready", "rpc", chain.RPCURL(), "registry", regAddr.Hex(), "gas_payer", payerAddr.Hex())
+	return ln, nil
+}
+
+// Path is the network file's path.
+func (l *Localnet) Path() string { return l.path }
+
+// File is the network description.
+func (l *Localnet) File() *network.File { return l.file }
+
+// Close stops the chain. The network file stays, pointing at nothing.
+func (l *Localnet) Close() error { return l.chain.Close() }
+
+// gasPayer loads the gas payer key kept in dir, or creates it: a keystore
+// file encrypted with a random passphrase kept beside it (mode 0600). It is a
+// development account on a throw-away chain, reused across restarts.
+func gasPayer(dir string) (*identity.Signer, string, string, error) {
+	keyFile := filepath.Join(dir, "gas-payer.json")
+	passFile := filepath.Join(dir, "gas-payer.pass")
+	if blob, err := os.ReadFile(keyFile); err == nil {
+		pass, err := os.ReadFile(passFile)
+		if err != nil {
+			return nil, "", "", err
+		}
+		key, err := keystore.DecryptKey(blob, string(pass))
+		if err != nil {
+			return nil, "", "", fmt.Errorf("%s: %w", keyFile, err)
+		}
+		return identity.NewSigner(key.PrivateKey), keyFile, passFile, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, "", "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, "", "", err
+	}
+	secret := make([]byte, 16)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, "", "", err
+	}
+	pass := hex.EncodeToString(secret)
+	key, err := crypto.GenerateKey()
+	if err != nil {
+		return nil, "", "", err
+	}
+	k := &keystore.Key{Id: uuid.New(), Address: crypto.PubkeyToAddress(key.PublicKey), PrivateKey: key}
+	blob, err := keystore.EncryptKey(k, pass, keystore.LightScryptN, keystore.LightScryptP)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if err := identity.WriteFileAtomic(passFile, []byte(pass), 0o600); err != nil {
+		return nil, "", "", err
+	}
+	if err := identity.WriteFileAtomic(keyFile, blob, 0o600); err != nil {
+		return nil, "", "", err
+	}
+	return identity.NewSigner(key), keyFile, passFile, nil
+}

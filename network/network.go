@@ -1,0 +1,122 @@
+// Package network describes a myst network in one file, network.json: the
+// chain and its contracts (and, on development networks, an account that
+// pays gas), so that one flag points a node at a whole network.
+package network
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/ethereum/go-ethereum/accounts/keystore"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/identity"
+)
+
+// FileName is the name localnet gives the file in its data dir.
+const FileName = "network.json"
+
+// ErrNoGasPayer means the network file names no account that pays gas.
+var ErrNoGasPayer = errors.New("the network file names no gas payer")
+
+// File is the content of network.json.
+type File struct {
+	ChainID           uint64         `json:"chain_id"`
+	EtherRPCURL       string         `json:"ether_rpc_url"`
+	RegistryAddress   common.Address `json:"registry_address"`
+	RegistryFromBlock uint64         `json:"registry_from_block"`
+
+	// A funded account that pays gas for others, on development networks.
+	// Paths are relative to the network file's folder unless absolute.
+	GasPayerAddress        *common.Address `json:"gas_payer_address,omitempty"`
+	GasPayerKeystore       string          `json:"gas_payer_keystore,omitempty"`
+	GasPayerPassphraseFile string          `json:"gas_payer_passphrase_file,omitempty"`
+
+	dir string // folder of the file it was loaded from
+}
+
+// Load reads and checks a network file.
+func Load(path string) (*File, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read network file: %w", err)
+	}
+	var f File
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, fmt.Errorf("network file %s is not valid JSON: %w", path, err)
+	}
+	if err := f.Validate(); err != nil {
+		return nil, fmt.Errorf("network file %s: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("network file %s: %w", path, err)
+	}
+	f.dir = filepath.Dir(abs)
+	return &f, nil
+}
+
+// Validate checks every field a node needs.
+func (f *File) Validate() error {
+	if f.ChainID == 0 {
+		return errors.New("chain_id is missing or 0")
+	}
+	u, err := url.Parse(f.EtherRPCURL)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") {
+		return fmt.Errorf("ether_rpc_url %q: want an http(s):// or ws(s):// URL", f.EtherRPCURL)
+	}
+	if f.RegistryAddress == (common.Address{}) {
+		return errors.New("registry_address is missing")
+	}
+	if (f.GasPayerKeystore == "") != (f.GasPayerAddress == nil) {
+		return errors.New("gas_payer_address and gas_payer_keystore go together")
+	}
+	return nil
+}
+
+// Save writes the file atomically.
+func (f *File) Save(path string) error {
+	raw, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return identity.WriteFileAtomic(path, append(raw, '\n'), 0o644)
+}
+
+// HasGasPayer reports whether the network names a gas payer.
+func (f *File) HasGasPayer() bool { return f.GasPayerKeystore != "" }
+
+// GasPayer decrypts the gas payer's key.
+func (f *File) GasPayer() (*identity.Signer, error) {
+	if !f.HasGasPayer() {
+		return nil, ErrNoGasPayer
+	}
+	blob, err := os.ReadFile(f.path(f.GasPayerKeystore))
+	if err != nil {
+		return nil, fmt.Errorf("gas payer keystore: %w", err)
+	}
+	var pass []byte
+	if f.GasPayerPassphraseFile != "" {
+		if pass, err = os.ReadFile(f.path(f.GasPayerPassphraseFile)); err != nil {
+			return nil, fmt.Errorf("gas payer passphrase: %w", err)
+		}
+	}
+	key, err := keystore.DecryptKey(blob, string(pass))
+	if err != nil {
+		return nil, fmt.Errorf("gas payer keystore: %w", err)
+	}
+	if key.Address != *f.GasPayerAddress {
+		return nil, fmt.Errorf("gas payer keystore holds %s, not gas_payer_address %s", key.Address.Hex(), f.GasPayerAddress.Hex())
+	}
+	return identity.NewSigner(key.PrivateKey), nil
+}
+
+func (f *File) path(p string) string {
+	if filepath.IsAbs(p) || f.dir == "" {
+		return p
+	}
+	return filepath.Join(f.dir, p)
+}
