@@ -297,6 +297,9 @@ identity itself. Already registered is a success.`,
 				return err
 			}
 			id, err := st.Unlock(addr, pass)
+			if errors.Is(err, identity.ErrWrongPassword) {
+				return fmt.Errorf("%w: check --passphrase-file or type it again", err)
+			}
 			if err != nil {
 				return err
 			}

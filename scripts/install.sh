@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what myst's build, demo and tests need on a Debian machine (run as
+# root): system packages from Debian and Go modules from the module proxy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="$PATH:/usr/local/go/bin"
+if ! command -v go >/dev/null; then
+	echo "install.sh: Go is not installed; myst needs Go 1.26 (see go.mod) at /usr/local/go" >&2
+	exit 1
+fi
+
+packages=(iproute2 ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+go mod download
+echo "install.sh: ready ($(go version))"
