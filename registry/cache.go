@@ -160,4 +160,3 @@ func (c *Cache) Stats() CacheStats {
 		ViewHits: c.stats.viewHits.Load(), ScannedTo: scanned, FirstBlock: c.fromBlock,
 	}
 }
-

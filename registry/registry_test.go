@@ -350,4 +350,3 @@ func BenchmarkViewLookup(b *testing.B) {
 		}
 	}
 }
-
