@@ -84,7 +84,7 @@ func TestIdentityBadInput(t *testing.T) {
 		{"wrong passphrase", append(node, "identity", "register", id, "--passphrase-file", wrong), "wrong passphrase"},
 		{"unknown address", append(node, "identity", "register", "0x00000000000000000000000000000000000000aa", "--passphrase-file", pass), "myst identity list"},
 		{"malformed address", append(node, "identity", "status", "0x1234"), "malformed identity address"},
-		{"bad checksum", append(node, "identity", "status", strings.ToLower(id[:3])+strings.ToUpper(id[3:])), "malformed identity address"},
+		{"bad checksum", append(node, "identity", "status", flipOneLetterCase(id)), "malformed identity address"},
 		{"missing network file", []string{"--data-dir", filepath.Join(dir, "node"), "--network", filepath.Join(dir, "nope.json"), "identity", "status", id}, "pass --network FILE"},
 		{"unreadable network file", []string{"--data-dir", filepath.Join(dir, "node"), "--network", garbage, "identity", "status", id}, "not valid JSON"},
 		{"unreachable rpc", []string{"--data-dir", filepath.Join(dir, "node"), "--network", unreachable, "identity", "status", id}, "is the chain running?"},
@@ -140,4 +140,24 @@ func firstFile(t *testing.T, dir string) string {
 		t.Fatal("empty keystore")
 	}
 	return e[0].Name()
+}
+
+// flipOneLetterCase breaks an EIP-55 checksum while keeping the address
+// mixed case (only a mixed-case address carries a checksum).
+func flipOneLetterCase(id string) string {
+	for i := 2; i < len(id); i++ {
+		b := []byte(id)
+		switch {
+		case b[i] >= 'a' && b[i] <= 'f':
+			b[i] -= 'a' - 'A'
+		case b[i] >= 'A' && b[i] <= 'F':
+			b[i] += 'a' - 'A'
+		default:
+			continue
+		}
+		if body := string(b[2:]); body != strings.ToLower(body) && body != strings.ToUpper(body) {
+			return string(b)
+		}
+	}
+	return id
 }
