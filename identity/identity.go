@@ -4,6 +4,7 @@ package identity
 
 import (
 	"crypto/ecdsa"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/crypto/ecies"
 )
 
 // Sentinel errors, for errors.Is.
@@ -158,4 +160,22 @@ func ParsePrivateKey(text string) (*ecdsa.PrivateKey, error) {
 // identity can pay gas for its own transactions.
 func (s *Signer) SignTx(tx *types.Transaction, chainID *big.Int) (*types.Transaction, error) {
 	return types.SignTx(tx, types.LatestSignerForChainID(chainID), s.key)
+}
+
+// eciesInfo separates myst's ECIES use from any other use of the same keys.
+var eciesInfo = []byte("myst ecies v1")
+
+// EncryptTo encrypts msg so that only the holder of the 64-byte public key
+// pub can read it (ECIES over secp256k1, AES-128-CTR and HMAC-SHA-256).
+func EncryptTo(pub, msg []byte) ([]byte, error) {
+	key, err := crypto.UnmarshalPubkey(append([]byte{4}, pub...))
+	if err != nil {
+		return nil, fmt.Errorf("encrypt: bad public key: %w", err)
+	}
+	return ecies.Encrypt(rand.Reader, ecies.ImportECDSAPublic(key), msg, nil, eciesInfo)
+}
+
+// Decrypt opens a message made by EncryptTo for this identity.
+func (s *Signer) Decrypt(ct []byte) ([]byte, error) {
+	return ecies.ImportECDSA(s.key).Decrypt(ct, nil, eciesInfo)
 }

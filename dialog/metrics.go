@@ -1,0 +1,95 @@
+package dialog
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Reasons a broker message is dropped or a dialog refused; the label values
+// of the metrics.
+const (
+	ReasonGarbage        = "garbage"          // not decryptable or not parseable
+	ReasonBadSignature   = "bad_signature"    // signed by someone else, or not signed
+	ReasonTampered       = "tampered"         // AEAD authentication failed
+	ReasonReplayed       = "replayed"         // a sequence number or dialog id seen before
+	ReasonTooOld         = "too_old"          // behind the replay window
+	ReasonStale          = "stale"            // a dialog-create outside the clock skew
+	ReasonWrongPeer      = "wrong_peer"       // addressed to another identity
+	ReasonUnregistered   = "unregistered"     // consumer not registered
+	ReasonCapacity       = "capacity"         // too many dialogs
+	ReasonUnknownDialog  = "unknown_dialog"   // a message for a dialog not open here
+	ReasonRegistryFailed = "registry_failure" // could not ask the registry
+)
+
+// Metrics counts what the dialogs of a node do. One Metrics serves every
+// dialog and listener of a node.
+type Metrics struct {
+	Dropped  *prometheus.CounterVec // broker messages dropped, by reason
+	Refused  *prometheus.CounterVec // dialog-creates refused, by reason
+	Opened   *prometheus.CounterVec // dialogs opened, by role
+	Messages *prometheus.CounterVec // sealed messages, by direction (sent, received)
+
+	logger  *slog.Logger
+	mu      sync.Mutex
+	lastLog map[string]time.Time
+}
+
+// NewMetrics creates the counters and registers them with reg (nil: not
+// registered, for tests).
+func NewMetrics(reg prometheus.Registerer, logger *slog.Logger) *Metrics {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Metrics{
+		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "myst_dialog_dropped_messages_total", Help: "Broker messages dropped by the dialog layer, by reason.",
+		}, []string{"reason"}),
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "myst_dialog_refused_total", Help: "Dialog-create requests refused, by reason.",
+		}, []string{"reason"}),
+		Opened: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "myst_dialog_opened_total", Help: "Dialogs opened, by role (consumer, provider).",
+		}, []string{"role"}),
+		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "myst_dialog_messages_total", Help: "Sealed dialog messages, by direction (sent, received).",
+		}, []string{"direction"}),
+		logger:  logger,
+		lastLog: map[string]time.Time{},
+	}
+	if reg != nil {
+		reg.MustRegister(m.Dropped, m.Refused, m.Opened, m.Messages)
+	}
+	return m
+}
+
+// logInterval bounds how often one reason is logged, so a flood of garbage
+// is counted but not echoed line by line.
+const logInterval = 10 * time.Second
+
+func (m *Metrics) drop(reason, subject string, err error) {
+	m.Dropped.WithLabelValues(reason).Inc()
+	m.logOnce("dropped broker message", reason, subject, err)
+}
+
+func (m *Metrics) refuse(reason, subject string, err error) {
+	m.Refused.WithLabelValues(reason).Inc()
+	m.logOnce("refused dialog", reason, subject, err)
+}
+
+func (m *Metrics) logOnce(msg, reason, subject string, err error) {
+	key := msg + reason
+	m.mu.Lock()
+	last, seen := m.lastLog[key]
+	now := time.Now()
+	quiet := seen && now.Sub(last) < logInterval
+	if !quiet {
+		m.lastLog[key] = now
+	}
+	m.mu.Unlock()
+	if !quiet {
+		m.logger.Warn(msg, "reason", reason, "subject", subject, "err", err)
+	}
+}
