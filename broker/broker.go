@@ -42,7 +42,6 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("broker address: %w", err)
 	}
 	opts := &server.Options{
-		ServerName: "myst-broker",
 		Host:       host,
 		Port:       port,
 		NoSigs:     true,

@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/identity"
 )
 
 // Direction labels, used in key derivation and in every message's
@@ -93,3 +94,6 @@ func messageSignedBytes(id ID, dir byte, seq uint64, frameBytes []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, seq)
 	return append(b, frameBytes...)
 }
+
+// encryptTo is identity.EncryptTo, named here for tests.
+var encryptTo = identity.EncryptTo

@@ -1,0 +1,241 @@
+package dialog
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// capture records every message on the broker.
+type capture struct {
+	mu   sync.Mutex
+	msgs []*nats.Msg
+}
+
+func sniff(t *testing.T, url string) *capture {
+	t.Helper()
+	c := &capture{}
+	nc := connect(t, url)
+	if _, err := nc.Subscribe(">", func(m *nats.Msg) {
+		c.mu.Lock()
+		c.msgs = append(c.msgs, m)
+		c.mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	return c
+}
+
+func (c *capture) on(subject string) []*nats.Msg {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*nats.Msg
+	for _, m := range c.msgs {
+		if m.Subject == subject {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (c *capture) all() []*nats.Msg {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*nats.Msg(nil), c.msgs...)
+}
+
+func dropped(m *Metrics, reason string) float64 {
+	return testutil.ToFloat64(m.Dropped.WithLabelValues(reason))
+}
+
+// stillServes checks the dialog answers after an attack.
+func stillServes(t *testing.T, d *Dialog) {
+	t.Helper()
+	got, err := d.Request(ctxT(t, 5*time.Second), "echo", []byte("still here"))
+	if err != nil || string(got) != "still here" {
+		t.Fatalf("dialog after attack: %q, %v", got, err)
+	}
+}
+
+func TestNoPlaintextOnBroker(t *testing.T) {
+	srv := startBroker(t)
+	c := sniff(t, srv.URL())
+	p := newPair(t, srv.URL(), srv.URL())
+	secret := []byte("attack at dawn: the plaintext that must not show")
+	for range 3 {
+		if _, err := p.dialog.Request(ctxT(t, 5*time.Second), "echo", secret); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.dialog.Send("echo", secret)
+	p.dialog.Close()
+	time.Sleep(100 * time.Millisecond) // let the sniffer drain; it only reads
+	msgs := c.all()
+	if len(msgs) < 8 {
+		t.Fatalf("sniffer saw %d messages, want the whole dialog", len(msgs))
+	}
+	forbidden := [][]byte{secret[:12], []byte("echo"), p.consumer.Address().Bytes(), []byte(strings.ToLower(p.consumer.Address().Hex()[2:])),
+		[]byte(p.consumer.Address().Hex()[2:]), p.consumer.PublicKey()[:16]}
+	for _, m := range msgs {
+		for _, f := range forbidden {
+			if bytes.Contains(m.Data, f) {
+				t.Fatalf("broker message on %s contains %q in the clear", m.Subject, f)
+			}
+		}
+	}
+}
+
+func TestTamperedReplayedForgedDropped(t *testing.T) {
+	srv := startBroker(t)
+	c := sniff(t, srv.URL())
+	p := newPair(t, srv.URL(), srv.URL())
+	if _, err := p.dialog.Request(ctxT(t, 5*time.Second), "echo", []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	toP, _ := subjects(p.dialog.ID())
+	waitFor(t, 2*time.Second, func() bool { return len(c.on(toP)) > 0 })
+	orig := c.on(toP)[0].Data
+	raw := connect(t, srv.URL())
+
+	// Replayed: the same bytes again.
+	raw.Publish(toP, orig)
+	// Tampered: one ciphertext bit flipped (under a fresh sequence number,
+	// else the replay window drops it first).
+	tampered := bytes.Clone(orig)
+	tampered[8] += 50
+	tampered[len(tampered)-20] ^= 1
+	raw.Publish(toP, tampered)
+	// Tampered sequence number: AEAD binds it.
+	reseq := bytes.Clone(orig)
+	reseq[8] += 100
+	raw.Publish(toP, reseq)
+	// Garbage.
+	raw.Publish(toP, []byte("garbage"))
+	raw.Publish(toP, nil)
+	raw.Publish(CreateSubject(p.provider.Address()), []byte("C not ecies"))
+	raw.Publish(CreateSubject(p.provider.Address()), []byte{})
+	raw.Flush()
+
+	waitFor(t, 5*time.Second, func() bool {
+		return dropped(p.pMetrics, ReasonReplayed) == 1 && dropped(p.pMetrics, ReasonTampered) == 2 && dropped(p.pMetrics, ReasonGarbage) == 4
+	})
+	stillServes(t, p.dialog)
+
+	// Signed by someone else: a message sealed with the dialog's own keys
+	// (as if the keys leaked) but signed by a third identity.
+	mallory := newSigner(t)
+	forged := newDialog(p.dialog.ID(), mallory, p.provider.Address(), "consumer", raw, NewMetrics(nil, nil))
+	forged.send.aead = p.dialog.send.aead
+	p.dialog.send.Lock()
+	forged.send.seq = p.dialog.send.seq + 10
+	p.dialog.send.Unlock()
+	if err := forged.write(&frame{Kind: kindOneWay, Topic: "echo", Payload: []byte("forged")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() bool { return dropped(p.pMetrics, ReasonBadSignature) == 1 })
+	stillServes(t, p.dialog)
+
+	// Reordered beyond the window: an old sequence number after many new ones.
+	for range windowSize + 5 {
+		if err := p.dialog.Send("nothing", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stillServes(t, p.dialog)
+	raw.Publish(toP, orig)
+	raw.Flush()
+	waitFor(t, 5*time.Second, func() bool { return dropped(p.pMetrics, ReasonTooOld) == 1 })
+	stillServes(t, p.dialog)
+}
+
+func TestReplayedCreateDropped(t *testing.T) {
+	srv := startBroker(t)
+	c := sniff(t, srv.URL())
+	p := newPair(t, srv.URL(), srv.URL())
+	subj := CreateSubject(p.provider.Address())
+	waitFor(t, 2*time.Second, func() bool { return len(c.on(subj)) == 1 })
+	raw := connect(t, srv.URL())
+	raw.Publish(subj, c.on(subj)[0].Data)
+	raw.Flush()
+	waitFor(t, 5*time.Second, func() bool { return dropped(p.pMetrics, ReasonReplayed) == 1 })
+	if n := len(p.listener.Dialogs()); n != 1 {
+		t.Fatalf("%d dialogs after a replayed create, want 1", n)
+	}
+	stillServes(t, p.dialog)
+}
+
+func TestImpostorOnProviderSubject(t *testing.T) {
+	// Mallory listens on the provider's subject, but the create is
+	// encrypted to the provider: she can't read it or learn the keys. With
+	// no real provider there, the consumer times out with a clear error.
+	srv := startBroker(t)
+	provider, consumer, mallory := newSigner(t), newSigner(t), newSigner(t)
+	reg := newFakeRegistry(provider, consumer, mallory)
+	mnc := connect(t, srv.URL())
+	readable := make(chan bool, 1)
+	sub, err := mnc.Subscribe(CreateSubject(provider.Address()), func(m *nats.Msg) {
+		_, err := mallory.Decrypt(m.Data[1:])
+		readable <- err == nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	mnc.Flush()
+	_, err = Dial(ctxT(t, 500*time.Millisecond), connect(t, srv.URL()), consumer, provider.Address(), reg, DialConfig{})
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("dial with only an impostor listening: %v", err)
+	}
+	if <-readable {
+		t.Fatal("mallory decrypted a create meant for the provider")
+	}
+}
+
+func TestForgedAnswerWithKnownDialogID(t *testing.T) {
+	// A stronger impostor who learned the dialog id (it is in the subject)
+	// answers, signed by herself; the consumer drops it and accepts only
+	// the real provider's answer.
+	srv := startBroker(t)
+	provider, consumer, mallory := newSigner(t), newSigner(t), newSigner(t)
+	reg := newFakeRegistry(provider, consumer, mallory)
+	mnc := connect(t, srv.URL())
+	idCh := make(chan ID, 1)
+	cm := NewMetrics(nil, nil)
+	cnc := connect(t, srv.URL())
+	l, err := Listen(connect(t, srv.URL()), provider, reg, ListenConfig{Accept: func(d *Dialog) {
+		d.Handle("echo", echo)
+		idCh <- d.ID()
+		// Mallory's answer arrives first: published before the real one.
+		forged := &createResponse{ID: d.ID(), Provider: provider.Address(), Consumer: consumer.Address(), Accepted: true}
+		forged.Sig, _ = mallory.Sign(forged.signedBytes())
+		ct, _ := encryptToSigner(consumer, forged.marshal())
+		_, toC := subjects(d.ID())
+		mnc.Publish(toC, append([]byte{tagResponse}, ct...))
+		mnc.Flush()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	d, err := Dial(ctxT(t, 5*time.Second), cnc, consumer, provider.Address(), reg, DialConfig{Metrics: cm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	<-idCh
+	stillServes(t, d)
+	if n := dropped(cm, ReasonWrongPeer) + dropped(cm, ReasonBadSignature); n != 1 {
+		t.Fatalf("forged answers dropped: %v, want 1", n)
+	}
+}
+
+func encryptToSigner(to interface{ PublicKey() []byte }, msg []byte) ([]byte, error) {
+	return encryptTo(to.PublicKey(), msg)
+}

@@ -1,0 +1,105 @@
+package dialog
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/mystnode/myst/broker"
+)
+
+// TestAcrossNATSCluster runs the provider on one server of a three-server
+// cluster and the consumer on another.
+func TestAcrossNATSCluster(t *testing.T) {
+	seed, err := broker.StartServer(broker.ServerConfig{Addr: "127.0.0.1:0", ClusterAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seed.Shutdown()
+	servers := []*broker.Server{seed}
+	for range 2 {
+		s, err := broker.StartServer(broker.ServerConfig{Addr: "127.0.0.1:0", ClusterAddr: "127.0.0.1:0", Routes: []string{seed.RouteURL()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Shutdown()
+		servers = append(servers, s)
+	}
+	waitFor(t, 10*time.Second, func() bool {
+		for _, s := range servers {
+			if s.NumRoutes() < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	p := newPair(t, servers[1].URL(), servers[2].URL())
+	for range 5 {
+		if got, err := p.dialog.Request(ctxT(t, 5*time.Second), "echo", []byte("across")); err != nil || string(got) != "across" {
+			t.Fatalf("echo across the cluster: %q, %v", got, err)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestBrokerRestart stops the broker in the middle of a dialog: requests
+// made while it is down fail by their deadline, never hang, and the dialog
+// resumes once the broker is back.
+func TestBrokerRestart(t *testing.T) {
+	addr := freeAddr(t)
+	srv, err := broker.StartServer(broker.ServerConfig{Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPair(t, srv.URL(), srv.URL())
+	if _, err := p.dialog.Request(ctxT(t, 5*time.Second), "echo", []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	srv.Shutdown()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	_, err = p.dialog.Request(ctx, "echo", []byte("during"))
+	cancel()
+	if !errors.Is(err, ErrTimeout) {
+		t.Fatalf("request while the broker is down: %v", err)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Fatal("request hung past its deadline")
+	}
+	srv, err = broker.StartServer(broker.ServerConfig{Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	waitFor(t, 15*time.Second, func() bool { return p.pConn.IsConnected() && p.cConn.IsConnected() })
+	// Subscriptions come back with the connection.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		got, err := p.dialog.Request(ctx, "echo", []byte("after"))
+		cancel()
+		if err == nil && string(got) == "after" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dialog did not resume after the broker restarted: %v", err)
+		}
+	}
+	// New dialogs open too.
+	d, err := Dial(ctxT(t, 5*time.Second), p.cConn, p.consumer, p.provider.Address(), p.reg, DialConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+}
