@@ -98,7 +98,7 @@ type localnet struct {
 func startLocalnet(t *testing.T) *localnet {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command(mystBin, "localnet", "--data-dir", dir, "--rpc-addr", "127.0.0.1:0")
+	cmd := exec.Command(mystBin, "localnet", "--data-dir", dir, "--rpc-addr", "127.0.0.1:0", "--broker-addr", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -215,4 +215,15 @@ func writeFile(t *testing.T, dir, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func readJSONFile(t *testing.T, path string, v any) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatal(err)
+	}
 }

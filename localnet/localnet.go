@@ -18,6 +18,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/google/uuid"
+	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/devchain"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/network"
@@ -28,12 +29,15 @@ import (
 type Config struct {
 	DataDir string // network.json and the gas payer's key go here
 	RPCAddr string // host:port of the chain's JSON-RPC; port 0 picks one
+	// BrokerAddr is host:port of the embedded NATS server; port 0 picks one.
+	BrokerAddr string
 	Logger  *slog.Logger
 }
 
 // Localnet is a running local network.
 type Localnet struct {
-	chain *devchain.Chain
+	chain  *devchain.Chain
+	broker *broker.Server
 	file  *network.File
 	path  string
 }
@@ -63,21 +67,30 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		chain.Close()
 		return nil, err
 	}
+	if cfg.BrokerAddr == "" {
+		cfg.BrokerAddr = "127.0.0.1:0"
+	}
+	ln.broker, err = broker.StartServer(broker.ServerConfig{Addr: cfg.BrokerAddr})
+	if err != nil {
+		chain.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
 	payerAddr := payer.Address()
 	ln.file = &network.File{
 		ChainID:                devchain.ChainID,
 		EtherRPCURL:            chain.RPCURL(),
 		RegistryAddress:        regAddr,
 		RegistryFromBlock:      regBlock,
+		BrokerURLs:             []string{ln.broker.URL()},
 		GasPayerAddress:        &payerAddr,
 		GasPayerKeystore:       keyFile,
 		GasPayerPassphraseFile: passFile,
 	}
 	if err := ln.file.Save(ln.path); err != nil {
-		chain.Close()
+		ln.Close()
 		return nil, fmt.Errorf("write network file: %w", err)
 	}
-	logger.Info("localnet ready", "rpc", chain.RPCURL(), "registry", regAddr.Hex(), "gas_payer", payerAddr.Hex())
+	logger.Info("localnet ready", "rpc", chain.RPCURL(), "broker", ln.broker.URL(), "registry", regAddr.Hex(), "gas_payer", payerAddr.Hex())
 	return ln, nil
 }
 
@@ -87,8 +100,14 @@ func (l *Localnet) Path() string { return l.path }
 // File is the network description.
 func (l *Localnet) File() *network.File { return l.file }
 
-// Close stops the chain. The network file stays, pointing at nothing.
-func (l *Localnet) Close() error { return l.chain.Close() }
+// Close stops the broker and the chain. The network file stays, pointing at
+// nothing.
+func (l *Localnet) Close() error {
+	if l.broker != nil {
+		l.broker.Shutdown()
+	}
+	return l.chain.Close()
+}
 
 // gasPayer loads the gas payer key kept in dir, or creates it: a keystore
 // file encrypted with a random passphrase kept beside it (mode 0600). It is a

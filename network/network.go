@@ -28,6 +28,8 @@ type File struct {
 	EtherRPCURL       string         `json:"ether_rpc_url"`
 	RegistryAddress   common.Address `json:"registry_address"`
 	RegistryFromBlock uint64         `json:"registry_from_block"`
+	// BrokerURLs are NATS servers (nats://host:port); a node uses any of them.
+	BrokerURLs []string `json:"broker_urls,omitempty"`
 
 	// A funded account that pays gas for others, on development networks.
 	// Paths are relative to the network file's folder unless absolute.
@@ -70,6 +72,12 @@ func (f *File) Validate() error {
 	}
 	if f.RegistryAddress == (common.Address{}) {
 		return errors.New("registry_address is missing")
+	}
+	for _, b := range f.BrokerURLs {
+		u, err := url.Parse(b)
+		if err != nil || u.Host == "" || (u.Scheme != "nats" && u.Scheme != "tls") {
+			return fmt.Errorf("broker_urls: %q is not a nats://host:port URL", b)
+		}
 	}
 	if (f.GasPayerKeystore == "") != (f.GasPayerAddress == nil) {
 		return errors.New("gas_payer_address and gas_payer_keystore go together")

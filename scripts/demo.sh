@@ -23,7 +23,7 @@ go build -o "$work/myst" ./cmd/myst
 myst="$work/myst"
 
 echo "== starting myst localnet"
-"$myst" localnet --data-dir "$work/localnet" --rpc-addr 127.0.0.1:0 >"$work/localnet.out" 2>"$work/localnet.err" &
+"$myst" localnet --data-dir "$work/localnet" --rpc-addr 127.0.0.1:0 --broker-addr 127.0.0.1:0 >"$work/localnet.out" 2>"$work/localnet.err" &
 localnet_pid=$!
 for _ in $(seq 1 600); do
 	grep -q "localnet ready" "$work/localnet.out" 2>/dev/null && break

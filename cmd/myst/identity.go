@@ -27,7 +27,7 @@ func newIdentityCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(
 		newIdentityNewCmd(g), newIdentityListCmd(g), newIdentityImportCmd(g),
-		newIdentityExportCmd(g), newIdentityRegisterCmd(g), newIdentityStatusCmd(g),
+		newIdentityExportCmd(g), newIdentityRegisterCmd(g), newIdentityStatusCmd(g), newIdentityUnlockCmd(g),
 	)
 	return cmd
 }

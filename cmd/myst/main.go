@@ -15,6 +15,7 @@ type globals struct {
 	dataDir  string
 	network  string
 	lightKDF bool
+	apiAddr  string
 }
 
 func defaultDataDir() string {
@@ -37,7 +38,8 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.dataDir, "data-dir", defaultDataDir(), "folder for the node's keystore and state")
 	pf.StringVar(&g.network, "network", "", "network file (network.json); default <data-dir>/network.json")
 	pf.BoolVar(&g.lightKDF, "lightkdf", false, "encrypt new keys with light scrypt (fast, weak: tests and throw-away networks only)")
-	root.AddCommand(newIdentityCmd(g), newLocalnetCmd(g))
+	pf.StringVar(&g.apiAddr, "api-addr", "127.0.0.1:4050", "host:port of the daemon's local API")
+	root.AddCommand(newIdentityCmd(g), newLocalnetCmd(g), newDaemonCmd(g), newPingCmd(g))
 	return root
 }
 

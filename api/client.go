@@ -1,0 +1,153 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+)
+
+// ErrDaemonUnreachable means nothing answers at the API address.
+var ErrDaemonUnreachable = errors.New("cannot reach the myst daemon")
+
+// Client is the typed client of the API.
+type Client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// NewClient talks to the daemon at addr (host:port) with token.
+func NewClient(addr, token string) *Client {
+	return &Client{base: "http://" + addr, token: token, http: &http.Client{}}
+}
+
+// ReadToken reads the API token a daemon wrote to path.
+func ReadToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read API token: %w (is `myst daemon` running with this --data-dir?)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// APIError is an error the daemon answered with.
+type APIError struct {
+	Status int
+	Body   Error
+}
+
+func (e *APIError) Error() string { return e.Body.Error }
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w at %s: %v (start it with `myst daemon`, or check --api-addr)", ErrDaemonUnreachable, c.base, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("read daemon answer: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		e := &APIError{Status: resp.StatusCode}
+		if json.Unmarshal(raw, &e.Body) != nil || e.Body.Error == "" {
+			e.Body.Error = fmt.Sprintf("daemon answered %s", resp.Status)
+		}
+		return e
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("decode daemon answer: %w", err)
+		}
+	}
+	return nil
+}
+
+// Health is GET /healthcheck.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var h Health
+	return h, c.do(ctx, http.MethodGet, "/healthcheck", nil, &h)
+}
+
+// Identities is GET /identities.
+func (c *Client) Identities(ctx context.Context) ([]Identity, error) {
+	var l IdentityList
+	err := c.do(ctx, http.MethodGet, "/identities", nil, &l)
+	return l.Identities, err
+}
+
+// CreateIdentity is POST /identities.
+func (c *Client) CreateIdentity(ctx context.Context, passphrase string) (Identity, error) {
+	var id Identity
+	return id, c.do(ctx, http.MethodPost, "/identities", PassphraseRequest{Passphrase: passphrase}, &id)
+}
+
+// Unlock is PUT /identities/{id}/unlock.
+func (c *Client) Unlock(ctx context.Context, id, passphrase string) error {
+	return c.do(ctx, http.MethodPut, "/identities/"+url.PathEscape(id)+"/unlock", PassphraseRequest{Passphrase: passphrase}, nil)
+}
+
+// Registration is GET /identities/{id}/registration.
+func (c *Client) Registration(ctx context.Context, id string) (Registration, error) {
+	var r Registration
+	return r, c.do(ctx, http.MethodGet, "/identities/"+url.PathEscape(id)+"/registration", nil, &r)
+}
+
+// OpenDialog is POST /dialogs.
+func (c *Client) OpenDialog(ctx context.Context, req DialogRequest) (Dialog, error) {
+	var d Dialog
+	return d, c.do(ctx, http.MethodPost, "/dialogs", req, &d)
+}
+
+// Ping is POST /dialogs/{id}/ping.
+func (c *Client) Ping(ctx context.Context, dialogID string, req PingRequest) (Ping, error) {
+	var p Ping
+	return p, c.do(ctx, http.MethodPost, "/dialogs/"+url.PathEscape(dialogID)+"/ping", req, &p)
+}
+
+// CloseDialog is DELETE /dialogs/{id}.
+func (c *Client) CloseDialog(ctx context.Context, dialogID string) error {
+	return c.do(ctx, http.MethodDelete, "/dialogs/"+url.PathEscape(dialogID), nil, nil)
+}
+
+// Metrics returns the Prometheus text of GET /metrics.
+func (c *Client) Metrics(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrDaemonUnreachable, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}

@@ -1,0 +1,187 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Backend is what the handlers need from the node.
+type Backend interface {
+	Health() Health
+	Identities() ([]Identity, error)
+	CreateIdentity(passphrase string) (string, error)
+	Unlock(id, passphrase string) error
+	Registration(ctx context.Context, id string) (Registration, error)
+	OpenDialog(ctx context.Context, req DialogRequest) (Dialog, error)
+	Ping(ctx context.Context, dialogID string, req PingRequest) (Ping, error)
+	CloseDialog(dialogID string) error
+}
+
+// StatusError carries the HTTP status a backend error maps to.
+type StatusError struct {
+	Status int
+	Field  string
+	Err    error
+}
+
+func (e *StatusError) Error() string { return e.Err.Error() }
+func (e *StatusError) Unwrap() error { return e.Err }
+
+// Errorf makes a StatusError.
+func Errorf(status int, field, format string, args ...any) error {
+	return &StatusError{Status: status, Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// maxBody bounds request bodies.
+const maxBody = 64 << 10
+
+// Handler serves the API. Every request must carry "Authorization: Bearer
+// <token>". metrics, if not nil, is served at /metrics behind the same token.
+func Handler(b Backend, token string, metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthcheck", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, b.Health())
+	})
+	mux.HandleFunc("GET /identities", func(w http.ResponseWriter, r *http.Request) {
+		ids, err := b.Identities()
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, IdentityList{Identities: ids})
+	})
+	mux.HandleFunc("POST /identities", func(w http.ResponseWriter, r *http.Request) {
+		var req PassphraseRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if req.Passphrase == "" {
+			writeError(w, Errorf(http.StatusBadRequest, "passphrase", "passphrase is empty"))
+			return
+		}
+		id, err := b.CreateIdentity(req.Passphrase)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, Identity{ID: id})
+	})
+	mux.HandleFunc("PUT /identities/{id}/unlock", func(w http.ResponseWriter, r *http.Request) {
+		var req PassphraseRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		if err := b.Unlock(r.PathValue("id"), req.Passphrase); err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, Identity{ID: r.PathValue("id"), Unlocked: true})
+	})
+	mux.HandleFunc("GET /identities/{id}/registration", func(w http.ResponseWriter, r *http.Request) {
+		reg, err := b.Registration(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, reg)
+	})
+	mux.HandleFunc("POST /dialogs", func(w http.ResponseWriter, r *http.Request) {
+		var req DialogRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		d, err := b.OpenDialog(r.Context(), req)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, d)
+	})
+	mux.HandleFunc("POST /dialogs/{id}/ping", func(w http.ResponseWriter, r *http.Request) {
+		var req PingRequest
+		if r.ContentLength != 0 && !readJSON(w, r, &req) {
+			return
+		}
+		p, err := b.Ping(r.Context(), r.PathValue("id"), req)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, p)
+	})
+	mux.HandleFunc("DELETE /dialogs/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if err := b.CloseDialog(r.PathValue("id")); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
+	return requireToken(token, mux)
+}
+
+func requireToken(token string, next http.Handler) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			writeJSON(w, http.StatusUnauthorized, Error{Error: "missing or wrong API token: send Authorization: Bearer <contents of <data-dir>/api-token>"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		var syntax *json.SyntaxError
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &tooBig):
+			writeJSON(w, http.StatusRequestEntityTooLarge, Error{Error: fmt.Sprintf("request body over %d bytes", maxBody)})
+		case errors.As(err, &typeErr):
+			writeJSON(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("field %q must be %s", typeErr.Field, typeErr.Type), Field: typeErr.Field})
+		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+			writeJSON(w, http.StatusBadRequest, Error{Error: "malformed JSON body: " + err.Error()})
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			writeJSON(w, http.StatusBadRequest, Error{Error: "unknown field " + field, Field: field})
+		default:
+			writeJSON(w, http.StatusBadRequest, Error{Error: "bad JSON body: " + err.Error()})
+		}
+		return false
+	}
+	if dec.More() {
+		writeJSON(w, http.StatusBadRequest, Error{Error: "malformed JSON body: trailing data"})
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var se *StatusError
+	if errors.As(err, &se) {
+		writeJSON(w, se.Status, Error{Error: se.Error(), Field: se.Field})
+		return
+	}
+	writeJSON(w, http.StatusInternalServerError, Error{Error: err.Error()})
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/node"
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func newDaemonCmd(g *globals) *cobra.Command {
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the node: answer dialogs for unlocked identities and serve the local API on --api-addr",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			nf, _, err := g.networkFile()
+			if err != nil {
+				return err
+			}
+			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			n, err := node.New(startCtx, node.Config{DataDir: g.dataDir, Network: nf, APIAddr: g.apiAddr, LightKDF: g.lightKDF, Version: version, Logger: logger})
+			cancel()
+			if err != nil {
+				return err
+			}
+			n.Start()
+			fmt.Fprintf(cmd.OutOrStdout(), "myst daemon ready: API on http://%s, token in %s\n", n.APIAddr(), filepath.Join(g.dataDir, node.TokenFile))
+			<-ctx.Done()
+			logger.Info("stopping")
+			n.Stop()
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
+	return cmd
+}
+
+// client is the API client for the daemon of --data-dir at --api-addr.
+func (g *globals) client() (*api.Client, error) {
+	token, err := api.ReadToken(filepath.Join(g.dataDir, node.TokenFile))
+	if err != nil {
+		return nil, err
+	}
+	return api.NewClient(g.apiAddr, token), nil
+}
+
+func newIdentityUnlockCmd(g *globals) *cobra.Command {
+	var passFile string
+	cmd := &cobra.Command{
+		Use:   "unlock ADDRESS",
+		Short: "Unlock an identity in the running daemon, so it signs and answers dialogs",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			addr, err := identity.ParseAddress(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			pass, err := readPassphrase(cmd, passFile, "Passphrase of "+addr.Hex()+": ", false)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+			defer cancel()
+			if err := c.Unlock(ctx, addr.Hex(), pass); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s unlocked\n", addr.Hex())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&passFile, "passphrase-file", "", "read the passphrase from the first line of this file instead of prompting")
+	return cmd
+}
+
+func newPingCmd(g *globals) *cobra.Command {
+	var consumer string
+	var count int
+	var timeout, interval time.Duration
+	cmd := &cobra.Command{
+		Use:   "ping PROVIDER --identity CONSUMER",
+		Short: "Open a dialog to a provider through the daemon and time request/response round trips",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			provider, err := identity.ParseAddress(args[0])
+			if err != nil {
+				return err
+			}
+			if consumer == "" {
+				return errors.New("--identity CONSUMER is required: the unlocked identity that opens the dialog")
+			}
+			cons, err := identity.ParseAddress(consumer)
+			if err != nil {
+				return fmt.Errorf("--identity: %w", err)
+			}
+			if count < 1 || count > 1_000_000 {
+				return fmt.Errorf("-c %d: the count must be between 1 and 1000000", count)
+			}
+			if timeout <= 0 || timeout > 10*time.Minute {
+				return fmt.Errorf("--timeout %s: must be between 1ms and 10m", timeout)
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			openCtx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
+			d, err := c.OpenDialog(openCtx, api.DialogRequest{ConsumerID: cons.Hex(), ProviderID: provider.Hex(), TimeoutMillis: timeout.Milliseconds()})
+			cancel()
+			if err != nil {
+				return fmt.Errorf("dialog to %s: %w", provider.Hex(), err)
+			}
+			defer c.CloseDialog(context.Background(), d.ID)
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "PING %s from %s over dialog %s\n", provider.Hex(), cons.Hex(), d.ID)
+			var received int
+			var minRTT, maxRTT, sum time.Duration
+			minRTT = time.Duration(math.MaxInt64)
+			var lastErr error
+			for i := 0; i < count; i++ {
+				if i > 0 {
+					select {
+					case <-ctx.Done():
+						i = count
+						continue
+					case <-time.After(interval):
+					}
+				}
+				pctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
+				p, err := c.Ping(pctx, d.ID, api.PingRequest{TimeoutMillis: timeout.Milliseconds()})
+				cancel()
+				if err != nil {
+					lastErr = err
+					fmt.Fprintf(out, "seq=%d: %v\n", i+1, err)
+					continue
+				}
+				received++
+				sum += p.RTT
+				minRTT, maxRTT = min(minRTT, p.RTT), max(maxRTT, p.RTT)
+				fmt.Fprintf(out, "reply from %s: seq=%d time=%.3f ms\n", provider.Hex(), p.Seq, float64(p.RTT.Microseconds())/1000)
+			}
+			fmt.Fprintf(out, "--- %s ping statistics ---\n%d requests, %d replies, %.0f%% lost\n", provider.Hex(), count, received, 100*float64(count-received)/float64(count))
+			if received > 0 {
+				fmt.Fprintf(out, "rtt min/avg/max = %.3f/%.3f/%.3f ms\n", ms(minRTT), ms(sum/time.Duration(received)), ms(maxRTT))
+			}
+			if received == 0 {
+				return fmt.Errorf("no replies from %s: %v", provider.Hex(), strings.TrimSpace(fmt.Sprint(lastErr)))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&consumer, "identity", "", "the consumer identity (unlocked in the daemon) that opens the dialog")
+	cmd.Flags().IntVarP(&count, "count", "c", 4, "number of requests")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "wait this long for each answer")
+	cmd.Flags().DurationVarP(&interval, "interval", "i", 200*time.Millisecond, "pause between requests")
+	return cmd
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,221 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mystnode/myst/api"
+	"github.com/nats-io/nats.go"
+)
+
+// daemon is a running `myst daemon` process.
+type daemon struct {
+	dataDir string
+	apiAddr string
+	args    []string // global flags that point CLI commands at this daemon
+	client  *api.Client
+	stderr  *syncBuffer
+	cmd     *exec.Cmd
+	exited  chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var readyRE = regexp.MustCompile(`API on http://(\S+),`)
+
+// startDaemon runs `myst daemon` with its own data dir and a free API port,
+// and stops it (SIGTERM, then checks a clean exit) when the test ends.
+func startDaemon(t *testing.T, ln *localnet, dataDir string) *daemon {
+	t.Helper()
+	d := &daemon{dataDir: dataDir, stderr: &syncBuffer{}, exited: make(chan error, 1)}
+	d.cmd = exec.Command(mystBin, "--data-dir", dataDir, "--network", ln.network, "--lightkdf", "--api-addr", "127.0.0.1:0", "daemon")
+	stdout, err := d.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.cmd.Stderr = d.stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := readyRE.FindStringSubmatch(sc.Text()); m != nil {
+				ready <- m[1]
+			}
+		}
+		d.exited <- d.cmd.Wait()
+	}()
+	t.Cleanup(func() { d.stop(t) })
+	select {
+	case d.apiAddr = <-ready:
+	case err := <-d.exited:
+		t.Fatalf("daemon exited before ready: %v\n%s", err, d.stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("daemon not ready after 30s\n%s", d.stderr.String())
+	}
+	d.args = []string{"--data-dir", dataDir, "--network", ln.network, "--lightkdf", "--api-addr", d.apiAddr}
+	token, err := api.ReadToken(filepath.Join(dataDir, "api-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.client = api.NewClient(d.apiAddr, token)
+	return d
+}
+
+func (d *daemon) stop(t *testing.T) {
+	if d.cmd.ProcessState != nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.exited:
+		if err != nil {
+			t.Errorf("daemon did not stop cleanly: %v\n%s", err, d.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		d.cmd.Process.Kill()
+		<-d.exited
+		t.Errorf("daemon still running 20s after SIGTERM; killed\n%s", d.stderr.String())
+	}
+}
+
+// newRegisteredIdentity creates an identity in dataDir and, if register,
+// registers it on the localnet.
+func newIdentity(t *testing.T, ln *localnet, dataDir, pass string, register bool) string {
+	t.Helper()
+	args := []string{"--data-dir", dataDir, "--network", ln.network, "--lightkdf"}
+	id := mustMyst(t, append(args, "identity", "new", "--passphrase-file", pass)...).lastLine()
+	if register {
+		mustMyst(t, append(args, "identity", "register", id, "--passphrase-file", pass)...)
+	}
+	return id
+}
+
+func TestPingThroughDaemons(t *testing.T) {
+	t.Parallel()
+	ln := startLocalnet(t)
+	dir := t.TempDir()
+	pass := writeFile(t, dir, "pass", "pw\n")
+	provider := newIdentity(t, ln, filepath.Join(dir, "provider"), pass, true)
+	consumer := newIdentity(t, ln, filepath.Join(dir, "consumer"), pass, true)
+	stranger := newIdentity(t, ln, filepath.Join(dir, "consumer"), pass, false)
+	silent := newIdentity(t, ln, filepath.Join(dir, "silent"), pass, true)
+
+	pd := startDaemon(t, ln, filepath.Join(dir, "provider"))
+	cd := startDaemon(t, ln, filepath.Join(dir, "consumer"))
+	mustMyst(t, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
+	mustMyst(t, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
+	mustMyst(t, append(cd.args, "identity", "unlock", stranger, "--passphrase-file", pass)...)
+
+	// Everything on the broker, recorded while the dialogs run.
+	nc, err := nats.Connect(brokerURL(t, ln))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var mu sync.Mutex
+	var seen [][]byte
+	sub, err := nc.Subscribe(">", func(m *nats.Msg) {
+		mu.Lock()
+		seen = append(seen, append([]byte(m.Subject+" "), m.Data...))
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+
+	r := mustMyst(t, append(cd.args, "ping", provider, "--identity", consumer, "-c", "3", "-i", "10ms")...)
+	if strings.Count(r.stdout, "reply from "+provider) != 3 || !strings.Contains(r.stdout, "3 replies, 0% lost") {
+		t.Fatalf("ping output:\n%s", r.stdout)
+	}
+	t.Logf("ping:\n%s", r.stdout)
+
+	// An unregistered consumer is refused, with the provider's reason.
+	r = myst(t, append(cd.args, "ping", provider, "--identity", stranger, "-c", "1")...)
+	if r.code == 0 || !strings.Contains(r.stderr, "consumer not registered") {
+		t.Fatalf("unregistered consumer: exit %d, stderr %s", r.code, r.stderr)
+	}
+	// Nobody answers for an identity that is registered but not unlocked anywhere.
+	r = myst(t, append(cd.args, "ping", silent, "--identity", consumer, "-c", "1", "--timeout", "300ms")...)
+	if r.code == 0 || !strings.Contains(r.stderr, "no answer from "+silent) {
+		t.Fatalf("ping to a silent identity: exit %d, stderr %s", r.code, r.stderr)
+	}
+
+	sub.Unsubscribe()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) < 6 {
+		t.Fatalf("saw %d broker messages, want the dialogs'", len(seen))
+	}
+	for _, m := range seen {
+		subject, payload, _ := bytes.Cut(m, []byte(" "))
+		for _, plain := range []string{"myst-ping", "ping", consumer[2:], strings.ToLower(consumer[2:]), stranger[2:], strings.ToLower(stranger[2:])} {
+			if bytes.Contains(payload, []byte(plain)) {
+				t.Fatalf("broker payload on %s holds %q in the clear", subject, plain)
+			}
+		}
+	}
+
+	// The provider counted the refusal; metrics need the token.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	metrics, err := pd.client.Metrics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(metrics, `myst_dialog_refused_total{reason="unregistered"} 1`) {
+		t.Fatalf("provider metrics lack the refusal:\n%s", grepLines(metrics, "myst_"))
+	}
+	if _, err := api.NewClient(pd.apiAddr, "wrong").Identities(ctx); err == nil || !strings.Contains(err.Error(), "API token") {
+		t.Fatalf("request with a wrong token: %v", err)
+	}
+}
+
+func brokerURL(t *testing.T, ln *localnet) string {
+	t.Helper()
+	var nf struct {
+		BrokerURLs []string `json:"broker_urls"`
+	}
+	readJSONFile(t, ln.network, &nf)
+	if len(nf.BrokerURLs) == 0 {
+		t.Fatal("network file has no broker_urls")
+	}
+	return nf.BrokerURLs[0]
+}
+
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

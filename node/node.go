@@ -1,0 +1,204 @@
+// Package node is the myst daemon: it holds the node's identities, keeps the
+// Registered Identities cache current, stays connected to the broker,
+// answers dialogs addressed to its unlocked identities, opens dialogs for
+// its consumers, and serves the local API.
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/broker"
+	"github.com/mystnode/myst/dialog"
+	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/network"
+	"github.com/mystnode/myst/registry"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config says how to build a node.
+type Config struct {
+	DataDir  string
+	Network  *network.File
+	APIAddr  string // host:port; port 0 picks a free one
+	LightKDF bool
+	Version  string
+	Logger   *slog.Logger
+}
+
+// Node is a running daemon.
+type Node struct {
+	cfg     Config
+	logger  *slog.Logger
+	store   *identity.Store
+	reg     *registry.Client
+	cache   *registry.Cache
+	nc      *nats.Conn
+	prom    *prometheus.Registry
+	metrics *dialog.Metrics
+	token   string
+	apiLn   net.Listener
+	http    *http.Server
+	started time.Time
+
+	mu        sync.Mutex
+	listeners map[common.Address]*dialog.Listener
+	dialogs   map[string]*consumerDialog
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	stop   sync.Once
+	done   chan struct{}
+}
+
+type consumerDialog struct {
+	d   *dialog.Dialog
+	seq int64
+	mu  sync.Mutex // one ping at a time per dialog keeps seq meaningful
+}
+
+// TokenFile is the API token's file name in the data dir.
+const TokenFile = "api-token"
+
+// New builds the node's parts in the order data flows, each failure naming
+// its step. Nothing runs until Start.
+func New(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Network == nil {
+		return nil, errors.New("node.New: no network")
+	}
+	if len(cfg.Network.BrokerURLs) == 0 {
+		return nil, errors.New("node.New: the network file has no broker_urls; the daemon needs a broker (`myst localnet` provides one)")
+	}
+	n := &Node{cfg: cfg, logger: cfg.Logger, listeners: map[common.Address]*dialog.Listener{}, dialogs: map[string]*consumerDialog{}, done: make(chan struct{})}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	var closers []func()
+	fail := func(err error) (*Node, error) {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+		n.cancel()
+		return nil, err
+	}
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fail(fmt.Errorf("data dir: %w", err))
+	}
+	kdf := identity.StandardKDF
+	if cfg.LightKDF {
+		kdf = identity.LightKDF
+	}
+	n.store = identity.NewStore(filepath.Join(cfg.DataDir, "keystore"), kdf)
+
+	reg, err := registry.Dial(ctx, cfg.Network.EtherRPCURL, cfg.Network.ChainID, cfg.Network.RegistryAddress)
+	if err != nil {
+		return fail(fmt.Errorf("registry.Dial: %w", err))
+	}
+	n.reg = reg
+	closers = append(closers, reg.Close)
+	n.cache = registry.NewCache(reg, cfg.Network.RegistryFromBlock)
+
+	n.prom = prometheus.NewRegistry()
+	n.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.metrics = dialog.NewMetrics(n.prom, n.logger)
+
+	nc, err := broker.Connect(cfg.Network.BrokerURLs, "myst-node", n.logger)
+	if err != nil {
+		return fail(fmt.Errorf("broker.Connect: %w", err))
+	}
+	n.nc = nc
+	closers = append(closers, nc.Close)
+
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return fail(fmt.Errorf("api token: %w", err))
+	}
+	n.token = hex.EncodeToString(secret)
+	tokenPath := filepath.Join(cfg.DataDir, TokenFile)
+	if err := identity.WriteFileAtomic(tokenPath, []byte(n.token+"\n"), 0o600); err != nil {
+		return fail(fmt.Errorf("api token: %w", err))
+	}
+	closers = append(closers, func() { os.Remove(tokenPath) })
+
+	ln, err := net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return fail(fmt.Errorf("api listen on %s: %w (is another daemon using it? pick another --api-addr)", cfg.APIAddr, err))
+	}
+	n.apiLn = ln
+	n.http = &http.Server{
+		Handler:           api.Handler(n, n.token, promhttp.HandlerFor(n.prom, promhttp.HandlerOpts{})),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	return n, nil
+}
+
+// Start runs the node's loops and serves the API.
+func (n *Node) Start() {
+	n.started = time.Now()
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		n.cache.Run(n.ctx, 2*time.Second, func(err error) { n.logger.Warn("registry cache", "err", err) })
+	}()
+	go func() {
+		defer n.wg.Done()
+		if err := n.http.Serve(n.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.logger.Error("api server", "err", err)
+		}
+	}()
+}
+
+// APIAddr is the address the API listens on.
+func (n *Node) APIAddr() string { return n.apiLn.Addr().String() }
+
+// Stop closes the API, every dialog (telling each peer), the broker
+// connection and the registry connection, in reverse order of New.
+func (n *Node) Stop() {
+	n.stop.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n.http.Shutdown(ctx)
+		cancel()
+		n.mu.Lock()
+		dialogs := n.dialogs
+		n.dialogs = map[string]*consumerDialog{}
+		listeners := n.listeners
+		n.listeners = map[common.Address]*dialog.Listener{}
+		n.mu.Unlock()
+		for _, cd := range dialogs {
+			cd.d.Close()
+		}
+		for _, l := range listeners {
+			l.Close()
+		}
+		n.nc.Flush()
+		n.cancel()
+		n.wg.Wait()
+		n.nc.Close()
+		n.reg.Close()
+		os.Remove(filepath.Join(n.cfg.DataDir, TokenFile))
+		close(n.done)
+	})
+}
+
+// Done is closed once Stop finished.
+func (n *Node) Done() <-chan struct{} { return n.done }
