@@ -77,4 +77,3 @@ func FuzzBrokerInput(f *testing.F) {
 		f.Fatalf("dialog after fuzzing: %q, %v", got, err)
 	}
 }
-

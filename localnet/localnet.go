@@ -31,15 +31,15 @@ type Config struct {
 	RPCAddr string // host:port of the chain's JSON-RPC; port 0 picks one
 	// BrokerAddr is host:port of the embedded NATS server; port 0 picks one.
 	BrokerAddr string
-	Logger  *slog.Logger
+	Logger     *slog.Logger
 }
 
 // Localnet is a running local network.
 type Localnet struct {
 	chain  *devchain.Chain
 	broker *broker.Server
-	file  *network.File
-	path  string
+	file   *network.File
+	path   string
 }
 
 // Start runs the chain, deploys the contracts and writes network.json.
