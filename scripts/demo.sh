@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: installs what is needed, builds myst,
 # starts `myst localnet`, creates a provider and a consumer identity,
-# registers both on the local chain, shows their status, and tears down.
-# (The tunnel between them comes with the OpenVPN service.)
+# registers both on the local chain, runs a daemon for each, pings the
+# provider from the consumer over a signed, encrypted dialog, and tears
+# everything down. (The tunnel between them comes with the OpenVPN service.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 export PATH="$PATH:/usr/local/go/bin"
 
 work="$(mktemp -d /tmp/myst-demo.XXXXXX)"
-localnet_pid=""
+pids=()
 cleanup() {
-	if [[ -n "$localnet_pid" ]] && kill -0 "$localnet_pid" 2>/dev/null; then
-		kill -TERM "$localnet_pid"
-		wait "$localnet_pid" || true
-	fi
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+		if kill -0 "${pids[i]}" 2>/dev/null; then
+			kill -TERM "${pids[i]}"
+			wait "${pids[i]}" || true
+		fi
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -24,22 +27,40 @@ myst="$work/myst"
 
 echo "== starting myst localnet"
 "$myst" localnet --data-dir "$work/localnet" --rpc-addr 127.0.0.1:0 --broker-addr 127.0.0.1:0 >"$work/localnet.out" 2>"$work/localnet.err" &
-localnet_pid=$!
-for _ in $(seq 1 600); do
-	grep -q "localnet ready" "$work/localnet.out" 2>/dev/null && break
-	kill -0 "$localnet_pid" 2>/dev/null || { cat "$work/localnet.err" >&2; exit 1; }
-	sleep 0.1
-done
+pids+=($!)
+# wait_for FILE PATTERN PID: until FILE holds PATTERN, or the process died.
+wait_for() {
+	for _ in $(seq 1 600); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || { cat "${1%.out}.err" >&2; exit 1; }
+		sleep 0.1
+	done
+	echo "timed out waiting for $2 in $1" >&2
+	exit 1
+}
+wait_for "$work/localnet.out" "localnet ready" "${pids[-1]}"
 cat "$work/localnet.out"
 network="$work/localnet/network.json"
 
 head -c 24 /dev/urandom | base64 >"$work/passphrase"
+declare -A ids api
 for role in provider consumer; do
 	echo "== $role: new identity (standard scrypt, about a second)"
 	id="$("$myst" --data-dir "$work/$role" --network "$network" identity new --passphrase-file "$work/passphrase" | tail -n1)"
+	ids[$role]="$id"
 	echo "$role identity: $id"
 	echo "   status before: $("$myst" --data-dir "$work/$role" --network "$network" identity status "$id")"
 	"$myst" --data-dir "$work/$role" --network "$network" identity register "$id" --passphrase-file "$work/passphrase"
 	echo "   status after:  $("$myst" --data-dir "$work/$role" --network "$network" identity status "$id")"
+
+	echo "== $role: myst daemon"
+	"$myst" --data-dir "$work/$role" --network "$network" --api-addr 127.0.0.1:0 daemon >"$work/$role.out" 2>"$work/$role.err" &
+	pids+=($!)
+	wait_for "$work/$role.out" "myst daemon ready" "${pids[-1]}"
+	api[$role]="$(sed -n 's|.*API on http://\([^,]*\),.*|\1|p' "$work/$role.out")"
+	"$myst" --data-dir "$work/$role" --api-addr "${api[$role]}" identity unlock "$id" --passphrase-file "$work/passphrase"
 done
-echo "== done; stopping localnet"
+
+echo "== consumer pings provider over a dialog"
+"$myst" --data-dir "$work/consumer" --api-addr "${api[consumer]}" ping "${ids[provider]}" --identity "${ids[consumer]}" -c 5
+echo "== done; stopping daemons and localnet"
