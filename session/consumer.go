@@ -1,0 +1,190 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mystnode/myst/dialog"
+	"github.com/mystnode/myst/proposal"
+)
+
+// Connector is the consumer's side of one service type: it brings the data
+// channel up with the provider's config and takes it down.
+type Connector interface {
+	Connect(ctx context.Context, sessionID string, providerConfig json.RawMessage) error
+	Disconnect()
+}
+
+// ConsumerConfig tunes a consumer session.
+type ConsumerConfig struct {
+	// KeepAliveEvery is the keep-alive period (default 5 s); after three
+	// unanswered keep-alives in a row the session is lost.
+	KeepAliveEvery time.Duration
+	// OnEnd hears why the session ended (not called for Close).
+	OnEnd func(reason string)
+}
+
+// Conn is the consumer's end of an established session.
+type Conn struct {
+	d         *dialog.Dialog
+	id        string
+	proposal  *proposal.Proposal
+	connector Connector
+	cfg       ConsumerConfig
+	since     time.Time
+
+	endOnce sync.Once
+	ended   chan struct{}
+	reason  string
+	wg      sync.WaitGroup
+}
+
+// Open negotiates a session on the proposal found in discovery over an open
+// dialog to its provider, brings the data channel up, and acks it. The
+// price in the proposal is the price the consumer accepts. On failure the
+// provider is told and nothing stays up.
+func Open(ctx context.Context, d *dialog.Dialog, found proposal.Signed, connector Connector, cfg ConsumerConfig) (*Conn, error) {
+	if cfg.KeepAliveEvery <= 0 {
+		cfg.KeepAliveEvery = 5 * time.Second
+	}
+	prop, err := found.Open()
+	if err != nil {
+		return nil, fmt.Errorf("proposal: %w", err)
+	}
+	var corr [8]byte
+	rand.Read(corr[:])
+	req := CreateRequest{Proposal: found, AcceptedPrice: prop.Price, CorrelationID: hex.EncodeToString(corr[:])}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	c := &Conn{d: d, proposal: prop, connector: connector, cfg: cfg, ended: make(chan struct{})}
+	// Handle the provider's destroy from the start.
+	d.Handle(TopicDestroy, func(_ context.Context, b []byte) ([]byte, error) {
+		var x Destroy
+		if json.Unmarshal(b, &x) == nil && x.SessionID == c.id && c.id != "" {
+			go c.end("the provider ended the session: "+x.Reason, false)
+		}
+		return nil, nil
+	})
+	raw, err := d.Request(ctx, TopicCreate, body)
+	if err != nil {
+		return nil, fmt.Errorf("session-create: %w", err)
+	}
+	var resp CreateResponse
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return nil, fmt.Errorf("session-create: malformed answer: %w", err)
+	}
+	if !resp.Accepted {
+		return nil, &RefusedError{Reason: resp.Reason, Detail: resp.Detail}
+	}
+	c.id = resp.SessionID
+	if err := connector.Connect(ctx, resp.SessionID, resp.Config); err != nil {
+		nack, _ := json.Marshal(Ack{SessionID: resp.SessionID, OK: false, Error: err.Error()})
+		actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		d.Request(actx, TopicAck, nack)
+		cancel()
+		return nil, fmt.Errorf("connect %s: %w", prop.ServiceType, err)
+	}
+	ack, _ := json.Marshal(Ack{SessionID: resp.SessionID, OK: true})
+	if _, err := d.Request(ctx, TopicAck, ack); err != nil {
+		connector.Disconnect()
+		return nil, fmt.Errorf("session-ack: %w", err)
+	}
+	c.since = time.Now()
+	c.wg.Add(1)
+	go c.keepAlive()
+	return c, nil
+}
+
+// ID is the session id.
+func (c *Conn) ID() string { return c.id }
+
+// Proposal is the proposal the session runs on.
+func (c *Conn) Proposal() *proposal.Proposal { return c.proposal }
+
+// Since is when the session became active.
+func (c *Conn) Since() time.Time { return c.since }
+
+// Done is closed when the session ends.
+func (c *Conn) Done() <-chan struct{} { return c.ended }
+
+// Reason says why it ended.
+func (c *Conn) Reason() string {
+	select {
+	case <-c.ended:
+		return c.reason
+	default:
+		return ""
+	}
+}
+
+func (c *Conn) keepAlive() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.KeepAliveEvery)
+	defer t.Stop()
+	misses := 0
+	body, _ := json.Marshal(KeepAlive{SessionID: c.id})
+	for {
+		select {
+		case <-c.ended:
+			return
+		case <-c.d.Done():
+			go c.end("the dialog with the provider closed", false)
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.KeepAliveEvery)
+		_, err := c.d.Request(ctx, TopicKeepAlive, body)
+		cancel()
+		var re *dialog.RemoteError
+		switch {
+		case err == nil:
+			misses = 0
+		case errors.As(err, &re) && strings.Contains(re.Text, ErrUnknownSession.Error()):
+			go c.end("the provider no longer knows the session", false)
+			return
+		case errors.Is(err, dialog.ErrClosed):
+			go c.end("the dialog with the provider closed", false)
+			return
+		default:
+			misses++
+			if misses >= 3 {
+				go c.end(fmt.Sprintf("the provider stopped answering (%d keep-alives lost)", misses), false)
+				return
+			}
+		}
+	}
+}
+
+func (c *Conn) end(reason string, byUs bool) {
+	c.endOnce.Do(func() {
+		c.reason = reason
+		close(c.ended)
+		c.connector.Disconnect()
+		if byUs {
+			b, _ := json.Marshal(Destroy{SessionID: c.id, Reason: reason})
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			c.d.Request(ctx, TopicDestroy, b)
+			cancel()
+		}
+		c.d.Close()
+		if !byUs && c.cfg.OnEnd != nil {
+			c.cfg.OnEnd(reason)
+		}
+	})
+}
+
+// Close destroys the session: tells the provider, takes the data channel
+// down and closes the dialog.
+func (c *Conn) Close() {
+	c.end("disconnected by the consumer", true)
+	c.wg.Wait()
+}

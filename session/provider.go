@@ -1,0 +1,380 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/dialog"
+	"github.com/mystnode/myst/proposal"
+)
+
+// Backend is the provider's side of one service type: it grants and revokes
+// a consumer's access to the data channel.
+type Backend interface {
+	// Start prepares the data channel for a new session and returns the
+	// config the consumer needs to use it.
+	Start(ctx context.Context, s Info, consumerConfig json.RawMessage) (json.RawMessage, error)
+	// Stop revokes the session's access.
+	Stop(s Info)
+}
+
+// Offer is a running service: one service type of one provider identity,
+// at a price, with a cap on concurrent sessions.
+type Offer struct {
+	ID          string
+	Type        string
+	Provider    common.Address
+	Price       proposal.Price
+	MaxSessions int
+	Backend     Backend
+}
+
+// ProviderConfig tunes a Provider.
+type ProviderConfig struct {
+	// ProposalMaxAge refuses proposals whose updated_at is older (default 10 min).
+	ProposalMaxAge time.Duration
+	// AckTimeout ends sessions the consumer has not acked (default 30 s).
+	AckTimeout time.Duration
+	// KeepAliveTimeout ends sessions whose consumer went quiet (default 20 s).
+	KeepAliveTimeout time.Duration
+	Logger           *slog.Logger
+}
+
+// Provider answers session requests on the dialogs of a node's provider
+// identities and holds their sessions.
+type Provider struct {
+	cfg ProviderConfig
+
+	mu       sync.Mutex
+	offers   map[string]*Offer // by provider/type
+	sessions map[string]*providerSession
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+type providerSession struct {
+	info     Info
+	offer    *Offer
+	dialog   *dialog.Dialog
+	lastSeen time.Time
+}
+
+// NewProvider starts the reaper of stale sessions; Close stops it.
+func NewProvider(cfg ProviderConfig) *Provider {
+	if cfg.ProposalMaxAge <= 0 {
+		cfg.ProposalMaxAge = 10 * time.Minute
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = 30 * time.Second
+	}
+	if cfg.KeepAliveTimeout <= 0 {
+		cfg.KeepAliveTimeout = 20 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Provider{cfg: cfg, offers: map[string]*Offer{}, sessions: map[string]*providerSession{}, stop: make(chan struct{}), done: make(chan struct{})}
+	go p.reap()
+	return p
+}
+
+func offerKey(provider common.Address, typ string) string {
+	return strings.ToLower(provider.Hex()) + "/" + typ
+}
+
+// AddOffer starts accepting sessions for o.
+func (p *Provider) AddOffer(o *Offer) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := offerKey(o.Provider, o.Type)
+	if _, ok := p.offers[k]; ok {
+		return fmt.Errorf("%s already offers %s", o.Provider.Hex(), o.Type)
+	}
+	p.offers[k] = o
+	return nil
+}
+
+// RemoveOffer stops accepting sessions for the offer and ends its sessions.
+func (p *Provider) RemoveOffer(id string) {
+	p.mu.Lock()
+	var ending []*providerSession
+	for k, o := range p.offers {
+		if o.ID == id {
+			delete(p.offers, k)
+		}
+	}
+	for _, s := range p.sessions {
+		if s.offer.ID == id {
+			ending = append(ending, s)
+		}
+	}
+	p.mu.Unlock()
+	for _, s := range ending {
+		p.End(s.info.ID, "service stopped")
+	}
+}
+
+// Sessions lists live sessions.
+func (p *Provider) Sessions() []Info {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]Info, 0, len(p.sessions))
+	for _, s := range p.sessions {
+		out = append(out, s.info)
+	}
+	return out
+}
+
+// CountFor counts live sessions of an offer.
+func (p *Provider) CountFor(offerID string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.countLocked(offerID)
+}
+
+func (p *Provider) countLocked(offerID string) int {
+	n := 0
+	for _, s := range p.sessions {
+		if s.offer.ID == offerID {
+			n++
+		}
+	}
+	return n
+}
+
+// Attach serves session requests on a dialog a consumer opened; when the
+// dialog closes, its sessions end.
+func (p *Provider) Attach(d *dialog.Dialog) {
+	d.Handle(TopicCreate, func(ctx context.Context, b []byte) ([]byte, error) {
+		var req CreateRequest
+		if err := json.Unmarshal(b, &req); err != nil {
+			return json.Marshal(CreateResponse{Reason: RefuseBadRequest, Detail: "malformed session-create"})
+		}
+		return json.Marshal(p.create(ctx, d, &req))
+	})
+	d.Handle(TopicAck, func(_ context.Context, b []byte) ([]byte, error) {
+		var a Ack
+		if err := json.Unmarshal(b, &a); err != nil {
+			return nil, errors.New("malformed session-ack")
+		}
+		return nil, p.ack(d, &a)
+	})
+	d.Handle(TopicKeepAlive, func(_ context.Context, b []byte) ([]byte, error) {
+		var k KeepAlive
+		if err := json.Unmarshal(b, &k); err != nil {
+			return nil, errors.New("malformed keep-alive")
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		s := p.sessions[k.SessionID]
+		if s == nil || s.dialog != d {
+			return nil, ErrUnknownSession
+		}
+		s.lastSeen = time.Now()
+		return nil, nil
+	})
+	d.Handle(TopicDestroy, func(_ context.Context, b []byte) ([]byte, error) {
+		var x Destroy
+		if err := json.Unmarshal(b, &x); err != nil {
+			return nil, errors.New("malformed session-destroy")
+		}
+		p.mu.Lock()
+		s := p.sessions[x.SessionID]
+		p.mu.Unlock()
+		if s == nil || s.dialog != d {
+			return nil, ErrUnknownSession
+		}
+		p.endSession(s, "destroyed by the consumer", false)
+		return nil, nil
+	})
+	go func() {
+		<-d.Done()
+		p.mu.Lock()
+		var ending []*providerSession
+		for _, s := range p.sessions {
+			if s.dialog == d {
+				ending = append(ending, s)
+			}
+		}
+		p.mu.Unlock()
+		for _, s := range ending {
+			p.endSession(s, "dialog closed", false)
+		}
+	}()
+}
+
+func refuse(req *CreateRequest, reason, format string, args ...any) CreateResponse {
+	return CreateResponse{Reason: reason, Detail: fmt.Sprintf(format, args...), CorrelationID: req.CorrelationID}
+}
+
+func (p *Provider) create(ctx context.Context, d *dialog.Dialog, req *CreateRequest) CreateResponse {
+	prop, err := req.Proposal.Open()
+	if err != nil {
+		return refuse(req, RefuseUnknownProposal, "the proposal does not verify: %v", err)
+	}
+	if prop.Provider() != d.Self() {
+		return refuse(req, RefuseUnknownProposal, "the proposal is %s's, not this provider's", prop.Provider().Hex())
+	}
+	if age := time.Since(prop.UpdatedAt); age > p.cfg.ProposalMaxAge {
+		return refuse(req, RefuseStaleProposal, "the proposal is %s old: search again", age.Round(time.Second))
+	}
+	p.mu.Lock()
+	offer := p.offers[offerKey(d.Self(), prop.ServiceType)]
+	p.mu.Unlock()
+	if offer == nil {
+		return refuse(req, RefuseUnknownProposal, "this provider does not serve %s", prop.ServiceType)
+	}
+	if err := priceCovers(req.AcceptedPrice, offer.Price); err != nil {
+		return refuse(req, RefusePrice, "%v", err)
+	}
+	var idb [16]byte
+	rand.Read(idb[:])
+	info := Info{
+		ID: hex.EncodeToString(idb[:]), ConsumerID: d.Peer().Hex(), ProviderID: d.Self().Hex(), ServiceType: offer.Type,
+		ServiceID: offer.ID, State: StateCreated, CreatedAt: time.Now().UTC(), Price: req.AcceptedPrice,
+	}
+	s := &providerSession{info: info, offer: offer, dialog: d, lastSeen: time.Now()}
+	p.mu.Lock()
+	if p.offers[offerKey(d.Self(), prop.ServiceType)] != offer {
+		p.mu.Unlock()
+		return refuse(req, RefuseUnknownProposal, "the service stopped")
+	}
+	if p.countLocked(offer.ID) >= offer.MaxSessions {
+		p.mu.Unlock()
+		return refuse(req, RefuseCapacity, "the provider serves %d sessions, its maximum", offer.MaxSessions)
+	}
+	p.sessions[info.ID] = s // holds the slot while the backend starts
+	p.mu.Unlock()
+
+	config, err := offer.Backend.Start(ctx, info, req.Config)
+	if err != nil {
+		p.mu.Lock()
+		delete(p.sessions, info.ID)
+		p.mu.Unlock()
+		p.cfg.Logger.Warn("session start failed", "session", info.ID, "err", err)
+		return refuse(req, RefuseServiceFailed, "%v", err)
+	}
+	p.cfg.Logger.Info("session created", "session", info.ID, "consumer", info.ConsumerID, "service", info.ServiceType, "correlation_id", req.CorrelationID)
+	return CreateResponse{Accepted: true, SessionID: info.ID, Config: config, CorrelationID: req.CorrelationID}
+}
+
+// priceCovers checks the consumer accepted at least the offer's price.
+func priceCovers(accepted, want proposal.Price) error {
+	for _, x := range []struct{ name, got, want string }{{"per_hour", accepted.PerHour, want.PerHour}, {"per_gib", accepted.PerGiB, want.PerGiB}} {
+		g, err := proposal.ParseAmount(x.got)
+		if err != nil {
+			return fmt.Errorf("accepted %s: %v", x.name, err)
+		}
+		w, _ := proposal.ParseAmount(x.want)
+		if g.Cmp(w) < 0 {
+			return fmt.Errorf("the provider charges %s %s %s, the consumer accepted %s", x.want, proposal.Currency, x.name, x.got)
+		}
+	}
+	return nil
+}
+
+func (p *Provider) ack(d *dialog.Dialog, a *Ack) error {
+	p.mu.Lock()
+	s := p.sessions[a.SessionID]
+	if s == nil || s.dialog != d {
+		p.mu.Unlock()
+		return ErrUnknownSession
+	}
+	if a.OK {
+		s.info.State = StateActive
+		s.lastSeen = time.Now()
+		p.mu.Unlock()
+		p.cfg.Logger.Info("session active", "session", a.SessionID)
+		return nil
+	}
+	p.mu.Unlock()
+	p.endSession(s, "the consumer failed to connect: "+a.Error, false)
+	return nil
+}
+
+// End ends a session from the provider's side and tells the consumer.
+func (p *Provider) End(id, reason string) bool {
+	p.mu.Lock()
+	s := p.sessions[id]
+	p.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	p.endSession(s, reason, true)
+	return true
+}
+
+func (p *Provider) endSession(s *providerSession, reason string, tell bool) {
+	p.mu.Lock()
+	if p.sessions[s.info.ID] != s {
+		p.mu.Unlock()
+		return
+	}
+	delete(p.sessions, s.info.ID)
+	s.info.State, s.info.EndReason = StateEnded, reason
+	p.mu.Unlock()
+	s.offer.Backend.Stop(s.info)
+	if tell {
+		b, _ := json.Marshal(Destroy{SessionID: s.info.ID, Reason: reason})
+		s.dialog.Send(TopicDestroy, b)
+	}
+	p.cfg.Logger.Info("session ended", "session", s.info.ID, "consumer", s.info.ConsumerID, "reason", reason)
+}
+
+func (p *Provider) reap() {
+	defer close(p.done)
+	t := time.NewTicker(min(p.cfg.KeepAliveTimeout/4, time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case now := <-t.C:
+			var ending []*providerSession
+			var reasons []string
+			p.mu.Lock()
+			for _, s := range p.sessions {
+				switch {
+				case s.info.State == StateCreated && now.Sub(s.info.CreatedAt) > p.cfg.AckTimeout:
+					ending, reasons = append(ending, s), append(reasons, "the consumer never acked the session")
+				case now.Sub(s.lastSeen) > p.cfg.KeepAliveTimeout:
+					ending, reasons = append(ending, s), append(reasons, "the consumer stopped answering")
+				}
+			}
+			p.mu.Unlock()
+			for i, s := range ending {
+				p.endSession(s, reasons[i], true)
+			}
+		}
+	}
+}
+
+// Close ends every session and stops the reaper.
+func (p *Provider) Close() {
+	select {
+	case <-p.stop:
+		return
+	default:
+	}
+	close(p.stop)
+	<-p.done
+	p.mu.Lock()
+	var all []*providerSession
+	for _, s := range p.sessions {
+		all = append(all, s)
+	}
+	p.mu.Unlock()
+	for _, s := range all {
+		p.endSession(s, "provider shutting down", true)
+	}
+}
