@@ -151,3 +151,52 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
 }
+
+// StartService is POST /services.
+func (c *Client) StartService(ctx context.Context, req ServiceRequest) (Service, error) {
+	var s Service
+	return s, c.do(ctx, http.MethodPost, "/services", req, &s)
+}
+
+// Services is GET /services.
+func (c *Client) Services(ctx context.Context) ([]Service, error) {
+	var l ServiceList
+	err := c.do(ctx, http.MethodGet, "/services", nil, &l)
+	return l.Services, err
+}
+
+// StopService is DELETE /services/{id}.
+func (c *Client) StopService(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/services/"+url.PathEscape(id), nil, nil)
+}
+
+// Proposals is GET /proposals.
+func (c *Client) Proposals(ctx context.Context, query url.Values) (ProposalList, error) {
+	var l ProposalList
+	return l, c.do(ctx, http.MethodGet, "/proposals?"+query.Encode(), nil, &l)
+}
+
+// Connect is PUT /connection; it returns once connected or refused.
+func (c *Client) Connect(ctx context.Context, req ConnectionRequest) (Connection, error) {
+	var conn Connection
+	return conn, c.do(ctx, http.MethodPut, "/connection", req, &conn)
+}
+
+// Connection is GET /connection.
+func (c *Client) Connection(ctx context.Context) (Connection, error) {
+	var conn Connection
+	return conn, c.do(ctx, http.MethodGet, "/connection", nil, &conn)
+}
+
+// Disconnect is DELETE /connection.
+func (c *Client) Disconnect(ctx context.Context) (Connection, error) {
+	var conn Connection
+	return conn, c.do(ctx, http.MethodDelete, "/connection", nil, &conn)
+}
+
+// Sessions is GET /sessions.
+func (c *Client) Sessions(ctx context.Context) ([]SessionInfo, error) {
+	var l SessionList
+	err := c.do(ctx, http.MethodGet, "/sessions", nil, &l)
+	return l.Sessions, err
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -21,6 +22,15 @@ type Backend interface {
 	OpenDialog(ctx context.Context, req DialogRequest) (Dialog, error)
 	Ping(ctx context.Context, dialogID string, req PingRequest) (Ping, error)
 	CloseDialog(dialogID string) error
+
+	StartService(ctx context.Context, req ServiceRequest) (Service, error)
+	Services() []Service
+	StopService(ctx context.Context, id string) error
+	Proposals(ctx context.Context, query url.Values) (ProposalList, error)
+	Connect(ctx context.Context, req ConnectionRequest) (Connection, error)
+	Connection() Connection
+	Disconnect(ctx context.Context) (Connection, error)
+	Sessions() []SessionInfo
 }
 
 // StatusError carries the HTTP status a backend error maps to.
@@ -121,6 +131,62 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST /services", func(w http.ResponseWriter, r *http.Request) {
+		var req ServiceRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		svc, err := b.StartService(r.Context(), req)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, svc)
+	})
+	mux.HandleFunc("GET /services", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, ServiceList{Services: b.Services()})
+	})
+	mux.HandleFunc("DELETE /services/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if err := b.StopService(r.Context(), r.PathValue("id")); err != nil {
+			writeError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /proposals", func(w http.ResponseWriter, r *http.Request) {
+		l, err := b.Proposals(r.Context(), r.URL.Query())
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, l)
+	})
+	mux.HandleFunc("PUT /connection", func(w http.ResponseWriter, r *http.Request) {
+		var req ConnectionRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		c, err := b.Connect(r.Context(), req)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+	})
+	mux.HandleFunc("GET /connection", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, b.Connection())
+	})
+	mux.HandleFunc("DELETE /connection", func(w http.ResponseWriter, r *http.Request) {
+		c, err := b.Disconnect(r.Context())
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+	})
+	mux.HandleFunc("GET /sessions", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, SessionList{Sessions: b.Sessions()})
 	})
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -33,6 +34,21 @@ func (s *stubBackend) Ping(context.Context, string, PingRequest) (Ping, error) {
 	return Ping{Seq: 1}, nil
 }
 func (s *stubBackend) CloseDialog(string) error { return nil }
+
+func (s *stubBackend) StartService(context.Context, ServiceRequest) (Service, error) {
+	return Service{}, nil
+}
+func (s *stubBackend) Services() []Service                       { return nil }
+func (s *stubBackend) StopService(context.Context, string) error { return nil }
+func (s *stubBackend) Proposals(context.Context, url.Values) (ProposalList, error) {
+	return ProposalList{}, nil
+}
+func (s *stubBackend) Connect(context.Context, ConnectionRequest) (Connection, error) {
+	return Connection{}, nil
+}
+func (s *stubBackend) Connection() Connection                         { return Connection{} }
+func (s *stubBackend) Disconnect(context.Context) (Connection, error) { return Connection{}, nil }
+func (s *stubBackend) Sessions() []SessionInfo                        { return nil }
 
 func TestHandlerBadInput(t *testing.T) {
 	b := &stubBackend{}

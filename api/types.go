@@ -3,7 +3,10 @@
 // the end-to-end tests use.
 package api
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Error is every error response's body.
 type Error struct {
@@ -67,4 +70,89 @@ type PingRequest struct {
 type Ping struct {
 	Seq int64         `json:"seq"`
 	RTT time.Duration `json:"rtt_ns"`
+}
+
+// ServiceOptions are a service's terms.
+type ServiceOptions struct {
+	PriceHour     string  `json:"price_hour,omitempty"` // MYSTT per hour, decimal; default 0
+	PriceGiB      string  `json:"price_gib,omitempty"`  // MYSTT per GiB, decimal; default 0
+	Country       string  `json:"country,omitempty"`    // ISO 3166-1 alpha-2; default: the node's
+	City          string  `json:"city,omitempty"`
+	BandwidthMbps float64 `json:"bandwidth_mbps,omitempty"`
+	MaxSessions   int     `json:"max_sessions,omitempty"` // default 10
+}
+
+// ServiceRequest is POST /services.
+type ServiceRequest struct {
+	ProviderID string         `json:"provider_id"`
+	Type       string         `json:"type"`
+	Options    ServiceOptions `json:"options"`
+}
+
+// Service is a running service.
+type Service struct {
+	ID          string          `json:"id"`
+	ProviderID  string          `json:"provider_id"`
+	Type        string          `json:"type"`
+	Options     ServiceOptions  `json:"options"`
+	Proposal    json.RawMessage `json:"proposal"`
+	Sessions    int             `json:"sessions"`
+	AnnouncedAt time.Time       `json:"announced_at"`
+	AnnounceErr string          `json:"announce_error,omitempty"`
+	StartedAt   time.Time       `json:"started_at"`
+}
+
+// ServiceList is GET /services.
+type ServiceList struct {
+	Services []Service `json:"services"`
+}
+
+// ProposalList is GET /proposals: verified proposals from discovery.
+type ProposalList struct {
+	Proposals []json.RawMessage `json:"proposals"`
+	Total     int               `json:"total"`
+}
+
+// ConnectionRequest is PUT /connection.
+type ConnectionRequest struct {
+	ConsumerID  string `json:"consumer_id"`
+	ProviderID  string `json:"provider_id"`
+	ServiceType string `json:"service_type"`
+}
+
+// Connection states.
+const (
+	NotConnected  = "NotConnected"
+	Connecting    = "Connecting"
+	Connected     = "Connected"
+	Disconnecting = "Disconnecting"
+)
+
+// Connection is GET /connection: the consumer's connection.
+type Connection struct {
+	State       string    `json:"state"`
+	ConsumerID  string    `json:"consumer_id,omitempty"`
+	ProviderID  string    `json:"provider_id,omitempty"`
+	ServiceType string    `json:"service_type,omitempty"`
+	SessionID   string    `json:"session_id,omitempty"`
+	Since       time.Time `json:"since,omitempty"`
+	// LastError says why the last connection ended or failed.
+	LastError string `json:"last_error,omitempty"`
+}
+
+// SessionInfo is one provider-side session.
+type SessionInfo struct {
+	ID          string        `json:"id"`
+	ConsumerID  string        `json:"consumer_id"`
+	ProviderID  string        `json:"provider_id"`
+	ServiceType string        `json:"service_type"`
+	ServiceID   string        `json:"service_id"`
+	State       string        `json:"state"`
+	CreatedAt   time.Time     `json:"created_at"`
+	Duration    time.Duration `json:"duration_ns"`
+}
+
+// SessionList is GET /sessions.
+type SessionList struct {
+	Sessions []SessionInfo `json:"sessions"`
 }

@@ -98,7 +98,7 @@ type localnet struct {
 func startLocalnet(t *testing.T) *localnet {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command(mystBin, "localnet", "--data-dir", dir, "--rpc-addr", "127.0.0.1:0", "--broker-addr", "127.0.0.1:0")
+	cmd := exec.Command(mystBin, "localnet", "--data-dir", dir, "--rpc-addr", "127.0.0.1:0", "--broker-addr", "127.0.0.1:0", "--discovery-addr", "127.0.0.1:0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -31,13 +31,16 @@ type Config struct {
 	RPCAddr string // host:port of the chain's JSON-RPC; port 0 picks one
 	// BrokerAddr is host:port of the embedded NATS server; port 0 picks one.
 	BrokerAddr string
+	// DiscoveryAddr is host:port of the embedded Discovery API; port 0 picks one.
+	DiscoveryAddr string
 	Logger     *slog.Logger
 }
 
 // Localnet is a running local network.
 type Localnet struct {
-	chain  *devchain.Chain
-	broker *broker.Server
+	chain     *devchain.Chain
+	broker    *broker.Server
+	discovery *discoveryService
 	file   *network.File
 	path   string
 }
@@ -75,6 +78,14 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		chain.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
+	if cfg.DiscoveryAddr == "" {
+		cfg.DiscoveryAddr = "127.0.0.1:0"
+	}
+	ln.discovery, err = startDiscovery(ctx, chain.RPCURL(), regAddr, regBlock, filepath.Join(cfg.DataDir, "localnet", "discovery.db"), cfg.DiscoveryAddr, logger)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
 	payerAddr := payer.Address()
 	ln.file = &network.File{
 		ChainID:                devchain.ChainID,
@@ -82,6 +93,7 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		RegistryAddress:        regAddr,
 		RegistryFromBlock:      regBlock,
 		BrokerURLs:             []string{ln.broker.URL()},
+		DiscoveryURL:           ln.discovery.URL(),
 		GasPayerAddress:        &payerAddr,
 		GasPayerKeystore:       keyFile,
 		GasPayerPassphraseFile: passFile,
@@ -90,7 +102,7 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		ln.Close()
 		return nil, fmt.Errorf("write network file: %w", err)
 	}
-	logger.Info("localnet ready", "rpc", chain.RPCURL(), "broker", ln.broker.URL(), "registry", regAddr.Hex(), "gas_payer", payerAddr.Hex())
+	logger.Info("localnet ready", "rpc", chain.RPCURL(), "broker", ln.broker.URL(), "discovery", ln.discovery.URL(), "registry", regAddr.Hex(), "gas_payer", payerAddr.Hex())
 	return ln, nil
 }
 
@@ -103,6 +115,9 @@ func (l *Localnet) File() *network.File { return l.file }
 // Close stops the broker and the chain. The network file stays, pointing at
 // nothing.
 func (l *Localnet) Close() error {
+	if l.discovery != nil {
+		l.discovery.Close()
+	}
 	if l.broker != nil {
 		l.broker.Shutdown()
 	}

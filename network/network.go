@@ -30,6 +30,8 @@ type File struct {
 	RegistryFromBlock uint64         `json:"registry_from_block"`
 	// BrokerURLs are NATS servers (nats://host:port); a node uses any of them.
 	BrokerURLs []string `json:"broker_urls,omitempty"`
+	// DiscoveryURL is the Discovery API (http://host:port).
+	DiscoveryURL string `json:"discovery_url,omitempty"`
 
 	// A funded account that pays gas for others, on development networks.
 	// Paths are relative to the network file's folder unless absolute.
@@ -77,6 +79,12 @@ func (f *File) Validate() error {
 		u, err := url.Parse(b)
 		if err != nil || u.Host == "" || (u.Scheme != "nats" && u.Scheme != "tls") {
 			return fmt.Errorf("broker_urls: %q is not a nats://host:port URL", b)
+		}
+	}
+	if f.DiscoveryURL != "" {
+		u, err := url.Parse(f.DiscoveryURL)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("discovery_url %q: want an http(s):// URL", f.DiscoveryURL)
 		}
 	}
 	if (f.GasPayerKeystore == "") != (f.GasPayerAddress == nil) {

@@ -70,6 +70,12 @@ func (n *Node) Unlock(id, passphrase string) error {
 	case err != nil:
 		return err
 	}
+	return n.listen(signer)
+}
+
+// listen answers dialogs addressed to signer, once.
+func (n *Node) listen(signer *identity.Signer) error {
+	addr := signer.Address()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if _, ok := n.listeners[addr]; ok {
@@ -94,6 +100,7 @@ func isUnregistered(err error) bool { return errors.Is(err, registry.ErrNotRegis
 // acceptDialog sets the handlers of a dialog a consumer opened to us.
 func (n *Node) acceptDialog(d *dialog.Dialog) {
 	d.Handle("ping", func(_ context.Context, p []byte) ([]byte, error) { return p, nil })
+	n.provider.Attach(d)
 	n.logger.Info("dialog opened", "consumer", d.Peer().Hex(), "provider", d.Self().Hex(), "dialog", d.ID().String())
 }
 

@@ -22,9 +22,11 @@ import (
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/dialog"
+	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/session"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -39,6 +41,15 @@ type Config struct {
 	LightKDF bool
 	Version  string
 	Logger   *slog.Logger
+	// Country and City are the default location of this node's services.
+	Country, City string
+	// AnnounceEvery is how often a service re-posts its proposal (default 30 s).
+	AnnounceEvery time.Duration
+	// KeepAliveEvery is how often a consumer session pings its provider
+	// (default 5 s); SessionTimeout ends provider sessions whose consumer
+	// went quiet that long (default 20 s).
+	KeepAliveEvery time.Duration
+	SessionTimeout time.Duration
 }
 
 // Node is a running daemon.
@@ -56,9 +67,16 @@ type Node struct {
 	http    *http.Server
 	started time.Time
 
+	discovery *discovery.Client
+	provider  *session.Provider
+
 	mu        sync.Mutex
 	listeners map[common.Address]*dialog.Listener
 	dialogs   map[string]*consumerDialog
+	services  map[string]*service
+
+	connMu sync.Mutex
+	conn   connection
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -88,7 +106,18 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if len(cfg.Network.BrokerURLs) == 0 {
 		return nil, errors.New("node.New: the network file has no broker_urls; the daemon needs a broker (`myst localnet` provides one)")
 	}
-	n := &Node{cfg: cfg, logger: cfg.Logger, listeners: map[common.Address]*dialog.Listener{}, dialogs: map[string]*consumerDialog{}, done: make(chan struct{})}
+	if cfg.AnnounceEvery <= 0 {
+		cfg.AnnounceEvery = 30 * time.Second
+	}
+	if cfg.KeepAliveEvery <= 0 {
+		cfg.KeepAliveEvery = 5 * time.Second
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 20 * time.Second
+	}
+	n := &Node{cfg: cfg, logger: cfg.Logger, listeners: map[common.Address]*dialog.Listener{}, dialogs: map[string]*consumerDialog{},
+		services: map[string]*service{}, done: make(chan struct{})}
+	n.conn.view.State = api.NotConnected
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	var closers []func()
 	fail := func(err error) (*Node, error) {
@@ -115,6 +144,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.reg = reg
 	closers = append(closers, reg.Close)
 	n.cache = registry.NewCache(reg, cfg.Network.RegistryFromBlock)
+
+	if cfg.Network.DiscoveryURL != "" {
+		n.discovery = discovery.NewClient(cfg.Network.DiscoveryURL)
+	}
+	n.provider = session.NewProvider(session.ProviderConfig{KeepAliveTimeout: cfg.SessionTimeout, Logger: n.logger})
+	closers = append(closers, n.provider.Close)
 
 	n.prom = prometheus.NewRegistry()
 	n.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -178,6 +213,25 @@ func (n *Node) Stop() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		n.http.Shutdown(ctx)
 		cancel()
+		// The consumer's connection first, then services (unregistering
+		// their proposals), then dialogs.
+		n.connMu.Lock()
+		c := n.conn
+		n.conn = connection{view: api.Connection{State: api.NotConnected, LastError: "daemon stopped"}}
+		n.connMu.Unlock()
+		if c.conn != nil {
+			c.conn.Close()
+		}
+		n.mu.Lock()
+		services := n.services
+		n.services = map[string]*service{}
+		n.mu.Unlock()
+		for _, s := range services {
+			if err := n.stopService(context.Background(), s); err != nil {
+				n.logger.Warn("stop service", "id", s.info.ID, "err", err)
+			}
+		}
+		n.provider.Close()
 		n.mu.Lock()
 		dialogs := n.dialogs
 		n.dialogs = map[string]*consumerDialog{}

@@ -26,7 +26,7 @@ go build -o "$work/myst" ./cmd/myst
 myst="$work/myst"
 
 echo "== starting myst localnet"
-"$myst" localnet --data-dir "$work/localnet" --rpc-addr 127.0.0.1:0 --broker-addr 127.0.0.1:0 >"$work/localnet.out" 2>"$work/localnet.err" &
+"$myst" localnet --data-dir "$work/localnet" --rpc-addr 127.0.0.1:0 --broker-addr 127.0.0.1:0 --discovery-addr 127.0.0.1:0 >"$work/localnet.out" 2>"$work/localnet.err" &
 pids+=($!)
 # wait_for FILE PATTERN PID: until FILE holds PATTERN, or the process died.
 wait_for() {

@@ -16,6 +16,7 @@ import (
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/node"
+	"github.com/mystnode/myst/proposal"
 	"github.com/spf13/cobra"
 )
 
@@ -24,6 +25,7 @@ var version = "dev"
 
 func newDaemonCmd(g *globals) *cobra.Command {
 	var verbose bool
+	var country, city string
 	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the node: answer dialogs for unlocked identities and serve the local API on --api-addr",
@@ -40,8 +42,12 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if country != "" && !proposal.ValidCountry(country) {
+				return fmt.Errorf("--country %q is not an ISO 3166-1 alpha-2 country code (like DE)", country)
+			}
 			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			n, err := node.New(startCtx, node.Config{DataDir: g.dataDir, Network: nf, APIAddr: g.apiAddr, LightKDF: g.lightKDF, Version: version, Logger: logger})
+			n, err := node.New(startCtx, node.Config{DataDir: g.dataDir, Network: nf, APIAddr: g.apiAddr, LightKDF: g.lightKDF, Version: version, Logger: logger,
+				Country: country, City: city})
 			cancel()
 			if err != nil {
 				return err
@@ -55,6 +61,8 @@ func newDaemonCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
+	cmd.Flags().StringVar(&country, "country", "", "default ISO 3166-1 alpha-2 country of this node's services")
+	cmd.Flags().StringVar(&city, "city", "", "default city of this node's services")
 	return cmd
 }
 

@@ -15,13 +15,14 @@ import (
 )
 
 func newLocalnetCmd(g *globals) *cobra.Command {
-	var rpcAddr, brokerAddr string
+	var rpcAddr, brokerAddr, discoveryAddr string
 	cmd := &cobra.Command{
 		Use:   "localnet",
 		Short: "Run a whole development network in this process (chain with contracts) until interrupted",
 		Long: `Runs an in-process go-ethereum development chain (chain id 1337, a block
 as soon as a transaction arrives) on --rpc-addr, deploys the myst contracts,
-funds a gas payer, embeds a NATS broker on --broker-addr, and writes <data-dir>/network.json for nodes to use with
+funds a gas payer, embeds a NATS broker on --broker-addr and the Discovery API on
+--discovery-addr, and writes <data-dir>/network.json for nodes to use with
 --network. Stops cleanly on SIGINT or SIGTERM. Chain data lives in memory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -31,12 +32,12 @@ funds a gas payer, embeds a NATS broker on --broker-addr, and writes <data-dir>/
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 			startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			ln, err := localnet.Start(startCtx, localnet.Config{DataDir: g.dataDir, RPCAddr: rpcAddr, BrokerAddr: brokerAddr, Logger: logger})
+			ln, err := localnet.Start(startCtx, localnet.Config{DataDir: g.dataDir, RPCAddr: rpcAddr, BrokerAddr: brokerAddr, DiscoveryAddr: discoveryAddr, Logger: logger})
 			if err != nil {
-				return fmt.Errorf("start localnet: %w (are --rpc-addr %s and --broker-addr %s free?)", err, rpcAddr, brokerAddr)
+				return fmt.Errorf("start localnet: %w (are --rpc-addr %s, --broker-addr %s and --discovery-addr %s free?)", err, rpcAddr, brokerAddr, discoveryAddr)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "localnet ready: chain %d at %s, broker %s, registry %s, network file %s\n",
-				ln.File().ChainID, ln.File().EtherRPCURL, strings.Join(ln.File().BrokerURLs, ","), ln.File().RegistryAddress.Hex(), ln.Path())
+			fmt.Fprintf(cmd.OutOrStdout(), "localnet ready: chain %d at %s, broker %s, discovery %s, registry %s, network file %s\n",
+				ln.File().ChainID, ln.File().EtherRPCURL, strings.Join(ln.File().BrokerURLs, ","), ln.File().DiscoveryURL, ln.File().RegistryAddress.Hex(), ln.Path())
 			<-ctx.Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "localnet: stopping")
 			if err := ln.Close(); err != nil {
@@ -45,6 +46,7 @@ funds a gas payer, embeds a NATS broker on --broker-addr, and writes <data-dir>/
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&discoveryAddr, "discovery-addr", "127.0.0.1:4051", "host:port for the embedded Discovery API (port 0 picks a free one)")
 	cmd.Flags().StringVar(&brokerAddr, "broker-addr", "127.0.0.1:4222", "host:port for the embedded NATS broker (port 0 picks a free one)")
 	cmd.Flags().StringVar(&rpcAddr, "rpc-addr", "127.0.0.1:8545", "host:port for the chain's HTTP JSON-RPC (port 0 picks a free one)")
 	return cmd

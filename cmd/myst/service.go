@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/proposal"
+	"github.com/spf13/cobra"
+)
+
+func apiCtx(cmd *cobra.Command, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(cmd.Context(), d)
+}
+
+func newServiceCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "service", Short: "Start, list and stop the services this node provides"}
+	var providerID, priceHour, priceGiB, country, city string
+	var bandwidth float64
+	var maxSessions int
+	start := &cobra.Command{
+		Use:   "start TYPE --identity PROVIDER",
+		Short: "Start providing a service (noop) and announce its proposal; prints the service id last",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if providerID == "" {
+				return errors.New("--identity PROVIDER is required: the unlocked identity that provides the service")
+			}
+			p, err := identity.ParseAddress(providerID)
+			if err != nil {
+				return fmt.Errorf("--identity: %w", err)
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := apiCtx(cmd, time.Minute)
+			defer cancel()
+			fmt.Fprintf(cmd.ErrOrStderr(), "starting %s for %s and announcing it to discovery...\n", args[0], p.Hex())
+			svc, err := c.StartService(ctx, api.ServiceRequest{ProviderID: p.Hex(), Type: args[0], Options: api.ServiceOptions{
+				PriceHour: priceHour, PriceGiB: priceGiB, Country: country, City: city, BandwidthMbps: bandwidth, MaxSessions: maxSessions,
+			}})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "service %s running: %s in %s, %s MYSTT/hour, %s MYSTT/GiB, at most %d sessions\n",
+				svc.Type, svc.ProviderID, svc.Options.Country, svc.Options.PriceHour, svc.Options.PriceGiB, svc.Options.MaxSessions)
+			fmt.Fprintln(cmd.OutOrStdout(), svc.ID)
+			return nil
+		},
+	}
+	f := start.Flags()
+	f.StringVar(&providerID, "identity", "", "the provider identity (unlocked in the daemon)")
+	f.StringVar(&priceHour, "price-hour", "0", "price in MYSTT per hour")
+	f.StringVar(&priceGiB, "price-gib", "0", "price in MYSTT per GiB")
+	f.StringVar(&country, "country", "", "ISO 3166-1 alpha-2 country of the service (default: the daemon's)")
+	f.StringVar(&city, "city", "", "city of the service")
+	f.Float64Var(&bandwidth, "bandwidth", 0, "committed bandwidth, Mbit/s")
+	f.IntVar(&maxSessions, "max-sessions", 10, "most concurrent sessions")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List running services",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := apiCtx(cmd, 30*time.Second)
+			defer cancel()
+			svcs, err := c.Services(ctx)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tTYPE\tPROVIDER\tCOUNTRY\tPRICE/HOUR\tPRICE/GIB\tSESSIONS\tANNOUNCED")
+			for _, s := range svcs {
+				ann := s.AnnouncedAt.Format(time.RFC3339)
+				if s.AnnounceErr != "" {
+					ann = "failing: " + s.AnnounceErr
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", s.ID, s.Type, s.ProviderID, s.Options.Country, s.Options.PriceHour, s.Options.PriceGiB, s.Sessions, s.Options.MaxSessions, ann)
+			}
+			return w.Flush()
+		},
+	}
+	stop := &cobra.Command{
+		Use:   "stop ID",
+		Short: "Stop a service: end its sessions and unregister its proposal",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := apiCtx(cmd, 30*time.Second)
+			defer cancel()
+			if err := c.StopService(ctx, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "service %s stopped\n", args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(start, list, stop)
+	return cmd
+}
+
+func newProposalsCmd(g *globals) *cobra.Command {
+	var svc, country, metering, maxHour, maxGiB, provider string
+	var minBW float64
+	var limit, offset int
+	cmd := &cobra.Command{
+		Use:   "proposals",
+		Short: "Search discovery for service proposals",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q := url.Values{}
+			set := func(k, v string) {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			set("service_type", svc)
+			set("country", country)
+			set("metering", metering)
+			set("max_price_hour", maxHour)
+			set("max_price_gib", maxGiB)
+			set("provider_id", provider)
+			if minBW > 0 {
+				q.Set("min_bandwidth", strconv.FormatFloat(minBW, 'f', -1, 64))
+			}
+			q.Set("limit", strconv.Itoa(limit))
+			q.Set("offset", strconv.Itoa(offset))
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := apiCtx(cmd, 30*time.Second)
+			defer cancel()
+			l, err := c.Proposals(ctx, q)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "PROVIDER\tSERVICE\tCOUNTRY\tCITY\tMBIT/S\tPRICE/HOUR\tPRICE/GIB")
+			for _, raw := range l.Proposals {
+				var p proposal.Proposal
+				if json.Unmarshal(raw, &p) != nil {
+					continue
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%g\t%s\t%s\n", p.ProviderID, p.ServiceType, p.Location.Country, p.Location.City, p.Quality.BandwidthMbps, p.Price.PerHour, p.Price.PerGiB)
+			}
+			w.Flush()
+			fmt.Fprintf(cmd.ErrOrStderr(), "%d shown, %d match\n", len(l.Proposals), l.Total)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&svc, "service-type", "", "service type (noop, openvpn)")
+	f.StringVar(&country, "country", "", "ISO 3166-1 alpha-2 country")
+	f.StringVar(&metering, "metering", "", "time (charges per hour) or bytes (charges per GiB)")
+	f.StringVar(&maxHour, "max-price-hour", "", "highest price per hour, MYSTT")
+	f.StringVar(&maxGiB, "max-price-gib", "", "highest price per GiB, MYSTT")
+	f.Float64Var(&minBW, "min-bandwidth", 0, "lowest committed bandwidth, Mbit/s")
+	f.StringVar(&provider, "provider", "", "only this provider")
+	f.IntVar(&limit, "limit", 50, "at most this many (1-500)")
+	f.IntVar(&offset, "offset", 0, "skip this many")
+	return cmd
+}
+
+func newConnectCmd(g *globals) *cobra.Command {
+	var consumer, svc string
+	cmd := &cobra.Command{
+		Use:   "connect PROVIDER --identity CONSUMER [--service TYPE]",
+		Short: "Connect to a provider's service found in discovery; returns once connected",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := identity.ParseAddress(args[0])
+			if err != nil {
+				return err
+			}
+			if consumer == "" {
+				return errors.New("--identity CONSUMER is required: the unlocked identity that pays for the session")
+			}
+			cons, err := identity.ParseAddress(consumer)
+			if err != nil {
+				return fmt.Errorf("--identity: %w", err)
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := apiCtx(cmd, 2*time.Minute)
+			defer cancel()
+			fmt.Fprintf(cmd.ErrOrStderr(), "connecting to %s (%s)...\n", p.Hex(), svc)
+			start := time.Now()
+			conn, err := c.Connect(ctx, api.ConnectionRequest{ConsumerID: cons.Hex(), ProviderID: p.Hex(), ServiceType: svc})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s to %s (%s), session %s, in %s\n", conn.State, conn.ProviderID, conn.ServiceType, conn.SessionID, time.Since(start).Round(time.Millisecond))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&consumer, "identity", "", "the consumer identity (unlocked in the daemon)")
+	cmd.Flags().StringVar(&svc, "service", "openvpn", "service type")
+	return cmd
+}
+
+func printConnection(cmd *cobra.Command, c api.Connection) {
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "state: %s\n", c.State)
+	if c.State != api.NotConnected {
+		fmt.Fprintf(out, "provider: %s\nservice: %s\nconsumer: %s\n", c.ProviderID, c.ServiceType, c.ConsumerID)
+		if c.SessionID != "" {
+			fmt.Fprintf(out, "session: %s\nduration: %s\n", c.SessionID, time.Since(c.Since).Round(time.Second))
+		}
+	}
+	if c.LastError != "" {
+		fmt.Fprintf(out, "last error: %s\n", c.LastError)
+	}
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the consumer's connection",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := apiCtx(cmd, 30*time.Second)
+			defer cancel()
+			conn, err := c.Connection(ctx)
+			if err != nil {
+				return err
+			}
+			printConnection(cmd, conn)
+			return nil
+		},
+	}
+}
+
+func newDisconnectCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "disconnect",
+		Short: "End the consumer's session",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := apiCtx(cmd, 30*time.Second)
+			defer cancel()
+			conn, err := c.Disconnect(ctx)
+			if err != nil {
+				return err
+			}
+			printConnection(cmd, conn)
+			return nil
+		},
+	}
+}
+
+func newSessionsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "sessions",
+		Short: "List the sessions this node provides",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := apiCtx(cmd, 30*time.Second)
+			defer cancel()
+			ss, err := c.Sessions(ctx)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "SESSION\tCONSUMER\tSERVICE\tSTATE\tDURATION")
+			for _, s := range ss {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.ConsumerID, s.ServiceType, s.State, s.Duration.Round(time.Second))
+			}
+			return w.Flush()
+		},
+	}
+}

@@ -1,0 +1,168 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/dialog"
+	"github.com/mystnode/myst/discovery"
+	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/session"
+)
+
+// connection is the consumer's one connection.
+type connection struct {
+	view api.Connection
+	conn *session.Conn
+}
+
+// connector returns the consumer side of a service type.
+func (n *Node) connector(typ string) (session.Connector, error) {
+	switch typ {
+	case "noop":
+		return noopConnector{}, nil
+	}
+	return nil, fmt.Errorf("unsupported service type %q (this node connects to: noop)", typ)
+}
+
+type noopConnector struct{}
+
+func (noopConnector) Connect(context.Context, string, json.RawMessage) error { return nil }
+func (noopConnector) Disconnect()                                         {}
+
+// Connection reports the consumer's connection.
+func (n *Node) Connection() api.Connection {
+	n.connMu.Lock()
+	defer n.connMu.Unlock()
+	return n.conn.view
+}
+
+func (n *Node) setConn(v api.Connection, c *session.Conn) {
+	n.connMu.Lock()
+	n.conn = connection{view: v, conn: c}
+	n.connMu.Unlock()
+}
+
+// Connect finds the provider's proposal for the service type in
+// discovery, opens a dialog, negotiates a session and brings it up.
+func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Connection, error) {
+	consumer, err := parseID("consumer_id", req.ConsumerID)
+	if err != nil {
+		return api.Connection{}, err
+	}
+	provider, err := parseID("provider_id", req.ProviderID)
+	if err != nil {
+		return api.Connection{}, err
+	}
+	if req.ServiceType == "" {
+		req.ServiceType = "openvpn"
+	}
+	if !proposal.ValidServiceType(req.ServiceType) {
+		return api.Connection{}, badRequest("service_type", "%q is not a service type", req.ServiceType)
+	}
+	connector, err := n.connector(req.ServiceType)
+	if err != nil {
+		return api.Connection{}, badRequest("service_type", "%v", err)
+	}
+	signer, err := n.store.Signer(consumer)
+	if err != nil {
+		return api.Connection{}, api.Errorf(http.StatusConflict, "consumer_id", "%v: unlock it first (`myst identity unlock %s`)", err, consumer.Hex())
+	}
+	if n.discovery == nil {
+		return api.Connection{}, api.Errorf(http.StatusConflict, "", "the network file has no discovery_url")
+	}
+	n.connMu.Lock()
+	if n.conn.view.State != api.NotConnected {
+		state := n.conn.view.State
+		n.connMu.Unlock()
+		return api.Connection{}, api.Errorf(http.StatusConflict, "", "the connection is %s: disconnect first (`myst disconnect`)", state)
+	}
+	view := api.Connection{State: api.Connecting, ConsumerID: consumer.Hex(), ProviderID: provider.Hex(), ServiceType: req.ServiceType, Since: time.Now().UTC()}
+	n.conn = connection{view: view}
+	n.connMu.Unlock()
+
+	fail := func(err error) (api.Connection, error) {
+		n.setConn(api.Connection{State: api.NotConnected, LastError: err.Error()}, nil)
+		return api.Connection{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	found, _, _, err := n.discovery.Search(ctx, url.Values{"provider_id": {provider.Hex()}, "service_type": {req.ServiceType}})
+	if err != nil {
+		var he *discovery.HTTPError
+		if errors.As(err, &he) {
+			return fail(api.Errorf(http.StatusBadGateway, "", "discovery: %s", he.Body.Error))
+		}
+		return fail(api.Errorf(http.StatusBadGateway, "", "%v", err))
+	}
+	if len(found) == 0 {
+		return fail(api.Errorf(http.StatusNotFound, "provider_id", "%s offers no %s service in discovery (see `myst proposals`)", provider.Hex(), req.ServiceType))
+	}
+	d, err := dialog.Dial(ctx, n.nc, signer, provider, n.cache, dialog.DialConfig{Metrics: n.metrics})
+	switch {
+	case errors.Is(err, registry.ErrNotRegistered):
+		return fail(api.Errorf(http.StatusNotFound, "provider_id", "provider %s is not registered", provider.Hex()))
+	case errors.Is(err, dialog.ErrRefused):
+		return fail(api.Errorf(http.StatusForbidden, "", "%v", err))
+	case errors.Is(err, dialog.ErrTimeout):
+		return fail(api.Errorf(http.StatusGatewayTimeout, "", "no answer from %s: its node may be down", provider.Hex()))
+	case err != nil:
+		return fail(api.Errorf(http.StatusBadGateway, "", "dialog: %v", err))
+	}
+	d.Handle("ping", func(_ context.Context, p []byte) ([]byte, error) { return p, nil })
+	conn, err := session.Open(ctx, d, found[0].Signed, connector, session.ConsumerConfig{
+		KeepAliveEvery: n.cfg.KeepAliveEvery,
+		OnEnd: func(reason string) {
+			n.logger.Warn("connection lost", "provider", provider.Hex(), "reason", reason)
+			n.connMu.Lock()
+			if n.conn.view.SessionID != "" && n.conn.view.State == api.Connected {
+				n.conn = connection{view: api.Connection{State: api.NotConnected, LastError: reason}}
+			}
+			n.connMu.Unlock()
+		},
+	})
+	if err != nil {
+		d.Close()
+		var re *session.RefusedError
+		if errors.As(err, &re) {
+			return fail(api.Errorf(http.StatusForbidden, "", "%s refused the session: %s", provider.Hex(), re.Error()[len("refused: "):]))
+		}
+		return fail(api.Errorf(http.StatusBadGateway, "", "%v", err))
+	}
+	view.State, view.SessionID, view.Since = api.Connected, conn.ID(), conn.Since().UTC()
+	n.connMu.Lock()
+	if n.conn.view.State != api.Connecting {
+		// The daemon is stopping.
+		n.connMu.Unlock()
+		conn.Close()
+		return api.Connection{}, api.Errorf(http.StatusServiceUnavailable, "", "the daemon is shutting down")
+	}
+	n.conn = connection{view: view, conn: conn}
+	n.connMu.Unlock()
+	n.logger.Info("connected", "provider", provider.Hex(), "service", req.ServiceType, "session", conn.ID())
+	return view, nil
+}
+
+// Disconnect ends the consumer's session.
+func (n *Node) Disconnect(ctx context.Context) (api.Connection, error) {
+	n.connMu.Lock()
+	c := n.conn
+	if c.view.State != api.Connected || c.conn == nil {
+		n.connMu.Unlock()
+		return api.Connection{}, api.Errorf(http.StatusConflict, "", "not connected (the connection is %s)", c.view.State)
+	}
+	n.conn.view.State = api.Disconnecting
+	n.connMu.Unlock()
+	c.conn.Close()
+	v := api.Connection{State: api.NotConnected}
+	n.setConn(v, nil)
+	n.logger.Info("disconnected", "provider", c.view.ProviderID, "session", c.view.SessionID)
+	return v, nil
+}

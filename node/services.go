@@ -1,0 +1,308 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/dialog"
+	"github.com/mystnode/myst/discovery"
+	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/session"
+)
+
+// service is a running service of this node.
+type service struct {
+	info   api.Service
+	signer *identity.Signer
+	offer  *session.Offer
+
+	mu          sync.Mutex
+	announcedAt time.Time
+	announceErr string
+	proposal    json.RawMessage
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// backends are the provider sides of the service types this node runs.
+func (n *Node) backend(typ string) (session.Backend, error) {
+	switch typ {
+	case "noop":
+		return noopBackend{}, nil
+	}
+	return nil, fmt.Errorf("unsupported service type %q (this node runs: noop)", typ)
+}
+
+// noopBackend is the noop service: a session with no data channel, for
+// tests and health checks.
+type noopBackend struct{}
+
+func (noopBackend) Start(context.Context, session.Info, json.RawMessage) (json.RawMessage, error) {
+	return json.RawMessage(`{}`), nil
+}
+func (noopBackend) Stop(session.Info) {}
+
+func (n *Node) buildProposal(s *service) *proposal.Proposal {
+	o := s.info.Options
+	return &proposal.Proposal{
+		FormatVersion: proposal.FormatVersion,
+		ProviderID:    s.signer.Address().Hex(),
+		ServiceType:   s.info.Type,
+		Location:      proposal.Location{Country: o.Country, City: o.City},
+		Quality:       proposal.Quality{BandwidthMbps: o.BandwidthMbps},
+		Price:         proposal.Price{Currency: proposal.Currency, PerHour: o.PriceHour, PerGiB: o.PriceGiB},
+		Contacts: []proposal.Contact{{
+			Type: proposal.ContactNATS, BrokerURLs: n.cfg.Network.BrokerURLs, Subject: dialog.CreateSubject(s.signer.Address()),
+		}},
+		UpdatedAt: time.Now().UTC().Truncate(time.Millisecond),
+	}
+}
+
+// announce signs a fresh proposal and posts it.
+func (n *Node) announce(ctx context.Context, s *service) error {
+	signed, err := proposal.Sign(n.buildProposal(s), s.signer)
+	if err != nil {
+		return err
+	}
+	_, err = n.discovery.Announce(ctx, signed)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.announceErr = err.Error()
+		return err
+	}
+	s.announcedAt, s.announceErr, s.proposal = time.Now().UTC(), "", signed.Proposal
+	return nil
+}
+
+// keepAnnouncing re-posts the proposal until the service stops.
+func (n *Node) keepAnnouncing(ctx context.Context, s *service) {
+	defer close(s.done)
+	t := time.NewTicker(n.cfg.AnnounceEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := n.announce(actx, s); err != nil && ctx.Err() == nil {
+				n.logger.Warn("proposal keep-alive failed; retrying", "service", s.info.ID, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+func badRequest(field, format string, args ...any) error {
+	return api.Errorf(http.StatusBadRequest, field, format, args...)
+}
+
+// StartService starts offering a service type from an unlocked identity
+// and announces its proposal.
+func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Service, error) {
+	provider, err := parseID("provider_id", req.ProviderID)
+	if err != nil {
+		return api.Service{}, err
+	}
+	if !proposal.ValidServiceType(req.Type) {
+		return api.Service{}, badRequest("type", "%q is not a service type", req.Type)
+	}
+	backend, err := n.backend(req.Type)
+	if err != nil {
+		return api.Service{}, badRequest("type", "%v", err)
+	}
+	o := req.Options
+	if o.PriceHour == "" {
+		o.PriceHour = "0"
+	}
+	if o.PriceGiB == "" {
+		o.PriceGiB = "0"
+	}
+	if _, err := proposal.ParseAmount(o.PriceHour); err != nil {
+		return api.Service{}, badRequest("options.price_hour", "%v", err)
+	}
+	if _, err := proposal.ParseAmount(o.PriceGiB); err != nil {
+		return api.Service{}, badRequest("options.price_gib", "%v", err)
+	}
+	if o.Country == "" {
+		o.Country = n.cfg.Country
+		if o.City == "" {
+			o.City = n.cfg.City
+		}
+	}
+	if o.Country == "" {
+		return api.Service{}, badRequest("options.country", "no country: pass one (--country DE), or start the daemon with --country or --geoip-db")
+	}
+	if !proposal.ValidCountry(o.Country) {
+		return api.Service{}, badRequest("options.country", "%q is not an ISO 3166-1 alpha-2 country code (like DE)", o.Country)
+	}
+	if len(o.City) > 64 {
+		return api.Service{}, badRequest("options.city", "longer than 64 characters")
+	}
+	if o.BandwidthMbps < 0 || o.BandwidthMbps > 1e6 {
+		return api.Service{}, badRequest("options.bandwidth_mbps", "must be between 0 and 1000000")
+	}
+	if o.MaxSessions == 0 {
+		o.MaxSessions = 10
+	}
+	if o.MaxSessions < 1 || o.MaxSessions > 10000 {
+		return api.Service{}, badRequest("options.max_sessions", "must be between 1 and 10000")
+	}
+	if n.discovery == nil {
+		return api.Service{}, api.Errorf(http.StatusConflict, "", "the network file has no discovery_url: a service can't be announced")
+	}
+	signer, err := n.store.Signer(provider)
+	if err != nil {
+		return api.Service{}, api.Errorf(http.StatusConflict, "provider_id", "%v: unlock it first (`myst identity unlock %s`)", err, provider.Hex())
+	}
+	n.mu.Lock()
+	for _, s := range n.services {
+		if s.signer.Address() == provider && s.info.Type == req.Type {
+			n.mu.Unlock()
+			return api.Service{}, api.Errorf(http.StatusConflict, "type", "%s already runs %s as service %s", provider.Hex(), req.Type, s.info.ID)
+		}
+	}
+	n.mu.Unlock()
+	// Dialogs to this identity must be answered.
+	if err := n.listen(signer); err != nil {
+		return api.Service{}, err
+	}
+
+	var idb [8]byte
+	rand.Read(idb[:])
+	s := &service{
+		info:   api.Service{ID: hex.EncodeToString(idb[:]), ProviderID: provider.Hex(), Type: req.Type, Options: o, StartedAt: time.Now().UTC()},
+		signer: signer,
+		done:   make(chan struct{}),
+	}
+	s.offer = &session.Offer{ID: s.info.ID, Type: req.Type, Provider: provider, MaxSessions: o.MaxSessions, Backend: backend,
+		Price: proposal.Price{Currency: proposal.Currency, PerHour: o.PriceHour, PerGiB: o.PriceGiB}}
+	if err := n.provider.AddOffer(s.offer); err != nil {
+		return api.Service{}, api.Errorf(http.StatusConflict, "type", "%v", err)
+	}
+	if err := n.announce(ctx, s); err != nil {
+		n.provider.RemoveOffer(s.info.ID)
+		var he *discovery.HTTPError
+		if errors.As(err, &he) {
+			return api.Service{}, api.Errorf(http.StatusBadGateway, he.Body.Field, "discovery refused the proposal: %s", he.Body.Error)
+		}
+		return api.Service{}, api.Errorf(http.StatusBadGateway, "", "announce the proposal: %v", err)
+	}
+	var runCtx context.Context
+	runCtx, s.cancel = context.WithCancel(n.ctx)
+	n.mu.Lock()
+	n.services[s.info.ID] = s
+	n.mu.Unlock()
+	go n.keepAnnouncing(runCtx, s)
+	n.logger.Info("service started", "id", s.info.ID, "type", s.info.Type, "provider", provider.Hex())
+	return n.serviceView(s), nil
+}
+
+func (n *Node) serviceView(s *service) api.Service {
+	v := s.info
+	s.mu.Lock()
+	v.AnnouncedAt, v.AnnounceErr, v.Proposal = s.announcedAt, s.announceErr, s.proposal
+	s.mu.Unlock()
+	v.Sessions = n.provider.CountFor(s.info.ID)
+	return v
+}
+
+// Services lists the running services.
+func (n *Node) Services() []api.Service {
+	n.mu.Lock()
+	all := make([]*service, 0, len(n.services))
+	for _, s := range n.services {
+		all = append(all, s)
+	}
+	n.mu.Unlock()
+	out := make([]api.Service, 0, len(all))
+	for _, s := range all {
+		out = append(out, n.serviceView(s))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].StartedAt.Before(out[j].StartedAt) })
+	return out
+}
+
+// StopService ends a service's sessions and unregisters its proposal.
+func (n *Node) StopService(ctx context.Context, id string) error {
+	n.mu.Lock()
+	s := n.services[id]
+	delete(n.services, id)
+	n.mu.Unlock()
+	if s == nil {
+		return api.Errorf(http.StatusNotFound, "id", "no running service %q (see `myst service list`)", id)
+	}
+	return n.stopService(ctx, s)
+}
+
+func (n *Node) stopService(ctx context.Context, s *service) error {
+	s.cancel()
+	<-s.done
+	n.provider.RemoveOffer(s.info.ID)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	err := n.discovery.Unregister(ctx, s.signer, s.info.Type)
+	var he *discovery.HTTPError
+	if errors.As(err, &he) && he.Status == http.StatusNotFound {
+		err = nil
+	}
+	n.logger.Info("service stopped", "id", s.info.ID, "type", s.info.Type, "unregister_err", err)
+	if err != nil {
+		return api.Errorf(http.StatusBadGateway, "", "service stopped, but unregistering its proposal failed (it expires on its own): %v", err)
+	}
+	return nil
+}
+
+// Proposals searches discovery; results are signature-checked.
+func (n *Node) Proposals(ctx context.Context, query url.Values) (api.ProposalList, error) {
+	if _, err := discovery.ParseFilter(query); err != nil {
+		var fe *proposal.FieldError
+		errors.As(err, &fe)
+		return api.ProposalList{}, api.Errorf(http.StatusBadRequest, fe.Field, "%v", err)
+	}
+	if n.discovery == nil {
+		return api.ProposalList{}, api.Errorf(http.StatusConflict, "", "the network file has no discovery_url")
+	}
+	found, total, dropped, err := n.discovery.Search(ctx, query)
+	if err != nil {
+		var he *discovery.HTTPError
+		if errors.As(err, &he) {
+			return api.ProposalList{}, api.Errorf(he.Status, he.Body.Field, "%s", he.Body.Error)
+		}
+		return api.ProposalList{}, api.Errorf(http.StatusBadGateway, "", "%v", err)
+	}
+	if dropped > 0 {
+		n.logger.Warn("discovery returned proposals with bad signatures; dropped", "count", dropped)
+	}
+	out := api.ProposalList{Proposals: make([]json.RawMessage, 0, len(found)), Total: total}
+	for _, f := range found {
+		out.Proposals = append(out.Proposals, f.Signed.Proposal)
+	}
+	return out, nil
+}
+
+// Sessions lists the provider's sessions.
+func (n *Node) Sessions() []api.SessionInfo {
+	infos := n.provider.Sessions()
+	out := make([]api.SessionInfo, 0, len(infos))
+	for _, i := range infos {
+		out = append(out, api.SessionInfo{ID: i.ID, ConsumerID: i.ConsumerID, ProviderID: i.ProviderID, ServiceType: i.ServiceType,
+			ServiceID: i.ServiceID, State: string(i.State), CreatedAt: i.CreatedAt, Duration: time.Since(i.CreatedAt)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out
+}
+
