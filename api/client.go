@@ -43,7 +43,12 @@ type APIError struct {
 	Body   Error
 }
 
-func (e *APIError) Error() string { return e.Body.Error }
+func (e *APIError) Error() string {
+	if e.Body.Field != "" && !strings.HasPrefix(e.Body.Error, e.Body.Field) {
+		return e.Body.Field + ": " + e.Body.Error
+	}
+	return e.Body.Error
+}
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader

@@ -37,6 +37,12 @@ func newServiceCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--identity: %w", err)
 			}
+			if maxSessions < 1 || maxSessions > 10000 {
+				return fmt.Errorf("--max-sessions %d: must be between 1 and 10000", maxSessions)
+			}
+			if bandwidth < 0 || bandwidth > 1e6 {
+				return fmt.Errorf("--bandwidth %g: must be between 0 and 1000000 Mbit/s", bandwidth)
+			}
 			c, err := g.client()
 			if err != nil {
 				return err
