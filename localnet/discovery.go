@@ -19,11 +19,11 @@ import (
 // discoveryService is the embedded Discovery API with its own registry
 // cache, over a SQLite file that starts empty with each (fresh) chain.
 type discoveryService struct {
-	reg    *registry.Client
-	store  *discovery.Store
-	server *discovery.Server
-	http   *http.Server
-	ln     net.Listener
+	reg       *registry.Client
+	store     *discovery.Store
+	server    *discovery.Server
+	http      *http.Server
+	ln        net.Listener
 	cancel    context.CancelFunc
 	done      chan struct{}
 	cacheDone chan struct{}

@@ -33,7 +33,7 @@ type Config struct {
 	BrokerAddr string
 	// DiscoveryAddr is host:port of the embedded Discovery API; port 0 picks one.
 	DiscoveryAddr string
-	Logger     *slog.Logger
+	Logger        *slog.Logger
 }
 
 // Localnet is a running local network.
@@ -41,8 +41,8 @@ type Localnet struct {
 	chain     *devchain.Chain
 	broker    *broker.Server
 	discovery *discoveryService
-	file   *network.File
-	path   string
+	file      *network.File
+	path      string
 }
 
 // Start runs the chain, deploys the contracts and writes network.json.

@@ -35,7 +35,7 @@ func (n *Node) connector(typ string) (session.Connector, error) {
 type noopConnector struct{}
 
 func (noopConnector) Connect(context.Context, string, json.RawMessage) error { return nil }
-func (noopConnector) Disconnect()                                         {}
+func (noopConnector) Disconnect()                                            {}
 
 // Connection reports the consumer's connection.
 func (n *Node) Connection() api.Connection {

@@ -305,4 +305,3 @@ func (n *Node) Sessions() []api.SessionInfo {
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
 	return out
 }
-
