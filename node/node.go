@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -43,6 +44,8 @@ type Config struct {
 	Logger   *slog.Logger
 	// Country and City are the default location of this node's services.
 	Country, City string
+	// PublicIP is the address consumers reach this node's services at.
+	PublicIP netip.Addr
 	// AnnounceEvery is how often a service re-posts its proposal (default 30 s).
 	AnnounceEvery time.Duration
 	// KeepAliveEvery is how often a consumer session pings its provider

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/location"
 	"github.com/mystnode/myst/node"
 	"github.com/mystnode/myst/proposal"
 	"github.com/spf13/cobra"
@@ -25,7 +27,7 @@ var version = "dev"
 
 func newDaemonCmd(g *globals) *cobra.Command {
 	var verbose bool
-	var country, city string
+	var country, city, geoipDB, publicIP string
 	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the node: answer dialogs for unlocked identities and serve the local API on --api-addr",
@@ -45,9 +47,28 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			if country != "" && !proposal.ValidCountry(country) {
 				return fmt.Errorf("--country %q is not an ISO 3166-1 alpha-2 country code (like DE)", country)
 			}
+			var pub netip.Addr
+			if publicIP != "" {
+				if pub, err = netip.ParseAddr(publicIP); err != nil {
+					return fmt.Errorf("--public-ip %q is not an IP address", publicIP)
+				}
+			} else if addr, _, err := location.DefaultRouteAddr(); err == nil {
+				pub = addr
+			}
+			if country == "" && geoipDB != "" {
+				if !pub.IsValid() {
+					return errors.New("--geoip-db needs the public address: pass --public-ip")
+				}
+				c, ci, err := location.Lookup(geoipDB, pub)
+				if err != nil {
+					return fmt.Errorf("%w: pass --country, or --public-ip if %s is not this node's public address", err, pub)
+				}
+				country, city = c, ci
+				logger.Info("location from GeoIP", "ip", pub, "country", country, "city", city)
+			}
 			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			n, err := node.New(startCtx, node.Config{DataDir: g.dataDir, Network: nf, APIAddr: g.apiAddr, LightKDF: g.lightKDF, Version: version, Logger: logger,
-				Country: country, City: city})
+				Country: country, City: city, PublicIP: pub})
 			cancel()
 			if err != nil {
 				return err
@@ -63,6 +84,8 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
 	cmd.Flags().StringVar(&country, "country", "", "default ISO 3166-1 alpha-2 country of this node's services")
 	cmd.Flags().StringVar(&city, "city", "", "default city of this node's services")
+	cmd.Flags().StringVar(&geoipDB, "geoip-db", "", "MaxMind-format GeoIP database (.mmdb) that gives the country of --public-ip when --country is not set")
+	cmd.Flags().StringVar(&publicIP, "public-ip", "", "the address consumers reach this node at (default: the address of the default-route interface)")
 	return cmd
 }
 
