@@ -49,10 +49,10 @@ var readyRE = regexp.MustCompile(`API on http://(\S+),`)
 
 // startDaemon runs `myst daemon` with its own data dir and a free API port,
 // and stops it (SIGTERM, then checks a clean exit) when the test ends.
-func startDaemon(t *testing.T, ln *localnet, dataDir string) *daemon {
+func startDaemon(t *testing.T, ln *localnet, dataDir string, extra ...string) *daemon {
 	t.Helper()
 	d := &daemon{dataDir: dataDir, stderr: &syncBuffer{}, exited: make(chan error, 1)}
-	d.cmd = exec.Command(mystBin, "--data-dir", dataDir, "--network", ln.network, "--lightkdf", "--api-addr", "127.0.0.1:0", "daemon")
+	d.cmd = exec.Command(mystBin, append([]string{"--data-dir", dataDir, "--network", ln.network, "--lightkdf", "--api-addr", "127.0.0.1:0", "daemon"}, extra...)...)
 	stdout, err := d.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
