@@ -2,8 +2,9 @@
 # The main job on the embedded default: installs what is needed, builds myst,
 # starts `myst localnet`, creates a provider and a consumer identity,
 # registers both on the local chain, runs a daemon for each, pings the
-# provider from the consumer over a signed, encrypted dialog, and tears
-# everything down. (The tunnel between them comes with the OpenVPN service.)
+# provider from the consumer over a signed, encrypted dialog, has the
+# provider announce a noop service that the consumer finds in discovery and
+# connects to, and tears everything down. (The tunnel between them comes with the OpenVPN service.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
@@ -61,6 +62,17 @@ for role in provider consumer; do
 	"$myst" --data-dir "$work/$role" --api-addr "${api[$role]}" identity unlock "$id" --passphrase-file "$work/passphrase"
 done
 
+P=(--data-dir "$work/provider" --api-addr "${api[provider]}")
+C=(--data-dir "$work/consumer" --api-addr "${api[consumer]}")
 echo "== consumer pings provider over a dialog"
-"$myst" --data-dir "$work/consumer" --api-addr "${api[consumer]}" ping "${ids[provider]}" --identity "${ids[consumer]}" -c 5
+"$myst" "${C[@]}" ping "${ids[provider]}" --identity "${ids[consumer]}" -c 3
+
+echo "== provider starts a noop service; consumer finds it in discovery and connects"
+svc="$("$myst" "${P[@]}" service start noop --identity "${ids[provider]}" --country DE --city Berlin --price-hour 0.01 --max-sessions 1 | tail -n1)"
+"$myst" "${C[@]}" proposals --service-type noop --country DE
+"$myst" "${C[@]}" connect "${ids[provider]}" --identity "${ids[consumer]}" --service noop
+"$myst" "${C[@]}" status
+"$myst" "${P[@]}" sessions
+"$myst" "${C[@]}" disconnect
+"$myst" "${P[@]}" service stop "$svc"
 echo "== done; stopping daemons and localnet"
