@@ -138,6 +138,11 @@ type Connection struct {
 	Since       time.Time `json:"since,omitempty"`
 	// LastError says why the last connection ended or failed.
 	LastError string `json:"last_error,omitempty"`
+	// TunnelIP is the consumer's address inside the tunnel.
+	TunnelIP      string        `json:"tunnel_ip,omitempty"`
+	BytesSent     uint64        `json:"bytes_sent"`
+	BytesReceived uint64        `json:"bytes_received"`
+	Duration      time.Duration `json:"duration_ns"`
 }
 
 // SessionInfo is one provider-side session.
@@ -150,6 +155,8 @@ type SessionInfo struct {
 	State       string        `json:"state"`
 	CreatedAt   time.Time     `json:"created_at"`
 	Duration    time.Duration `json:"duration_ns"`
+	BytesIn     uint64        `json:"bytes_in"`  // from the consumer
+	BytesOut    uint64        `json:"bytes_out"` // to the consumer
 }
 
 // SessionList is GET /sessions.

@@ -12,6 +12,7 @@ import (
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/dialog"
 	"github.com/mystnode/myst/discovery"
+	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/registry"
 	"github.com/mystnode/myst/session"
@@ -19,17 +20,20 @@ import (
 
 // connection is the consumer's one connection.
 type connection struct {
-	view api.Connection
-	conn *session.Conn
+	view      api.Connection
+	conn      *session.Conn
+	connector session.Connector
 }
 
 // connector returns the consumer side of a service type.
-func (n *Node) connector(typ string) (session.Connector, error) {
+func (n *Node) connector(typ string, signer *identity.Signer) (session.Connector, error) {
 	switch typ {
 	case "noop":
 		return noopConnector{}, nil
+	case "openvpn":
+		return n.openvpnConnector(signer), nil
 	}
-	return nil, fmt.Errorf("unsupported service type %q (this node connects to: noop)", typ)
+	return nil, fmt.Errorf("unsupported service type %q (this node connects to: noop, openvpn)", typ)
 }
 
 type noopConnector struct{}
@@ -40,8 +44,17 @@ func (noopConnector) Disconnect()                                            {}
 // Connection reports the consumer's connection.
 func (n *Node) Connection() api.Connection {
 	n.connMu.Lock()
-	defer n.connMu.Unlock()
-	return n.conn.view
+	v, c := n.conn.view, n.conn.connector
+	n.connMu.Unlock()
+	if v.State == api.Connected {
+		v.Duration = time.Since(v.Since)
+		if st, ok := c.(interface {
+			Stats() (uint64, uint64, string)
+		}); ok {
+			v.BytesReceived, v.BytesSent, v.TunnelIP = st.Stats()
+		}
+	}
+	return v
 }
 
 func (n *Node) setConn(v api.Connection, c *session.Conn) {
@@ -67,13 +80,13 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 	if !proposal.ValidServiceType(req.ServiceType) {
 		return api.Connection{}, badRequest("service_type", "%q is not a service type", req.ServiceType)
 	}
-	connector, err := n.connector(req.ServiceType)
-	if err != nil {
-		return api.Connection{}, badRequest("service_type", "%v", err)
-	}
 	signer, err := n.store.Signer(consumer)
 	if err != nil {
 		return api.Connection{}, api.Errorf(http.StatusConflict, "consumer_id", "%v: unlock it first (`myst identity unlock %s`)", err, consumer.Hex())
+	}
+	connector, err := n.connector(req.ServiceType, signer)
+	if err != nil {
+		return api.Connection{}, badRequest("service_type", "%v", err)
 	}
 	if n.discovery == nil {
 		return api.Connection{}, api.Errorf(http.StatusConflict, "", "the network file has no discovery_url")
@@ -144,7 +157,7 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		conn.Close()
 		return api.Connection{}, api.Errorf(http.StatusServiceUnavailable, "", "the daemon is shutting down")
 	}
-	n.conn = connection{view: view, conn: conn}
+	n.conn = connection{view: view, conn: conn, connector: connector}
 	n.connMu.Unlock()
 	n.logger.Info("connected", "provider", provider.Hex(), "service", req.ServiceType, "session", conn.ID())
 	return view, nil

@@ -26,6 +26,7 @@ import (
 	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/network"
+	"github.com/mystnode/myst/openvpn"
 	"github.com/mystnode/myst/registry"
 	"github.com/mystnode/myst/session"
 	"github.com/nats-io/nats.go"
@@ -53,6 +54,7 @@ type Config struct {
 	// went quiet that long (default 20 s).
 	KeepAliveEvery time.Duration
 	SessionTimeout time.Duration
+	OpenVPN        OpenVPNConfig
 }
 
 // Node is a running daemon.
@@ -72,11 +74,13 @@ type Node struct {
 
 	discovery *discovery.Client
 	provider  *session.Provider
+	nat       *openvpn.NAT
 
 	mu        sync.Mutex
 	listeners map[common.Address]*dialog.Listener
 	dialogs   map[string]*consumerDialog
 	services  map[string]*service
+	vpnCount  int
 
 	connMu sync.Mutex
 	conn   connection
@@ -150,6 +154,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 
 	if cfg.Network.DiscoveryURL != "" {
 		n.discovery = discovery.NewClient(cfg.Network.DiscoveryURL)
+	}
+	// NAT rules a crashed run left behind go first.
+	n.nat = openvpn.NewNAT(filepath.Join(cfg.DataDir, "nat"))
+	if count, err := n.nat.Recover(); err != nil {
+		return fail(fmt.Errorf("remove NAT rules of an earlier run: %w", err))
+	} else if count > 0 {
+		n.logger.Warn("removed NAT rules an earlier run left behind", "count", count)
 	}
 	n.provider = session.NewProvider(session.ProviderConfig{KeepAliveTimeout: cfg.SessionTimeout, Logger: n.logger})
 	closers = append(closers, n.provider.Close)

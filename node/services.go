@@ -32,17 +32,41 @@ type service struct {
 	announceErr string
 	proposal    json.RawMessage
 
+	stopBackend func()                                  // nil for types with nothing to stop
+	bytes       func(sessionID string) (in, out uint64) // nil if not metered by the backend
+
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// backends are the provider sides of the service types this node runs.
-func (n *Node) backend(typ string) (session.Backend, error) {
+// checkType tells whether this node runs a service type.
+func checkType(typ string) error {
 	switch typ {
+	case "noop", "openvpn":
+		return nil
+	}
+	return fmt.Errorf("unsupported service type %q (this node runs: noop, openvpn)", typ)
+}
+
+// backend starts the provider side of a new service.
+func (n *Node) backend(ctx context.Context, s *service) (session.Backend, error) {
+	switch s.info.Type {
 	case "noop":
 		return noopBackend{}, nil
+	case "openvpn":
+		b, err := n.startOpenVPN(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		s.stopBackend = func() {
+			if err := b.server.Stop(); err != nil {
+				n.logger.Warn("stop openvpn", "service", s.info.ID, "err", err)
+			}
+		}
+		s.bytes = b.server.Bytes
+		return b, nil
 	}
-	return nil, fmt.Errorf("unsupported service type %q (this node runs: noop)", typ)
+	return nil, checkType(s.info.Type)
 }
 
 // noopBackend is the noop service: a session with no data channel, for
@@ -120,8 +144,7 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 	if !proposal.ValidServiceType(req.Type) {
 		return api.Service{}, badRequest("type", "%q is not a service type", req.Type)
 	}
-	backend, err := n.backend(req.Type)
-	if err != nil {
+	if err := checkType(req.Type); err != nil {
 		return api.Service{}, badRequest("type", "%v", err)
 	}
 	o := req.Options
@@ -188,13 +211,23 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 		signer: signer,
 		done:   make(chan struct{}),
 	}
+	backend, err := n.backend(ctx, s)
+	if err != nil {
+		return api.Service{}, api.Errorf(http.StatusInternalServerError, "", "start %s: %v", req.Type, err)
+	}
 	s.offer = &session.Offer{ID: s.info.ID, Type: req.Type, Provider: provider, MaxSessions: o.MaxSessions, Backend: backend,
 		Price: proposal.Price{Currency: proposal.Currency, PerHour: o.PriceHour, PerGiB: o.PriceGiB}}
 	if err := n.provider.AddOffer(s.offer); err != nil {
+		if s.stopBackend != nil {
+			s.stopBackend()
+		}
 		return api.Service{}, api.Errorf(http.StatusConflict, "type", "%v", err)
 	}
 	if err := n.announce(ctx, s); err != nil {
 		n.provider.RemoveOffer(s.info.ID)
+		if s.stopBackend != nil {
+			s.stopBackend()
+		}
 		var he *discovery.HTTPError
 		if errors.As(err, &he) {
 			return api.Service{}, api.Errorf(http.StatusBadGateway, he.Body.Field, "discovery refused the proposal: %s", he.Body.Error)
@@ -252,6 +285,9 @@ func (n *Node) stopService(ctx context.Context, s *service) error {
 	s.cancel()
 	<-s.done
 	n.provider.RemoveOffer(s.info.ID)
+	if s.stopBackend != nil {
+		s.stopBackend()
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	err := n.discovery.Unregister(ctx, s.signer, s.info.Type)
@@ -297,10 +333,22 @@ func (n *Node) Proposals(ctx context.Context, query url.Values) (api.ProposalLis
 // Sessions lists the provider's sessions.
 func (n *Node) Sessions() []api.SessionInfo {
 	infos := n.provider.Sessions()
+	n.mu.Lock()
+	meters := map[string]func(string) (uint64, uint64){}
+	for id, s := range n.services {
+		if s.bytes != nil {
+			meters[id] = s.bytes
+		}
+	}
+	n.mu.Unlock()
 	out := make([]api.SessionInfo, 0, len(infos))
 	for _, i := range infos {
-		out = append(out, api.SessionInfo{ID: i.ID, ConsumerID: i.ConsumerID, ProviderID: i.ProviderID, ServiceType: i.ServiceType,
-			ServiceID: i.ServiceID, State: string(i.State), CreatedAt: i.CreatedAt, Duration: time.Since(i.CreatedAt)})
+		v := api.SessionInfo{ID: i.ID, ConsumerID: i.ConsumerID, ProviderID: i.ProviderID, ServiceType: i.ServiceType,
+			ServiceID: i.ServiceID, State: string(i.State), CreatedAt: i.CreatedAt, Duration: time.Since(i.CreatedAt)}
+		if m := meters[i.ServiceID]; m != nil {
+			v.BytesIn, v.BytesOut = m(i.ID)
+		}
+		out = append(out, v)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
 	return out

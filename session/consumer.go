@@ -132,12 +132,19 @@ func (c *Conn) keepAlive() {
 	defer t.Stop()
 	misses := 0
 	body, _ := json.Marshal(KeepAlive{SessionID: c.id})
+	var down <-chan struct{}
+	if dc, ok := c.connector.(interface{ Down() <-chan struct{} }); ok {
+		down = dc.Down()
+	}
 	for {
 		select {
 		case <-c.ended:
 			return
 		case <-c.d.Done():
 			go c.end("the dialog with the provider closed", false)
+			return
+		case <-down:
+			go c.end("the tunnel went down (the provider stopped answering)", false)
 			return
 		case <-t.C:
 		}

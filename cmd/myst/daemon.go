@@ -28,6 +28,8 @@ var version = "dev"
 func newDaemonCmd(g *globals) *cobra.Command {
 	var verbose bool
 	var country, city, geoipDB, publicIP string
+	var vpnPort int
+	var vpnSubnet, vpnUplink, vpnBinary string
 	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the node: answer dialogs for unlocked identities and serve the local API on --api-addr",
@@ -46,6 +48,13 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			}
 			if country != "" && !proposal.ValidCountry(country) {
 				return fmt.Errorf("--country %q is not an ISO 3166-1 alpha-2 country code (like DE)", country)
+			}
+			if vpnPort < 0 || vpnPort > 65535 {
+				return fmt.Errorf("--openvpn-port %d: must be between 0 and 65535", vpnPort)
+			}
+			subnet, err := netip.ParsePrefix(vpnSubnet)
+			if err != nil || !subnet.Addr().Is4() || subnet.Bits() > 24 {
+				return fmt.Errorf("--openvpn-subnet %q: want an IPv4 prefix of /24 or larger, like 10.88.0.0/16", vpnSubnet)
 			}
 			var pub netip.Addr
 			if publicIP != "" {
@@ -68,7 +77,8 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			}
 			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			n, err := node.New(startCtx, node.Config{DataDir: g.dataDir, Network: nf, APIAddr: g.apiAddr, LightKDF: g.lightKDF, Version: version, Logger: logger,
-				Country: country, City: city, PublicIP: pub})
+				Country: country, City: city, PublicIP: pub,
+				OpenVPN: node.OpenVPNConfig{Binary: vpnBinary, Port: vpnPort, Subnet: subnet, Uplink: vpnUplink}})
 			cancel()
 			if err != nil {
 				return err
@@ -85,6 +95,10 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&country, "country", "", "default ISO 3166-1 alpha-2 country of this node's services")
 	cmd.Flags().StringVar(&city, "city", "", "default city of this node's services")
 	cmd.Flags().StringVar(&geoipDB, "geoip-db", "", "MaxMind-format GeoIP database (.mmdb) that gives the country of --public-ip when --country is not set")
+	cmd.Flags().IntVar(&vpnPort, "openvpn-port", 1194, "UDP port of the first openvpn service (0: pick free ports)")
+	cmd.Flags().StringVar(&vpnSubnet, "openvpn-subnet", "10.88.0.0/16", "pool of tunnel subnets, a /24 per openvpn service")
+	cmd.Flags().StringVar(&vpnUplink, "openvpn-uplink", "", "interface tunnel traffic leaves by, with NAT (default: the default route's)")
+	cmd.Flags().StringVar(&vpnBinary, "openvpn-binary", "openvpn", "the openvpn program")
 	cmd.Flags().StringVar(&publicIP, "public-ip", "", "the address consumers reach this node at (default: the address of the default-route interface)")
 	return cmd
 }

@@ -1,0 +1,305 @@
+package openvpn
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ClientOptions configure a consumer's client.
+type ClientOptions struct {
+	Dir      string // runtime files; created 0700
+	Binary   string // default "openvpn"
+	Username string // the consumer's identity
+	// Password returns what proves the consumer holds the session: the
+	// session id and the identity's signature over it.
+	Password func(sessionID string) (string, error)
+	// Exclude lists hosts that stay outside the tunnel (broker, chain RPC,
+	// discovery), besides the provider's own address.
+	Exclude []netip.Addr
+	Logger  *slog.Logger
+}
+
+// Client is the consumer's openvpn client; it is a session.Connector.
+type Client struct {
+	opts ClientOptions
+
+	mu        sync.Mutex
+	cmd       *exec.Cmd
+	mgmt      *mgmt
+	sessionID string
+	tunnelIP  string
+	bytesIn   uint64
+	bytesOut  uint64
+	connected chan struct{}
+	authFail  chan struct{}
+	exited    chan struct{}
+	down      chan struct{} // closed when the tunnel goes down after being up
+	downOnce  sync.Once
+	up        bool
+}
+
+// NewClient makes a client; Connect starts it.
+func NewClient(opts ClientOptions) *Client {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Client{opts: opts}
+}
+
+// ParseClientConfig checks a provider's config.
+func ParseClientConfig(raw []byte) (ClientConfig, error) {
+	var c ClientConfig
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return c, fmt.Errorf("provider's openvpn config: %w", err)
+	}
+	if _, err := netip.ParseAddr(c.Remote); err != nil {
+		return c, fmt.Errorf("provider's openvpn config: remote %q is not an IP address", c.Remote)
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		return c, fmt.Errorf("provider's openvpn config: port %d", c.Port)
+	}
+	if c.Proto != "udp" {
+		return c, fmt.Errorf("provider's openvpn config: proto %q, want udp", c.Proto)
+	}
+	if c.Cipher != Cipher {
+		return c, fmt.Errorf("provider's openvpn config: cipher %q, want %s", c.Cipher, Cipher)
+	}
+	block, _ := pem.Decode([]byte(c.CACert))
+	if block == nil {
+		return c, errors.New("provider's openvpn config: no CA certificate")
+	}
+	if _, err := x509.ParseCertificate(block.Bytes); err != nil {
+		return c, fmt.Errorf("provider's openvpn config: CA certificate: %w", err)
+	}
+	if !strings.Contains(c.TLSCryptKey, "BEGIN OpenVPN Static key V1") {
+		return c, errors.New("provider's openvpn config: no tls-crypt key")
+	}
+	return c, nil
+}
+
+// Connect brings the tunnel up and returns once openvpn reports CONNECTED.
+func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMessage) error {
+	cfg, err := ParseClientConfig(raw)
+	if err != nil {
+		return err
+	}
+	bin, err := findBinary(c.opts.Binary)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.opts.Dir, 0o700); err != nil {
+		return err
+	}
+	for name, data := range map[string]string{"ca.crt": cfg.CACert, "tls-crypt.key": cfg.TLSCryptKey} {
+		if err := os.WriteFile(filepath.Join(c.opts.Dir, name), []byte(data), 0o600); err != nil {
+			return err
+		}
+	}
+	sock := filepath.Join(c.opts.Dir, "mgmt.sock")
+	os.Remove(sock)
+	lines := []string{
+		"client",
+		"dev tun",
+		"proto udp4",
+		fmt.Sprintf("remote %s %d", cfg.Remote, cfg.Port),
+		"nobind",
+		"ca ca.crt",
+		"tls-crypt tls-crypt.key",
+		"remote-cert-tls server",
+		"tls-version-min 1.2",
+		"data-ciphers " + Cipher,
+		"auth-user-pass",
+		"auth-nocache",
+		"auth-retry none",
+		"disable-dco",
+		fmt.Sprintf("management %s unix", sock),
+		"management-query-passwords",
+		"management-hold",
+		// Leave when the provider goes quiet instead of retrying forever.
+		`pull-filter ignore "ping-restart"`,
+		"ping-exit 12",
+		"connect-retry-max 1",
+		"connect-timeout 10",
+		"verb 3",
+	}
+	remote, _ := netip.ParseAddr(cfg.Remote)
+	for _, a := range c.opts.Exclude {
+		if a.Is4() && a != remote && !a.IsLoopback() {
+			lines = append(lines, fmt.Sprintf("route %s 255.255.255.255 net_gateway", a))
+		}
+	}
+	if err := os.WriteFile(filepath.Join(c.opts.Dir, "client.conf"), []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(filepath.Join(c.opts.Dir, "openvpn.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.sessionID = sessionID
+	c.connected, c.authFail, c.exited, c.down = make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+	c.downOnce = sync.Once{}
+	c.up = false
+	c.cmd = exec.Command(bin, "--config", "client.conf")
+	c.cmd.Dir = c.opts.Dir
+	c.cmd.Stdout, c.cmd.Stderr = logf, logf
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	cmd, exited := c.cmd, c.exited
+	c.mu.Unlock()
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start openvpn: %w", err)
+	}
+	go func() {
+		cmd.Wait()
+		logf.Close()
+		close(exited)
+		c.markDown()
+	}()
+	fail := func(err error) error {
+		c.Disconnect()
+		return fmt.Errorf("%w (see %s)", err, filepath.Join(c.opts.Dir, "openvpn.log"))
+	}
+	mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	m, err := dialMgmt(mctx, sock, c.notify)
+	if err != nil {
+		return fail(fmt.Errorf("openvpn client: %w", err))
+	}
+	c.mu.Lock()
+	c.mgmt = m
+	c.mu.Unlock()
+	for _, cmd := range []string{"state on", "bytecount 1", "hold release"} {
+		if _, err := m.command(cmd); err != nil {
+			return fail(err)
+		}
+	}
+	select {
+	case <-c.connected:
+		return nil
+	case <-c.authFail:
+		return fail(errors.New("the provider refused the tunnel's credentials"))
+	case <-exited:
+		return fail(errors.New("openvpn exited before connecting"))
+	case <-ctx.Done():
+		return fail(fmt.Errorf("tunnel not up in time: %w", ctx.Err()))
+	}
+}
+
+func (c *Client) markDown() {
+	c.mu.Lock()
+	up, down := c.up, c.down
+	c.mu.Unlock()
+	if up {
+		c.downOnce.Do(func() { close(down) })
+	}
+}
+
+func (c *Client) notify(line string) {
+	switch {
+	case strings.HasPrefix(line, ">PASSWORD:Need 'Auth'"):
+		c.mu.Lock()
+		sid, m := c.sessionID, c.mgmt
+		c.mu.Unlock()
+		pw, err := c.opts.Password(sid)
+		if err != nil || m == nil {
+			c.opts.Logger.Warn("openvpn password", "err", err)
+			return
+		}
+		m.command(fmt.Sprintf("username %s %s", quote("Auth"), quote(c.opts.Username)))
+		m.command(fmt.Sprintf("password %s %s", quote("Auth"), quote(pw)))
+	case strings.HasPrefix(line, ">PASSWORD:Verification Failed"):
+		c.mu.Lock()
+		ch := c.authFail
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
+	case strings.HasPrefix(line, ">STATE:"):
+		f := strings.Split(strings.TrimPrefix(line, ">STATE:"), ",")
+		if len(f) < 2 {
+			return
+		}
+		switch f[1] {
+		case "CONNECTED":
+			c.mu.Lock()
+			if len(f) > 3 {
+				c.tunnelIP = f[3]
+			}
+			wasUp := c.up
+			c.up = true
+			ch := c.connected
+			c.mu.Unlock()
+			if !wasUp {
+				close(ch)
+			}
+		case "RECONNECTING", "EXITING":
+			c.markDown()
+		}
+	case strings.HasPrefix(line, ">BYTECOUNT:"):
+		f := strings.Split(strings.TrimPrefix(line, ">BYTECOUNT:"), ",")
+		if len(f) == 2 {
+			in, _ := strconv.ParseUint(f[0], 10, 64)
+			out, _ := strconv.ParseUint(f[1], 10, 64)
+			c.mu.Lock()
+			c.bytesIn, c.bytesOut = in, out
+			c.mu.Unlock()
+		}
+	}
+}
+
+// Down is closed when an established tunnel goes down on its own.
+func (c *Client) Down() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.down
+}
+
+// Stats returns bytes received and sent through the tunnel and its address.
+func (c *Client) Stats() (in, out uint64, tunnelIP string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytesIn, c.bytesOut, c.tunnelIP
+}
+
+// Disconnect stops openvpn, which removes the routes it added.
+func (c *Client) Disconnect() {
+	c.mu.Lock()
+	cmd, m, exited := c.cmd, c.mgmt, c.exited
+	c.up = false
+	c.cmd, c.mgmt = nil, nil
+	c.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	if m != nil {
+		m.command("signal SIGTERM")
+	} else {
+		cmd.Process.Signal(syscall.SIGTERM)
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+	}
+	if m != nil {
+		m.close()
+	}
+}

@@ -1,0 +1,376 @@
+package openvpn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ErrNoBinary means the openvpn program is not installed.
+var ErrNoBinary = errors.New("openvpn is not installed: install the Debian package openvpn (apt-get install openvpn)")
+
+// Cipher is the data channel cipher of every myst OpenVPN tunnel.
+const Cipher = "AES-256-GCM"
+
+// ClientConfig is what a consumer needs to connect; it travels inside the
+// encrypted dialog only.
+type ClientConfig struct {
+	Remote      string `json:"remote"` // IP address
+	Port        int    `json:"port"`
+	Proto       string `json:"proto"`
+	Cipher      string `json:"cipher"`
+	CACert      string `json:"ca_cert"`
+	TLSCryptKey string `json:"tls_crypt_key"`
+}
+
+// Authorizer decides whether a client may connect: username is the
+// consumer's identity, password what it presented. It returns the session
+// the client belongs to.
+type Authorizer func(username, password string) (sessionID string, err error)
+
+// ServerConfig configures a server.
+type ServerConfig struct {
+	Name      string // names the NAT state and the CA
+	Dir       string // runtime files; created 0700
+	Binary    string // default "openvpn"
+	PublicIP  netip.Addr
+	Port      int // UDP; 0 picks a free one
+	Subnet    netip.Prefix
+	Uplink    string // NAT out of this interface; default: the default route's
+	NAT       *NAT
+	Authorize Authorizer
+	Logger    *slog.Logger
+}
+
+// Server is a running openvpn server.
+type Server struct {
+	cfg  ServerConfig
+	pki  *PKI
+	cmd  *exec.Cmd
+	mgmt *mgmt
+	nat  bool
+
+	mu          sync.Mutex
+	clients     map[string]*serverClient // by openvpn client id
+	pendingAuth *authRequest             // the >CLIENT:CONNECT whose ENV lines are arriving
+	exited  chan struct{}
+	exitErr error
+}
+
+type serverClient struct {
+	cid       string
+	sessionID string
+	bytesIn   uint64 // from the client
+	bytesOut  uint64 // to the client
+}
+
+// findBinary resolves the openvpn program.
+func findBinary(name string) (string, error) {
+	if name == "" {
+		name = "openvpn"
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil && !strings.Contains(name, "/") {
+				return filepath.Join(dir, name), nil
+			}
+		}
+		return "", ErrNoBinary
+	}
+	return p, nil
+}
+
+// FreeUDPPort returns a UDP port free at this moment.
+func FreeUDPPort() (int, error) {
+	c, err := net.ListenPacket("udp4", ":0")
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
+// StartServer writes the server's files, starts openvpn, takes over its
+// management interface and sets up NAT.
+func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
+	bin, err := findBinary(cfg.Binary)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if !cfg.Subnet.IsValid() || !cfg.Subnet.Addr().Is4() || cfg.Subnet.Bits() > 29 {
+		return nil, fmt.Errorf("tunnel subnet %v: want an IPv4 prefix of /29 or larger", cfg.Subnet)
+	}
+	if !cfg.PublicIP.IsValid() {
+		return nil, errors.New("no public address: pass --public-ip")
+	}
+	if cfg.Port == 0 {
+		if cfg.Port, err = FreeUDPPort(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Uplink == "" {
+		if cfg.Uplink, err = defaultRouteInterface(); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	pki, err := NewPKI(cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{"ca.crt": pki.CACert, "server.crt": pki.ServerCert, "server.key": pki.ServerKey, "tls-crypt.key": pki.TLSCryptKey}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(cfg.Dir, name), data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	sock := filepath.Join(cfg.Dir, "mgmt.sock")
+	os.Remove(sock)
+	mask := net.IP(net.CIDRMask(cfg.Subnet.Bits(), 32)).String()
+	conf := strings.Join([]string{
+		"dev tun",
+		"topology subnet",
+		fmt.Sprintf("server %s %s", cfg.Subnet.Masked().Addr(), mask),
+		"proto udp4",
+		fmt.Sprintf("port %d", cfg.Port),
+		"ca ca.crt", "cert server.crt", "key server.key", "dh none",
+		"tls-crypt tls-crypt.key",
+		"tls-version-min 1.2",
+		"data-ciphers " + Cipher,
+		"verify-client-cert none",
+		"username-as-common-name",
+		"duplicate-cn",
+		"disable-dco",
+		fmt.Sprintf("management %s unix", sock),
+		"management-client-auth",
+		"keepalive 2 10",
+		`push "redirect-gateway def1"`,
+		"persist-tun",
+		"verb 3",
+		"",
+	}, "\n")
+	if err := os.WriteFile(filepath.Join(cfg.Dir, "server.conf"), []byte(conf), 0o600); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, pki: pki, clients: map[string]*serverClient{}, exited: make(chan struct{})}
+	logf, err := os.OpenFile(filepath.Join(cfg.Dir, "openvpn.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command(bin, "--config", "server.conf")
+	s.cmd.Dir = cfg.Dir
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	// openvpn must not outlive the daemon.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := s.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start openvpn: %w", err)
+	}
+	go func() {
+		s.exitErr = s.cmd.Wait()
+		logf.Close()
+		close(s.exited)
+	}()
+	fail := func(err error) (*Server, error) {
+		s.Stop()
+		return nil, fmt.Errorf("%w (see %s)", err, filepath.Join(cfg.Dir, "openvpn.log"))
+	}
+	mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.exited:
+			cancel()
+		case <-mctx.Done():
+		}
+	}()
+	m, err := dialMgmt(mctx, sock, s.notify)
+	if err != nil {
+		return fail(fmt.Errorf("openvpn server: %w", err))
+	}
+	s.mgmt = m
+	if _, err := m.command("bytecount 2"); err != nil {
+		return fail(err)
+	}
+	if cfg.NAT != nil {
+		if err := cfg.NAT.Add(cfg.Name, cfg.Subnet.Masked(), cfg.Uplink); err != nil {
+			return fail(fmt.Errorf("NAT: %w", err))
+		}
+		s.nat = true
+	}
+	cfg.Logger.Info("openvpn server running", "port", cfg.Port, "subnet", cfg.Subnet, "uplink", cfg.Uplink)
+	return s, nil
+}
+
+// ClientConfig is what consumers get in session-create's answer.
+func (s *Server) ClientConfig() ClientConfig {
+	return ClientConfig{Remote: s.cfg.PublicIP.String(), Port: s.cfg.Port, Proto: "udp", Cipher: Cipher,
+		CACert: string(s.pki.CACert), TLSCryptKey: string(s.pki.TLSCryptKey)}
+}
+
+// Port is the UDP port the server listens on.
+func (s *Server) Port() int { return s.cfg.Port }
+
+func (s *Server) notify(line string) {
+	switch {
+	case strings.HasPrefix(line, ">CLIENT:CONNECT,"), strings.HasPrefix(line, ">CLIENT:REAUTH,"):
+		kind, rest, _ := strings.Cut(strings.TrimPrefix(line, ">CLIENT:"), ",")
+		ids := strings.Split(rest, ",")
+		if len(ids) < 2 {
+			return
+		}
+		s.mu.Lock()
+		s.pendingAuth = &authRequest{kind: kind, cid: ids[0], kid: ids[1], env: map[string]string{}}
+		s.mu.Unlock()
+	case strings.HasPrefix(line, ">CLIENT:ENV,"):
+		kv := strings.TrimPrefix(line, ">CLIENT:ENV,")
+		s.mu.Lock()
+		req := s.pendingAuth
+		if kv == "END" {
+			s.pendingAuth = nil
+		}
+		s.mu.Unlock()
+		if req == nil {
+			return
+		}
+		if kv == "END" {
+			go s.authorize(req)
+			return
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		req.env[k] = v
+	case strings.HasPrefix(line, ">CLIENT:DISCONNECT,"):
+		cid := strings.TrimPrefix(line, ">CLIENT:DISCONNECT,")
+		s.mu.Lock()
+		delete(s.clients, cid)
+		s.mu.Unlock()
+	case strings.HasPrefix(line, ">BYTECOUNT_CLI:"):
+		f := strings.Split(strings.TrimPrefix(line, ">BYTECOUNT_CLI:"), ",")
+		if len(f) != 3 {
+			return
+		}
+		in, _ := strconv.ParseUint(f[1], 10, 64)
+		out, _ := strconv.ParseUint(f[2], 10, 64)
+		s.mu.Lock()
+		if c := s.clients[f[0]]; c != nil {
+			c.bytesIn, c.bytesOut = in, out
+		}
+		s.mu.Unlock()
+	}
+}
+
+type authRequest struct {
+	kind, cid, kid string
+	env            map[string]string
+}
+
+func (s *Server) authorize(req *authRequest) {
+	user, pass := req.env["username"], req.env["password"]
+	sessionID, err := s.cfg.Authorize(user, pass)
+	if err == nil {
+		s.mu.Lock()
+		for _, c := range s.clients {
+			if c.sessionID == sessionID && c.cid != req.cid {
+				err = errors.New("the session is already connected")
+			}
+		}
+		if err == nil {
+			s.clients[req.cid] = &serverClient{cid: req.cid, sessionID: sessionID}
+		}
+		s.mu.Unlock()
+	}
+	if err != nil {
+		s.cfg.Logger.Warn("openvpn client denied", "username", user, "err", err)
+		reason := strings.NewReplacer("\n", " ", `"`, "'").Replace(err.Error())
+		if _, cerr := s.mgmt.command(fmt.Sprintf("client-deny %s %s %s", req.cid, req.kid, quote(reason))); cerr != nil {
+			s.cfg.Logger.Warn("client-deny", "err", cerr)
+		}
+		return
+	}
+	if _, err := s.mgmt.command(fmt.Sprintf("client-auth-nt %s %s", req.cid, req.kid)); err != nil {
+		s.cfg.Logger.Warn("client-auth-nt", "err", err)
+		return
+	}
+	s.cfg.Logger.Info("openvpn client approved", "username", user, "session", sessionID)
+}
+
+// Kill disconnects the client of a session.
+func (s *Server) Kill(sessionID string) {
+	s.mu.Lock()
+	var cids []string
+	for cid, c := range s.clients {
+		if c.sessionID == sessionID {
+			cids = append(cids, cid)
+			delete(s.clients, cid)
+		}
+	}
+	s.mu.Unlock()
+	for _, cid := range cids {
+		if _, err := s.mgmt.command("client-kill " + cid); err != nil {
+			s.cfg.Logger.Warn("client-kill", "cid", cid, "err", err)
+		}
+	}
+}
+
+// Bytes returns a session's bytes from and to the consumer.
+func (s *Server) Bytes(sessionID string) (in, out uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.clients {
+		if c.sessionID == sessionID {
+			return c.bytesIn, c.bytesOut
+		}
+	}
+	return 0, 0
+}
+
+// Stop stops openvpn and removes the NAT rules.
+func (s *Server) Stop() error {
+	var errs []error
+	if s.mgmt != nil {
+		s.mgmt.command("signal SIGTERM")
+		s.mgmt.close()
+	}
+	if s.cmd.Process != nil {
+		select {
+		case <-s.exited:
+		case <-time.After(5 * time.Second):
+			s.cmd.Process.Kill()
+			<-s.exited
+		}
+	}
+	if s.nat {
+		if err := s.cfg.NAT.Remove(s.cfg.Name); err != nil {
+			errs = append(errs, err)
+		}
+		s.nat = false
+	}
+	return errors.Join(errs...)
+}
+
+// Exited is closed when openvpn exits.
+func (s *Server) Exited() <-chan struct{} { return s.exited }
+
+// Marshal encodes the config for a session-create answer.
+func (c ClientConfig) Marshal() json.RawMessage {
+	b, _ := json.Marshal(c)
+	return b
+}
