@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,6 +27,12 @@ type Client struct {
 // NewClient talks to the daemon at addr (host:port) with token.
 func NewClient(addr, token string) *Client {
 	return &Client{base: "http://" + addr, token: token, http: &http.Client{}}
+}
+
+// WithDialer returns a client that dials the daemon with dial (for example
+// from inside another network namespace).
+func (c *Client) WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) *Client {
+	return &Client{base: c.base, token: c.token, http: &http.Client{Transport: &http.Transport{DialContext: dial}}}
 }
 
 // ReadToken reads the API token a daemon wrote to path.

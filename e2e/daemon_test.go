@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/netlab"
 	"github.com/nats-io/nats.go"
 )
 
 // daemon is a running `myst daemon` process.
 type daemon struct {
+	ns      string
 	dataDir string
 	apiAddr string
 	args    []string // global flags that point CLI commands at this daemon
@@ -51,8 +53,14 @@ var readyRE = regexp.MustCompile(`API on http://(\S+),`)
 // and stops it (SIGTERM, then checks a clean exit) when the test ends.
 func startDaemon(t *testing.T, ln *localnet, dataDir string, extra ...string) *daemon {
 	t.Helper()
-	d := &daemon{dataDir: dataDir, stderr: &syncBuffer{}, exited: make(chan error, 1)}
-	d.cmd = exec.Command(mystBin, append([]string{"--data-dir", dataDir, "--network", ln.network, "--lightkdf", "--api-addr", "127.0.0.1:0", "daemon"}, extra...)...)
+	return startDaemonIn(t, "", ln, dataDir, extra...)
+}
+
+// startDaemonIn runs a daemon inside network namespace ns ("" for this one).
+func startDaemonIn(t *testing.T, ns string, ln *localnet, dataDir string, extra ...string) *daemon {
+	t.Helper()
+	d := &daemon{ns: ns, dataDir: dataDir, stderr: &syncBuffer{}, exited: make(chan error, 1)}
+	d.cmd = command(ns, append([]string{"--data-dir", dataDir, "--network", ln.network, "--lightkdf", "--api-addr", "127.0.0.1:0", "daemon"}, extra...)...)
 	stdout, err := d.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +93,9 @@ func startDaemon(t *testing.T, ln *localnet, dataDir string, extra ...string) *d
 		t.Fatal(err)
 	}
 	d.client = api.NewClient(d.apiAddr, token)
+	if ns != "" {
+		d.client = d.client.WithDialer(netlab.DialContext(ns))
+	}
 	return d
 }
 

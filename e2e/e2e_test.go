@@ -59,9 +59,27 @@ func (r result) lastLine() string {
 // myst runs the CLI to completion with a deadline.
 func myst(t *testing.T, args ...string) result {
 	t.Helper()
+	return mystIn(t, "", args...)
+}
+
+// command is mystBin with args, inside network namespace ns unless "".
+func command(ns string, args ...string) *exec.Cmd {
+	return commandCtx(context.Background(), ns, args...)
+}
+
+func commandCtx(ctx context.Context, ns string, args ...string) *exec.Cmd {
+	if ns == "" {
+		return exec.CommandContext(ctx, mystBin, args...)
+	}
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, mystBin}, args...)...)
+}
+
+// mystIn runs the CLI inside network namespace ns ("" for this one).
+func mystIn(t *testing.T, ns string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, mystBin, args...)
+	cmd := commandCtx(ctx, ns, args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	cmd.Stdin = strings.NewReader("")
@@ -78,7 +96,13 @@ func myst(t *testing.T, args ...string) result {
 // mustMyst runs the CLI and fails the test unless it exits 0.
 func mustMyst(t *testing.T, args ...string) result {
 	t.Helper()
-	r := myst(t, args...)
+	return mustMystIn(t, "", args...)
+}
+
+// mustMystIn is mustMyst inside network namespace ns.
+func mustMystIn(t *testing.T, ns string, args ...string) result {
+	t.Helper()
+	r := mystIn(t, ns, args...)
 	if r.code != 0 {
 		t.Fatalf("myst %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 	}
@@ -97,8 +121,14 @@ type localnet struct {
 // must exit cleanly.
 func startLocalnet(t *testing.T) *localnet {
 	t.Helper()
+	return startLocalnetIn(t, "", "127.0.0.1")
+}
+
+// startLocalnetIn runs localnet inside namespace ns, serving on host.
+func startLocalnetIn(t *testing.T, ns, host string) *localnet {
+	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command(mystBin, "localnet", "--data-dir", dir, "--rpc-addr", "127.0.0.1:0", "--broker-addr", "127.0.0.1:0", "--discovery-addr", "127.0.0.1:0")
+	cmd := command(ns, "localnet", "--data-dir", dir, "--rpc-addr", host+":0", "--broker-addr", host+":0", "--discovery-addr", host+":0")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

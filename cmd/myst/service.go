@@ -228,7 +228,13 @@ func printConnection(cmd *cobra.Command, c api.Connection) {
 	if c.State != api.NotConnected {
 		fmt.Fprintf(out, "provider: %s\nservice: %s\nconsumer: %s\n", c.ProviderID, c.ServiceType, c.ConsumerID)
 		if c.SessionID != "" {
-			fmt.Fprintf(out, "session: %s\nduration: %s\n", c.SessionID, time.Since(c.Since).Round(time.Second))
+			fmt.Fprintf(out, "session: %s\nduration: %s\n", c.SessionID, c.Duration.Round(time.Second))
+		}
+		if c.TunnelIP != "" {
+			fmt.Fprintf(out, "tunnel ip: %s\n", c.TunnelIP)
+		}
+		if c.State == api.Connected {
+			fmt.Fprintf(out, "received: %s\nsent: %s\n", humanBytes(c.BytesReceived), humanBytes(c.BytesSent))
 		}
 	}
 	if c.LastError != "" {
@@ -304,4 +310,16 @@ func newSessionsCmd(g *globals) *cobra.Command {
 			return w.Flush()
 		},
 	}
+}
+
+func humanBytes(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB (%d bytes)", float64(n)/(1<<30), n)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MiB (%d bytes)", float64(n)/(1<<20), n)
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB (%d bytes)", float64(n)/(1<<10), n)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

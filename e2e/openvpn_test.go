@@ -1,0 +1,305 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mystnode/myst/netlab"
+)
+
+// requireLab builds the namespace lab, or fails in CI / skips elsewhere
+// when this machine can't (not root, no openvpn).
+func requireLab(t *testing.T) *netlab.Lab {
+	t.Helper()
+	err := netlab.Available()
+	if err == nil {
+		if _, lerr := exec.LookPath("openvpn"); lerr != nil {
+			if _, serr := os.Stat("/usr/sbin/openvpn"); serr != nil {
+				err = fmt.Errorf("openvpn not installed (scripts/install.sh installs it)")
+			}
+		}
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the OpenVPN end-to-end test must run in CI: %v", err)
+		}
+		t.Skipf("needs root, iproute2 and openvpn: %v", err)
+	}
+	lab, err := netlab.New("mv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("delete namespaces: %v", err)
+		}
+		for _, ns := range []string{lab.Consumer, lab.Provider, lab.Web} {
+			if _, err := os.Stat("/var/run/netns/" + ns); err == nil {
+				t.Errorf("namespace %s left behind", ns)
+			}
+		}
+	})
+	return lab
+}
+
+// webHost serves in the web namespace and records who it saw.
+type webHost struct {
+	mu   sync.Mutex
+	seen []string
+	url  string
+}
+
+func startWebHost(t *testing.T, lab *netlab.Lab) *webHost {
+	t.Helper()
+	ln, err := netlab.Listen(lab.Web, netlab.WebIP+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &webHost{url: "http://" + ln.Addr().String()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		w.mu.Lock()
+		w.seen = append(w.seen, host)
+		w.mu.Unlock()
+		fmt.Fprintf(rw, "hello %s\n", host)
+	})
+	mux.HandleFunc("/bytes", func(rw http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		buf := make([]byte, 64<<10)
+		for n > 0 {
+			k := min(n, len(buf))
+			if _, err := rw.Write(buf[:k]); err != nil {
+				return
+			}
+			n -= k
+		}
+	})
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return w
+}
+
+func (w *webHost) log() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.seen...)
+}
+
+// httpFrom is an HTTP client whose connections start in namespace ns.
+func httpFrom(ns string, timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{DialContext: netlab.DialContext(ns), DisableKeepAlives: true}}
+}
+
+func snapshot(t *testing.T, lab *netlab.Lab, ns string, name string, args ...string) string {
+	t.Helper()
+	out, err := lab.Output(ns, name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// natRules is the provider namespace's iptables state, without counters.
+func natRules(t *testing.T, lab *netlab.Lab) string {
+	out := snapshot(t, lab, lab.Provider, "iptables-save")
+	var keep []string
+	table := ""
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "*") {
+			table = l
+		}
+		if strings.HasPrefix(l, "-A") {
+			keep = append(keep, table+" "+l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+func openvpnProcesses(dir string) []string {
+	out, _ := exec.Command("pgrep", "-af", "openvpn").Output()
+	var found []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "--config") {
+			// Our openvpn runs with cwd in dir; check /proc/PID/cwd.
+			pid, _, _ := strings.Cut(l, " ")
+			cwd, _ := os.Readlink("/proc/" + pid + "/cwd")
+			if strings.HasPrefix(cwd, dir) {
+				found = append(found, l)
+			}
+		}
+	}
+	return found
+}
+
+func TestOpenVPNEndToEnd(t *testing.T) {
+	lab := requireLab(t)
+	web := startWebHost(t, lab)
+	dir := t.TempDir()
+
+	// Before: the consumer can't reach the web host; note routes and rules.
+	if _, err := httpFrom(lab.Consumer, 2*time.Second).Get(web.url); err == nil {
+		t.Fatal("the consumer reaches the web host without a tunnel")
+	}
+	routesBefore := snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all")
+	rulesBefore := natRules(t, lab)
+
+	ln := startLocalnetIn(t, lab.Provider, netlab.ProviderIP)
+	pass := writeFile(t, dir, "pass", "pw\n")
+	newID := func(ns, name string) string {
+		args := []string{"--data-dir", filepath.Join(dir, name), "--network", ln.network, "--lightkdf"}
+		id := mustMystIn(t, ns, append(args, "identity", "new", "--passphrase-file", pass)...).lastLine()
+		mustMystIn(t, ns, append(args, "identity", "register", id, "--passphrase-file", pass)...)
+		return id
+	}
+	provider := newID(lab.Provider, "provider")
+	consumer := newID(lab.Consumer, "consumer")
+
+	pArgs := []string{"--public-ip", netlab.ProviderIP, "--openvpn-port", "0", "--openvpn-subnet", "198.19.0.0/16", "--country", "DE"}
+	pd := startDaemonIn(t, lab.Provider, ln, filepath.Join(dir, "provider"), pArgs...)
+	cd := startDaemonIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"))
+	mustMystIn(t, lab.Provider, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
+	mustMystIn(t, lab.Consumer, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
+	svc := mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "openvpn", "--identity", provider, "--max-sessions", "1")...).lastLine()
+	if r := mustMystIn(t, lab.Consumer, append(cd.args, "proposals", "--service-type", "openvpn", "--country", "DE")...); !strings.Contains(r.stdout, provider) {
+		t.Fatalf("openvpn proposal not found:\n%s", r.stdout)
+	}
+
+	// Connect, then the first byte through the tunnel.
+	start := time.Now()
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn")...)
+	connected := time.Since(start)
+	resp, err := httpFrom(lab.Consumer, 10*time.Second).Get(web.url)
+	if err != nil {
+		t.Fatalf("fetch through the tunnel: %v\nconsumer log:\n%s", err, cd.stderr.String())
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	firstByte := time.Since(start)
+	t.Logf("connect: %s to Connected, %s to the first byte through the tunnel", connected.Round(time.Millisecond), firstByte.Round(time.Millisecond))
+	if got := strings.TrimSpace(string(body)); got != "hello "+netlab.ProviderWebIP {
+		t.Fatalf("web host answered %q, want it to have seen the provider %s", got, netlab.ProviderWebIP)
+	}
+	if log := web.log(); len(log) != 1 || log[0] != netlab.ProviderWebIP {
+		t.Fatalf("web host log %v, want only the provider's address", log)
+	}
+
+	// Throughput through the tunnel (bounded: 32 MiB).
+	const size = 32 << 20
+	tstart := time.Now()
+	resp, err = httpFrom(lab.Consumer, time.Minute).Get(fmt.Sprintf("%s/bytes?n=%d", web.url, size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	el := time.Since(tstart)
+	t.Logf("throughput through the tunnel: %d bytes in %s = %.1f Mbit/s", n, el.Round(time.Millisecond), float64(n)*8/el.Seconds()/1e6)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	waitUntil(t, 10*time.Second, func() bool {
+		c, err := cd.client.Connection(ctx)
+		return err == nil && c.BytesReceived > size
+	})
+	c, _ := cd.client.Connection(ctx)
+	if c.State != "Connected" || c.TunnelIP == "" || c.Duration <= 0 {
+		t.Fatalf("connection %+v", c)
+	}
+	st := mustMystIn(t, lab.Consumer, append(cd.args, "status")...).stdout
+	if !strings.Contains(st, "received:") || !strings.Contains(st, "tunnel ip:") {
+		t.Fatalf("status lacks bytes or tunnel address:\n%s", st)
+	}
+	waitUntil(t, 10*time.Second, func() bool {
+		ss, err := pd.client.Sessions(ctx)
+		return err == nil && len(ss) == 1 && ss[0].BytesOut > size
+	})
+
+	// Disconnect: routes as before, web unreachable again.
+	mustMystIn(t, lab.Consumer, append(cd.args, "disconnect")...)
+	if after := snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all"); after != routesBefore {
+		t.Fatalf("consumer routes after disconnect:\n%s\nbefore:\n%s", after, routesBefore)
+	}
+	if _, err := httpFrom(lab.Consumer, 2*time.Second).Get(web.url); err == nil {
+		t.Fatal("the consumer reaches the web host after disconnecting")
+	}
+	waitUntil(t, 10*time.Second, func() bool {
+		ss, err := pd.client.Sessions(ctx)
+		return err == nil && len(ss) == 0
+	})
+
+	// Stopping the service removes every NAT rule and the openvpn server.
+	mustMystIn(t, lab.Provider, append(pd.args, "service", "stop", svc)...)
+	if after := natRules(t, lab); after != rulesBefore {
+		t.Fatalf("provider rules after stop:\n%s\nbefore:\n%s", after, rulesBefore)
+	}
+	if ps := openvpnProcesses(dir); len(ps) != 0 {
+		t.Fatalf("openvpn still running: %v", ps)
+	}
+
+	// Faults. A provider killed mid-session: the consumer leaves Connected
+	// within 30 s, says why, and its routes are restored; the provider's
+	// next start removes the NAT rules the crash left.
+	svc = mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "openvpn", "--identity", provider, "--max-sessions", "1")...).lastLine()
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn")...)
+	pd.cmd.Process.Signal(syscall.SIGKILL)
+	<-pd.exited
+	pd.cmd.ProcessState = &os.ProcessState{} // stopped; skip the clean-exit check
+	killed := time.Now()
+	waitUntil(t, 30*time.Second, func() bool {
+		c, err := cd.client.Connection(ctx)
+		return err == nil && c.State == "NotConnected"
+	})
+	c, _ = cd.client.Connection(ctx)
+	t.Logf("provider killed: consumer NotConnected after %s: %s", time.Since(killed).Round(time.Millisecond), c.LastError)
+	if c.LastError == "" {
+		t.Fatal("the consumer does not say why it disconnected")
+	}
+	waitUntil(t, 10*time.Second, func() bool {
+		return snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all") == routesBefore
+	})
+	if natRules(t, lab) == rulesBefore {
+		t.Fatal("expected the killed provider to leave NAT rules (test premise)")
+	}
+	pd = startDaemonIn(t, lab.Provider, ln, filepath.Join(dir, "provider"), pArgs...)
+	if after := natRules(t, lab); after != rulesBefore {
+		t.Fatalf("provider rules after restart:\n%s\nbefore:\n%s", after, rulesBefore)
+	}
+	if !strings.Contains(pd.stderr.String(), "removed NAT rules") {
+		t.Fatalf("restart did not report the cleanup:\n%s", pd.stderr.String())
+	}
+
+	// A consumer killed mid-session: the provider ends the session and frees the slot.
+	mustMystIn(t, lab.Provider, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
+	svc = mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "openvpn", "--identity", provider, "--max-sessions", "1")...).lastLine()
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn")...)
+	cd.cmd.Process.Signal(syscall.SIGKILL)
+	<-cd.exited
+	cd.cmd.ProcessState = &os.ProcessState{}
+	waitUntil(t, 40*time.Second, func() bool {
+		ss, err := pd.client.Sessions(ctx)
+		return err == nil && len(ss) == 0
+	})
+	waitUntil(t, 10*time.Second, func() bool {
+		return snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all") == routesBefore
+	})
+	mustMystIn(t, lab.Provider, append(pd.args, "service", "stop", svc)...)
+	pd.stop(t)
+	if after := natRules(t, lab); after != rulesBefore {
+		t.Fatalf("provider rules at the end:\n%s\nbefore:\n%s", after, rulesBefore)
+	}
+	waitUntil(t, 10*time.Second, func() bool { return len(openvpnProcesses(dir)) == 0 })
+}

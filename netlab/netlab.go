@@ -1,0 +1,183 @@
+// Package netlab builds a small lab network of Linux network namespaces for
+// end-to-end tests and the demo: a consumer host, a provider host and a web
+// host that the consumer can reach only through the provider. Addresses are
+// in 198.18.0.0/15; namespace and link names carry a prefix unique to the
+// run; Close deletes everything.
+package netlab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Addresses of the lab hosts.
+const (
+	ConsumerIP     = "198.18.1.2" // consumer, on the consumer-provider link
+	ProviderIP     = "198.18.1.1" // provider, on the consumer-provider link: its public address
+	ProviderWebIP  = "198.18.2.1" // provider, on the provider-web link: what the web host sees
+	WebIP          = "198.18.2.2" // web host
+	ProviderUplink = "up"         // provider's interface towards the web (suffix of a unique name)
+)
+
+// Lab is a set of namespaces.
+type Lab struct {
+	Prefix   string
+	Consumer string // namespace names
+	Provider string
+	Web      string
+	// ProviderUplink is the provider's interface towards the web host.
+	ProviderUplink string
+}
+
+// Available reports whether this process can build a lab (root, ip, netns).
+func Available() error {
+	if os.Geteuid() != 0 {
+		return errors.New("network namespaces need root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return errors.New("ip not found: install the Debian package iproute2")
+	}
+	return nil
+}
+
+func run(args ...string) error {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// New builds the lab. Names start with prefix and a random suffix.
+func New(prefix string) (*Lab, error) {
+	if err := Available(); err != nil {
+		return nil, err
+	}
+	var r [3]byte
+	rand.Read(r[:])
+	p := prefix + hex.EncodeToString(r[:])
+	if len(p) > 10 {
+		p = p[len(p)-10:]
+	}
+	l := &Lab{Prefix: p, Consumer: p + "-c", Provider: p + "-p", Web: p + "-w", ProviderUplink: p + "pu"}
+	steps := [][]string{
+		{"netns", "add", l.Consumer}, {"netns", "add", l.Provider}, {"netns", "add", l.Web},
+		// consumer <-> provider
+		{"link", "add", p + "c", "netns", l.Consumer, "type", "veth", "peer", "name", p + "pc", "netns", l.Provider},
+		// provider <-> web
+		{"link", "add", l.ProviderUplink, "netns", l.Provider, "type", "veth", "peer", "name", p + "w", "netns", l.Web},
+		{"-n", l.Consumer, "addr", "add", ConsumerIP + "/24", "dev", p + "c"},
+		{"-n", l.Provider, "addr", "add", ProviderIP + "/24", "dev", p + "pc"},
+		{"-n", l.Provider, "addr", "add", ProviderWebIP + "/24", "dev", l.ProviderUplink},
+		{"-n", l.Web, "addr", "add", WebIP + "/24", "dev", p + "w"},
+	}
+	for _, ns := range []string{l.Consumer, l.Provider, l.Web} {
+		steps = append(steps, []string{"-n", ns, "link", "set", "lo", "up"})
+	}
+	steps = append(steps,
+		[]string{"-n", l.Consumer, "link", "set", p + "c", "up"},
+		[]string{"-n", l.Provider, "link", "set", p + "pc", "up"},
+		[]string{"-n", l.Provider, "link", "set", l.ProviderUplink, "up"},
+		[]string{"-n", l.Web, "link", "set", p + "w", "up"},
+		// The consumer's gateway is the provider (as a home router would be
+		// for a VPN client); the provider's uplink leads to the web. The web
+		// host has no route back to the consumer's network: without the
+		// tunnel (and its NAT) the consumer can't talk to it.
+		[]string{"-n", l.Consumer, "route", "add", "default", "via", ProviderIP},
+		[]string{"-n", l.Provider, "route", "add", "default", "via", WebIP},
+	)
+	for _, s := range steps {
+		if err := run(s...); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// Close deletes the namespaces (and with them their links).
+func (l *Lab) Close() error {
+	var errs []error
+	for _, ns := range []string{l.Consumer, l.Provider, l.Web} {
+		if _, err := os.Stat("/var/run/netns/" + ns); err == nil {
+			if err := run("netns", "del", ns); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Command runs a program inside a namespace.
+func (l *Lab) Command(ns, name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
+}
+
+// Output runs a program inside a namespace and returns its output.
+func (l *Lab) Output(ns, name string, args ...string) (string, error) {
+	out, err := l.Command(ns, name, args...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s in %s: %v: %s", name, strings.Join(args, " "), ns, err, out)
+	}
+	return string(out), nil
+}
+
+// in runs f on an OS thread switched into namespace ns. Sockets f creates
+// stay in ns after the thread switches back.
+func in(ns string, f func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	target, err := os.Open("/var/run/netns/" + ns)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("enter namespace %s: %w", ns, err)
+	}
+	ferr := f()
+	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+		// The thread is in the wrong namespace: don't let it be reused.
+		panic(fmt.Sprintf("return from namespace %s: %v", ns, err))
+	}
+	return ferr
+}
+
+// Listen opens a TCP listener inside namespace ns.
+func Listen(ns, addr string) (net.Listener, error) {
+	var ln net.Listener
+	err := in(ns, func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	return ln, err
+}
+
+// DialContext dials from inside namespace ns (usable as an
+// http.Transport's DialContext).
+func DialContext(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := in(ns, func() (err error) {
+			var d net.Dialer
+			c, err = d.DialContext(ctx, network, addr)
+			return err
+		})
+		return c, err
+	}
+}
