@@ -49,3 +49,20 @@ func TestServiceLocationFromGeoIP(t *testing.T) {
 		t.Fatalf("unknown address: exit %d, %s", r.code, r.stderr)
 	}
 }
+
+func TestOpenVPNBinaryMissing(t *testing.T) {
+	t.Parallel()
+	ln := startLocalnet(t)
+	dir := t.TempDir()
+	pass := writeFile(t, dir, "pass", "pw\n")
+	provider := newIdentity(t, ln, filepath.Join(dir, "provider"), pass, true)
+	pd := startDaemon(t, ln, filepath.Join(dir, "provider"), "--openvpn-binary", "openvpn-not-here", "--public-ip", "127.0.0.1", "--country", "DE")
+	mustMyst(t, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
+	r := myst(t, append(pd.args, "service", "start", "openvpn", "--identity", provider)...)
+	if r.code == 0 || !strings.Contains(r.stderr, "install the Debian package openvpn") {
+		t.Fatalf("service start without openvpn: exit %d, %s", r.code, r.stderr)
+	}
+	if l := mustMyst(t, append(pd.args, "service", "list")...).stdout; strings.Contains(l, "openvpn") {
+		t.Fatalf("a failed service is listed:\n%s", l)
+	}
+}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -16,7 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/netlab"
+	"github.com/mystnode/myst/openvpn"
 )
 
 // requireLab builds the namespace lab, or fails in CI / skips elsewhere
@@ -228,8 +233,31 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 		return err == nil && len(ss) == 1 && ss[0].BytesOut > size
 	})
 
+	// Bad credentials at the provider's openvpn server: a second connect of
+	// the live session, another identity's signature; after disconnect, the
+	// ended session's own credentials.
+	sessionID := c.SessionID
+	store := identity.NewStore(filepath.Join(dir, "consumer", "keystore"), identity.LightKDF)
+	signer, err := store.Unlock(common.HexToAddress(consumer), "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mallory := newTestSigner(t)
+	rogue := func(name string, sign *identity.Signer) error {
+		return rogueClient(t, lab, dir, name, consumer, sessionID, sign)
+	}
+	if err := rogue("second", signer); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("second connect of a live session: %v", err)
+	}
+	if err := rogue("mallory", mallory); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("another identity's signature: %v", err)
+	}
+
 	// Disconnect: routes as before, web unreachable again.
 	mustMystIn(t, lab.Consumer, append(cd.args, "disconnect")...)
+	if err := rogue("ended", signer); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("credentials of an ended session: %v", err)
+	}
 	if after := snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all"); after != routesBefore {
 		t.Fatalf("consumer routes after disconnect:\n%s\nbefore:\n%s", after, routesBefore)
 	}
@@ -302,4 +330,48 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 		t.Fatalf("provider rules at the end:\n%s\nbefore:\n%s", after, rulesBefore)
 	}
 	waitUntil(t, 10*time.Second, func() bool { return len(openvpnProcesses(dir)) == 0 })
+}
+
+func newTestSigner(t *testing.T) *identity.Signer {
+	k, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return identity.NewSigner(k)
+}
+
+// rogueClient runs a real openvpn client in the consumer namespace with
+// credentials for sessionID signed by sign, against the provider's running
+// server (its CA and tls-crypt key taken from the provider's data dir).
+func rogueClient(t *testing.T, lab *netlab.Lab, dir, name, username, sessionID string, sign *identity.Signer) error {
+	t.Helper()
+	servers, _ := filepath.Glob(filepath.Join(dir, "provider", "openvpn", "*", "server.conf"))
+	if len(servers) != 1 {
+		t.Fatalf("want one openvpn server dir, found %v", servers)
+	}
+	sdir := filepath.Dir(servers[0])
+	conf, _ := os.ReadFile(servers[0])
+	ca, _ := os.ReadFile(filepath.Join(sdir, "ca.crt"))
+	tc, _ := os.ReadFile(filepath.Join(sdir, "tls-crypt.key"))
+	port := 0
+	for _, l := range strings.Split(string(conf), "\n") {
+		if p, ok := strings.CutPrefix(l, "port "); ok {
+			port, _ = strconv.Atoi(p)
+		}
+	}
+	cfg := openvpn.ClientConfig{Remote: netlab.ProviderIP, Port: port, Proto: "udp", Cipher: openvpn.Cipher, CACert: string(ca), TLSCryptKey: string(tc)}
+	wrapper := filepath.Join(dir, "openvpn-in-consumer-ns")
+	os.WriteFile(wrapper, []byte("#!/bin/sh\nexec ip netns exec "+lab.Consumer+" openvpn \"$@\"\n"), 0o700)
+	c := openvpn.NewClient(openvpn.ClientOptions{
+		Dir: filepath.Join(dir, "rogue-"+name), Binary: wrapper, Username: username,
+		Password: func(sid string) (string, error) {
+			sig, err := sign.Sign([]byte("myst openvpn auth v1\x00" + sid))
+			return sid + ":" + hex.EncodeToString(sig), err
+		},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := c.Connect(ctx, sessionID, cfg.Marshal())
+	c.Disconnect()
+	return err
 }

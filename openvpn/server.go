@@ -65,8 +65,8 @@ type Server struct {
 	mu          sync.Mutex
 	clients     map[string]*serverClient // by openvpn client id
 	pendingAuth *authRequest             // the >CLIENT:CONNECT whose ENV lines are arriving
-	exited  chan struct{}
-	exitErr error
+	exited      chan struct{}
+	exitErr     error
 }
 
 type serverClient struct {
