@@ -25,6 +25,9 @@ import (
 
 var mystBin string
 
+// buildFlags are extra flags for building mystBin.
+var buildFlags []string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "myst-e2e-bin-")
 	if err != nil {
@@ -32,7 +35,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	mystBin = filepath.Join(dir, "myst")
-	build := exec.Command("go", "build", "-o", mystBin, "../cmd/myst")
+	build := exec.Command("go", append(append([]string{"build"}, buildFlags...), "-o", mystBin, "../cmd/myst")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build myst:", err)
