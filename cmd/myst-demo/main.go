@@ -1,0 +1,284 @@
+// Command myst-demo runs the main job on one machine: network namespaces for
+// a consumer, a provider and a web host reachable only through the
+// provider; myst localnet; a provider daemon offering openvpn; a consumer
+// daemon that finds it in discovery, connects and fetches a page from the
+// web host. It prints what the web host saw and what was measured, then
+// tears everything down. Needs root, iproute2, iptables and openvpn.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mystnode/myst/netlab"
+)
+
+func main() {
+	mystBin := flag.String("myst", "myst", "the myst binary")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *mystBin); err != nil {
+		fmt.Fprintln(os.Stderr, "myst-demo:", err)
+		os.Exit(1)
+	}
+}
+
+// demo holds what must be torn down.
+type demo struct {
+	myst  string
+	lab   *netlab.Lab
+	dir   string
+	procs []*exec.Cmd
+}
+
+func step(format string, args ...any) { fmt.Printf("== "+format+"\n", args...) }
+
+// cli runs a myst command inside namespace ns and returns its stdout.
+func (d *demo) cli(ctx context.Context, ns string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, d.myst}, args...)...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("myst %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(errOut.String()))
+	}
+	return out.String(), nil
+}
+
+// start runs a long-lived myst process in ns and waits for a stdout line
+// matching ready; it returns the first submatch.
+func (d *demo) start(ctx context.Context, ns, logName string, ready *regexp.Regexp, args ...string) (string, error) {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, d.myst}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	logf, err := os.Create(filepath.Join(d.dir, logName+".log"))
+	if err != nil {
+		return "", err
+	}
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	d.procs = append(d.procs, cmd)
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := ready.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+	}()
+	select {
+	case v := <-found:
+		return v, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case <-time.After(60 * time.Second):
+		log, _ := os.ReadFile(logf.Name())
+		return "", fmt.Errorf("%s not ready after 60s:\n%s", logName, log)
+	}
+}
+
+func (d *demo) close() {
+	for i := len(d.procs) - 1; i >= 0; i-- {
+		p := d.procs[i]
+		p.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			p.Process.Kill()
+			<-done
+		}
+	}
+	if d.lab != nil {
+		if err := d.lab.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "myst-demo: delete namespaces:", err)
+		}
+	}
+	os.RemoveAll(d.dir)
+}
+
+var (
+	localnetReady = regexp.MustCompile(`network file (\S+)$`)
+	daemonReady   = regexp.MustCompile(`API on http://(\S+),`)
+)
+
+func run(ctx context.Context, mystBin string) error {
+	if err := netlab.Available(); err != nil {
+		return err
+	}
+	if _, err := exec.LookPath("openvpn"); err != nil {
+		if _, err := os.Stat("/usr/sbin/openvpn"); err != nil {
+			return errors.New("openvpn is not installed: run scripts/install.sh (Debian package openvpn)")
+		}
+	}
+	dir, err := os.MkdirTemp("", "myst-demo-")
+	if err != nil {
+		return err
+	}
+	d := &demo{myst: mystBin, dir: dir}
+	defer d.close()
+
+	step("network namespaces: consumer %s, provider %s, web host %s", netlab.ConsumerIP, netlab.ProviderIP, netlab.WebIP)
+	if d.lab, err = netlab.New("md"); err != nil {
+		return err
+	}
+	ln, err := netlab.Listen(d.lab.Web, netlab.WebIP+":80")
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	var seen []string
+	web := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		seen = append(seen, host)
+		mu.Unlock()
+		fmt.Fprintf(w, "<html><body>hello, visitor from %s</body></html>\n", host)
+	})}
+	go web.Serve(ln)
+	defer web.Close()
+	webURL := "http://" + netlab.WebIP + "/"
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: netlab.DialContext(d.lab.Consumer), DisableKeepAlives: true}}
+	if _, err := client.Get(webURL); err == nil {
+		return errors.New("the consumer reaches the web host without the tunnel: the lab is wrong")
+	}
+	fmt.Println("   without a tunnel the consumer can't reach the web host")
+
+	step("myst localnet in the provider's namespace (chain, broker, discovery on %s)", netlab.ProviderIP)
+	h := netlab.ProviderIP
+	network, err := d.start(ctx, d.lab.Provider, "localnet", localnetReady, "localnet", "--data-dir", filepath.Join(dir, "localnet"),
+		"--rpc-addr", h+":0", "--broker-addr", h+":0", "--discovery-addr", h+":0")
+	if err != nil {
+		return err
+	}
+	pass := filepath.Join(dir, "passphrase")
+	if err := os.WriteFile(pass, []byte("demo passphrase\n"), 0o600); err != nil {
+		return err
+	}
+	ids := map[string]string{}
+	apis := map[string]string{}
+	nss := map[string]string{"provider": d.lab.Provider, "consumer": d.lab.Consumer}
+	for _, role := range []string{"provider", "consumer"} {
+		ns := nss[role]
+		base := []string{"--data-dir", filepath.Join(dir, role), "--network", network}
+		step("%s: create and register an identity", role)
+		out, err := d.cli(ctx, ns, append(base, "identity", "new", "--passphrase-file", pass)...)
+		if err != nil {
+			return err
+		}
+		ids[role] = lastLine(out)
+		out, err = d.cli(ctx, ns, append(base, "identity", "register", ids[role], "--passphrase-file", pass)...)
+		if err != nil {
+			return err
+		}
+		fmt.Print("   " + out)
+		args := append(base, "--api-addr", "127.0.0.1:0", "daemon")
+		if role == "provider" {
+			args = append(args, "--public-ip", netlab.ProviderIP, "--country", "DE", "--city", "Berlin", "--openvpn-port", "0", "--openvpn-subnet", "198.19.0.0/16")
+		}
+		if apis[role], err = d.start(ctx, ns, role, daemonReady, args...); err != nil {
+			return err
+		}
+		if _, err := d.cli(ctx, ns, "--data-dir", filepath.Join(dir, role), "--api-addr", apis[role], "identity", "unlock", ids[role], "--passphrase-file", pass); err != nil {
+			return err
+		}
+	}
+	P := []string{"--data-dir", filepath.Join(dir, "provider"), "--api-addr", apis["provider"]}
+	C := []string{"--data-dir", filepath.Join(dir, "consumer"), "--api-addr", apis["consumer"]}
+
+	step("provider starts an openvpn service and announces it")
+	svc, err := d.cli(ctx, d.lab.Provider, append(P, "service", "start", "openvpn", "--identity", ids["provider"], "--price-hour", "0.01")...)
+	if err != nil {
+		return err
+	}
+	step("consumer searches discovery")
+	out, err := d.cli(ctx, d.lab.Consumer, append(C, "proposals", "--service-type", "openvpn", "--country", "DE")...)
+	if err != nil {
+		return err
+	}
+	fmt.Print(indent(out))
+	step("consumer connects")
+	start := time.Now()
+	if _, err := d.cli(ctx, d.lab.Consumer, append(C, "connect", ids["provider"], "--identity", ids["consumer"], "--service", "openvpn")...); err != nil {
+		return err
+	}
+	resp, err := client.Get(webURL)
+	if err != nil {
+		return fmt.Errorf("fetch the page through the tunnel: %w", err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	connectTime := time.Since(start)
+	fmt.Print(indent("page: " + string(page)))
+	// openvpn reports byte counts every second.
+	var status string
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if status, err = d.cli(ctx, d.lab.Consumer, append(C, "status")...); err != nil {
+			return err
+		}
+		if !strings.Contains(status, "received: 0 bytes") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	fmt.Print(indent(status))
+	step("consumer disconnects; provider stops the service")
+	if _, err := d.cli(ctx, d.lab.Consumer, append(C, "disconnect")...); err != nil {
+		return err
+	}
+	if _, err := d.cli(ctx, d.lab.Provider, append(P, "service", "stop", lastLine(svc))...); err != nil {
+		return err
+	}
+	mu.Lock()
+	saw := strings.Join(seen, ", ")
+	mu.Unlock()
+	step("summary")
+	fmt.Printf("   consumer address:            %s\n", netlab.ConsumerIP)
+	fmt.Printf("   provider address:            %s (public), %s (towards the web host)\n", netlab.ProviderIP, netlab.ProviderWebIP)
+	fmt.Printf("   the web host saw:            %s\n", saw)
+	fmt.Printf("   connect to first page byte:  %s\n", connectTime.Round(time.Millisecond))
+	for _, l := range strings.Split(status, "\n") {
+		if strings.HasPrefix(l, "received:") || strings.HasPrefix(l, "sent:") {
+			fmt.Printf("   bytes %-22s %s\n", strings.SplitN(l, ":", 2)[0]+":", strings.TrimSpace(strings.SplitN(l, ":", 2)[1]))
+		}
+	}
+	if saw != netlab.ProviderWebIP {
+		return fmt.Errorf("the web host saw %q, not the provider", saw)
+	}
+	step("tearing down")
+	return nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString("   " + l + "\n")
+	}
+	return b.String()
+}
