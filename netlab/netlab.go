@@ -132,9 +132,9 @@ func (l *Lab) Output(ns, name string, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// in runs f on an OS thread switched into namespace ns. Sockets f creates
+// In runs f on an OS thread switched into namespace ns. Sockets f creates
 // stay in ns after the thread switches back.
-func in(ns string, f func() error) error {
+func In(ns string, f func() error) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	orig, err := os.Open("/proc/thread-self/ns/net")
@@ -161,7 +161,7 @@ func in(ns string, f func() error) error {
 // Listen opens a TCP listener inside namespace ns.
 func Listen(ns, addr string) (net.Listener, error) {
 	var ln net.Listener
-	err := in(ns, func() (err error) {
+	err := In(ns, func() (err error) {
 		ln, err = net.Listen("tcp", addr)
 		return err
 	})
@@ -173,7 +173,7 @@ func Listen(ns, addr string) (net.Listener, error) {
 func DialContext(ns string) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var c net.Conn
-		err := in(ns, func() (err error) {
+		err := In(ns, func() (err error) {
 			var d net.Dialer
 			c, err = d.DialContext(ctx, network, addr)
 			return err

@@ -28,9 +28,17 @@ import (
 	"github.com/mystnode/myst/netlab"
 )
 
+var measureN, measureMiB int
+
 func main() {
 	mystBin := flag.String("myst", "myst", "the myst binary")
+	flag.IntVar(&measureN, "measure", 0, "after the demo, measure N connects and the throughput of the raw link, a bare openvpn pair and myst's tunnel")
+	flag.IntVar(&measureMiB, "measure-mib", 64, "MiB per throughput download (1-1024)")
 	flag.Parse()
+	if measureN < 0 || measureN > 100 || measureMiB < 1 || measureMiB > 1024 {
+		fmt.Fprintln(os.Stderr, "myst-demo: --measure must be 0-100 and --measure-mib 1-1024")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *mystBin); err != nil {
@@ -149,13 +157,16 @@ func run(ctx context.Context, mystBin string) error {
 	}
 	var mu sync.Mutex
 	var seen []string
-	web := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	webMux := http.NewServeMux()
+	webMux.HandleFunc("/bytes", bytesHandler)
+	webMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		mu.Lock()
 		seen = append(seen, host)
 		mu.Unlock()
 		fmt.Fprintf(w, "<html><body>hello, visitor from %s</body></html>\n", host)
-	})}
+	})
+	web := &http.Server{Handler: webMux}
 	go web.Serve(ln)
 	defer web.Close()
 	webURL := "http://" + netlab.WebIP + "/"
@@ -265,6 +276,12 @@ func run(ctx context.Context, mystBin string) error {
 	}
 	if saw != netlab.ProviderWebIP {
 		return fmt.Errorf("the web host saw %q, not the provider", saw)
+	}
+	if measureN > 0 {
+		mclient := &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{DialContext: netlab.DialContext(d.lab.Consumer), DisableKeepAlives: true}}
+		if err := d.measure(ctx, measureN, measureMiB<<20, ids, apis, mclient); err != nil {
+			return err
+		}
 	}
 	step("tearing down")
 	return nil

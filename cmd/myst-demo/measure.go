@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mystnode/myst/netlab"
+	"github.com/mystnode/myst/openvpn"
+)
+
+// bytesHandler serves n zero bytes for /bytes?n=N.
+func bytesHandler(w http.ResponseWriter, r *http.Request) {
+	n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+	if n < 0 || n > 1<<30 {
+		http.Error(w, "n out of range", http.StatusBadRequest)
+		return
+	}
+	buf := make([]byte, 64<<10)
+	for n > 0 {
+		k := min(n, len(buf))
+		if _, err := w.Write(buf[:k]); err != nil {
+			return
+		}
+		n -= k
+	}
+}
+
+// download fetches n bytes and returns Mbit/s.
+func download(c *http.Client, url string, n int) (float64, error) {
+	start := time.Now()
+	resp, err := c.Get(fmt.Sprintf("%s?n=%d", url, n))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	got, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	if got != int64(n) {
+		return 0, fmt.Errorf("got %d of %d bytes", got, n)
+	}
+	return float64(n) * 8 / time.Since(start).Seconds() / 1e6, nil
+}
+
+// measurement is what --measure prints.
+type measurement struct {
+	connect         []time.Duration
+	raw, bare, myst []float64 // Mbit/s per run
+}
+
+func median[T int64 | float64 | time.Duration](v []T) T {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// measure runs connect-time and throughput measurements in the lab: n
+// connects (myst connect to the first byte from the web host), and
+// downloads of size bytes over the raw consumer-provider link, through a
+// bare openvpn pair (same cipher, same NAT, configured by hand), and
+// through myst's tunnel, alternating so that each sees the same machine.
+func (d *demo) measure(ctx context.Context, n, size int, ids, apis map[string]string, client *http.Client) error {
+	P := []string{"--data-dir", filepath.Join(d.dir, "provider"), "--api-addr", apis["provider"]}
+	C := []string{"--data-dir", filepath.Join(d.dir, "consumer"), "--api-addr", apis["consumer"]}
+	web := "http://" + netlab.WebIP + "/bytes"
+	var m measurement
+
+	// The raw link: a server on the provider's public address, no tunnel.
+	rawLn, err := netlab.Listen(d.lab.Provider, netlab.ProviderIP+":0")
+	if err != nil {
+		return err
+	}
+	rawSrv := &http.Server{Handler: http.HandlerFunc(bytesHandler)}
+	go rawSrv.Serve(rawLn)
+	defer rawSrv.Close()
+	rawURL := "http://" + rawLn.Addr().String() + "/bytes"
+
+	svc, err := d.cli(ctx, d.lab.Provider, append(P, "service", "start", "openvpn", "--identity", ids["provider"])...)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		if _, err := d.cli(ctx, d.lab.Consumer, append(C, "connect", ids["provider"], "--identity", ids["consumer"], "--service", "openvpn")...); err != nil {
+			return err
+		}
+		resp, err := client.Get("http://" + netlab.WebIP + "/")
+		if err != nil {
+			return fmt.Errorf("first byte: %w", err)
+		}
+		resp.Body.Close()
+		m.connect = append(m.connect, time.Since(start))
+		if i < 3 {
+			mb, err := download(client, web, size)
+			if err != nil {
+				return fmt.Errorf("myst tunnel download: %w", err)
+			}
+			m.myst = append(m.myst, mb)
+		}
+		if _, err := d.cli(ctx, d.lab.Consumer, append(C, "disconnect")...); err != nil {
+			return err
+		}
+	}
+	if _, err := d.cli(ctx, d.lab.Provider, append(P, "service", "stop", lastLine(svc))...); err != nil {
+		return err
+	}
+	for range 3 {
+		mb, err := download(client, rawURL, size)
+		if err != nil {
+			return fmt.Errorf("raw link download: %w", err)
+		}
+		m.raw = append(m.raw, mb)
+	}
+	stopBare, err := d.bareOpenVPN(ctx)
+	if err != nil {
+		return fmt.Errorf("bare openvpn pair: %w", err)
+	}
+	for range 3 {
+		mb, err := download(client, web, size)
+		if err != nil {
+			stopBare()
+			return fmt.Errorf("bare openvpn download: %w", err)
+		}
+		m.bare = append(m.bare, mb)
+	}
+	stopBare()
+
+	step("measured (%d connects; %d MiB downloads, 3 each)", n, size>>20)
+	slices.Sort(m.connect)
+	fmt.Printf("   connect to first byte:   median %s, fastest %s, slowest %s\n", median(m.connect).Round(time.Millisecond), m.connect[0].Round(time.Millisecond), m.connect[len(m.connect)-1].Round(time.Millisecond))
+	fmt.Printf("   raw link (no tunnel):    median %.0f Mbit/s %v\n", median(m.raw), round(m.raw))
+	fmt.Printf("   bare openvpn pair:       median %.0f Mbit/s %v\n", median(m.bare), round(m.bare))
+	fmt.Printf("   myst openvpn tunnel:     median %.0f Mbit/s %v\n", median(m.myst), round(m.myst))
+	fmt.Printf("   myst / bare openvpn:     %.0f%%\n", 100*median(m.myst)/median(m.bare))
+	return nil
+}
+
+func round(v []float64) []int {
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x + 0.5)
+	}
+	return out
+}
+
+// bareOpenVPN runs an openvpn server in the provider's namespace and a
+// client in the consumer's, configured by hand with the cipher, tls-crypt
+// and routing myst uses, and the same NAT; it returns once the client is up.
+func (d *demo) bareOpenVPN(ctx context.Context) (stop func(), err error) {
+	dir := filepath.Join(d.dir, "bare")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	pki, err := openvpn.NewPKI("bare")
+	if err != nil {
+		return nil, err
+	}
+	port, err := freeUDPPortIn(d.lab.Provider)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]string{
+		"ca.crt": string(pki.CACert), "server.crt": string(pki.ServerCert), "server.key": string(pki.ServerKey),
+		"tls-crypt.key": string(pki.TLSCryptKey), "creds.txt": "bare\nbare\n",
+		"server.conf": strings.Join([]string{"dev tun", "topology subnet", "server 198.19.200.0 255.255.255.0", "proto udp4",
+			fmt.Sprintf("port %d", port), "ca ca.crt", "cert server.crt", "key server.key", "dh none", "tls-crypt tls-crypt.key",
+			"data-ciphers " + openvpn.Cipher, "verify-client-cert none", "username-as-common-name", "script-security 2",
+			"auth-user-pass-verify /bin/true via-file", "disable-dco", "keepalive 2 10", `push "redirect-gateway def1"`, "verb 1", ""}, "\n"),
+		"client.conf": strings.Join([]string{"client", "dev tun", "proto udp4", fmt.Sprintf("remote %s %d", netlab.ProviderIP, port), "nobind",
+			"ca ca.crt", "tls-crypt tls-crypt.key", "remote-cert-tls server", "data-ciphers " + openvpn.Cipher,
+			"auth-user-pass creds.txt", "disable-dco", "verb 3", ""}, "\n"),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	var procs []*exec.Cmd
+	nat := []string{"-t", "nat", "POSTROUTING", "-s", "198.19.200.0/24", "-o", d.lab.ProviderUplink, "-j", "MASQUERADE"}
+	stop = func() {
+		for _, p := range procs {
+			p.Process.Kill()
+			p.Wait()
+		}
+		d.lab.Command(d.lab.Provider, "iptables", append([]string{"-w", nat[0], nat[1], "-D"}, nat[2:]...)...).Run()
+	}
+	startIn := func(ns, conf string) error {
+		cmd := d.lab.Command(ns, "openvpn", "--config", conf)
+		cmd.Dir = dir
+		log, err := os.Create(filepath.Join(dir, conf+".log"))
+		if err != nil {
+			return err
+		}
+		cmd.Stdout, cmd.Stderr = log, log
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		procs = append(procs, cmd)
+		return nil
+	}
+	if out, err := d.lab.Command(d.lab.Provider, "iptables", append([]string{"-w", nat[0], nat[1], "-A"}, nat[2:]...)...).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("iptables: %v: %s", err, out)
+	}
+	if out, err := d.lab.Command(d.lab.Provider, "sysctl", "-qw", "net.ipv4.ip_forward=1").CombinedOutput(); err != nil {
+		stop()
+		return nil, fmt.Errorf("sysctl: %v: %s", err, out)
+	}
+	if err := startIn(d.lab.Provider, "server.conf"); err != nil {
+		stop()
+		return nil, err
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := startIn(d.lab.Consumer, "client.conf"); err != nil {
+		stop()
+		return nil, err
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		log, _ := os.ReadFile(filepath.Join(dir, "client.conf.log"))
+		if strings.Contains(string(log), "Initialization Sequence Completed") {
+			return stop, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			stop()
+			return nil, fmt.Errorf("client not up after 20s:\n%s", log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freeUDPPortIn(ns string) (int, error) {
+	var port int
+	err := netlab.In(ns, func() (err error) {
+		port, err = openvpn.FreeUDPPort()
+		return err
+	})
+	return port, err
+}
