@@ -20,6 +20,16 @@ func apiCtx(cmd *cobra.Command, d time.Duration) (context.Context, context.Cance
 	return context.WithTimeout(cmd.Context(), d)
 }
 
+// dial returns the daemon's client and a context bounded by d.
+func (g *globals) dial(cmd *cobra.Command, d time.Duration) (*api.Client, context.Context, context.CancelFunc, error) {
+	c, err := g.client()
+	if err != nil {
+		return nil, nil, func() {}, err
+	}
+	ctx, cancel := apiCtx(cmd, d)
+	return c, ctx, cancel, nil
+}
+
 func newServiceCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "service", Short: "Start, list and stop the services this node provides"}
 	var providerID, priceHour, priceGiB, country, city string
@@ -76,11 +86,10 @@ func newServiceCmd(g *globals) *cobra.Command {
 		Short: "List running services",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client()
+			c, ctx, cancel, err := g.dial(cmd, 30*time.Second)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := apiCtx(cmd, 30*time.Second)
 			defer cancel()
 			svcs, err := c.Services(ctx)
 			if err != nil {
@@ -103,11 +112,10 @@ func newServiceCmd(g *globals) *cobra.Command {
 		Short: "Stop a service: end its sessions and unregister its proposal",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := g.client()
+			c, ctx, cancel, err := g.dial(cmd, 30*time.Second)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := apiCtx(cmd, 30*time.Second)
 			defer cancel()
 			if err := c.StopService(ctx, args[0]); err != nil {
 				return err
@@ -146,11 +154,10 @@ func newProposalsCmd(g *globals) *cobra.Command {
 			}
 			q.Set("limit", strconv.Itoa(limit))
 			q.Set("offset", strconv.Itoa(offset))
-			c, err := g.client()
+			c, ctx, cancel, err := g.dial(cmd, 30*time.Second)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := apiCtx(cmd, 30*time.Second)
 			defer cancel()
 			l, err := c.Proposals(ctx, q)
 			if err != nil {
@@ -248,11 +255,10 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Short: "Show the consumer's connection",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client()
+			c, ctx, cancel, err := g.dial(cmd, 30*time.Second)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := apiCtx(cmd, 30*time.Second)
 			defer cancel()
 			conn, err := c.Connection(ctx)
 			if err != nil {
@@ -270,11 +276,10 @@ func newDisconnectCmd(g *globals) *cobra.Command {
 		Short: "End the consumer's session",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client()
+			c, ctx, cancel, err := g.dial(cmd, 30*time.Second)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := apiCtx(cmd, 30*time.Second)
 			defer cancel()
 			conn, err := c.Disconnect(ctx)
 			if err != nil {
@@ -292,11 +297,10 @@ func newSessionsCmd(g *globals) *cobra.Command {
 		Short: "List the sessions this node provides",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.client()
+			c, ctx, cancel, err := g.dial(cmd, 30*time.Second)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := apiCtx(cmd, 30*time.Second)
 			defer cancel()
 			ss, err := c.Sessions(ctx)
 			if err != nil {
