@@ -160,7 +160,7 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 	n.conn = connection{view: view, conn: conn, connector: connector}
 	n.connMu.Unlock()
 	n.logger.Info("connected", "provider", provider.Hex(), "service", req.ServiceType, "session", conn.ID())
-	return view, nil
+	return n.Connection(), nil
 }
 
 // Disconnect ends the consumer's session.

@@ -220,7 +220,11 @@ func newConnectCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s to %s (%s), session %s, in %s\n", conn.State, conn.ProviderID, conn.ServiceType, conn.SessionID, time.Since(start).Round(time.Millisecond))
+			tunnel := ""
+			if conn.TunnelIP != "" {
+				tunnel = ", tunnel address " + conn.TunnelIP
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s to %s (%s), session %s%s, in %s\n", conn.State, conn.ProviderID, conn.ServiceType, conn.SessionID, tunnel, time.Since(start).Round(time.Millisecond))
 			return nil
 		},
 	}
