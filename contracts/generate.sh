@@ -16,7 +16,7 @@ npm install --silent --prefix "$tools" "solc@$SOLC_VERSION" >/dev/null
 solcjs="$tools/node_modules/.bin/solcjs"
 
 cd "$here"
-for contract in IdentityRegistry; do
+for contract in IdentityRegistry MystToken Payments; do
 	rm -f "$build/${contract}".*
 	"$solcjs" --optimize --abi --bin --base-path . -o "$tools/out" "$contract.sol" >/dev/null
 	# solcjs names outputs <file>_<contract>.{abi,bin}.
@@ -25,8 +25,13 @@ for contract in IdentityRegistry; do
 done
 
 cd "$root"
-go run github.com/ethereum/go-ethereum/cmd/abigen@v1.17.10 \
-	--abi contracts/build/IdentityRegistry.abi --bin contracts/build/IdentityRegistry.bin \
-	--pkg contracts --type IdentityRegistry --out contracts/identity_registry.go
+bind() {
+	go run github.com/ethereum/go-ethereum/cmd/abigen@v1.17.10 \
+		--abi "contracts/build/$1.abi" --bin "contracts/build/$1.bin" \
+		--pkg contracts --type "$1" --out "contracts/$2.go"
+}
+bind IdentityRegistry identity_registry
+bind MystToken myst_token
+bind Payments payments
 gofmt -l contracts/ || true
 echo "contracts regenerated with solc $SOLC_VERSION"
