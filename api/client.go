@@ -212,3 +212,21 @@ func (c *Client) Sessions(ctx context.Context) ([]SessionInfo, error) {
 	err := c.do(ctx, http.MethodGet, "/sessions", nil, &l)
 	return l.Sessions, err
 }
+
+// Earnings is GET /earnings.
+func (c *Client) Earnings(ctx context.Context, id string) (Earnings, error) {
+	var e Earnings
+	return e, c.do(ctx, http.MethodGet, "/earnings?identity="+url.QueryEscape(id), nil, &e)
+}
+
+// Settle is POST /settle.
+func (c *Client) Settle(ctx context.Context, provider string) (Earnings, error) {
+	var e Earnings
+	return e, c.do(ctx, http.MethodPost, "/settle", SettleRequest{ProviderID: provider}, &e)
+}
+
+// Statistics is GET /connection/statistics.
+func (c *Client) Statistics(ctx context.Context) (Statistics, error) {
+	var s Statistics
+	return s, c.do(ctx, http.MethodGet, "/connection/statistics", nil, &s)
+}

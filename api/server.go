@@ -31,6 +31,8 @@ type Backend interface {
 	Connection() Connection
 	Disconnect(ctx context.Context) (Connection, error)
 	Sessions() []SessionInfo
+	Earnings(ctx context.Context, id string) (Earnings, error)
+	Settle(ctx context.Context, id string) (Earnings, error)
 }
 
 // StatusError carries the HTTP status a backend error maps to.
@@ -184,6 +186,30 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, c)
+	})
+	mux.HandleFunc("GET /connection/statistics", func(w http.ResponseWriter, r *http.Request) {
+		c := b.Connection()
+		writeJSON(w, http.StatusOK, Statistics{Duration: c.Duration, BytesSent: c.BytesSent, BytesReceived: c.BytesReceived, Cost: c.Cost})
+	})
+	mux.HandleFunc("GET /earnings", func(w http.ResponseWriter, r *http.Request) {
+		e, err := b.Earnings(r.Context(), r.URL.Query().Get("identity"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, e)
+	})
+	mux.HandleFunc("POST /settle", func(w http.ResponseWriter, r *http.Request) {
+		var req SettleRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		e, err := b.Settle(r.Context(), req.ProviderID)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, e)
 	})
 	mux.HandleFunc("GET /sessions", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, SessionList{Sessions: b.Sessions()})

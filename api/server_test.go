@@ -50,6 +50,9 @@ func (s *stubBackend) Connection() Connection                         { return C
 func (s *stubBackend) Disconnect(context.Context) (Connection, error) { return Connection{}, nil }
 func (s *stubBackend) Sessions() []SessionInfo                        { return nil }
 
+func (s *stubBackend) Earnings(context.Context, string) (Earnings, error) { return Earnings{}, nil }
+func (s *stubBackend) Settle(context.Context, string) (Earnings, error)   { return Earnings{}, nil }
+
 func TestHandlerBadInput(t *testing.T) {
 	b := &stubBackend{}
 	srv := httptest.NewServer(Handler(b, "tok", nil))

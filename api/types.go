@@ -143,6 +143,7 @@ type Connection struct {
 	BytesSent     uint64        `json:"bytes_sent"`
 	BytesReceived uint64        `json:"bytes_received"`
 	Duration      time.Duration `json:"duration_ns"`
+	Cost          string        `json:"cost,omitempty"` // MYSTT promised in this session
 }
 
 // SessionInfo is one provider-side session.
@@ -155,11 +156,33 @@ type SessionInfo struct {
 	State       string        `json:"state"`
 	CreatedAt   time.Time     `json:"created_at"`
 	Duration    time.Duration `json:"duration_ns"`
-	BytesIn     uint64        `json:"bytes_in"`  // from the consumer
-	BytesOut    uint64        `json:"bytes_out"` // to the consumer
+	BytesIn     uint64        `json:"bytes_in"`         // from the consumer
+	BytesOut    uint64        `json:"bytes_out"`        // to the consumer
+	Amount      string        `json:"amount,omitempty"` // MYSTT promised in this session
 }
 
 // SessionList is GET /sessions.
 type SessionList struct {
 	Sessions []SessionInfo `json:"sessions"`
+}
+
+// Earnings is GET /earnings?identity= and POST /settle's answer.
+type Earnings struct {
+	ProviderID string `json:"provider_id"`
+	Settled    string `json:"settled"`   // MYSTT paid out on chain
+	Unsettled  string `json:"unsettled"` // MYSTT promised, not yet settled
+	Consumers  int    `json:"consumers"`
+}
+
+// SettleRequest is POST /settle.
+type SettleRequest struct {
+	ProviderID string `json:"provider_id"`
+}
+
+// Statistics is GET /connection/statistics.
+type Statistics struct {
+	Duration      time.Duration `json:"duration_ns"`
+	BytesSent     uint64        `json:"bytes_sent"`
+	BytesReceived uint64        `json:"bytes_received"`
+	Cost          string        `json:"cost"` // MYSTT promised in this session
 }

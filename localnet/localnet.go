@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/common"
@@ -22,6 +23,7 @@ import (
 	"github.com/mystnode/myst/devchain"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/network"
+	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/registry"
 )
 
@@ -33,6 +35,9 @@ type Config struct {
 	BrokerAddr string
 	// DiscoveryAddr is host:port of the embedded Discovery API; port 0 picks one.
 	DiscoveryAddr string
+	// ChallengePeriod is how long a consumer waits between announcing a
+	// withdrawal and withdrawing (default 60 s).
+	ChallengePeriod time.Duration
 	Logger        *slog.Logger
 }
 
@@ -70,6 +75,15 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		chain.Close()
 		return nil, err
 	}
+	if cfg.ChallengePeriod <= 0 {
+		cfg.ChallengePeriod = time.Minute
+	}
+	supply := new(big.Int).Mul(big.NewInt(1_000_000_000), new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil))
+	tokenAddr, payAddr, err := payments.DeployAll(ctx, ec, big.NewInt(devchain.ChainID), payer, supply, uint64(cfg.ChallengePeriod/time.Second))
+	if err != nil {
+		chain.Close()
+		return nil, err
+	}
 	if cfg.BrokerAddr == "" {
 		cfg.BrokerAddr = "127.0.0.1:0"
 	}
@@ -94,6 +108,8 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		RegistryFromBlock:      regBlock,
 		BrokerURLs:             []string{ln.broker.URL()},
 		DiscoveryURL:           ln.discovery.URL(),
+		TokenAddress:           &tokenAddr,
+		PaymentsAddress:        &payAddr,
 		GasPayerAddress:        &payerAddr,
 		GasPayerKeystore:       keyFile,
 		GasPayerPassphraseFile: passFile,

@@ -32,6 +32,9 @@ type File struct {
 	BrokerURLs []string `json:"broker_urls,omitempty"`
 	// DiscoveryURL is the Discovery API (http://host:port).
 	DiscoveryURL string `json:"discovery_url,omitempty"`
+	// TokenAddress and PaymentsAddress are the payment contracts.
+	TokenAddress    *common.Address `json:"token_address,omitempty"`
+	PaymentsAddress *common.Address `json:"payments_address,omitempty"`
 
 	// A funded account that pays gas for others, on development networks.
 	// Paths are relative to the network file's folder unless absolute.
@@ -87,6 +90,9 @@ func (f *File) Validate() error {
 			return fmt.Errorf("discovery_url %q: want an http(s):// URL", f.DiscoveryURL)
 		}
 	}
+	if (f.TokenAddress == nil) != (f.PaymentsAddress == nil) {
+		return errors.New("token_address and payments_address go together")
+	}
 	if (f.GasPayerKeystore == "") != (f.GasPayerAddress == nil) {
 		return errors.New("gas_payer_address and gas_payer_keystore go together")
 	}
@@ -136,3 +142,6 @@ func (f *File) path(p string) string {
 	}
 	return filepath.Join(f.dir, p)
 }
+
+// HasPayments reports whether the network has payment contracts.
+func (f *File) HasPayments() bool { return f.PaymentsAddress != nil }

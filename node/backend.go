@@ -70,7 +70,21 @@ func (n *Node) Unlock(id, passphrase string) error {
 	case err != nil:
 		return err
 	}
-	return n.listen(signer)
+	if err := n.listen(signer); err != nil {
+		return err
+	}
+	if n.paymentsEnabled() && !n.cfg.Network.HasGasPayer() {
+		// The identity pays gas for its own settlements: settle what an
+		// earlier run left.
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if _, err := n.settleAll(addr); err != nil {
+				n.logger.Warn("settle", "provider", addr.Hex(), "err", err)
+			}
+		}()
+	}
+	return nil
 }
 
 // listen answers dialogs addressed to signer, once.

@@ -13,6 +13,7 @@ import (
 	"github.com/mystnode/myst/dialog"
 	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/registry"
 	"github.com/mystnode/myst/session"
@@ -23,6 +24,7 @@ type connection struct {
 	view      api.Connection
 	conn      *session.Conn
 	connector session.Connector
+	payer     *payments.Payer
 }
 
 // connector returns the consumer side of a service type.
@@ -149,6 +151,32 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		}
 		return fail(api.Errorf(http.StatusBadGateway, "", "%v", err))
 	}
+	var payer *payments.Payer
+	if payments.Priced(conn.Proposal().Price) {
+		if !n.paymentsEnabled() {
+			conn.Abort("the network has no payment contracts to pay a priced service with")
+			return fail(api.Errorf(http.StatusConflict, "", "the network has no payment contracts to pay a priced service with"))
+		}
+		bytes := func() uint64 { return 0 }
+		if st, ok := connector.(interface {
+			Stats() (uint64, uint64, string)
+		}); ok {
+			bytes = func() uint64 { in, out, _ := st.Stats(); return in + out }
+		}
+		payer, err = payments.NewPayer(ctx, payments.PayerConfig{
+			Client: n.pay, Store: n.payStore, Consumer: signer, Provider: provider, SessionID: conn.ID(),
+			Price: conn.Proposal().Price, Start: conn.Since(), Bytes: bytes,
+			OnOverbilled: func(reason string) {
+				n.logger.Warn("refusing an invoice; ending the session", "provider", provider.Hex(), "reason", reason)
+				conn.Abort(reason)
+			},
+		})
+		if err != nil {
+			conn.Abort("the consumer could not set up payments")
+			return fail(api.Errorf(http.StatusInternalServerError, "", "payments: %v", err))
+		}
+		conn.Dialog().Handle(payments.TopicInvoice, payer.Handle)
+	}
 	view.State, view.SessionID, view.Since = api.Connected, conn.ID(), conn.Since().UTC()
 	n.connMu.Lock()
 	if n.conn.view.State != api.Connecting {
@@ -157,7 +185,7 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		conn.Close()
 		return api.Connection{}, api.Errorf(http.StatusServiceUnavailable, "", "the daemon is shutting down")
 	}
-	n.conn = connection{view: view, conn: conn, connector: connector}
+	n.conn = connection{view: view, conn: conn, connector: connector, payer: payer}
 	n.connMu.Unlock()
 	n.logger.Info("connected", "provider", provider.Hex(), "service", req.ServiceType, "session", conn.ID())
 	return n.Connection(), nil

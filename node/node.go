@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
@@ -27,6 +28,8 @@ import (
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/openvpn"
+	"github.com/mystnode/myst/payments"
+	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/registry"
 	"github.com/mystnode/myst/session"
 	"github.com/nats-io/nats.go"
@@ -55,6 +58,7 @@ type Config struct {
 	KeepAliveEvery time.Duration
 	SessionTimeout time.Duration
 	OpenVPN        OpenVPNConfig
+	Payments       PaymentsConfig
 }
 
 // Node is a running daemon.
@@ -75,6 +79,9 @@ type Node struct {
 	discovery *discovery.Client
 	provider  *session.Provider
 	nat       *openvpn.NAT
+	pay       *payments.Client
+	payStore  *payments.Store
+	billing   billing
 
 	mu        sync.Mutex
 	listeners map[common.Address]*dialog.Listener
@@ -125,6 +132,16 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, logger: cfg.Logger, listeners: map[common.Address]*dialog.Listener{}, dialogs: map[string]*consumerDialog{},
 		services: map[string]*service{}, done: make(chan struct{})}
 	n.conn.view.State = api.NotConnected
+	n.billing.billers = map[string]*payments.Biller{}
+	if cfg.Payments.InvoiceEvery <= 0 {
+		n.cfg.Payments.InvoiceEvery = 5 * time.Second
+	}
+	if cfg.Payments.Grace <= 0 {
+		n.cfg.Payments.Grace = 20 * time.Second
+	}
+	if cfg.Payments.SettleThreshold == nil {
+		n.cfg.Payments.SettleThreshold = new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
+	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	var closers []func()
 	fail := func(err error) (*Node, error) {
@@ -162,7 +179,17 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	} else if count > 0 {
 		n.logger.Warn("removed NAT rules an earlier run left behind", "count", count)
 	}
-	n.provider = session.NewProvider(session.ProviderConfig{KeepAliveTimeout: cfg.SessionTimeout, Logger: n.logger})
+	if cfg.Network.HasPayments() {
+		if n.pay, err = payments.NewClient(reg.Eth(), cfg.Network.ChainID, *cfg.Network.TokenAddress, *cfg.Network.PaymentsAddress); err != nil {
+			return fail(fmt.Errorf("payments.NewClient: %w", err))
+		}
+		if n.payStore, err = payments.OpenStore(filepath.Join(cfg.DataDir, "payments.db")); err != nil {
+			return fail(err)
+		}
+		closers = append(closers, func() { n.payStore.Close() })
+	}
+	n.provider = session.NewProvider(session.ProviderConfig{KeepAliveTimeout: cfg.SessionTimeout, Logger: n.logger,
+		Admit: n.admit, OnActive: n.startBilling, OnEnd: n.stopBilling})
 	closers = append(closers, n.provider.Close)
 
 	n.prom = prometheus.NewRegistry()
@@ -215,6 +242,20 @@ func (n *Node) Start() {
 			n.logger.Error("api server", "err", err)
 		}
 	}()
+	// Promises a crashed run stored but did not settle are paid now (when
+	// the network's gas payer can send the transactions; else once the
+	// provider identity is unlocked).
+	if n.paymentsEnabled() && n.cfg.Network.HasGasPayer() {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if paid, err := n.settleAll(common.Address{}); err != nil {
+				n.logger.Warn("settle at start", "err", err)
+			} else if paid.Sign() > 0 {
+				n.logger.Info("settled promises left from an earlier run", "paid", proposal.FormatAmount(paid))
+			}
+		}()
+	}
 }
 
 // APIAddr is the address the API listens on.
@@ -262,6 +303,9 @@ func (n *Node) Stop() {
 		n.cancel()
 		n.wg.Wait()
 		n.nc.Close()
+		if n.payStore != nil {
+			n.payStore.Close()
+		}
 		n.reg.Close()
 		os.Remove(filepath.Join(n.cfg.DataDir, TokenFile))
 		close(n.done)

@@ -348,6 +348,9 @@ func (n *Node) Sessions() []api.SessionInfo {
 		if m := meters[i.ServiceID]; m != nil {
 			v.BytesIn, v.BytesOut = m(i.ID)
 		}
+		if a := n.promisedFor(i.ID); a != nil {
+			v.Amount = proposal.FormatAmount(a)
+		}
 		out = append(out, v)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })

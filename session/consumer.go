@@ -195,3 +195,24 @@ func (c *Conn) Close() {
 	c.end("disconnected by the consumer", true)
 	c.wg.Wait()
 }
+
+// Abort destroys the session for reason (telling the provider) and
+// reports it to OnEnd, as if the session had ended on its own.
+func (c *Conn) Abort(reason string) {
+	c.endOnce.Do(func() {
+		c.reason = reason
+		close(c.ended)
+		c.connector.Disconnect()
+		b, _ := json.Marshal(Destroy{SessionID: c.id, Reason: reason})
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		c.d.Request(ctx, TopicDestroy, b)
+		cancel()
+		c.d.Close()
+		if c.cfg.OnEnd != nil {
+			c.cfg.OnEnd(reason)
+		}
+	})
+}
+
+// Dialog is the session's dialog, for exchanges alongside it (payments).
+func (c *Conn) Dialog() *dialog.Dialog { return c.d }

@@ -30,6 +30,7 @@ const (
 	RefusePrice           = "price"
 	RefuseBadRequest      = "bad request"
 	RefuseServiceFailed   = "service failed"
+	RefuseDeposit         = "deposit"
 )
 
 // CreateRequest asks for a session.

@@ -47,6 +47,14 @@ type ProviderConfig struct {
 	// KeepAliveTimeout ends sessions whose consumer went quiet (default 20 s).
 	KeepAliveTimeout time.Duration
 	Logger           *slog.Logger
+	// Admit, if set, may refuse a session before it starts (for example a
+	// consumer whose deposit can't pay for it); its error is the detail of
+	// a RefuseDeposit refusal.
+	Admit func(ctx context.Context, s Info) error
+	// OnActive hears of each session the consumer acked, with its dialog;
+	// OnEnd of each session that ended (after the backend stopped it).
+	OnActive func(s Info, d *dialog.Dialog)
+	OnEnd    func(s Info)
 }
 
 // Provider answers session requests on the dialogs of a node's provider
@@ -239,6 +247,11 @@ func (p *Provider) create(ctx context.Context, d *dialog.Dialog, req *CreateRequ
 	}
 	var idb [16]byte
 	rand.Read(idb[:])
+	if p.cfg.Admit != nil {
+		if err := p.cfg.Admit(ctx, Info{ConsumerID: d.Peer().Hex(), ProviderID: d.Self().Hex(), ServiceType: offer.Type, ServiceID: offer.ID, Price: req.AcceptedPrice}); err != nil {
+			return refuse(req, RefuseDeposit, "%v", err)
+		}
+	}
 	info := Info{
 		ID: hex.EncodeToString(idb[:]), ConsumerID: d.Peer().Hex(), ProviderID: d.Self().Hex(), ServiceType: offer.Type,
 		ServiceID: offer.ID, State: StateCreated, CreatedAt: time.Now().UTC(), Price: req.AcceptedPrice,
@@ -293,8 +306,12 @@ func (p *Provider) ack(d *dialog.Dialog, a *Ack) error {
 	if a.OK {
 		s.info.State = StateActive
 		s.lastSeen = time.Now()
+		info := s.info
 		p.mu.Unlock()
 		p.cfg.Logger.Info("session active", "session", a.SessionID)
+		if p.cfg.OnActive != nil {
+			p.cfg.OnActive(info, d)
+		}
 		return nil
 	}
 	p.mu.Unlock()
@@ -324,6 +341,9 @@ func (p *Provider) endSession(s *providerSession, reason string, tell bool) {
 	s.info.State, s.info.EndReason = StateEnded, reason
 	p.mu.Unlock()
 	s.offer.Backend.Stop(s.info)
+	if p.cfg.OnEnd != nil {
+		p.cfg.OnEnd(s.info)
+	}
 	if tell {
 		b, _ := json.Marshal(Destroy{SessionID: s.info.ID, Reason: reason})
 		s.dialog.Send(TopicDestroy, b)

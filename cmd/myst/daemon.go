@@ -30,6 +30,8 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	var country, city, geoipDB, publicIP string
 	var vpnPort int
 	var vpnSubnet, vpnUplink, vpnBinary string
+	var invoiceEvery, grace time.Duration
+	var threshold string
 	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the node: answer dialogs for unlocked identities and serve the local API on --api-addr",
@@ -56,6 +58,16 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			if err != nil || !subnet.Addr().Is4() || subnet.Bits() > 24 {
 				return fmt.Errorf("--openvpn-subnet %q: want an IPv4 prefix of /24 or larger, like 10.88.0.0/16", vpnSubnet)
 			}
+			if invoiceEvery < 100*time.Millisecond || invoiceEvery > time.Hour {
+				return fmt.Errorf("--invoice-every %s: must be between 100ms and 1h", invoiceEvery)
+			}
+			if grace < invoiceEvery || grace > 24*time.Hour {
+				return fmt.Errorf("--payment-grace %s: must be between --invoice-every and 24h", grace)
+			}
+			thr, err := proposal.ParseAmount(threshold)
+			if err != nil {
+				return fmt.Errorf("--settle-threshold %q: %v", threshold, err)
+			}
 			var pub netip.Addr
 			if publicIP != "" {
 				if pub, err = netip.ParseAddr(publicIP); err != nil {
@@ -78,7 +90,8 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			n, err := node.New(startCtx, node.Config{DataDir: g.dataDir, Network: nf, APIAddr: g.apiAddr, LightKDF: g.lightKDF, Version: version, Logger: logger,
 				Country: country, City: city, PublicIP: pub,
-				OpenVPN: node.OpenVPNConfig{Binary: vpnBinary, Port: vpnPort, Subnet: subnet, Uplink: vpnUplink}})
+				OpenVPN:  node.OpenVPNConfig{Binary: vpnBinary, Port: vpnPort, Subnet: subnet, Uplink: vpnUplink},
+				Payments: node.PaymentsConfig{InvoiceEvery: invoiceEvery, Grace: grace, SettleThreshold: thr}})
 			cancel()
 			if err != nil {
 				return err
@@ -99,6 +112,9 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&vpnSubnet, "openvpn-subnet", "10.88.0.0/16", "pool of tunnel subnets, a /24 per openvpn service")
 	cmd.Flags().StringVar(&vpnUplink, "openvpn-uplink", "", "interface tunnel traffic leaves by, with NAT (default: the default route's)")
 	cmd.Flags().StringVar(&vpnBinary, "openvpn-binary", "openvpn", "the openvpn program")
+	cmd.Flags().DurationVar(&invoiceEvery, "invoice-every", 5*time.Second, "how often a provider invoices a priced session")
+	cmd.Flags().DurationVar(&grace, "payment-grace", 20*time.Second, "end a session whose consumer has not paid this long")
+	cmd.Flags().StringVar(&threshold, "settle-threshold", "1", "settle on chain once this much MYSTT is unsettled from one consumer")
 	cmd.Flags().StringVar(&publicIP, "public-ip", "", "the address consumers reach this node at (default: the address of the default-route interface)")
 	return cmd
 }

@@ -16,6 +16,7 @@ import (
 
 func newLocalnetCmd(g *globals) *cobra.Command {
 	var rpcAddr, brokerAddr, discoveryAddr string
+	var challenge time.Duration
 	cmd := &cobra.Command{
 		Use:   "localnet",
 		Short: "Run a whole development network in this process (chain with contracts) until interrupted",
@@ -26,13 +27,16 @@ funds a gas payer, embeds a NATS broker on --broker-addr and the Discovery API o
 --network. Stops cleanly on SIGINT or SIGTERM. Chain data lives in memory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if challenge < time.Second || challenge > 30*24*time.Hour {
+				return fmt.Errorf("--challenge-period %s: must be between 1s and 720h", challenge)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			// go-ethereum warns about routine dev-chain states; show its errors only.
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 			startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			ln, err := localnet.Start(startCtx, localnet.Config{DataDir: g.dataDir, RPCAddr: rpcAddr, BrokerAddr: brokerAddr, DiscoveryAddr: discoveryAddr, Logger: logger})
+			ln, err := localnet.Start(startCtx, localnet.Config{DataDir: g.dataDir, RPCAddr: rpcAddr, BrokerAddr: brokerAddr, DiscoveryAddr: discoveryAddr, ChallengePeriod: challenge, Logger: logger})
 			if err != nil {
 				return fmt.Errorf("start localnet: %w (are --rpc-addr %s, --broker-addr %s and --discovery-addr %s free?)", err, rpcAddr, brokerAddr, discoveryAddr)
 			}
@@ -46,6 +50,7 @@ funds a gas payer, embeds a NATS broker on --broker-addr and the Discovery API o
 			return nil
 		},
 	}
+	cmd.Flags().DurationVar(&challenge, "challenge-period", time.Minute, "wait between announcing a withdrawal and withdrawing")
 	cmd.Flags().StringVar(&discoveryAddr, "discovery-addr", "127.0.0.1:4051", "host:port for the embedded Discovery API (port 0 picks a free one)")
 	cmd.Flags().StringVar(&brokerAddr, "broker-addr", "127.0.0.1:4222", "host:port for the embedded NATS broker (port 0 picks a free one)")
 	cmd.Flags().StringVar(&rpcAddr, "rpc-addr", "127.0.0.1:8545", "host:port for the chain's HTTP JSON-RPC (port 0 picks a free one)")

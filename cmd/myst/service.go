@@ -246,6 +246,9 @@ func printConnection(cmd *cobra.Command, c api.Connection) {
 		}
 		if c.State == api.Connected {
 			fmt.Fprintf(out, "received: %s\nsent: %s\n", humanBytes(c.BytesReceived), humanBytes(c.BytesSent))
+			if c.Cost != "" {
+				fmt.Fprintf(out, "cost: %s MYSTT\n", c.Cost)
+			}
 		}
 	}
 	if c.LastError != "" {
@@ -311,9 +314,13 @@ func newSessionsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "SESSION\tCONSUMER\tSERVICE\tSTATE\tDURATION")
+			fmt.Fprintln(w, "SESSION\tCONSUMER\tSERVICE\tSTATE\tDURATION\tBYTES IN/OUT\tAMOUNT")
 			for _, s := range ss {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.ID, s.ConsumerID, s.ServiceType, s.State, s.Duration.Round(time.Second))
+				amount := s.Amount
+				if amount == "" {
+					amount = "-"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", s.ID, s.ConsumerID, s.ServiceType, s.State, s.Duration.Round(time.Second), s.BytesIn, s.BytesOut, amount)
 			}
 			return w.Flush()
 		},

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/payments"
+	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/registry"
+	"github.com/spf13/cobra"
+)
+
+// paymentsClient connects to the network's payment contracts.
+func (g *globals) paymentsClient(ctx context.Context) (*payments.Client, func(), error) {
+	nf, reg, err := g.registry(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !nf.HasPayments() {
+		reg.Close()
+		return nil, nil, errors.New("the network file has no payments_address: this network has no payments")
+	}
+	c, err := payments.NewClient(reg.Eth(), nf.ChainID, *nf.TokenAddress, *nf.PaymentsAddress)
+	if err != nil {
+		reg.Close()
+		return nil, nil, err
+	}
+	return c, reg.Close, nil
+}
+
+func parseAmountArg(s string) (*big.Int, error) {
+	v, err := proposal.ParseAmount(s)
+	if err != nil {
+		return nil, fmt.Errorf("amount %q: %v (MYSTT, like 10 or 0.5)", s, err)
+	}
+	if v.Sign() == 0 {
+		return nil, fmt.Errorf("amount %q: must be more than 0", s)
+	}
+	return v, nil
+}
+
+func (g *globals) unlock(cmd *cobra.Command, addr common.Address, passFile string) (*identity.Signer, error) {
+	st := g.store()
+	if ok, err := st.Has(addr); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, fmt.Errorf("%w: %s (see `myst identity list`)", identity.ErrNotFound, addr.Hex())
+	}
+	pass, err := readPassphrase(cmd, passFile, "Passphrase of "+addr.Hex()+": ", false)
+	if err != nil {
+		return nil, err
+	}
+	s, err := st.Unlock(addr, pass)
+	if errors.Is(err, identity.ErrWrongPassword) {
+		return nil, fmt.Errorf("%w: check --passphrase-file or type it again", err)
+	}
+	return s, err
+}
+
+func newPaymentsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "payments", Short: "Test tokens, deposits and withdrawals (straight to the chain)"}
+	progress := func(cmd *cobra.Command) registry.Progress {
+		return func(m string) { fmt.Fprintln(cmd.ErrOrStderr(), m) }
+	}
+
+	fund := &cobra.Command{
+		Use:   "fund ADDRESS AMOUNT",
+		Short: "Give an identity test tokens (and a little ether for gas) from the network's funded account",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			who, err := identity.ParseAddress(args[0])
+			if err != nil {
+				return err
+			}
+			amount, err := parseAmountArg(args[1])
+			if err != nil {
+				return err
+			}
+			ctx, cancel := apiCtx(cmd, 2*time.Minute)
+			defer cancel()
+			nf, _, err := g.networkFile()
+			if err != nil {
+				return err
+			}
+			if !nf.HasGasPayer() {
+				return errors.New("the network file names no funded account (gas_payer_*): fund only works on development networks")
+			}
+			payer, err := nf.GasPayer()
+			if err != nil {
+				return err
+			}
+			c, closeFn, err := g.paymentsClient(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			if _, err := c.Fund(ctx, payer, who, amount, big.NewInt(1e17), progress(cmd)); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sent %s MYSTT and 0.1 ETH for gas to %s\n", proposal.FormatAmount(amount), who.Hex())
+			return nil
+		},
+	}
+
+	var passFile, identityFlag, toFlag string
+	deposit := &cobra.Command{
+		Use:   "deposit AMOUNT --identity CONSUMER",
+		Short: "Deposit the identity's tokens into the payments contract, to pay providers from",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			amount, err := parseAmountArg(args[0])
+			if err != nil {
+				return err
+			}
+			id, err := identity.ParseAddress(identityFlag)
+			if err != nil {
+				return fmt.Errorf("--identity: %w", err)
+			}
+			signer, err := g.unlock(cmd, id, passFile)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := apiCtx(cmd, 2*time.Minute)
+			defer cancel()
+			c, closeFn, err := g.paymentsClient(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			tx, err := c.Deposit(ctx, signer, id, amount, progress(cmd))
+			if err != nil {
+				if errors.Is(err, registry.ErrNoFunds) {
+					return fmt.Errorf("%w: the identity needs ether for gas (`myst payments fund` on development networks)", err)
+				}
+				return err
+			}
+			bal, _ := c.Balance(ctx, id)
+			fmt.Fprintf(cmd.OutOrStdout(), "deposited %s MYSTT for %s (gas %d); deposit now %s MYSTT\n", proposal.FormatAmount(amount), id.Hex(), tx.GasUsed, proposal.FormatAmount(bal))
+			return nil
+		},
+	}
+	deposit.Flags().StringVar(&identityFlag, "identity", "", "the consumer identity whose tokens are deposited")
+	deposit.Flags().StringVar(&passFile, "passphrase-file", "", "read the passphrase from the first line of this file instead of prompting")
+
+	balance := &cobra.Command{
+		Use:   "balance ADDRESS",
+		Short: "Show an identity's deposit and token balance",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := identity.ParseAddress(args[0])
+			if err != nil {
+				return err
+			}
+			ctx, cancel := apiCtx(cmd, 30*time.Second)
+			defer cancel()
+			c, closeFn, err := g.paymentsClient(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			dep, err := c.Balance(ctx, id)
+			if err != nil {
+				return err
+			}
+			tok, err := c.TokenBalance(ctx, id)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deposit: %s MYSTT\ntokens: %s MYSTT\n", proposal.FormatAmount(dep), proposal.FormatAmount(tok))
+			if w, err := c.PendingWithdrawal(ctx, id); err == nil && w.AvailableAt != 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "withdrawal to %s available at %s\n", w.To.Hex(), time.Unix(int64(w.AvailableAt), 0).UTC().Format(time.RFC3339))
+			}
+			return nil
+		},
+	}
+
+	var wPass, wID string
+	withdraw := &cobra.Command{
+		Use:   "withdraw --identity CONSUMER [--to ADDRESS]",
+		Short: "Announce a withdrawal of the unspent deposit, or complete it once the challenge period is over",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, err := identity.ParseAddress(wID)
+			if err != nil {
+				return fmt.Errorf("--identity: %w", err)
+			}
+			to := id
+			if toFlag != "" {
+				if to, err = identity.ParseAddress(toFlag); err != nil {
+					return fmt.Errorf("--to: %w", err)
+				}
+			}
+			ctx, cancel := apiCtx(cmd, 2*time.Minute)
+			defer cancel()
+			c, closeFn, err := g.paymentsClient(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			signer, err := g.unlock(cmd, id, wPass)
+			if err != nil {
+				return err
+			}
+			sender := signer
+			if nf, _, err := g.networkFile(); err == nil && nf.HasGasPayer() {
+				if gp, err := nf.GasPayer(); err == nil {
+					sender = gp
+				}
+			}
+			w, err := c.PendingWithdrawal(ctx, id)
+			if err != nil {
+				return err
+			}
+			if w.AvailableAt == 0 {
+				if _, err := c.RequestWithdrawal(ctx, sender, signer, to, progress(cmd)); err != nil {
+					return err
+				}
+				w, _ = c.PendingWithdrawal(ctx, id)
+				fmt.Fprintf(cmd.OutOrStdout(), "withdrawal announced: run this again after %s to receive the deposit\n", time.Unix(int64(w.AvailableAt), 0).UTC().Format(time.RFC3339))
+				return nil
+			}
+			before, _ := c.Balance(ctx, id)
+			if _, err := c.Withdraw(ctx, sender, id, progress(cmd)); err != nil {
+				if errors.Is(err, payments.ErrChallengePeriod) {
+					return fmt.Errorf("%w: run this again then", err)
+				}
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "withdrew %s MYSTT to %s\n", proposal.FormatAmount(before), w.To.Hex())
+			return nil
+		},
+	}
+	withdraw.Flags().StringVar(&wID, "identity", "", "the consumer identity")
+	withdraw.Flags().StringVar(&toFlag, "to", "", "where the deposit goes (default: the identity)")
+	withdraw.Flags().StringVar(&wPass, "passphrase-file", "", "read the passphrase from the first line of this file instead of prompting")
+	cmd.AddCommand(fund, deposit, balance, withdraw)
+	return cmd
+}
+
+func newEarningsCmd(g *globals) *cobra.Command {
+	var id string
+	cmd := &cobra.Command{
+		Use:   "earnings --identity PROVIDER",
+		Short: "Show a provider's settled and unsettled earnings",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, ctx, cancel, err := g.dial(cmd, 30*time.Second)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			e, err := c.Earnings(ctx, id)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "provider: %s\nsettled: %s MYSTT\nunsettled: %s MYSTT\nconsumers: %d\n", e.ProviderID, e.Settled, e.Unsettled, e.Consumers)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&id, "identity", "", "the provider identity")
+	return cmd
+}
+
+func newSettleCmd(g *globals) *cobra.Command {
+	var id string
+	cmd := &cobra.Command{
+		Use:   "settle --identity PROVIDER",
+		Short: "Settle a provider's unsettled promises on chain now",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, ctx, cancel, err := g.dial(cmd, 3*time.Minute)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			fmt.Fprintln(cmd.ErrOrStderr(), "settling (waits for the transactions to be mined)...")
+			e, err := c.Settle(ctx, id)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "settled: %s MYSTT\nunsettled: %s MYSTT\n", e.Settled, e.Unsettled)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&id, "identity", "", "the provider identity")
+	return cmd
+}

@@ -1,0 +1,230 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/dialog"
+	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/payments"
+	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/session"
+)
+
+// PaymentsConfig tunes metering and settlement.
+type PaymentsConfig struct {
+	InvoiceEvery    time.Duration // default 5 s
+	Grace           time.Duration // end a session unpaid this long (default 20 s)
+	SettleThreshold *big.Int      // settle when this much is unsettled (default 1 MYSTT)
+}
+
+// billing is the provider's payment state.
+type billing struct {
+	mu      sync.Mutex
+	billers map[string]*payments.Biller // by session id
+	settle  sync.Mutex                  // one settlement at a time
+}
+
+func (n *Node) paymentsEnabled() bool { return n.pay != nil }
+
+// settlementSender pays gas for settlements: the network's gas payer if it
+// has one, else the provider identity itself (if unlocked).
+func (n *Node) settlementSender(provider common.Address) (*identity.Signer, error) {
+	if n.cfg.Network.HasGasPayer() {
+		return n.cfg.Network.GasPayer()
+	}
+	return n.store.Signer(provider)
+}
+
+// admit refuses a priced session whose consumer's deposit, less what it
+// already promised this provider and is not settled, is empty.
+func (n *Node) admit(ctx context.Context, s session.Info) error {
+	if !payments.Priced(s.Price) {
+		return nil
+	}
+	if !n.paymentsEnabled() {
+		return errors.New("the network has no payment contracts, so a priced service can't be paid")
+	}
+	consumer, provider := common.HexToAddress(s.ConsumerID), common.HexToAddress(s.ProviderID)
+	bal, err := n.pay.Balance(ctx, consumer)
+	if err != nil {
+		return fmt.Errorf("could not read the consumer's deposit: %v", err)
+	}
+	r, err := n.payStore.ReceivedFrom(ctx, consumer, provider)
+	if err != nil {
+		return err
+	}
+	avail := new(big.Int).Sub(bal, r.Unsettled())
+	need := payments.Due(s.Price, time.Minute, 16<<20)
+	if avail.Cmp(need) < 0 {
+		return fmt.Errorf("the consumer's deposit (%s MYSTT available) can't cover a minute of the session (%s MYSTT): deposit more with `myst payments deposit`",
+			proposal.FormatAmount(maxZero(avail)), proposal.FormatAmount(need))
+	}
+	return nil
+}
+
+func maxZero(v *big.Int) *big.Int {
+	if v.Sign() < 0 {
+		return new(big.Int)
+	}
+	return v
+}
+
+// startBilling invoices an acked priced session.
+func (n *Node) startBilling(info session.Info, d *dialog.Dialog) {
+	if !n.paymentsEnabled() || !payments.Priced(info.Price) {
+		return
+	}
+	var bytes func() uint64
+	n.mu.Lock()
+	if s := n.services[info.ServiceID]; s != nil && s.bytes != nil {
+		meter := s.bytes
+		bytes = func() uint64 { in, out := meter(info.ID); return in + out }
+	}
+	n.mu.Unlock()
+	consumer, provider := common.HexToAddress(info.ConsumerID), common.HexToAddress(info.ProviderID)
+	b, err := payments.StartBiller(n.ctx, payments.BillerConfig{
+		Client: n.pay, Store: n.payStore, Dialog: d, SessionID: info.ID, Consumer: consumer, Provider: provider,
+		Price: info.Price, Start: info.CreatedAt, Bytes: bytes, Every: n.cfg.Payments.InvoiceEvery, Grace: n.cfg.Payments.Grace,
+		OnUnpaid: func(reason string) { n.provider.End(info.ID, reason) },
+		OnPromise: func(r payments.Received) {
+			if r.Unsettled().Cmp(n.cfg.Payments.SettleThreshold) >= 0 {
+				go n.settleOne(consumer, provider)
+			}
+		},
+	})
+	if err != nil {
+		n.logger.Error("start billing", "session", info.ID, "err", err)
+		n.provider.End(info.ID, "the provider could not bill the session")
+		return
+	}
+	n.billing.mu.Lock()
+	n.billing.billers[info.ID] = b
+	n.billing.mu.Unlock()
+}
+
+// stopBilling stops invoicing an ended session and settles what it earned.
+func (n *Node) stopBilling(info session.Info) {
+	n.billing.mu.Lock()
+	b := n.billing.billers[info.ID]
+	delete(n.billing.billers, info.ID)
+	n.billing.mu.Unlock()
+	if b == nil {
+		return
+	}
+	b.Stop()
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.settleOne(common.HexToAddress(info.ConsumerID), common.HexToAddress(info.ProviderID))
+	}()
+}
+
+func (n *Node) promisedFor(sessionID string) *big.Int {
+	n.billing.mu.Lock()
+	b := n.billing.billers[sessionID]
+	n.billing.mu.Unlock()
+	if b == nil {
+		return nil
+	}
+	return b.Promised()
+}
+
+// settleOne settles consumer's newest promise to provider, if it adds
+// anything.
+func (n *Node) settleOne(consumer, provider common.Address) (*big.Int, error) {
+	n.billing.settle.Lock()
+	defer n.billing.settle.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r, err := n.payStore.ReceivedFrom(ctx, consumer, provider)
+	if err != nil || r.Unsettled().Sign() <= 0 {
+		return new(big.Int), err
+	}
+	sender, err := n.settlementSender(provider)
+	if err != nil {
+		return nil, fmt.Errorf("no account to pay gas for settling: %w", err)
+	}
+	paid, tx, err := n.pay.Settle(ctx, sender, r.Promise, nil)
+	if errors.Is(err, payments.ErrNothingToPay) {
+		err = nil
+	}
+	if err != nil {
+		n.logger.Warn("settle", "consumer", consumer.Hex(), "provider", provider.Hex(), "err", err)
+		return nil, err
+	}
+	settled, err := n.pay.Settled(ctx, consumer, provider)
+	if err != nil {
+		return paid, err
+	}
+	if err := n.payStore.MarkSettled(ctx, consumer, provider, settled); err != nil {
+		return paid, err
+	}
+	n.logger.Info("settled", "consumer", consumer.Hex(), "provider", provider.Hex(), "paid", proposal.FormatAmount(maxZero(paid)), "gas", tx.GasUsed)
+	return paid, nil
+}
+
+// settleAll settles every unsettled promise to provider (zero: all).
+func (n *Node) settleAll(provider common.Address) (*big.Int, error) {
+	if !n.paymentsEnabled() {
+		return nil, errors.New("the network has no payment contracts")
+	}
+	rs, err := n.payStore.AllReceived(context.Background(), provider)
+	if err != nil {
+		return nil, err
+	}
+	total := new(big.Int)
+	var errs []error
+	for _, r := range rs {
+		if r.Unsettled().Sign() <= 0 {
+			continue
+		}
+		paid, err := n.settleOne(r.Consumer, r.Provider)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		total.Add(total, paid)
+	}
+	return total, errors.Join(errs...)
+}
+
+// Earnings reports a provider's settled and unsettled promises.
+func (n *Node) Earnings(ctx context.Context, id string) (api.Earnings, error) {
+	provider, err := parseID("identity", id)
+	if err != nil {
+		return api.Earnings{}, err
+	}
+	if !n.paymentsEnabled() {
+		return api.Earnings{}, api.Errorf(http.StatusConflict, "", "the network has no payment contracts")
+	}
+	rs, err := n.payStore.AllReceived(ctx, provider)
+	if err != nil {
+		return api.Earnings{}, err
+	}
+	settled, unsettled := new(big.Int), new(big.Int)
+	for _, r := range rs {
+		settled.Add(settled, r.Settled)
+		unsettled.Add(unsettled, maxZero(r.Unsettled()))
+	}
+	return api.Earnings{ProviderID: provider.Hex(), Settled: proposal.FormatAmount(settled), Unsettled: proposal.FormatAmount(unsettled), Consumers: len(rs)}, nil
+}
+
+// Settle settles a provider's unsettled promises now.
+func (n *Node) Settle(ctx context.Context, id string) (api.Earnings, error) {
+	provider, err := parseID("provider_id", id)
+	if err != nil {
+		return api.Earnings{}, err
+	}
+	if _, err := n.settleAll(provider); err != nil {
+		return api.Earnings{}, api.Errorf(http.StatusBadGateway, "", "settle: %v", err)
+	}
+	return n.Earnings(ctx, provider.Hex())
+}
