@@ -46,7 +46,7 @@ func (noopConnector) Disconnect()                                            {}
 // Connection reports the consumer's connection.
 func (n *Node) Connection() api.Connection {
 	n.connMu.Lock()
-	v, c := n.conn.view, n.conn.connector
+	v, c, p := n.conn.view, n.conn.connector, n.conn.payer
 	n.connMu.Unlock()
 	if v.State == api.Connected {
 		v.Duration = time.Since(v.Since)
@@ -54,6 +54,9 @@ func (n *Node) Connection() api.Connection {
 			Stats() (uint64, uint64, string)
 		}); ok {
 			v.BytesReceived, v.BytesSent, v.TunnelIP = st.Stats()
+		}
+		if p != nil {
+			v.Cost = proposal.FormatAmount(p.Paid())
 		}
 	}
 	return v

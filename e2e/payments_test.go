@@ -1,0 +1,181 @@
+package e2e
+
+import (
+	"context"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mystnode/myst/proposal"
+)
+
+// balances reads `myst payments balance` output.
+func balances(t *testing.T, args []string, id string) (deposit, tokens *big.Int) {
+	t.Helper()
+	out := mustMyst(t, append(args, "payments", "balance", id)...).stdout
+	for _, l := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(l, ": ")
+		if !ok {
+			continue
+		}
+		amount, err := proposal.ParseAmount(strings.TrimSuffix(strings.TrimSpace(v), " MYSTT"))
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "deposit":
+			deposit = amount
+		case "tokens":
+			tokens = amount
+		}
+	}
+	if deposit == nil || tokens == nil {
+		t.Fatalf("balance output:\n%s", out)
+	}
+	return deposit, tokens
+}
+
+func TestPricedSessionPaidOnChain(t *testing.T) {
+	t.Parallel()
+	ln := startLocalnet(t)
+	dir := t.TempDir()
+	pass := writeFile(t, dir, "pass", "pw\n")
+	provider := newIdentity(t, ln, filepath.Join(dir, "provider"), pass, true)
+	consumer := newIdentity(t, ln, filepath.Join(dir, "consumer"), pass, true)
+	broke := newIdentity(t, ln, filepath.Join(dir, "broke"), pass, true)
+	cli := []string{"--data-dir", filepath.Join(dir, "consumer"), "--network", ln.network, "--lightkdf"}
+
+	// Bad amounts are refused before anything is sent.
+	for _, a := range []string{"1e3", "0", "lots"} {
+		if r := myst(t, append(cli, "payments", "fund", consumer, a)...); r.code == 0 || !strings.Contains(r.stderr, "amount") {
+			t.Fatalf("fund %s: %s", a, r.stderr)
+		}
+	}
+	mustMyst(t, append(cli, "payments", "fund", consumer, "100")...)
+	r := mustMyst(t, append(cli, "payments", "deposit", "10", "--identity", consumer, "--passphrase-file", pass)...)
+	t.Logf("%s", strings.TrimSpace(r.stdout))
+	dep0, _ := balances(t, cli, consumer)
+	if dep0.Cmp(mustAmount(t, "10")) != 0 {
+		t.Fatalf("deposit %v", dep0)
+	}
+	_, prov0 := balances(t, cli, provider)
+
+	// 36 MYSTT an hour = 0.01 a second; invoices every 300 ms; settle only at the end.
+	pArgs := []string{"--invoice-every", "300ms", "--payment-grace", "3s", "--settle-threshold", "1000"}
+	pd := startDaemon(t, ln, filepath.Join(dir, "provider"), pArgs...)
+	cd := startDaemon(t, ln, filepath.Join(dir, "consumer"))
+	bd := startDaemon(t, ln, filepath.Join(dir, "broke"))
+	mustMyst(t, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
+	mustMyst(t, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
+	mustMyst(t, append(bd.args, "identity", "unlock", broke, "--passphrase-file", pass)...)
+	mustMyst(t, append(pd.args, "service", "start", "noop", "--identity", provider, "--country", "DE", "--price-hour", "36")...)
+
+	// A consumer without a deposit is refused.
+	if r := myst(t, append(bd.args, "connect", provider, "--identity", broke, "--service", "noop")...); r.code == 0 || !strings.Contains(r.stderr, "deposit") {
+		t.Fatalf("consumer without deposit: exit %d, %s", r.code, r.stderr)
+	}
+
+	mustMyst(t, append(cd.args, "connect", provider, "--identity", consumer, "--service", "noop")...)
+	time.Sleep(3 * time.Second) // a priced session runs for a few seconds
+	st := mustMyst(t, append(cd.args, "status")...).stdout
+	if !strings.Contains(st, "cost: ") || strings.Contains(st, "cost: 0 MYSTT") {
+		t.Fatalf("status shows no running cost:\n%s\nprovider:\n%s\nconsumer:\n%s", st, pd.stderr.String(), cd.stderr.String())
+	}
+	ss := mustMyst(t, append(pd.args, "sessions")...).stdout
+	t.Logf("provider sessions:\n%s", ss)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	stats, err := cd.client.Statistics(ctx)
+	if err != nil || stats.Cost == "" {
+		t.Fatalf("statistics %+v, %v", stats, err)
+	}
+	mustMyst(t, append(cd.args, "disconnect")...)
+
+	// The session's end settles it: the provider gains exactly what the
+	// consumer's deposit lost, which is the last promise.
+	var settled *big.Int
+	waitUntil(t, 30*time.Second, func() bool {
+		e, err := pd.client.Earnings(ctx, provider)
+		if err != nil || e.Unsettled != "0" || e.Settled == "0" {
+			return false
+		}
+		settled = mustAmount(t, e.Settled)
+		return true
+	})
+	dep1, _ := balances(t, cli, consumer)
+	_, prov1 := balances(t, cli, provider)
+	gained := new(big.Int).Sub(prov1, prov0)
+	spent := new(big.Int).Sub(dep0, dep1)
+	t.Logf("last promise %s MYSTT; provider gained %s, consumer's deposit shrank by %s", proposal.FormatAmount(settled), proposal.FormatAmount(gained), proposal.FormatAmount(spent))
+	if gained.Cmp(settled) != 0 || spent.Cmp(settled) != 0 {
+		t.Fatalf("provider gained %v, deposit shrank %v, last promise %v", gained, spent, settled)
+	}
+	// About 3 s at 0.01 MYSTT/s.
+	if settled.Cmp(mustAmount(t, "0.01")) < 0 || settled.Cmp(mustAmount(t, "0.1")) > 0 {
+		t.Fatalf("settled %s MYSTT for a ~3 s session at 0.01/s", proposal.FormatAmount(settled))
+	}
+
+	// A provider killed right after acknowledging promises settles them
+	// after a restart.
+	mustMyst(t, append(cd.args, "connect", provider, "--identity", consumer, "--service", "noop")...)
+	var before string
+	waitUntil(t, 20*time.Second, func() bool {
+		e, err := pd.client.Earnings(ctx, provider)
+		before = e.Unsettled
+		return err == nil && e.Unsettled != "0"
+	})
+	pd.cmd.Process.Signal(syscall.SIGKILL)
+	<-pd.exited
+	pd.cmd.ProcessState = &os.ProcessState{}
+	e0, err := afterKill(t, ln, dir, pArgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed with %s MYSTT unsettled (at least); after restart: settled %s, unsettled %s", before, e0.Settled, e0.Unsettled)
+	_, prov2 := balances(t, cli, provider)
+	if got := new(big.Int).Sub(prov2, prov1); got.Cmp(mustAmount(t, before)) < 0 {
+		t.Fatalf("after restart the provider gained %s, less than the %s acknowledged before the kill", proposal.FormatAmount(got), before)
+	}
+	waitUntil(t, 30*time.Second, func() bool {
+		c, err := cd.client.Connection(ctx)
+		return err == nil && c.State == "NotConnected"
+	})
+
+	// Withdraw the rest: announce, then after the challenge period.
+	r = mustMyst(t, append(cli, "payments", "withdraw", "--identity", consumer, "--passphrase-file", pass)...)
+	if !strings.Contains(r.stdout, "withdrawal announced") {
+		t.Fatalf("withdraw: %s", r.stdout)
+	}
+	if r = myst(t, append(cli, "payments", "withdraw", "--identity", consumer, "--passphrase-file", pass)...); r.code == 0 || !strings.Contains(r.stderr, "challenge period") {
+		t.Fatalf("withdraw during the challenge period: %s", r.stderr)
+	}
+}
+
+// afterKill restarts the provider daemon and waits for its start-up
+// settlement.
+func afterKill(t *testing.T, ln *localnet, dir string, pArgs []string) (e struct{ Settled, Unsettled string }, err error) {
+	t.Helper()
+	pd := startDaemon(t, ln, filepath.Join(dir, "provider"), pArgs...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	id := strings.TrimSpace(mustMyst(t, "--data-dir", filepath.Join(dir, "provider"), "identity", "list").lastLine())
+	waitUntil(t, 30*time.Second, func() bool {
+		got, err := pd.client.Earnings(ctx, id)
+		e.Settled, e.Unsettled = got.Settled, got.Unsettled
+		return err == nil && got.Unsettled == "0"
+	})
+	return e, nil
+}
+
+func mustAmount(t *testing.T, s string) *big.Int {
+	t.Helper()
+	v, err := proposal.ParseAmount(s)
+	if err != nil {
+		t.Fatalf("amount %q: %v", s, err)
+	}
+	return v
+}
