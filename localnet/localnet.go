@@ -38,7 +38,7 @@ type Config struct {
 	// ChallengePeriod is how long a consumer waits between announcing a
 	// withdrawal and withdrawing (default 60 s).
 	ChallengePeriod time.Duration
-	Logger        *slog.Logger
+	Logger          *slog.Logger
 }
 
 // Localnet is a running local network.
