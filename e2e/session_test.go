@@ -18,6 +18,13 @@ func TestNoopSessionThroughDiscovery(t *testing.T) {
 	consumer := newIdentity(t, ln, filepath.Join(dir, "consumer"), pass, true)
 	second := newIdentity(t, ln, filepath.Join(dir, "second"), pass, true)
 
+	// The service is priced: both consumers deposit.
+	for _, c := range []struct{ id, dir string }{{consumer, "consumer"}, {second, "second"}} {
+		args := []string{"--data-dir", filepath.Join(dir, c.dir), "--network", ln.network, "--lightkdf"}
+		mustMyst(t, append(args, "payments", "fund", c.id, "5")...)
+		mustMyst(t, append(args, "payments", "deposit", "5", "--identity", c.id, "--passphrase-file", pass)...)
+	}
+
 	pd := startDaemon(t, ln, filepath.Join(dir, "provider"))
 	cd := startDaemon(t, ln, filepath.Join(dir, "consumer"))
 	sd := startDaemon(t, ln, filepath.Join(dir, "second"))

@@ -204,6 +204,17 @@ func run(ctx context.Context, mystBin string) error {
 			return err
 		}
 		fmt.Print("   " + out)
+		if role == "consumer" {
+			step("consumer: get test tokens and deposit 10 MYSTT to pay with")
+			if _, err := d.cli(ctx, ns, append(base, "payments", "fund", ids[role], "100")...); err != nil {
+				return err
+			}
+			out, err := d.cli(ctx, ns, append(base, "payments", "deposit", "10", "--identity", ids[role], "--passphrase-file", pass)...)
+			if err != nil {
+				return err
+			}
+			fmt.Print("   " + out)
+		}
 		args := append(base, "--api-addr", "127.0.0.1:0", "daemon")
 		if role == "provider" {
 			args = append(args, "--public-ip", netlab.ProviderIP, "--country", "DE", "--city", "Berlin", "--openvpn-port", "0", "--openvpn-subnet", "198.19.0.0/16")
@@ -254,10 +265,20 @@ func run(ctx context.Context, mystBin string) error {
 		time.Sleep(250 * time.Millisecond)
 	}
 	fmt.Print(indent(status))
-	step("consumer disconnects; provider stops the service")
+	step("consumer disconnects; provider stops the service (settling on chain)")
 	if _, err := d.cli(ctx, d.lab.Consumer, append(C, "disconnect")...); err != nil {
 		return err
 	}
+	var earnings string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if earnings, err = d.cli(ctx, d.lab.Provider, append(P, "earnings", "--identity", ids["provider"])...); err != nil {
+			return err
+		}
+		if strings.Contains(earnings, "unsettled: 0 MYSTT") {
+			break
+		}
+	}
+	fmt.Print(indent(earnings))
 	if _, err := d.cli(ctx, d.lab.Provider, append(P, "service", "stop", lastLine(svc))...); err != nil {
 		return err
 	}
@@ -269,9 +290,9 @@ func run(ctx context.Context, mystBin string) error {
 	fmt.Printf("   provider address:            %s (public), %s (towards the web host)\n", netlab.ProviderIP, netlab.ProviderWebIP)
 	fmt.Printf("   the web host saw:            %s\n", saw)
 	fmt.Printf("   connect to first page byte:  %s\n", connectTime.Round(time.Millisecond))
-	for _, l := range strings.Split(status, "\n") {
-		if strings.HasPrefix(l, "received:") || strings.HasPrefix(l, "sent:") {
-			fmt.Printf("   bytes %-22s %s\n", strings.SplitN(l, ":", 2)[0]+":", strings.TrimSpace(strings.SplitN(l, ":", 2)[1]))
+	for _, l := range strings.Split(status+"\n"+earnings, "\n") {
+		if strings.HasPrefix(l, "received:") || strings.HasPrefix(l, "sent:") || strings.HasPrefix(l, "cost:") || strings.HasPrefix(l, "settled:") {
+			fmt.Printf("   %-29s %s\n", strings.SplitN(l, ":", 2)[0]+":", strings.TrimSpace(strings.SplitN(l, ":", 2)[1]))
 		}
 	}
 	if saw != netlab.ProviderWebIP {
