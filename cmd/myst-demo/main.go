@@ -217,7 +217,7 @@ func run(ctx context.Context, mystBin string) error {
 		}
 		args := append(base, "--api-addr", "127.0.0.1:0", "daemon")
 		if role == "provider" {
-			args = append(args, "--public-ip", netlab.ProviderIP, "--country", "DE", "--city", "Berlin", "--openvpn-port", "0", "--openvpn-subnet", "198.19.0.0/16")
+			args = append(args, "--public-ip", netlab.ProviderIP, "--country", "DE", "--city", "Berlin", "--openvpn-port", "0", "--openvpn-subnet", "198.19.0.0/16", "--invoice-every", "1s")
 		}
 		if apis[role], err = d.start(ctx, ns, role, daemonReady, args...); err != nil {
 			return err
@@ -253,6 +253,12 @@ func run(ctx context.Context, mystBin string) error {
 	resp.Body.Close()
 	connectTime := time.Since(start)
 	fmt.Print(indent("page: " + string(page)))
+	fmt.Println("   (the session runs for 3 s; the provider invoices every second, the consumer pays with signed promises)")
+	select {
+	case <-time.After(3 * time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	// openvpn reports byte counts every second.
 	var status string
 	for deadline := time.Now().Add(5 * time.Second); ; {
