@@ -230,3 +230,21 @@ func (c *Client) Statistics(ctx context.Context) (Statistics, error) {
 	var s Statistics
 	return s, c.do(ctx, http.MethodGet, "/connection/statistics", nil, &s)
 }
+
+// PaymentsBalance is GET /payments/balance.
+func (c *Client) PaymentsBalance(ctx context.Context, id string) (PaymentsBalance, error) {
+	var b PaymentsBalance
+	return b, c.do(ctx, http.MethodGet, "/payments/balance?identity="+url.QueryEscape(id), nil, &b)
+}
+
+// Deposit is POST /payments/deposit.
+func (c *Client) Deposit(ctx context.Context, req DepositRequest) (PaymentsBalance, error) {
+	var b PaymentsBalance
+	return b, c.do(ctx, http.MethodPost, "/payments/deposit", req, &b)
+}
+
+// Withdraw is POST /payments/withdraw.
+func (c *Client) Withdraw(ctx context.Context, req WithdrawRequest) (WithdrawResult, error) {
+	var r WithdrawResult
+	return r, c.do(ctx, http.MethodPost, "/payments/withdraw", req, &r)
+}

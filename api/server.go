@@ -33,6 +33,9 @@ type Backend interface {
 	Sessions() []SessionInfo
 	Earnings(ctx context.Context, id string) (Earnings, error)
 	Settle(ctx context.Context, id string) (Earnings, error)
+	PaymentsBalance(ctx context.Context, id string) (PaymentsBalance, error)
+	Deposit(ctx context.Context, req DepositRequest) (PaymentsBalance, error)
+	Withdraw(ctx context.Context, req WithdrawRequest) (WithdrawResult, error)
 }
 
 // StatusError carries the HTTP status a backend error maps to.
@@ -210,6 +213,38 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, e)
+	})
+	mux.HandleFunc("GET /payments/balance", func(w http.ResponseWriter, r *http.Request) {
+		bal, err := b.PaymentsBalance(r.Context(), r.URL.Query().Get("identity"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, bal)
+	})
+	mux.HandleFunc("POST /payments/deposit", func(w http.ResponseWriter, r *http.Request) {
+		var req DepositRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		bal, err := b.Deposit(r.Context(), req)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, bal)
+	})
+	mux.HandleFunc("POST /payments/withdraw", func(w http.ResponseWriter, r *http.Request) {
+		var req WithdrawRequest
+		if !readJSON(w, r, &req) {
+			return
+		}
+		res, err := b.Withdraw(r.Context(), req)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
 	})
 	mux.HandleFunc("GET /sessions", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, SessionList{Sessions: b.Sessions()})

@@ -53,6 +53,16 @@ func (s *stubBackend) Sessions() []SessionInfo                        { return n
 func (s *stubBackend) Earnings(context.Context, string) (Earnings, error) { return Earnings{}, nil }
 func (s *stubBackend) Settle(context.Context, string) (Earnings, error)   { return Earnings{}, nil }
 
+func (s *stubBackend) PaymentsBalance(context.Context, string) (PaymentsBalance, error) {
+	return PaymentsBalance{}, nil
+}
+func (s *stubBackend) Deposit(context.Context, DepositRequest) (PaymentsBalance, error) {
+	return PaymentsBalance{}, nil
+}
+func (s *stubBackend) Withdraw(context.Context, WithdrawRequest) (WithdrawResult, error) {
+	return WithdrawResult{}, nil
+}
+
 func TestHandlerBadInput(t *testing.T) {
 	b := &stubBackend{}
 	srv := httptest.NewServer(Handler(b, "tok", nil))

@@ -186,3 +186,34 @@ type Statistics struct {
 	BytesReceived uint64        `json:"bytes_received"`
 	Cost          string        `json:"cost"` // MYSTT promised in this session
 }
+
+// PaymentsBalance is GET /payments/balance?identity=.
+type PaymentsBalance struct {
+	ID      string `json:"id"`
+	Deposit string `json:"deposit"` // MYSTT in the Payments contract
+	Tokens  string `json:"tokens"`  // MYSTT held
+	// WithdrawalAt is when an announced withdrawal can complete.
+	WithdrawalAt *time.Time `json:"withdrawal_at,omitempty"`
+}
+
+// DepositRequest is POST /payments/deposit: the unlocked identity deposits
+// its own tokens (and pays gas).
+type DepositRequest struct {
+	ID     string `json:"identity"`
+	Amount string `json:"amount"`
+}
+
+// WithdrawRequest is POST /payments/withdraw: announce a withdrawal, or
+// complete it once the challenge period is over.
+type WithdrawRequest struct {
+	ID string `json:"identity"`
+	To string `json:"to,omitempty"`
+}
+
+// WithdrawResult says what happened.
+type WithdrawResult struct {
+	Announced       bool      `json:"announced"`
+	AvailableAt     time.Time `json:"available_at,omitempty"`
+	Withdrawn       string    `json:"withdrawn,omitempty"`
+	TransactionHash string    `json:"tx,omitempty"`
+}

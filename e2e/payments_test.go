@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/proposal"
 )
 
@@ -114,6 +115,18 @@ func TestPricedSessionPaidOnChain(t *testing.T) {
 	if gained.Cmp(settled) != 0 || spent.Cmp(settled) != 0 {
 		t.Fatalf("provider gained %v, deposit shrank %v, last promise %v", gained, spent, settled)
 	}
+	// The daemon's API agrees with the chain.
+	pb, err := cd.client.PaymentsBalance(ctx, consumer)
+	if err != nil || pb.Deposit != proposal.FormatAmount(dep1) {
+		t.Fatalf("API balance %+v, %v; chain says %s", pb, err, proposal.FormatAmount(dep1))
+	}
+	if _, err := cd.client.Deposit(ctx, api.DepositRequest{ID: consumer, Amount: "-3"}); err == nil || !strings.Contains(err.Error(), "amount") {
+		t.Fatalf("deposit of -3 through the API: %v", err)
+	}
+	if pb, err = cd.client.Deposit(ctx, api.DepositRequest{ID: consumer, Amount: "1"}); err != nil || mustAmount(t, pb.Deposit).Cmp(new(big.Int).Add(dep1, mustAmount(t, "1"))) != 0 {
+		t.Fatalf("deposit through the API: %+v, %v", pb, err)
+	}
+	dep1 = mustAmount(t, pb.Deposit)
 	// About 3 s at 0.01 MYSTT/s.
 	if settled.Cmp(mustAmount(t, "0.01")) < 0 || settled.Cmp(mustAmount(t, "0.1")) > 0 {
 		t.Fatalf("settled %s MYSTT for a ~3 s session at 0.01/s", proposal.FormatAmount(settled))

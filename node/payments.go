@@ -228,3 +228,106 @@ func (n *Node) Settle(ctx context.Context, id string) (api.Earnings, error) {
 	}
 	return n.Earnings(ctx, provider.Hex())
 }
+
+// PaymentsBalance reports an identity's deposit, tokens and any announced
+// withdrawal.
+func (n *Node) PaymentsBalance(ctx context.Context, id string) (api.PaymentsBalance, error) {
+	who, err := parseID("identity", id)
+	if err != nil {
+		return api.PaymentsBalance{}, err
+	}
+	if !n.paymentsEnabled() {
+		return api.PaymentsBalance{}, api.Errorf(http.StatusConflict, "", "the network has no payment contracts")
+	}
+	dep, err := n.pay.Balance(ctx, who)
+	if err != nil {
+		return api.PaymentsBalance{}, api.Errorf(http.StatusBadGateway, "", "read the deposit: %v", err)
+	}
+	tok, err := n.pay.TokenBalance(ctx, who)
+	if err != nil {
+		return api.PaymentsBalance{}, api.Errorf(http.StatusBadGateway, "", "read the token balance: %v", err)
+	}
+	out := api.PaymentsBalance{ID: who.Hex(), Deposit: proposal.FormatAmount(dep), Tokens: proposal.FormatAmount(tok)}
+	if w, err := n.pay.PendingWithdrawal(ctx, who); err == nil && w.AvailableAt != 0 {
+		at := time.Unix(int64(w.AvailableAt), 0).UTC()
+		out.WithdrawalAt = &at
+	}
+	return out, nil
+}
+
+// Deposit deposits an unlocked identity's own tokens; it pays gas.
+func (n *Node) Deposit(ctx context.Context, req api.DepositRequest) (api.PaymentsBalance, error) {
+	who, err := parseID("identity", req.ID)
+	if err != nil {
+		return api.PaymentsBalance{}, err
+	}
+	amount, err := proposal.ParseAmount(req.Amount)
+	if err != nil || amount.Sign() == 0 {
+		return api.PaymentsBalance{}, api.Errorf(http.StatusBadRequest, "amount", "%q: want a positive decimal amount of MYSTT", req.Amount)
+	}
+	if !n.paymentsEnabled() {
+		return api.PaymentsBalance{}, api.Errorf(http.StatusConflict, "", "the network has no payment contracts")
+	}
+	signer, err := n.store.Signer(who)
+	if err != nil {
+		return api.PaymentsBalance{}, api.Errorf(http.StatusConflict, "identity", "%v: unlock it first (`myst identity unlock %s`)", err, who.Hex())
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if _, err := n.pay.Deposit(ctx, signer, who, amount, nil); err != nil {
+		return api.PaymentsBalance{}, api.Errorf(http.StatusBadGateway, "", "deposit: %v", err)
+	}
+	return n.PaymentsBalance(ctx, who.Hex())
+}
+
+// Withdraw announces a withdrawal of an unlocked identity's deposit, or
+// completes it after the challenge period. The network's gas payer sends
+// the transactions if there is one, else the identity.
+func (n *Node) Withdraw(ctx context.Context, req api.WithdrawRequest) (api.WithdrawResult, error) {
+	who, err := parseID("identity", req.ID)
+	if err != nil {
+		return api.WithdrawResult{}, err
+	}
+	to := who
+	if req.To != "" {
+		if to, err = parseID("to", req.To); err != nil {
+			return api.WithdrawResult{}, err
+		}
+	}
+	if !n.paymentsEnabled() {
+		return api.WithdrawResult{}, api.Errorf(http.StatusConflict, "", "the network has no payment contracts")
+	}
+	signer, err := n.store.Signer(who)
+	if err != nil {
+		return api.WithdrawResult{}, api.Errorf(http.StatusConflict, "identity", "%v: unlock it first (`myst identity unlock %s`)", err, who.Hex())
+	}
+	sender := signer
+	if n.cfg.Network.HasGasPayer() {
+		if gp, err := n.cfg.Network.GasPayer(); err == nil {
+			sender = gp
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	w, err := n.pay.PendingWithdrawal(ctx, who)
+	if err != nil {
+		return api.WithdrawResult{}, api.Errorf(http.StatusBadGateway, "", "%v", err)
+	}
+	if w.AvailableAt == 0 {
+		tx, err := n.pay.RequestWithdrawal(ctx, sender, signer, to, nil)
+		if err != nil {
+			return api.WithdrawResult{}, api.Errorf(http.StatusBadGateway, "", "announce the withdrawal: %v", err)
+		}
+		w, _ = n.pay.PendingWithdrawal(ctx, who)
+		return api.WithdrawResult{Announced: true, AvailableAt: time.Unix(int64(w.AvailableAt), 0).UTC(), TransactionHash: tx.Hash.Hex()}, nil
+	}
+	before, _ := n.pay.Balance(ctx, who)
+	tx, err := n.pay.Withdraw(ctx, sender, who, nil)
+	if errors.Is(err, payments.ErrChallengePeriod) {
+		return api.WithdrawResult{}, api.Errorf(http.StatusConflict, "", "%v: try again then", err)
+	}
+	if err != nil {
+		return api.WithdrawResult{}, api.Errorf(http.StatusBadGateway, "", "withdraw: %v", err)
+	}
+	return api.WithdrawResult{Withdrawn: proposal.FormatAmount(before), TransactionHash: tx.Hash.Hex()}, nil
+}
