@@ -20,6 +20,7 @@ import (
 
 // daemon is a running `myst daemon` process.
 type daemon struct {
+	stopped bool
 	ns      string
 	dataDir string
 	apiAddr string
@@ -100,6 +101,10 @@ func startDaemonIn(t *testing.T, ns string, ln *localnet, dataDir string, extra 
 }
 
 func (d *daemon) stop(t *testing.T) {
+	if d.stopped {
+		return
+	}
+	d.stopped = true
 	if d.cmd.ProcessState != nil {
 		return
 	}

@@ -278,6 +278,25 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 		t.Fatalf("openvpn still running: %v", ps)
 	}
 
+	// Daemon shutdown (SIGTERM) of a connected consumer restores its routes
+	// and ends the provider's session.
+	svc = mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "openvpn", "--identity", provider, "--max-sessions", "1")...).lastLine()
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn")...)
+	if snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all") == routesBefore {
+		t.Fatal("connected, but the consumer's routes did not change")
+	}
+	cd.stop(t)
+	if after := snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all"); after != routesBefore {
+		t.Fatalf("consumer routes after daemon shutdown:\n%s\nbefore:\n%s", after, routesBefore)
+	}
+	waitUntil(t, 10*time.Second, func() bool {
+		ss, err := pd.client.Sessions(ctx)
+		return err == nil && len(ss) == 0
+	})
+	mustMystIn(t, lab.Provider, append(pd.args, "service", "stop", svc)...)
+	cd = startDaemonIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"))
+	mustMystIn(t, lab.Consumer, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
+
 	// Faults. A provider killed mid-session: the consumer leaves Connected
 	// within 30 s, says why, and its routes are restored; the provider's
 	// next start removes the NAT rules the crash left.
