@@ -1,0 +1,107 @@
+package node
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/localnet"
+	"github.com/mystnode/myst/network"
+	"github.com/mystnode/myst/registry"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// go-ethereum's process-wide helpers (the in-process dev chain).
+		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/metrics.(*meterArbiter).tick"),
+		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/core/state/snapshot.(*diskLayer).generate"),
+		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/eth/filters.(*FilterSystem).cacheLoop"),
+		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/core.(*txSenderCacher).cache"),
+		goleak.IgnoreAnyFunction("github.com/syndtr/goleveldb/leveldb.(*DB).mpoolDrain"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
+	)
+}
+
+// TestNodesStopCleanly runs a provider and a consumer node in this process
+// on an in-process localnet, takes a noop session through discovery, and
+// checks that Stop leaves no goroutine behind (TestMain).
+func TestNodesStopCleanly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ln, err := localnet.Start(ctx, localnet.Config{DataDir: t.TempDir(), RPCAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	nf, err := network.Load(ln.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	payer, err := nf.GasPayer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.Dial(ctx, nf.EtherRPCURL, nf.ChainID, nf.RegistryAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+
+	start := func(name string) (*Node, string) {
+		n, err := New(ctx, Config{DataDir: filepath.Join(t.TempDir(), name), Network: nf, APIAddr: "127.0.0.1:0", LightKDF: true,
+			Country: "DE", Logger: slog.New(slog.DiscardHandler), KeepAliveEvery: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Start()
+		id, err := n.CreateIdentity("pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Unlock(id, "pw"); err != nil {
+			t.Fatal(err)
+		}
+		addr, _ := parseID("id", id)
+		signer, _ := n.store.Signer(addr)
+		if _, err := reg.Register(ctx, signer, payer, nil); err != nil {
+			t.Fatal(err)
+		}
+		return n, id
+	}
+	prov, pid := start("provider")
+	cons, cid := start("consumer")
+
+	svc, err := prov.StartService(ctx, api.ServiceRequest{ProviderID: pid, Type: "noop", Options: api.ServiceOptions{MaxSessions: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cons.Connect(ctx, api.ConnectionRequest{ConsumerID: cid, ProviderID: pid, ServiceType: "noop"})
+	if err != nil || c.State != api.Connected {
+		t.Fatalf("connect: %+v, %v", c, err)
+	}
+	if ss := prov.Sessions(); len(ss) != 1 || ss[0].ConsumerID != cid {
+		t.Fatalf("provider sessions %+v", ss)
+	}
+	d, err := cons.OpenDialog(ctx, api.DialogRequest{ConsumerID: cid, ProviderID: pid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cons.Ping(ctx, d.ID, api.PingRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if svc.ID == "" || len(prov.Services()) != 1 {
+		t.Fatalf("services %+v", prov.Services())
+	}
+	// Stop both while connected: the consumer ends its session, the
+	// provider unregisters its proposal.
+	cons.Stop()
+	prov.Stop()
+	<-cons.Done()
+	<-prov.Done()
+}
