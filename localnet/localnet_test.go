@@ -5,23 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mystnode/myst/devchain/devchaintest"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/registry"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// go-ethereum's process-wide helpers.
-		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/metrics.(*meterArbiter).tick"),
-		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/core/state/snapshot.(*diskLayer).generate"),
-		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/eth/filters.(*FilterSystem).cacheLoop"),
-		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/core.(*txSenderCacher).cache"),
-		goleak.IgnoreAnyFunction("github.com/syndtr/goleveldb/leveldb.(*DB).mpoolDrain"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
-	)
+	goleak.VerifyTestMain(m, devchaintest.LeakOptions()...)
 }
 
 func TestStartWritesUsableNetworkFile(t *testing.T) {

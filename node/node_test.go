@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/devchain/devchaintest"
 	"github.com/mystnode/myst/localnet"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/registry"
@@ -15,17 +16,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// go-ethereum's process-wide helpers (the in-process dev chain).
-		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/metrics.(*meterArbiter).tick"),
-		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/core/state/snapshot.(*diskLayer).generate"),
-		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/eth/filters.(*FilterSystem).cacheLoop"),
-		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/core.(*txSenderCacher).cache"),
-		goleak.IgnoreAnyFunction("github.com/syndtr/goleveldb/leveldb.(*DB).mpoolDrain"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
-	)
+	goleak.VerifyTestMain(m, devchaintest.LeakOptions()...)
 }
 
 // TestNodesStopCleanly runs a provider and a consumer node in this process

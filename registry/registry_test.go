@@ -14,22 +14,13 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/mystnode/myst/contracts"
 	"github.com/mystnode/myst/devchain"
+	"github.com/mystnode/myst/devchain/devchaintest"
 	"github.com/mystnode/myst/identity"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// go-ethereum starts process-wide helpers that outlive a chain.
-		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/metrics.(*meterArbiter).tick"),
-		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/core/state/snapshot.(*diskLayer).generate"),
-		goleak.IgnoreTopFunction("github.com/ethereum/go-ethereum/consensus/ethash.(*remoteSealer).loop"),
-		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/eth/filters.(*FilterSystem).cacheLoop"),
-		goleak.IgnoreAnyFunction("github.com/ethereum/go-ethereum/core.(*txSenderCacher).cache"),
-		goleak.IgnoreAnyFunction("github.com/syndtr/goleveldb/leveldb.(*DB).mpoolDrain"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-	)
+	goleak.VerifyTestMain(m, devchaintest.LeakOptions()...)
 }
 
 type env struct {
