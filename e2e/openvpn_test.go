@@ -214,7 +214,8 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	el := time.Since(tstart)
 	t.Logf("throughput through the tunnel: %d bytes in %s = %.1f Mbit/s", n, el.Round(time.Millisecond), float64(n)*8/el.Seconds()/1e6)
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// One context for the API calls of the rest of the test (minutes under -race).
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	waitUntil(t, 10*time.Second, func() bool {
 		c, err := cd.client.Connection(ctx)

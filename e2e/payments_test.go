@@ -88,7 +88,7 @@ func TestPricedSessionPaidOnChain(t *testing.T) {
 	}
 	ss := mustMyst(t, append(pd.args, "sessions")...).stdout
 	t.Logf("provider sessions:\n%s", ss)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // minutes under -race
 	defer cancel()
 	stats, err := cd.client.Statistics(ctx)
 	if err != nil || stats.Cost == "" {
