@@ -231,9 +231,12 @@ func TestForgedAnswerWithKnownDialogID(t *testing.T) {
 	defer d.Close()
 	<-idCh
 	stillServes(t, d)
-	if n := dropped(cm, ReasonWrongPeer) + dropped(cm, ReasonBadSignature); n != 1 {
-		t.Fatalf("forged answers dropped: %v, want 1", n)
-	}
+	// The forged answer is dropped: before the handshake completes as an
+	// answer for another dialog or signer, after it (NATS does not order
+	// messages from different connections) as an unexpected answer.
+	waitFor(t, 5*time.Second, func() bool {
+		return dropped(cm, ReasonWrongPeer)+dropped(cm, ReasonBadSignature)+dropped(cm, ReasonGarbage) == 1
+	})
 }
 
 func encryptToSigner(to interface{ PublicKey() []byte }, msg []byte) ([]byte, error) {
