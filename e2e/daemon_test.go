@@ -125,10 +125,16 @@ func (d *daemon) stop(t *testing.T) {
 // registers it on the localnet.
 func newIdentity(t *testing.T, ln *localnet, dataDir, pass string, register bool) string {
 	t.Helper()
+	return newIdentityIn(t, "", ln, dataDir, pass, register)
+}
+
+// newIdentityIn is newIdentity with the CLI run inside namespace ns.
+func newIdentityIn(t *testing.T, ns string, ln *localnet, dataDir, pass string, register bool) string {
+	t.Helper()
 	args := []string{"--data-dir", dataDir, "--network", ln.network, "--lightkdf"}
-	id := mustMyst(t, append(args, "identity", "new", "--passphrase-file", pass)...).lastLine()
+	id := mustMystIn(t, ns, append(args, "identity", "new", "--passphrase-file", pass)...).lastLine()
 	if register {
-		mustMyst(t, append(args, "identity", "register", id, "--passphrase-file", pass)...)
+		mustMystIn(t, ns, append(args, "identity", "register", id, "--passphrase-file", pass)...)
 	}
 	return id
 }

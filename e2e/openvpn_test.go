@@ -30,10 +30,8 @@ func requireLab(t *testing.T) *netlab.Lab {
 	t.Helper()
 	err := netlab.Available()
 	if err == nil {
-		if _, lerr := exec.LookPath("openvpn"); lerr != nil {
-			if _, serr := os.Stat("/usr/sbin/openvpn"); serr != nil {
-				err = fmt.Errorf("openvpn not installed (scripts/install.sh installs it)")
-			}
+		if _, ferr := openvpn.FindBinary(""); ferr != nil {
+			err = fmt.Errorf("%v (scripts/install.sh installs it)", ferr)
 		}
 	}
 	if err != nil {
@@ -164,14 +162,8 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 
 	ln := startLocalnetIn(t, lab.Provider, netlab.ProviderIP)
 	pass := writeFile(t, dir, "pass", "pw\n")
-	newID := func(ns, name string) string {
-		args := []string{"--data-dir", filepath.Join(dir, name), "--network", ln.network, "--lightkdf"}
-		id := mustMystIn(t, ns, append(args, "identity", "new", "--passphrase-file", pass)...).lastLine()
-		mustMystIn(t, ns, append(args, "identity", "register", id, "--passphrase-file", pass)...)
-		return id
-	}
-	provider := newID(lab.Provider, "provider")
-	consumer := newID(lab.Consumer, "consumer")
+	provider := newIdentityIn(t, lab.Provider, ln, filepath.Join(dir, "provider"), pass, true)
+	consumer := newIdentityIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"), pass, true)
 
 	pArgs := []string{"--public-ip", netlab.ProviderIP, "--openvpn-port", "0", "--openvpn-subnet", "198.19.0.0/16", "--country", "DE"}
 	pd := startDaemonIn(t, lab.Provider, ln, filepath.Join(dir, "provider"), pArgs...)

@@ -3,6 +3,7 @@
 package identity
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ethereum/go-ethereum/accounts"
+	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -154,6 +156,22 @@ func ParsePrivateKey(text string) (*ecdsa.PrivateKey, error) {
 		return nil, fmt.Errorf("%w: want 64 hex digits of a secp256k1 key", ErrBadKey)
 	}
 	return key, nil
+}
+
+// TransactOpts returns contract-binding transaction options that send from
+// this identity and sign with its key.
+func (s *Signer) TransactOpts(ctx context.Context, chainID *big.Int) *bind.TransactOpts {
+	chainID = new(big.Int).Set(chainID)
+	return &bind.TransactOpts{
+		From:    s.addr,
+		Context: ctx,
+		Signer: func(from common.Address, tx *types.Transaction) (*types.Transaction, error) {
+			if from != s.addr {
+				return nil, fmt.Errorf("cannot sign for %s", from.Hex())
+			}
+			return s.SignTx(tx, chainID)
+		},
+	}
 }
 
 // SignTx signs an Ethereum transaction with the identity's key, so an

@@ -111,9 +111,12 @@ func (n *Node) listen(signer *identity.Signer) error {
 
 func isUnregistered(err error) bool { return errors.Is(err, registry.ErrNotRegistered) }
 
+// echo answers "ping" requests on every dialog of this node.
+func echo(_ context.Context, p []byte) ([]byte, error) { return p, nil }
+
 // acceptDialog sets the handlers of a dialog a consumer opened to us.
 func (n *Node) acceptDialog(d *dialog.Dialog) {
-	d.Handle("ping", func(_ context.Context, p []byte) ([]byte, error) { return p, nil })
+	d.Handle("ping", echo)
 	n.provider.Attach(d)
 	n.logger.Info("dialog opened", "consumer", d.Peer().Hex(), "provider", d.Self().Hex(), "dialog", d.ID().String())
 }
@@ -165,7 +168,7 @@ func (n *Node) OpenDialog(ctx context.Context, req api.DialogRequest) (api.Dialo
 	case err != nil:
 		return api.Dialog{}, api.Errorf(http.StatusBadGateway, "", "open dialog: %v", err)
 	}
-	d.Handle("ping", func(_ context.Context, p []byte) ([]byte, error) { return p, nil })
+	d.Handle("ping", echo)
 	id := d.ID().String()
 	n.mu.Lock()
 	n.dialogs[id] = &consumerDialog{d: d}

@@ -134,7 +134,7 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 	case err != nil:
 		return fail(api.Errorf(http.StatusBadGateway, "", "dialog: %v", err))
 	}
-	d.Handle("ping", func(_ context.Context, p []byte) ([]byte, error) { return p, nil })
+	d.Handle("ping", echo)
 	conn, err := session.Open(ctx, d, found[0].Signed, connector, session.ConsumerConfig{
 		KeepAliveEvery: n.cfg.KeepAliveEvery,
 		OnEnd: func(reason string) {

@@ -34,13 +34,13 @@ type billing struct {
 
 func (n *Node) paymentsEnabled() bool { return n.pay != nil }
 
-// settlementSender pays gas for settlements: the network's gas payer if it
-// has one, else the provider identity itself (if unlocked).
-func (n *Node) settlementSender(provider common.Address) (*identity.Signer, error) {
+// gasSender pays gas for an identity's payment transactions: the network's
+// gas payer if it has one, else the identity itself (if unlocked).
+func (n *Node) gasSender(id common.Address) (*identity.Signer, error) {
 	if n.cfg.Network.HasGasPayer() {
 		return n.cfg.Network.GasPayer()
 	}
-	return n.store.Signer(provider)
+	return n.store.Signer(id)
 }
 
 // admit refuses a priced session whose consumer's deposit, less what it
@@ -148,7 +148,7 @@ func (n *Node) settleOne(consumer, provider common.Address) (*big.Int, error) {
 	if err != nil || r.Unsettled().Sign() <= 0 {
 		return new(big.Int), err
 	}
-	sender, err := n.settlementSender(provider)
+	sender, err := n.gasSender(provider)
 	if err != nil {
 		return nil, fmt.Errorf("no account to pay gas for settling: %w", err)
 	}
@@ -301,33 +301,20 @@ func (n *Node) Withdraw(ctx context.Context, req api.WithdrawRequest) (api.Withd
 	if err != nil {
 		return api.WithdrawResult{}, api.Errorf(http.StatusConflict, "identity", "%v: unlock it first (`myst identity unlock %s`)", err, who.Hex())
 	}
-	sender := signer
-	if n.cfg.Network.HasGasPayer() {
-		if gp, err := n.cfg.Network.GasPayer(); err == nil {
-			sender = gp
-		}
+	sender, err := n.gasSender(who)
+	if err != nil {
+		return api.WithdrawResult{}, api.Errorf(http.StatusConflict, "", "no account to pay gas: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	w, err := n.pay.PendingWithdrawal(ctx, who)
-	if err != nil {
-		return api.WithdrawResult{}, api.Errorf(http.StatusBadGateway, "", "%v", err)
-	}
-	if w.AvailableAt == 0 {
-		tx, err := n.pay.RequestWithdrawal(ctx, sender, signer, to, nil)
-		if err != nil {
-			return api.WithdrawResult{}, api.Errorf(http.StatusBadGateway, "", "announce the withdrawal: %v", err)
-		}
-		w, _ = n.pay.PendingWithdrawal(ctx, who)
-		return api.WithdrawResult{Announced: true, AvailableAt: time.Unix(int64(w.AvailableAt), 0).UTC(), TransactionHash: tx.Hash.Hex()}, nil
-	}
-	before, _ := n.pay.Balance(ctx, who)
-	tx, err := n.pay.Withdraw(ctx, sender, who, nil)
-	if errors.Is(err, payments.ErrChallengePeriod) {
+	step, err := n.pay.WithdrawOrAnnounce(ctx, sender, signer, to, nil)
+	switch {
+	case errors.Is(err, payments.ErrChallengePeriod):
 		return api.WithdrawResult{}, api.Errorf(http.StatusConflict, "", "%v: try again then", err)
-	}
-	if err != nil {
+	case err != nil:
 		return api.WithdrawResult{}, api.Errorf(http.StatusBadGateway, "", "withdraw: %v", err)
+	case step.Announced:
+		return api.WithdrawResult{Announced: true, AvailableAt: step.AvailableAt, TransactionHash: step.Tx.Hash.Hex()}, nil
 	}
-	return api.WithdrawResult{Withdrawn: proposal.FormatAmount(before), TransactionHash: tx.Hash.Hex()}, nil
+	return api.WithdrawResult{Withdrawn: proposal.FormatAmount(step.Withdrawn), TransactionHash: step.Tx.Hash.Hex()}, nil
 }

@@ -97,7 +97,7 @@ func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMess
 	if err != nil {
 		return err
 	}
-	bin, err := findBinary(c.opts.Binary)
+	bin, err := FindBinary(c.opts.Binary)
 	if err != nil {
 		return err
 	}

@@ -176,18 +176,3 @@ func (n *NAT) Recover() (int, error) {
 	}
 	return count, errors.Join(errs...)
 }
-
-// defaultRouteInterface names the interface of the IPv4 default route.
-func defaultRouteInterface() (string, error) {
-	raw, err := os.ReadFile("/proc/net/route")
-	if err != nil {
-		return "", fmt.Errorf("read routes: %w", err)
-	}
-	for _, line := range strings.Split(string(raw), "\n")[1:] {
-		f := strings.Fields(line)
-		if len(f) >= 8 && f[1] == "00000000" && f[7] == "00000000" {
-			return f[0], nil
-		}
-	}
-	return "", errors.New("no default route: name the uplink interface (--openvpn-uplink)")
-}

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mystnode/myst/location"
 )
 
 // ErrNoBinary means the openvpn program is not installed.
@@ -76,21 +78,23 @@ type serverClient struct {
 	bytesOut  uint64 // to the client
 }
 
-// findBinary resolves the openvpn program.
-func findBinary(name string) (string, error) {
+// FindBinary resolves the openvpn program ("" means "openvpn"), looking in
+// the sbin folders too, which a non-login PATH may lack.
+func FindBinary(name string) (string, error) {
 	if name == "" {
 		name = "openvpn"
 	}
-	p, err := exec.LookPath(name)
-	if err != nil {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	if !strings.Contains(name, "/") {
 		for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
-			if _, err := os.Stat(filepath.Join(dir, name)); err == nil && !strings.Contains(name, "/") {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 				return filepath.Join(dir, name), nil
 			}
 		}
-		return "", ErrNoBinary
 	}
-	return p, nil
+	return "", ErrNoBinary
 }
 
 // FreeUDPPort returns a UDP port free at this moment.
@@ -106,7 +110,7 @@ func FreeUDPPort() (int, error) {
 // StartServer writes the server's files, starts openvpn, takes over its
 // management interface and sets up NAT.
 func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
-	bin, err := findBinary(cfg.Binary)
+	bin, err := FindBinary(cfg.Binary)
 	if err != nil {
 		return nil, err
 	}
@@ -125,8 +129,8 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		}
 	}
 	if cfg.Uplink == "" {
-		if cfg.Uplink, err = defaultRouteInterface(); err != nil {
-			return nil, err
+		if _, cfg.Uplink, err = location.DefaultRouteAddr(); err != nil {
+			return nil, fmt.Errorf("%w (or name the uplink interface: --openvpn-uplink)", err)
 		}
 	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {

@@ -120,10 +120,7 @@ type Tx struct {
 }
 
 func (c *Client) opts(ctx context.Context, s *identity.Signer) *bind.TransactOpts {
-	chainID := c.ChainID()
-	return &bind.TransactOpts{From: s.Address(), Context: ctx, Signer: func(_ common.Address, tx *types.Transaction) (*types.Transaction, error) {
-		return s.SignTx(tx, chainID)
-	}}
+	return s.TransactOpts(ctx, c.chainID)
 }
 
 func (c *Client) mined(ctx context.Context, what string, tx *types.Transaction, err error, progress registry.Progress) (Tx, error) {
@@ -295,12 +292,48 @@ func (c *Client) Withdraw(ctx context.Context, sender *identity.Signer, consumer
 	return c.mined(ctx, "withdraw", tx, err, progress)
 }
 
+// WithdrawStep is what WithdrawOrAnnounce did.
+type WithdrawStep struct {
+	Announced   bool           // a withdrawal was announced (none was pending)
+	AvailableAt time.Time      // when an announced withdrawal can complete
+	Withdrawn   *big.Int       // the deposit paid out, when it completed
+	To          common.Address // where the deposit goes
+	Tx          Tx
+}
+
+// WithdrawOrAnnounce announces a withdrawal of consumer's deposit to `to`
+// if none is pending, or completes the pending one (ErrChallengePeriod
+// while the period runs). sender pays gas.
+func (c *Client) WithdrawOrAnnounce(ctx context.Context, sender, consumer *identity.Signer, to common.Address, progress registry.Progress) (WithdrawStep, error) {
+	w, err := c.PendingWithdrawal(ctx, consumer.Address())
+	if err != nil {
+		return WithdrawStep{}, err
+	}
+	if w.AvailableAt == 0 {
+		tx, err := c.RequestWithdrawal(ctx, sender, consumer, to, progress)
+		if err != nil {
+			return WithdrawStep{}, err
+		}
+		if w, err = c.PendingWithdrawal(ctx, consumer.Address()); err != nil {
+			return WithdrawStep{}, err
+		}
+		return WithdrawStep{Announced: true, AvailableAt: time.Unix(int64(w.AvailableAt), 0).UTC(), To: w.To, Tx: tx}, nil
+	}
+	before, err := c.Balance(ctx, consumer.Address())
+	if err != nil {
+		return WithdrawStep{}, err
+	}
+	tx, err := c.Withdraw(ctx, sender, consumer.Address(), progress)
+	if err != nil {
+		return WithdrawStep{}, err
+	}
+	return WithdrawStep{Withdrawn: before, AvailableAt: time.Unix(int64(w.AvailableAt), 0).UTC(), To: w.To, Tx: tx}, nil
+}
+
 // DeployAll deploys the token and Payments contracts, minting supply to
 // payer. It returns their addresses.
 func DeployAll(ctx context.Context, ec *ethclient.Client, chainID *big.Int, payer *identity.Signer, supply *big.Int, challengeSeconds uint64) (token, pay common.Address, err error) {
-	o := &bind.TransactOpts{From: payer.Address(), Context: ctx, Signer: func(_ common.Address, tx *types.Transaction) (*types.Transaction, error) {
-		return payer.SignTx(tx, chainID)
-	}}
+	o := payer.TransactOpts(ctx, chainID)
 	token, tx, tok, err := contracts.DeployMystToken(o, ec)
 	if err != nil {
 		return token, pay, fmt.Errorf("deploy MystToken: %w", err)

@@ -189,17 +189,7 @@ func (c *Client) Register(ctx context.Context, id, payer *identity.Signer, progr
 
 // TransactOpts returns transaction options that sign with payer's key.
 func (c *Client) TransactOpts(ctx context.Context, payer *identity.Signer) *bind.TransactOpts {
-	chainID := c.ChainID()
-	return &bind.TransactOpts{
-		From:    payer.Address(),
-		Context: ctx,
-		Signer: func(from common.Address, tx *types.Transaction) (*types.Transaction, error) {
-			if from != payer.Address() {
-				return nil, fmt.Errorf("cannot sign for %s", from.Hex())
-			}
-			return payer.SignTx(tx, chainID)
-		},
-	}
+	return payer.TransactOpts(ctx, c.chainID)
 }
 
 func isFundsError(err error) bool {
@@ -241,13 +231,7 @@ func WaitMined(ctx context.Context, ec *ethclient.Client, tx common.Hash, progre
 // Deploy deploys a new IdentityRegistry paid by payer and waits until it is
 // mined. It returns the contract address and the block it was mined in.
 func Deploy(ctx context.Context, ec *ethclient.Client, chainID *big.Int, payer *identity.Signer) (common.Address, uint64, error) {
-	opts := &bind.TransactOpts{
-		From:    payer.Address(),
-		Context: ctx,
-		Signer: func(_ common.Address, tx *types.Transaction) (*types.Transaction, error) {
-			return payer.SignTx(tx, chainID)
-		},
-	}
+	opts := payer.TransactOpts(ctx, chainID)
 	addr, tx, _, err := contracts.DeployIdentityRegistry(opts, ec)
 	if err != nil {
 		return common.Address{}, 0, fmt.Errorf("deploy IdentityRegistry: %w", err)

@@ -70,7 +70,7 @@ func Open(ctx context.Context, d *dialog.Dialog, found proposal.Signed, connecto
 	d.Handle(TopicDestroy, func(_ context.Context, b []byte) ([]byte, error) {
 		var x Destroy
 		if json.Unmarshal(b, &x) == nil && x.SessionID == c.id && c.id != "" {
-			go c.end("the provider ended the session: "+x.Reason, false)
+			go c.lost("the provider ended the session: " + x.Reason)
 		}
 		return nil, nil
 	})
@@ -141,10 +141,10 @@ func (c *Conn) keepAlive() {
 		case <-c.ended:
 			return
 		case <-c.d.Done():
-			go c.end("the dialog with the provider closed", false)
+			go c.lost("the dialog with the provider closed")
 			return
 		case <-down:
-			go c.end("the tunnel went down (the provider stopped answering)", false)
+			go c.lost("the tunnel went down (the provider stopped answering)")
 			return
 		case <-t.C:
 		}
@@ -156,63 +156,55 @@ func (c *Conn) keepAlive() {
 		case err == nil:
 			misses = 0
 		case errors.As(err, &re) && strings.Contains(re.Text, ErrUnknownSession.Error()):
-			go c.end("the provider no longer knows the session", false)
+			go c.lost("the provider no longer knows the session")
 			return
 		case errors.Is(err, dialog.ErrClosed):
-			go c.end("the dialog with the provider closed", false)
+			go c.lost("the dialog with the provider closed")
 			return
 		default:
 			misses++
 			if misses >= 3 {
-				go c.end(fmt.Sprintf("the provider stopped answering (%d keep-alives lost)", misses), false)
+				go c.lost(fmt.Sprintf("the provider stopped answering (%d keep-alives lost)", misses))
 				return
 			}
 		}
 	}
 }
 
-func (c *Conn) end(reason string, byUs bool) {
+// end ends the session once: the data channel goes down, the provider is
+// told if tell, the dialog closes, and OnEnd hears of it if notify.
+func (c *Conn) end(reason string, tell, notify bool) {
 	c.endOnce.Do(func() {
 		c.reason = reason
 		close(c.ended)
 		c.connector.Disconnect()
-		if byUs {
+		if tell {
 			b, _ := json.Marshal(Destroy{SessionID: c.id, Reason: reason})
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			c.d.Request(ctx, TopicDestroy, b)
 			cancel()
 		}
 		c.d.Close()
-		if !byUs && c.cfg.OnEnd != nil {
+		if notify && c.cfg.OnEnd != nil {
 			c.cfg.OnEnd(reason)
 		}
 	})
 }
 
+// lost ends a session that ended on its own (the provider already knows, or
+// can't be told) and reports it to OnEnd.
+func (c *Conn) lost(reason string) { c.end(reason, false, true) }
+
 // Close destroys the session: tells the provider, takes the data channel
 // down and closes the dialog.
 func (c *Conn) Close() {
-	c.end("disconnected by the consumer", true)
+	c.end("disconnected by the consumer", true, false)
 	c.wg.Wait()
 }
 
 // Abort destroys the session for reason (telling the provider) and
 // reports it to OnEnd, as if the session had ended on its own.
-func (c *Conn) Abort(reason string) {
-	c.endOnce.Do(func() {
-		c.reason = reason
-		close(c.ended)
-		c.connector.Disconnect()
-		b, _ := json.Marshal(Destroy{SessionID: c.id, Reason: reason})
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		c.d.Request(ctx, TopicDestroy, b)
-		cancel()
-		c.d.Close()
-		if c.cfg.OnEnd != nil {
-			c.cfg.OnEnd(reason)
-		}
-	})
-}
+func (c *Conn) Abort(reason string) { c.end(reason, true, true) }
 
 // Dialog is the session's dialog, for exchanges alongside it (payments).
 func (c *Conn) Dialog() *dialog.Dialog { return c.d }

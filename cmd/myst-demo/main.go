@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/mystnode/myst/netlab"
+	"github.com/mystnode/myst/openvpn"
 )
 
 var measureN, measureMiB int
@@ -135,10 +136,8 @@ func run(ctx context.Context, mystBin string) error {
 	if err := netlab.Available(); err != nil {
 		return err
 	}
-	if _, err := exec.LookPath("openvpn"); err != nil {
-		if _, err := os.Stat("/usr/sbin/openvpn"); err != nil {
-			return errors.New("openvpn is not installed: run scripts/install.sh (Debian package openvpn)")
-		}
+	if _, err := openvpn.FindBinary(""); err != nil {
+		return fmt.Errorf("%w (scripts/install.sh installs it)", err)
 	}
 	dir, err := os.MkdirTemp("", "myst-demo-")
 	if err != nil {

@@ -292,18 +292,10 @@ identity itself. Already registered is a success.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "%s is already registered\n", addr.Hex())
 				return nil
 			}
-			pass, err := readPassphrase(cmd, passFile, "Passphrase of "+addr.Hex()+": ", false)
+			id, err := g.unlock(cmd, addr, passFile)
 			if err != nil {
 				return err
 			}
-			id, err := st.Unlock(addr, pass)
-			if errors.Is(err, identity.ErrWrongPassword) {
-				return fmt.Errorf("%w: check --passphrase-file or type it again", err)
-			}
-			if err != nil {
-				return err
-			}
-			defer st.Lock(addr)
 			payer := id
 			if !selfPay && nf.HasGasPayer() {
 				if payer, err = nf.GasPayer(); err != nil {

@@ -212,26 +212,17 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 					sender = gp
 				}
 			}
-			w, err := c.PendingWithdrawal(ctx, id)
-			if err != nil {
+			step, err := c.WithdrawOrAnnounce(ctx, sender, signer, to, progress(cmd))
+			switch {
+			case errors.Is(err, payments.ErrChallengePeriod):
+				return fmt.Errorf("%w: run this again then", err)
+			case err != nil:
 				return err
-			}
-			if w.AvailableAt == 0 {
-				if _, err := c.RequestWithdrawal(ctx, sender, signer, to, progress(cmd)); err != nil {
-					return err
-				}
-				w, _ = c.PendingWithdrawal(ctx, id)
-				fmt.Fprintf(cmd.OutOrStdout(), "withdrawal announced: run this again after %s to receive the deposit\n", time.Unix(int64(w.AvailableAt), 0).UTC().Format(time.RFC3339))
+			case step.Announced:
+				fmt.Fprintf(cmd.OutOrStdout(), "withdrawal announced: run this again after %s to receive the deposit\n", step.AvailableAt.Format(time.RFC3339))
 				return nil
 			}
-			before, _ := c.Balance(ctx, id)
-			if _, err := c.Withdraw(ctx, sender, id, progress(cmd)); err != nil {
-				if errors.Is(err, payments.ErrChallengePeriod) {
-					return fmt.Errorf("%w: run this again then", err)
-				}
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "withdrew %s MYSTT to %s\n", proposal.FormatAmount(before), w.To.Hex())
+			fmt.Fprintf(cmd.OutOrStdout(), "withdrew %s MYSTT to %s\n", proposal.FormatAmount(step.Withdrawn), step.To.Hex())
 			return nil
 		},
 	}
