@@ -100,6 +100,14 @@ func startDaemonIn(t *testing.T, ns string, ln *localnet, dataDir string, extra 
 	return d
 }
 
+// kill SIGKILLs the daemon (a crash) and waits for it; its clean-exit
+// check is skipped.
+func (d *daemon) kill() {
+	d.stopped = true
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+}
+
 func (d *daemon) stop(t *testing.T) {
 	if d.stopped {
 		return

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -295,9 +294,7 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	// next start removes the NAT rules the crash left.
 	svc = mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "openvpn", "--identity", provider, "--max-sessions", "1")...).lastLine()
 	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn")...)
-	pd.cmd.Process.Signal(syscall.SIGKILL)
-	<-pd.exited
-	pd.cmd.ProcessState = &os.ProcessState{} // stopped; skip the clean-exit check
+	pd.kill()
 	killed := time.Now()
 	waitUntil(t, 30*time.Second, func() bool {
 		c, err := cd.client.Connection(ctx)
@@ -326,9 +323,7 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	mustMystIn(t, lab.Provider, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
 	svc = mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "openvpn", "--identity", provider, "--max-sessions", "1")...).lastLine()
 	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn")...)
-	cd.cmd.Process.Signal(syscall.SIGKILL)
-	<-cd.exited
-	cd.cmd.ProcessState = &os.ProcessState{}
+	cd.kill()
 	waitUntil(t, 40*time.Second, func() bool {
 		ss, err := pd.client.Sessions(ctx)
 		return err == nil && len(ss) == 0

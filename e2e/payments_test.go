@@ -3,10 +3,8 @@ package e2e
 import (
 	"context"
 	"math/big"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -141,9 +139,7 @@ func TestPricedSessionPaidOnChain(t *testing.T) {
 		before = e.Unsettled
 		return err == nil && e.Unsettled != "0"
 	})
-	pd.cmd.Process.Signal(syscall.SIGKILL)
-	<-pd.exited
-	pd.cmd.ProcessState = &os.ProcessState{}
+	pd.kill()
 	e0, err := afterKill(t, ln, dir, pArgs)
 	if err != nil {
 		t.Fatal(err)
