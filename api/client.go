@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+
+	"github.com/mystnode/myst/httpjson"
 )
 
 // ErrDaemonUnreachable means nothing answers at the API address.
@@ -34,6 +34,9 @@ func NewClient(addr, token string) *Client {
 func (c *Client) WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) *Client {
 	return &Client{base: c.base, token: c.token, http: &http.Client{Transport: &http.Transport{DialContext: dial}}}
 }
+
+// TokenFile is the API token's file name in the daemon's data dir.
+const TokenFile = "api-token"
 
 // ReadToken reads the API token a daemon wrote to path.
 func ReadToken(path string) (string, error) {
@@ -58,47 +61,16 @@ func (e *APIError) Error() string {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	err := httpjson.Do(ctx, c.http, httpjson.Call{Method: method, URL: c.base + path, In: in, Out: out,
+		Header: http.Header{"Authorization": {"Bearer " + c.token}}})
+	var se *httpjson.StatusError
+	switch {
+	case errors.As(err, &se):
+		return &APIError{Status: se.Status, Body: se.Body}
+	case errors.Is(err, httpjson.ErrUnreachable):
 		return fmt.Errorf("%w at %s: %v (start it with `myst daemon`, or check --api-addr)", ErrDaemonUnreachable, c.base, err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("read daemon answer: %w", err)
-	}
-	if resp.StatusCode >= 300 {
-		e := &APIError{Status: resp.StatusCode}
-		if json.Unmarshal(raw, &e.Body) != nil || e.Body.Error == "" {
-			e.Body.Error = fmt.Sprintf("daemon answered %s", resp.Status)
-		}
-		return e
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("decode daemon answer: %w", err)
-		}
-	}
-	return nil
+	return err
 }
 
 // Health is GET /healthcheck.

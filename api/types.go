@@ -1,19 +1,18 @@
-// Package api is the node's local REST API: the request and response types,
-// the HTTP handlers over a Backend, and the typed Go client that the CLI and
-// the end-to-end tests use.
+// Package api is the language of the node's local REST API: the request
+// and response types the handlers (package localapi) and the node share,
+// and the typed Go client that the CLI and the end-to-end tests use.
 package api
 
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/mystnode/myst/httpjson"
 )
 
-// Error is every error response's body.
-type Error struct {
-	Error string `json:"error"`
-	// Field names the request field at fault, when one is.
-	Field string `json:"field,omitempty"`
-}
+// Error is every error response's body: what went wrong and the request
+// field at fault, when one is.
+type Error = httpjson.ErrorBody
 
 // Health is GET /healthcheck.
 type Health struct {

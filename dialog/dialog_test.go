@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/registry"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
@@ -43,7 +44,7 @@ func (r *fakeRegistry) PublicKey(_ context.Context, id common.Address) ([]byte, 
 	if k, ok := r.keys[id]; ok {
 		return k, nil
 	}
-	return nil, fmt.Errorf("%w: %s", ErrNotRegistered, id.Hex())
+	return nil, fmt.Errorf("%w: %s", registry.ErrNotRegistered, id.Hex())
 }
 
 func newSigner(t testing.TB) *identity.Signer {
@@ -223,7 +224,7 @@ func TestUnregisteredConsumerRefused(t *testing.T) {
 	}
 	// And an unregistered provider can't be dialled.
 	ghost := newSigner(t)
-	if _, err := Dial(ctxT(t, time.Second), connect(t, srv.URL()), provider, ghost.Address(), reg, DialConfig{}); !errors.Is(err, ErrNotRegistered) {
+	if _, err := Dial(ctxT(t, time.Second), connect(t, srv.URL()), provider, ghost.Address(), reg, DialConfig{}); !errors.Is(err, registry.ErrNotRegistered) {
 		t.Fatalf("dial unregistered provider: %v", err)
 	}
 }

@@ -11,18 +11,16 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/registry"
 	"github.com/nats-io/nats.go"
 )
 
 // Registry answers whether an identity is registered, and with which public
-// key; registry.Cache is one.
+// key; registry.Cache is one. For an unregistered identity PublicKey's error
+// wraps registry.ErrNotRegistered.
 type Registry interface {
 	PublicKey(ctx context.Context, id common.Address) ([]byte, error)
 }
-
-// ErrNotRegistered is what a Registry's PublicKey wraps for an unregistered
-// identity (registry.ErrNotRegistered satisfies errors.Is via Is below).
-var ErrNotRegistered = errors.New("not registered")
 
 // CreateSubject is the subject a provider listens on for dialog-creates.
 func CreateSubject(provider common.Address) string {
@@ -43,12 +41,8 @@ type ListenConfig struct {
 	// IdleTimeout closes a dialog whose peer has sent nothing this long
 	// (default 10 minutes).
 	IdleTimeout time.Duration
-	// IsUnregistered tells a registry "not registered" error from a
-	// failure to ask; default: errors.Is(err, ErrNotRegistered) or an error
-	// text containing "not registered".
-	IsUnregistered func(error) bool
-	Metrics        *Metrics
-	Logger         *slog.Logger
+	Metrics     *Metrics
+	Logger      *slog.Logger
 }
 
 // Listener is a provider's end: it answers dialog-creates addressed to one
@@ -79,11 +73,6 @@ func Listen(nc *nats.Conn, self *identity.Signer, reg Registry, cfg ListenConfig
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil, cfg.Logger)
-	}
-	if cfg.IsUnregistered == nil {
-		cfg.IsUnregistered = func(err error) bool {
-			return errors.Is(err, ErrNotRegistered) || strings.Contains(err.Error(), "not registered")
-		}
 	}
 	if cfg.Accept == nil {
 		cfg.Accept = func(*Dialog) {}
@@ -222,7 +211,7 @@ func (l *Listener) onCreate(msg *nats.Msg) {
 	_, err = l.registry.PublicKey(ctx, req.Consumer)
 	cancel()
 	if err != nil {
-		if l.cfg.IsUnregistered(err) {
+		if errors.Is(err, registry.ErrNotRegistered) {
 			refuse(ReasonUnregistered, "consumer not registered")
 		} else {
 			refuse(ReasonRegistryFailed, "provider could not check the consumer's registration; try again")

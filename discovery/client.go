@@ -1,23 +1,24 @@
 package discovery
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/mystnode/myst/httpjson"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/proposal"
 )
 
 // ErrUnreachable means the Discovery API did not answer.
 var ErrUnreachable = errors.New("cannot reach the discovery API")
+
+// ErrNoProposal is the API's answer about a proposal it does not hold.
+var ErrNoProposal = errors.New("no such proposal")
 
 // Client talks to a Discovery API.
 type Client struct {
@@ -40,42 +41,21 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("discovery: %s (HTTP %d)", e.Body.Error, e.Status)
 }
 
+// Is makes a 404 answer match ErrNoProposal.
+func (e *HTTPError) Is(target error) bool {
+	return target == ErrNoProposal && e.Status == http.StatusNotFound
+}
+
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
+	err := httpjson.Do(ctx, c.http, httpjson.Call{Method: method, URL: c.base + path, In: in, Out: out, MaxAnswer: 8 << 20})
+	var se *httpjson.StatusError
+	switch {
+	case errors.As(err, &se):
+		return &HTTPError{Status: se.Status, Body: se.Body}
+	case errors.Is(err, httpjson.ErrUnreachable):
 		return fmt.Errorf("%w at %s: %v", ErrUnreachable, c.base, err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("%w: read answer: %v", ErrUnreachable, err)
-	}
-	if resp.StatusCode >= 300 {
-		e := &HTTPError{Status: resp.StatusCode}
-		if json.Unmarshal(raw, &e.Body) != nil || e.Body.Error == "" {
-			e.Body.Error = resp.Status
-		}
-		return e
-	}
-	if out != nil {
-		return json.Unmarshal(raw, out)
-	}
-	return nil
+	return err
 }
 
 // Announce posts a signed proposal (the first time, or as a keep-alive) and

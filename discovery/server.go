@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/httpjson"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/proposal"
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,10 +96,10 @@ func NewServer(store *Store, reg Registry, cfg Config) *Server {
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		if err := store.Ping(ctx); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable", "error": err.Error()})
+			httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable", "error": err.Error()})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	if cfg.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
@@ -137,14 +138,11 @@ func (s *Server) expireLoop() {
 }
 
 // APIError is every error body.
-type APIError struct {
-	Error string `json:"error"`
-	Field string `json:"field,omitempty"`
-}
+type APIError = httpjson.ErrorBody
 
 func (s *Server) fail(w http.ResponseWriter, op string, status int, field, format string, args ...any) {
 	s.requests.WithLabelValues(op, strconv.Itoa(status)).Inc()
-	writeJSON(w, status, APIError{Error: fmt.Sprintf(format, args...), Field: field})
+	httpjson.Write(w, status, APIError{Error: fmt.Sprintf(format, args...), Field: field})
 }
 
 func (s *Server) ok(w http.ResponseWriter, op string, status int, v any) {
@@ -153,7 +151,7 @@ func (s *Server) ok(w http.ResponseWriter, op string, status int, v any) {
 		w.WriteHeader(status)
 		return
 	}
-	writeJSON(w, status, v)
+	httpjson.Write(w, status, v)
 }
 
 // PostResult answers a successful POST.
@@ -167,19 +165,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, op string, v a
 		s.fail(w, op, http.StatusRequestEntityTooLarge, "", "request body over %d bytes", maxBody)
 		return false
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			s.fail(w, op, http.StatusBadRequest, typeErr.Field, "field %q must be %s", typeErr.Field, typeErr.Type)
-		} else {
-			s.fail(w, op, http.StatusBadRequest, "", "malformed JSON body: %v", err)
-		}
-		return false
-	}
-	if dec.More() {
-		s.fail(w, op, http.StatusBadRequest, "", "malformed JSON body: trailing data")
+	var se *httpjson.StatusError
+	if err := httpjson.Decode(body, v); errors.As(err, &se) {
+		s.fail(w, op, se.Status, se.Body.Field, "%s", se.Body.Error)
 		return false
 	}
 	return true
@@ -378,12 +366,4 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		out.Proposals = append(out.Proposals, proposal.Signed{Proposal: json.RawMessage(rec.Proposal), Signature: rec.Signature})
 	}
 	s.ok(w, op, http.StatusOK, out)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/google/uuid"
+	"github.com/mystnode/myst/atomicfile"
 	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/devchain"
 	"github.com/mystnode/myst/identity"
@@ -176,10 +177,10 @@ func gasPayer(dir string) (*identity.Signer, string, string, error) {
 	if err != nil {
 		return nil, "", "", err
 	}
-	if err := identity.WriteFileAtomic(passFile, []byte(pass), 0o600); err != nil {
+	if err := atomicfile.Write(passFile, []byte(pass), 0o600); err != nil {
 		return nil, "", "", err
 	}
-	if err := identity.WriteFileAtomic(keyFile, blob, 0o600); err != nil {
+	if err := atomicfile.Write(keyFile, blob, 0o600); err != nil {
 		return nil, "", "", err
 	}
 	return identity.NewSigner(key), keyFile, passFile, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/atomicfile"
 	"github.com/mystnode/myst/identity"
 )
 
@@ -105,7 +106,7 @@ func (f *File) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	return identity.WriteFileAtomic(path, append(raw, '\n'), 0o644)
+	return atomicfile.Write(path, append(raw, '\n'), 0o644)
 }
 
 // HasGasPayer reports whether the network names a gas payer.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -13,17 +12,6 @@ import (
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/registry"
 )
-
-// The node is the API's backend.
-var _ api.Backend = (*Node)(nil)
-
-func parseID(field, s string) (common.Address, error) {
-	a, err := identity.ParseAddress(s)
-	if err != nil {
-		return common.Address{}, api.Errorf(http.StatusBadRequest, field, "%s: %v", field, err)
-	}
-	return a, nil
-}
 
 // Health reports the node's state.
 func (n *Node) Health() api.Health {
@@ -64,9 +52,9 @@ func (n *Node) Unlock(id, passphrase string) error {
 	signer, err := n.store.Unlock(addr, passphrase)
 	switch {
 	case errors.Is(err, identity.ErrNotFound):
-		return api.Errorf(http.StatusNotFound, "id", "%v", err)
+		return &FieldError{Field: "id", Err: err}
 	case errors.Is(err, identity.ErrWrongPassword):
-		return api.Errorf(http.StatusForbidden, "passphrase", "%v", err)
+		return &FieldError{Field: "passphrase", Err: err}
 	case err != nil:
 		return err
 	}
@@ -96,10 +84,9 @@ func (n *Node) listen(signer *identity.Signer) error {
 		return nil
 	}
 	l, err := dialog.Listen(n.nc, signer, n.cache, dialog.ListenConfig{
-		Accept:         n.acceptDialog,
-		IsUnregistered: isUnregistered,
-		Metrics:        n.metrics,
-		Logger:         n.logger,
+		Accept:  n.acceptDialog,
+		Metrics: n.metrics,
+		Logger:  n.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("listen for dialogs to %s: %w", addr.Hex(), err)
@@ -108,8 +95,6 @@ func (n *Node) listen(signer *identity.Signer) error {
 	n.logger.Info("identity unlocked; answering dialogs", "id", addr.Hex(), "subject", dialog.CreateSubject(addr))
 	return nil
 }
-
-func isUnregistered(err error) bool { return errors.Is(err, registry.ErrNotRegistered) }
 
 // echo answers "ping" requests on every dialog of this node.
 func echo(_ context.Context, p []byte) ([]byte, error) { return p, nil }
@@ -129,7 +114,7 @@ func (n *Node) Registration(ctx context.Context, id string) (api.Registration, e
 	}
 	ok, err := n.cache.IsRegistered(ctx, addr)
 	if err != nil {
-		return api.Registration{}, api.Errorf(http.StatusBadGateway, "", "ask the registry: %v", err)
+		return api.Registration{}, upstreamf("ask the registry: %w", err)
 	}
 	return api.Registration{ID: addr.Hex(), Registered: ok}, nil
 }
@@ -145,11 +130,11 @@ func (n *Node) OpenDialog(ctx context.Context, req api.DialogRequest) (api.Dialo
 		return api.Dialog{}, err
 	}
 	if req.TimeoutMillis < 0 || req.TimeoutMillis > 600_000 {
-		return api.Dialog{}, api.Errorf(http.StatusBadRequest, "timeout_ms", "timeout_ms must be between 0 and 600000")
+		return api.Dialog{}, fieldErrorf("timeout_ms", "timeout_ms must be between 0 and 600000")
 	}
-	signer, err := n.store.Signer(consumer)
+	signer, err := n.unlocked("consumer_id", consumer)
 	if err != nil {
-		return api.Dialog{}, api.Errorf(http.StatusConflict, "consumer_id", "%v: unlock it first (`myst identity unlock %s`)", err, consumer.Hex())
+		return api.Dialog{}, err
 	}
 	timeout := 10 * time.Second
 	if req.TimeoutMillis > 0 {
@@ -158,15 +143,8 @@ func (n *Node) OpenDialog(ctx context.Context, req api.DialogRequest) (api.Dialo
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	d, err := dialog.Dial(ctx, n.nc, signer, provider, n.cache, dialog.DialConfig{Metrics: n.metrics})
-	switch {
-	case errors.Is(err, registry.ErrNotRegistered):
-		return api.Dialog{}, api.Errorf(http.StatusNotFound, "provider_id", "provider %s is not registered", provider.Hex())
-	case errors.Is(err, dialog.ErrRefused):
-		return api.Dialog{}, api.Errorf(http.StatusForbidden, "", "%v", err)
-	case errors.Is(err, dialog.ErrTimeout):
-		return api.Dialog{}, api.Errorf(http.StatusGatewayTimeout, "", "no answer from %s within %s (is its node running with the identity unlocked?)", provider.Hex(), timeout)
-	case err != nil:
-		return api.Dialog{}, api.Errorf(http.StatusBadGateway, "", "open dialog: %v", err)
+	if err != nil {
+		return api.Dialog{}, dialError(err, provider, fmt.Sprintf("within %s (is its node running with the identity unlocked?)", timeout))
 	}
 	d.Handle("ping", echo)
 	id := d.ID().String()
@@ -188,10 +166,10 @@ func (n *Node) Ping(ctx context.Context, dialogID string, req api.PingRequest) (
 	cd := n.dialogs[dialogID]
 	n.mu.Unlock()
 	if cd == nil {
-		return api.Ping{}, api.Errorf(http.StatusNotFound, "id", "no open dialog %q", dialogID)
+		return api.Ping{}, &FieldError{Field: "id", Err: fmt.Errorf("%w %q", ErrUnknownDialog, dialogID)}
 	}
 	if req.TimeoutMillis < 0 || req.TimeoutMillis > 600_000 {
-		return api.Ping{}, api.Errorf(http.StatusBadRequest, "timeout_ms", "timeout_ms must be between 0 and 600000")
+		return api.Ping{}, fieldErrorf("timeout_ms", "timeout_ms must be between 0 and 600000")
 	}
 	timeout := 5 * time.Second
 	if req.TimeoutMillis > 0 {
@@ -208,13 +186,13 @@ func (n *Node) Ping(ctx context.Context, dialogID string, req api.PingRequest) (
 	rtt := time.Since(start)
 	switch {
 	case errors.Is(err, dialog.ErrTimeout):
-		return api.Ping{}, api.Errorf(http.StatusGatewayTimeout, "", "no answer from %s within %s", cd.d.Peer().Hex(), timeout)
+		return api.Ping{}, retell(err, "no answer from %s within %s", cd.d.Peer().Hex(), timeout)
 	case errors.Is(err, dialog.ErrClosed):
-		return api.Ping{}, api.Errorf(http.StatusGone, "", "%v", err)
+		return api.Ping{}, err
 	case err != nil:
-		return api.Ping{}, api.Errorf(http.StatusBadGateway, "", "ping: %v", err)
+		return api.Ping{}, upstreamf("ping: %w", err)
 	case string(got) != string(payload):
-		return api.Ping{}, api.Errorf(http.StatusBadGateway, "", "ping: the provider answered with other bytes")
+		return api.Ping{}, upstreamf("ping: %w", ErrBadAnswer)
 	}
 	return api.Ping{Seq: cd.seq, RTT: rtt}, nil
 }
@@ -226,7 +204,21 @@ func (n *Node) CloseDialog(dialogID string) error {
 	delete(n.dialogs, dialogID)
 	n.mu.Unlock()
 	if cd == nil {
-		return api.Errorf(http.StatusNotFound, "id", "no open dialog %q", dialogID)
+		return &FieldError{Field: "id", Err: fmt.Errorf("%w %q", ErrUnknownDialog, dialogID)}
 	}
 	return cd.d.Close()
+}
+
+// dialError says why a dialog to provider could not be opened; when says
+// how long the node waited, for a timeout.
+func dialError(err error, provider common.Address, when string) error {
+	switch {
+	case errors.Is(err, registry.ErrNotRegistered):
+		return &FieldError{Field: "provider_id", Err: retell(err, "provider %s is not registered", provider.Hex())}
+	case errors.Is(err, dialog.ErrRefused):
+		return err
+	case errors.Is(err, dialog.ErrTimeout):
+		return retell(err, "no answer from %s %s", provider.Hex(), when)
+	}
+	return upstreamf("open dialog: %w", err)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"time"
 
@@ -15,14 +14,13 @@ import (
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
-	"github.com/mystnode/myst/registry"
 	"github.com/mystnode/myst/session"
 )
 
 // connection is the consumer's one connection.
 type connection struct {
 	view      api.Connection
-	conn      *session.Conn
+	session   *session.Conn
 	connector session.Connector
 	payer     *payments.Payer
 }
@@ -64,7 +62,7 @@ func (n *Node) Connection() api.Connection {
 
 func (n *Node) setConn(v api.Connection, c *session.Conn) {
 	n.connMu.Lock()
-	n.conn = connection{view: v, conn: c}
+	n.conn = connection{view: v, session: c}
 	n.connMu.Unlock()
 }
 
@@ -83,24 +81,24 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		req.ServiceType = "openvpn"
 	}
 	if !proposal.ValidServiceType(req.ServiceType) {
-		return api.Connection{}, badRequest("service_type", "%q is not a service type", req.ServiceType)
+		return api.Connection{}, fieldErrorf("service_type", "%q is not a service type", req.ServiceType)
 	}
-	signer, err := n.store.Signer(consumer)
+	signer, err := n.unlocked("consumer_id", consumer)
 	if err != nil {
-		return api.Connection{}, api.Errorf(http.StatusConflict, "consumer_id", "%v: unlock it first (`myst identity unlock %s`)", err, consumer.Hex())
+		return api.Connection{}, err
 	}
 	connector, err := n.connector(req.ServiceType, signer)
 	if err != nil {
-		return api.Connection{}, badRequest("service_type", "%v", err)
+		return api.Connection{}, &FieldError{Field: "service_type", Err: err}
 	}
 	if n.discovery == nil {
-		return api.Connection{}, api.Errorf(http.StatusConflict, "", "the network file has no discovery_url")
+		return api.Connection{}, ErrNoDiscovery
 	}
 	n.connMu.Lock()
 	if n.conn.view.State != api.NotConnected {
 		state := n.conn.view.State
 		n.connMu.Unlock()
-		return api.Connection{}, api.Errorf(http.StatusConflict, "", "the connection is %s: disconnect first (`myst disconnect`)", state)
+		return api.Connection{}, retell(ErrBusy, "the connection is %s: disconnect first (`myst disconnect`)", state)
 	}
 	view := api.Connection{State: api.Connecting, ConsumerID: consumer.Hex(), ProviderID: provider.Hex(), ServiceType: req.ServiceType, Since: time.Now().UTC()}
 	n.conn = connection{view: view}
@@ -116,23 +114,16 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 	if err != nil {
 		var he *discovery.HTTPError
 		if errors.As(err, &he) {
-			return fail(api.Errorf(http.StatusBadGateway, "", "discovery: %s", he.Body.Error))
+			return fail(retell(err, "discovery: %s", he.Body.Error))
 		}
-		return fail(api.Errorf(http.StatusBadGateway, "", "%v", err))
+		return fail(upstreamf("%w", err))
 	}
 	if len(found) == 0 {
-		return fail(api.Errorf(http.StatusNotFound, "provider_id", "%s offers no %s service in discovery (see `myst proposals`)", provider.Hex(), req.ServiceType))
+		return fail(&FieldError{Field: "provider_id", Err: retell(ErrNoOffer, "%s offers no %s service in discovery (see `myst proposals`)", provider.Hex(), req.ServiceType)})
 	}
 	d, err := dialog.Dial(ctx, n.nc, signer, provider, n.cache, dialog.DialConfig{Metrics: n.metrics})
-	switch {
-	case errors.Is(err, registry.ErrNotRegistered):
-		return fail(api.Errorf(http.StatusNotFound, "provider_id", "provider %s is not registered", provider.Hex()))
-	case errors.Is(err, dialog.ErrRefused):
-		return fail(api.Errorf(http.StatusForbidden, "", "%v", err))
-	case errors.Is(err, dialog.ErrTimeout):
-		return fail(api.Errorf(http.StatusGatewayTimeout, "", "no answer from %s: its node may be down", provider.Hex()))
-	case err != nil:
-		return fail(api.Errorf(http.StatusBadGateway, "", "dialog: %v", err))
+	if err != nil {
+		return fail(dialError(err, provider, "(its node may be down)"))
 	}
 	d.Handle("ping", echo)
 	conn, err := session.Open(ctx, d, found[0].Signed, connector, session.ConsumerConfig{
@@ -150,15 +141,15 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		d.Close()
 		var re *session.RefusedError
 		if errors.As(err, &re) {
-			return fail(api.Errorf(http.StatusForbidden, "", "%s refused the session: %s", provider.Hex(), re.Error()[len("refused: "):]))
+			return fail(retell(err, "%s refused the session: %s", provider.Hex(), re.Explain()))
 		}
-		return fail(api.Errorf(http.StatusBadGateway, "", "%v", err))
+		return fail(upstreamf("%w", err))
 	}
 	var payer *payments.Payer
 	if payments.Priced(conn.Proposal().Price) {
 		if !n.paymentsEnabled() {
 			conn.Abort("the network has no payment contracts to pay a priced service with")
-			return fail(api.Errorf(http.StatusConflict, "", "the network has no payment contracts to pay a priced service with"))
+			return fail(fmt.Errorf("%w to pay a priced service with", ErrNoPayments))
 		}
 		bytes := func() uint64 { return 0 }
 		if st, ok := connector.(interface {
@@ -176,7 +167,7 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		})
 		if err != nil {
 			conn.Abort("the consumer could not set up payments")
-			return fail(api.Errorf(http.StatusInternalServerError, "", "payments: %v", err))
+			return fail(fmt.Errorf("payments: %w", err))
 		}
 		conn.Dialog().Handle(payments.TopicInvoice, payer.Handle)
 	}
@@ -186,9 +177,9 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		// The daemon is stopping.
 		n.connMu.Unlock()
 		conn.Close()
-		return api.Connection{}, api.Errorf(http.StatusServiceUnavailable, "", "the daemon is shutting down")
+		return api.Connection{}, ErrStopping
 	}
-	n.conn = connection{view: view, conn: conn, connector: connector, payer: payer}
+	n.conn = connection{view: view, session: conn, connector: connector, payer: payer}
 	n.connMu.Unlock()
 	n.logger.Info("connected", "provider", provider.Hex(), "service", req.ServiceType, "session", conn.ID())
 	return n.Connection(), nil
@@ -198,13 +189,13 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 func (n *Node) Disconnect(ctx context.Context) (api.Connection, error) {
 	n.connMu.Lock()
 	c := n.conn
-	if c.view.State != api.Connected || c.conn == nil {
+	if c.view.State != api.Connected || c.session == nil {
 		n.connMu.Unlock()
-		return api.Connection{}, api.Errorf(http.StatusConflict, "", "not connected (the connection is %s)", c.view.State)
+		return api.Connection{}, fmt.Errorf("%w (the connection is %s)", ErrNotConnected, c.view.State)
 	}
 	n.conn.view.State = api.Disconnecting
 	n.connMu.Unlock()
-	c.conn.Close()
+	c.session.Close()
 	v := api.Connection{State: api.NotConnected}
 	n.setConn(v, nil)
 	n.logger.Info("disconnected", "provider", c.view.ProviderID, "session", c.view.SessionID)

@@ -1,19 +1,16 @@
 // Package node is the myst daemon: it holds the node's identities, keeps the
 // Registered Identities cache current, stays connected to the broker,
 // answers dialogs addressed to its unlocked identities, opens dialogs for
-// its consumers, and serves the local API.
+// its consumers, offers services and connects to them. Package localapi
+// serves it over HTTP.
 package node
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
-	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -35,14 +32,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Config says how to build a node.
 type Config struct {
 	DataDir  string
 	Network  *network.File
-	APIAddr  string // host:port; port 0 picks a free one
 	LightKDF bool
 	Version  string
 	Logger   *slog.Logger
@@ -71,9 +66,6 @@ type Node struct {
 	nc      *nats.Conn
 	prom    *prometheus.Registry
 	metrics *dialog.Metrics
-	token   string
-	apiLn   net.Listener
-	http    *http.Server
 	started time.Time
 
 	discovery *discovery.Client
@@ -92,11 +84,12 @@ type Node struct {
 	connMu sync.Mutex
 	conn   connection
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	stop   sync.Once
-	done   chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closers []func() // registered by New in the order parts start; Close runs them in reverse
+	once    sync.Once
+	done    chan struct{}
 }
 
 type consumerDialog struct {
@@ -104,9 +97,6 @@ type consumerDialog struct {
 	seq int64
 	mu  sync.Mutex // one ping at a time per dialog keeps seq meaningful
 }
-
-// TokenFile is the API token's file name in the data dir.
-const TokenFile = "api-token"
 
 // New builds the node's parts in the order data flows, each failure naming
 // its step. Nothing runs until Start.
@@ -143,12 +133,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.cfg.Payments.SettleThreshold = new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
-	var closers []func()
 	fail := func(err error) (*Node, error) {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-		n.cancel()
+		n.Close()
 		return nil, err
 	}
 
@@ -166,7 +152,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return fail(fmt.Errorf("registry.Dial: %w", err))
 	}
 	n.reg = reg
-	closers = append(closers, reg.Close)
+	n.onClose(reg.Close)
 	n.cache = registry.NewCache(reg, cfg.Network.RegistryFromBlock)
 
 	if cfg.Network.DiscoveryURL != "" {
@@ -184,13 +170,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			return fail(fmt.Errorf("payments.NewClient: %w", err))
 		}
 		if n.payStore, err = payments.OpenStore(filepath.Join(cfg.DataDir, "payments.db")); err != nil {
-			return fail(err)
+			return fail(fmt.Errorf("payments.OpenStore: %w", err))
 		}
-		closers = append(closers, func() { n.payStore.Close() })
+		n.onClose(func() { n.payStore.Close() })
 	}
-	n.provider = session.NewProvider(session.ProviderConfig{KeepAliveTimeout: cfg.SessionTimeout, Logger: n.logger,
-		Admit: n.admit, OnActive: n.startBilling, OnEnd: n.stopBilling})
-	closers = append(closers, n.provider.Close)
 
 	n.prom = prometheus.NewRegistry()
 	n.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -201,46 +184,33 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return fail(fmt.Errorf("broker.Connect: %w", err))
 	}
 	n.nc = nc
-	closers = append(closers, nc.Close)
-
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return fail(fmt.Errorf("api token: %w", err))
-	}
-	n.token = hex.EncodeToString(secret)
-	tokenPath := filepath.Join(cfg.DataDir, TokenFile)
-	if err := identity.WriteFileAtomic(tokenPath, []byte(n.token+"\n"), 0o600); err != nil {
-		return fail(fmt.Errorf("api token: %w", err))
-	}
-	closers = append(closers, func() { os.Remove(tokenPath) })
-
-	ln, err := net.Listen("tcp", cfg.APIAddr)
-	if err != nil {
-		return fail(fmt.Errorf("api listen on %s: %w (is another daemon using it? pick another --api-addr)", cfg.APIAddr, err))
-	}
-	n.apiLn = ln
-	n.http = &http.Server{
-		Handler:           api.Handler(n, n.token, promhttp.HandlerFor(n.prom, promhttp.HandlerOpts{})),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	n.onClose(nc.Close)
+	// The node's loops end before the broker connection closes, after
+	// everything below has told its peers.
+	n.onClose(func() {
+		nc.Flush()
+		n.cancel()
+		n.wg.Wait()
+	})
+	n.onClose(n.closeDialogs)
+	n.provider = session.NewProvider(session.ProviderConfig{KeepAliveTimeout: cfg.SessionTimeout, Logger: n.logger,
+		Admit: n.admit, OnActive: n.startBilling, OnEnd: n.stopBilling})
+	n.onClose(n.provider.Close)
+	n.onClose(n.stopServices)
+	n.onClose(n.closeConnection)
 	return n, nil
 }
 
-// Start runs the node's loops and serves the API.
+// onClose registers a closer for Close.
+func (n *Node) onClose(f func()) { n.closers = append(n.closers, f) }
+
+// Start runs the node's loops.
 func (n *Node) Start() {
 	n.started = time.Now()
-	n.wg.Add(2)
+	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		n.cache.Run(n.ctx, 2*time.Second, func(err error) { n.logger.Warn("registry cache", "err", err) })
-	}()
-	go func() {
-		defer n.wg.Done()
-		if err := n.http.Serve(n.apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			n.logger.Error("api server", "err", err)
-		}
 	}()
 	// Promises a crashed run stored but did not settle are paid now (when
 	// the network's gas payer can send the transactions; else once the
@@ -258,59 +228,63 @@ func (n *Node) Start() {
 	}
 }
 
-// APIAddr is the address the API listens on.
-func (n *Node) APIAddr() string { return n.apiLn.Addr().String() }
+// Metrics is the node's Prometheus registry.
+func (n *Node) Metrics() *prometheus.Registry { return n.prom }
 
-// Stop closes the API, every dialog (telling each peer), the broker
-// connection and the registry connection, in reverse order of New.
-func (n *Node) Stop() {
-	n.stop.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		n.http.Shutdown(ctx)
-		cancel()
-		// The consumer's connection first, then services (unregistering
-		// their proposals), then dialogs.
-		n.connMu.Lock()
-		c := n.conn
-		n.conn = connection{view: api.Connection{State: api.NotConnected, LastError: "daemon stopped"}}
-		n.connMu.Unlock()
-		if c.conn != nil {
-			c.conn.Close()
+// Close ends the consumer's connection, stops services (unregistering
+// their proposals), ends sessions and dialogs (telling each peer), then
+// closes the broker, payments store and registry connections: the closers
+// New registered, in reverse.
+func (n *Node) Close() {
+	n.once.Do(func() {
+		for i := len(n.closers) - 1; i >= 0; i-- {
+			n.closers[i]()
 		}
-		n.mu.Lock()
-		services := n.services
-		n.services = map[string]*service{}
-		n.mu.Unlock()
-		for _, s := range services {
-			if err := n.stopService(context.Background(), s); err != nil {
-				n.logger.Warn("stop service", "id", s.info.ID, "err", err)
-			}
-		}
-		n.provider.Close()
-		n.mu.Lock()
-		dialogs := n.dialogs
-		n.dialogs = map[string]*consumerDialog{}
-		listeners := n.listeners
-		n.listeners = map[common.Address]*dialog.Listener{}
-		n.mu.Unlock()
-		for _, cd := range dialogs {
-			cd.d.Close()
-		}
-		for _, l := range listeners {
-			l.Close()
-		}
-		n.nc.Flush()
 		n.cancel()
-		n.wg.Wait()
-		n.nc.Close()
-		if n.payStore != nil {
-			n.payStore.Close()
-		}
-		n.reg.Close()
-		os.Remove(filepath.Join(n.cfg.DataDir, TokenFile))
 		close(n.done)
 	})
 }
 
-// Done is closed once Stop finished.
+// closeConnection ends the consumer's connection for good.
+func (n *Node) closeConnection() {
+	n.connMu.Lock()
+	c := n.conn
+	n.conn = connection{view: api.Connection{State: api.NotConnected, LastError: "daemon stopped"}}
+	n.connMu.Unlock()
+	if c.session != nil {
+		c.session.Close()
+	}
+}
+
+// stopServices stops every service.
+func (n *Node) stopServices() {
+	n.mu.Lock()
+	services := n.services
+	n.services = map[string]*service{}
+	n.mu.Unlock()
+	for _, s := range services {
+		if err := n.stopService(context.Background(), s); err != nil {
+			n.logger.Warn("stop service", "id", s.info.ID, "err", err)
+		}
+	}
+}
+
+// closeDialogs closes the consumer dialogs and the listeners (with the
+// dialogs consumers opened to them).
+func (n *Node) closeDialogs() {
+	n.mu.Lock()
+	dialogs := n.dialogs
+	n.dialogs = map[string]*consumerDialog{}
+	listeners := n.listeners
+	n.listeners = map[common.Address]*dialog.Listener{}
+	n.mu.Unlock()
+	for _, cd := range dialogs {
+		cd.d.Close()
+	}
+	for _, l := range listeners {
+		l.Close()
+	}
+}
+
+// Done is closed once Close finished.
 func (n *Node) Done() <-chan struct{} { return n.done }

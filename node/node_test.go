@@ -45,7 +45,7 @@ func TestNodesStopCleanly(t *testing.T) {
 	defer reg.Close()
 
 	start := func(name string) (*Node, string) {
-		n, err := New(ctx, Config{DataDir: filepath.Join(t.TempDir(), name), Network: nf, APIAddr: "127.0.0.1:0", LightKDF: true,
+		n, err := New(ctx, Config{DataDir: filepath.Join(t.TempDir(), name), Network: nf, LightKDF: true,
 			Country: "DE", Logger: slog.New(slog.DiscardHandler), KeepAliveEvery: 200 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
@@ -91,8 +91,8 @@ func TestNodesStopCleanly(t *testing.T) {
 	}
 	// Stop both while connected: the consumer ends its session, the
 	// provider unregisters its proposal.
-	cons.Stop()
-	prov.Stop()
+	cons.Close()
+	prov.Close()
 	<-cons.Done()
 	<-prov.Done()
 }

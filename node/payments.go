@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"net/http"
 	"sync"
 	"time"
 
@@ -203,7 +202,7 @@ func (n *Node) Earnings(ctx context.Context, id string) (api.Earnings, error) {
 		return api.Earnings{}, err
 	}
 	if !n.paymentsEnabled() {
-		return api.Earnings{}, api.Errorf(http.StatusConflict, "", "the network has no payment contracts")
+		return api.Earnings{}, ErrNoPayments
 	}
 	rs, err := n.payStore.AllReceived(ctx, provider)
 	if err != nil {
@@ -224,7 +223,7 @@ func (n *Node) Settle(ctx context.Context, id string) (api.Earnings, error) {
 		return api.Earnings{}, err
 	}
 	if _, err := n.settleAll(provider); err != nil {
-		return api.Earnings{}, api.Errorf(http.StatusBadGateway, "", "settle: %v", err)
+		return api.Earnings{}, upstreamf("settle: %w", err)
 	}
 	return n.Earnings(ctx, provider.Hex())
 }
@@ -237,15 +236,15 @@ func (n *Node) PaymentsBalance(ctx context.Context, id string) (api.PaymentsBala
 		return api.PaymentsBalance{}, err
 	}
 	if !n.paymentsEnabled() {
-		return api.PaymentsBalance{}, api.Errorf(http.StatusConflict, "", "the network has no payment contracts")
+		return api.PaymentsBalance{}, ErrNoPayments
 	}
 	dep, err := n.pay.Balance(ctx, who)
 	if err != nil {
-		return api.PaymentsBalance{}, api.Errorf(http.StatusBadGateway, "", "read the deposit: %v", err)
+		return api.PaymentsBalance{}, upstreamf("read the deposit: %w", err)
 	}
 	tok, err := n.pay.TokenBalance(ctx, who)
 	if err != nil {
-		return api.PaymentsBalance{}, api.Errorf(http.StatusBadGateway, "", "read the token balance: %v", err)
+		return api.PaymentsBalance{}, upstreamf("read the token balance: %w", err)
 	}
 	out := api.PaymentsBalance{ID: who.Hex(), Deposit: proposal.FormatAmount(dep), Tokens: proposal.FormatAmount(tok)}
 	if w, err := n.pay.PendingWithdrawal(ctx, who); err == nil && w.AvailableAt != 0 {
@@ -263,19 +262,19 @@ func (n *Node) Deposit(ctx context.Context, req api.DepositRequest) (api.Payment
 	}
 	amount, err := proposal.ParseAmount(req.Amount)
 	if err != nil || amount.Sign() == 0 {
-		return api.PaymentsBalance{}, api.Errorf(http.StatusBadRequest, "amount", "%q: want a positive decimal amount of MYSTT", req.Amount)
+		return api.PaymentsBalance{}, fieldErrorf("amount", "%q: want a positive decimal amount of MYSTT", req.Amount)
 	}
 	if !n.paymentsEnabled() {
-		return api.PaymentsBalance{}, api.Errorf(http.StatusConflict, "", "the network has no payment contracts")
+		return api.PaymentsBalance{}, ErrNoPayments
 	}
-	signer, err := n.store.Signer(who)
+	signer, err := n.unlocked("identity", who)
 	if err != nil {
-		return api.PaymentsBalance{}, api.Errorf(http.StatusConflict, "identity", "%v: unlock it first (`myst identity unlock %s`)", err, who.Hex())
+		return api.PaymentsBalance{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if _, err := n.pay.Deposit(ctx, signer, who, amount, nil); err != nil {
-		return api.PaymentsBalance{}, api.Errorf(http.StatusBadGateway, "", "deposit: %v", err)
+		return api.PaymentsBalance{}, upstreamf("deposit: %w", err)
 	}
 	return n.PaymentsBalance(ctx, who.Hex())
 }
@@ -295,24 +294,24 @@ func (n *Node) Withdraw(ctx context.Context, req api.WithdrawRequest) (api.Withd
 		}
 	}
 	if !n.paymentsEnabled() {
-		return api.WithdrawResult{}, api.Errorf(http.StatusConflict, "", "the network has no payment contracts")
+		return api.WithdrawResult{}, ErrNoPayments
 	}
-	signer, err := n.store.Signer(who)
+	signer, err := n.unlocked("identity", who)
 	if err != nil {
-		return api.WithdrawResult{}, api.Errorf(http.StatusConflict, "identity", "%v: unlock it first (`myst identity unlock %s`)", err, who.Hex())
+		return api.WithdrawResult{}, err
 	}
 	sender, err := n.gasSender(who)
 	if err != nil {
-		return api.WithdrawResult{}, api.Errorf(http.StatusConflict, "", "no account to pay gas: %v", err)
+		return api.WithdrawResult{}, fmt.Errorf("%w: %w", ErrNoGasPayer, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	step, err := n.pay.WithdrawOrAnnounce(ctx, sender, signer, to, nil)
 	switch {
 	case errors.Is(err, payments.ErrChallengePeriod):
-		return api.WithdrawResult{}, api.Errorf(http.StatusConflict, "", "%v: try again then", err)
+		return api.WithdrawResult{}, fmt.Errorf("%w: try again then", err)
 	case err != nil:
-		return api.WithdrawResult{}, api.Errorf(http.StatusBadGateway, "", "withdraw: %v", err)
+		return api.WithdrawResult{}, upstreamf("withdraw: %w", err)
 	case step.Announced:
 		return api.WithdrawResult{Announced: true, AvailableAt: step.AvailableAt, TransactionHash: step.Tx.Hash.Hex()}, nil
 	}

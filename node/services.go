@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"sort"
 	"sync"
@@ -130,10 +129,6 @@ func (n *Node) keepAnnouncing(ctx context.Context, s *service) {
 	}
 }
 
-func badRequest(field, format string, args ...any) error {
-	return api.Errorf(http.StatusBadRequest, field, format, args...)
-}
-
 // StartService starts offering a service type from an unlocked identity
 // and announces its proposal.
 func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Service, error) {
@@ -142,10 +137,10 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 		return api.Service{}, err
 	}
 	if !proposal.ValidServiceType(req.Type) {
-		return api.Service{}, badRequest("type", "%q is not a service type", req.Type)
+		return api.Service{}, fieldErrorf("type", "%q is not a service type", req.Type)
 	}
 	if err := checkType(req.Type); err != nil {
-		return api.Service{}, badRequest("type", "%v", err)
+		return api.Service{}, fieldErrorf("type", "%v", err)
 	}
 	o := req.Options
 	if o.PriceHour == "" {
@@ -155,10 +150,10 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 		o.PriceGiB = "0"
 	}
 	if _, err := proposal.ParseAmount(o.PriceHour); err != nil {
-		return api.Service{}, badRequest("options.price_hour", "%v", err)
+		return api.Service{}, fieldErrorf("options.price_hour", "%v", err)
 	}
 	if _, err := proposal.ParseAmount(o.PriceGiB); err != nil {
-		return api.Service{}, badRequest("options.price_gib", "%v", err)
+		return api.Service{}, fieldErrorf("options.price_gib", "%v", err)
 	}
 	if o.Country == "" {
 		o.Country = n.cfg.Country
@@ -167,35 +162,35 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 		}
 	}
 	if o.Country == "" {
-		return api.Service{}, badRequest("options.country", "no country: pass one (--country DE), or start the daemon with --country or --geoip-db")
+		return api.Service{}, fieldErrorf("options.country", "no country: pass one (--country DE), or start the daemon with --country or --geoip-db")
 	}
 	if !proposal.ValidCountry(o.Country) {
-		return api.Service{}, badRequest("options.country", "%q is not an ISO 3166-1 alpha-2 country code (like DE)", o.Country)
+		return api.Service{}, fieldErrorf("options.country", "%q is not an ISO 3166-1 alpha-2 country code (like DE)", o.Country)
 	}
 	if len(o.City) > 64 {
-		return api.Service{}, badRequest("options.city", "longer than 64 characters")
+		return api.Service{}, fieldErrorf("options.city", "longer than 64 characters")
 	}
 	if o.BandwidthMbps < 0 || o.BandwidthMbps > 1e6 {
-		return api.Service{}, badRequest("options.bandwidth_mbps", "must be between 0 and 1000000")
+		return api.Service{}, fieldErrorf("options.bandwidth_mbps", "must be between 0 and 1000000")
 	}
 	if o.MaxSessions == 0 {
 		o.MaxSessions = 10
 	}
 	if o.MaxSessions < 1 || o.MaxSessions > 10000 {
-		return api.Service{}, badRequest("options.max_sessions", "must be between 1 and 10000")
+		return api.Service{}, fieldErrorf("options.max_sessions", "must be between 1 and 10000")
 	}
 	if n.discovery == nil {
-		return api.Service{}, api.Errorf(http.StatusConflict, "", "the network file has no discovery_url: a service can't be announced")
+		return api.Service{}, fmt.Errorf("%w: a service can't be announced", ErrNoDiscovery)
 	}
-	signer, err := n.store.Signer(provider)
+	signer, err := n.unlocked("provider_id", provider)
 	if err != nil {
-		return api.Service{}, api.Errorf(http.StatusConflict, "provider_id", "%v: unlock it first (`myst identity unlock %s`)", err, provider.Hex())
+		return api.Service{}, err
 	}
 	n.mu.Lock()
 	for _, s := range n.services {
 		if s.signer.Address() == provider && s.info.Type == req.Type {
 			n.mu.Unlock()
-			return api.Service{}, api.Errorf(http.StatusConflict, "type", "%s already runs %s as service %s", provider.Hex(), req.Type, s.info.ID)
+			return api.Service{}, &FieldError{Field: "type", Err: retell(ErrServiceRunning, "%s already runs %s as service %s", provider.Hex(), req.Type, s.info.ID)}
 		}
 	}
 	n.mu.Unlock()
@@ -213,7 +208,7 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 	}
 	backend, err := n.backend(ctx, s)
 	if err != nil {
-		return api.Service{}, api.Errorf(http.StatusInternalServerError, "", "start %s: %v", req.Type, err)
+		return api.Service{}, fmt.Errorf("start %s: %w", req.Type, err)
 	}
 	s.offer = &session.Offer{ID: s.info.ID, Type: req.Type, Provider: provider, MaxSessions: o.MaxSessions, Backend: backend,
 		Price: proposal.Price{Currency: proposal.Currency, PerHour: o.PriceHour, PerGiB: o.PriceGiB}}
@@ -221,7 +216,7 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 		if s.stopBackend != nil {
 			s.stopBackend()
 		}
-		return api.Service{}, api.Errorf(http.StatusConflict, "type", "%v", err)
+		return api.Service{}, &FieldError{Field: "type", Err: err}
 	}
 	if err := n.announce(ctx, s); err != nil {
 		n.provider.RemoveOffer(s.info.ID)
@@ -230,9 +225,9 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 		}
 		var he *discovery.HTTPError
 		if errors.As(err, &he) {
-			return api.Service{}, api.Errorf(http.StatusBadGateway, he.Body.Field, "discovery refused the proposal: %s", he.Body.Error)
+			return api.Service{}, retell(err, "discovery refused the proposal: %s", he.Body.Error)
 		}
-		return api.Service{}, api.Errorf(http.StatusBadGateway, "", "announce the proposal: %v", err)
+		return api.Service{}, upstreamf("announce the proposal: %w", err)
 	}
 	var runCtx context.Context
 	runCtx, s.cancel = context.WithCancel(n.ctx)
@@ -276,7 +271,7 @@ func (n *Node) StopService(ctx context.Context, id string) error {
 	delete(n.services, id)
 	n.mu.Unlock()
 	if s == nil {
-		return api.Errorf(http.StatusNotFound, "id", "no running service %q (see `myst service list`)", id)
+		return &FieldError{Field: "id", Err: fmt.Errorf("%w %q (see `myst service list`)", ErrUnknownService, id)}
 	}
 	return n.stopService(ctx, s)
 }
@@ -291,13 +286,12 @@ func (n *Node) stopService(ctx context.Context, s *service) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	err := n.discovery.Unregister(ctx, s.signer, s.info.Type)
-	var he *discovery.HTTPError
-	if errors.As(err, &he) && he.Status == http.StatusNotFound {
+	if errors.Is(err, discovery.ErrNoProposal) {
 		err = nil
 	}
 	n.logger.Info("service stopped", "id", s.info.ID, "type", s.info.Type, "unregister_err", err)
 	if err != nil {
-		return api.Errorf(http.StatusBadGateway, "", "service stopped, but unregistering its proposal failed (it expires on its own): %v", err)
+		return upstreamf("service stopped, but unregistering its proposal failed (it expires on its own): %w", err)
 	}
 	return nil
 }
@@ -307,18 +301,18 @@ func (n *Node) Proposals(ctx context.Context, query url.Values) (api.ProposalLis
 	if _, err := discovery.ParseFilter(query); err != nil {
 		var fe *proposal.FieldError
 		errors.As(err, &fe)
-		return api.ProposalList{}, api.Errorf(http.StatusBadRequest, fe.Field, "%v", err)
+		return api.ProposalList{}, &FieldError{Field: fe.Field, Err: err}
 	}
 	if n.discovery == nil {
-		return api.ProposalList{}, api.Errorf(http.StatusConflict, "", "the network file has no discovery_url")
+		return api.ProposalList{}, ErrNoDiscovery
 	}
 	found, total, dropped, err := n.discovery.Search(ctx, query)
 	if err != nil {
 		var he *discovery.HTTPError
 		if errors.As(err, &he) {
-			return api.ProposalList{}, api.Errorf(he.Status, he.Body.Field, "%s", he.Body.Error)
+			return api.ProposalList{}, retell(err, "%s", he.Body.Error)
 		}
-		return api.ProposalList{}, api.Errorf(http.StatusBadGateway, "", "%v", err)
+		return api.ProposalList{}, upstreamf("%w", err)
 	}
 	if dropped > 0 {
 		n.logger.Warn("discovery returned proposals with bad signatures; dropped", "count", dropped)

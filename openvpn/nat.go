@@ -11,7 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/atomicfile"
 )
 
 const ipForwardPath = "/proc/sys/net/ipv4/ip_forward"
@@ -79,7 +79,7 @@ func (n *NAT) Add(name string, subnet netip.Prefix, uplink string) error {
 	}
 	path := filepath.Join(n.dir, name+".json")
 	raw, _ := json.Marshal(st)
-	if err := identity.WriteFileAtomic(path, raw, 0o600); err != nil {
+	if err := atomicfile.Write(path, raw, 0o600); err != nil {
 		return err
 	}
 	if err := os.WriteFile(ipForwardPath, []byte("1\n"), 0o644); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/mystnode/myst/dialog"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/registry"
 )
 
 // fakeRegistry stands in for the chain's identity registry in unit tests.
@@ -23,7 +24,7 @@ func (r fakeRegistry) PublicKey(_ context.Context, id common.Address) ([]byte, e
 	if k, ok := r[id]; ok {
 		return k, nil
 	}
-	return nil, fmt.Errorf("%w: %s", dialog.ErrNotRegistered, id.Hex())
+	return nil, fmt.Errorf("%w: %s", registry.ErrNotRegistered, id.Hex())
 }
 
 // dialogPair opens a dialog between two fresh identities over an

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -149,15 +148,20 @@ func (c *Conn) keepAlive() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.KeepAliveEvery)
-		_, err := c.d.Request(ctx, TopicKeepAlive, body)
+		raw, err := c.d.Request(ctx, TopicKeepAlive, body)
 		cancel()
-		var re *dialog.RemoteError
+		var answer KeepAliveAnswer
+		if err == nil {
+			if jerr := json.Unmarshal(raw, &answer); jerr != nil {
+				err = fmt.Errorf("malformed keep-alive answer: %w", jerr)
+			}
+		}
 		switch {
-		case err == nil:
-			misses = 0
-		case errors.As(err, &re) && strings.Contains(re.Text, ErrUnknownSession.Error()):
+		case err == nil && !answer.Known:
 			go c.lost("the provider no longer knows the session")
 			return
+		case err == nil:
+			misses = 0
 		case errors.Is(err, dialog.ErrClosed):
 			go c.lost("the dialog with the provider closed")
 			return

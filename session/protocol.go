@@ -66,6 +66,12 @@ type KeepAlive struct {
 	SessionID string `json:"session_id"`
 }
 
+// KeepAliveAnswer is the provider's answer to a keep-alive: Known is false
+// when it no longer holds the session (the consumer then ends it).
+type KeepAliveAnswer struct {
+	Known bool `json:"known"`
+}
+
 // Destroy ends a session.
 type Destroy struct {
 	SessionID string `json:"session_id"`
@@ -77,15 +83,18 @@ type RefusedError struct {
 	Reason, Detail string
 }
 
-func (e *RefusedError) Error() string {
+func (e *RefusedError) Error() string { return "refused: " + e.Explain() }
+
+// Explain is the reason with its detail.
+func (e *RefusedError) Explain() string {
 	if e.Detail == "" {
-		return "refused: " + e.Reason
+		return e.Reason
 	}
-	return "refused: " + e.Reason + ": " + e.Detail
+	return e.Reason + ": " + e.Detail
 }
 
-// ErrUnknownSession answers acks, keep-alives and destroys of sessions the
-// provider does not hold.
+// ErrUnknownSession answers acks and destroys of sessions the provider does
+// not hold (keep-alives get a KeepAliveAnswer instead).
 var ErrUnknownSession = errors.New("unknown session")
 
 // State of a session on the provider.

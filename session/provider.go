@@ -186,10 +186,10 @@ func (p *Provider) Attach(d *dialog.Dialog) {
 		defer p.mu.Unlock()
 		s := p.sessions[k.SessionID]
 		if s == nil || s.dialog != d {
-			return nil, ErrUnknownSession
+			return json.Marshal(KeepAliveAnswer{Known: false})
 		}
 		s.lastSeen = time.Now()
-		return nil, nil
+		return json.Marshal(KeepAliveAnswer{Known: true})
 	})
 	d.Handle(TopicDestroy, func(_ context.Context, b []byte) ([]byte, error) {
 		var x Destroy

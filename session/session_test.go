@@ -15,6 +15,7 @@ import (
 	"github.com/mystnode/myst/dialog"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/registry"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 )
@@ -28,7 +29,7 @@ func (r fakeRegistry) PublicKey(_ context.Context, id common.Address) ([]byte, e
 	if k, ok := r[id]; ok {
 		return k, nil
 	}
-	return nil, fmt.Errorf("%w: %s", dialog.ErrNotRegistered, id.Hex())
+	return nil, fmt.Errorf("%w: %s", registry.ErrNotRegistered, id.Hex())
 }
 
 type noop struct {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/localapi"
 	"github.com/mystnode/myst/location"
 	"github.com/mystnode/myst/node"
 	"github.com/mystnode/myst/proposal"
@@ -88,19 +89,26 @@ func newDaemonCmd(g *globals) *cobra.Command {
 				logger.Info("location from GeoIP", "ip", pub, "country", country, "city", city)
 			}
 			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			n, err := node.New(startCtx, node.Config{DataDir: g.dataDir, Network: nf, APIAddr: g.apiAddr, LightKDF: g.lightKDF, Version: version, Logger: logger,
+			n, err := node.New(startCtx, node.Config{DataDir: g.dataDir, Network: nf, LightKDF: g.lightKDF, Version: version, Logger: logger,
 				Country: country, City: city, PublicIP: pub,
 				OpenVPN:  node.OpenVPNConfig{Binary: vpnBinary, Port: vpnPort, Subnet: subnet, Uplink: vpnUplink},
 				Payments: node.PaymentsConfig{InvoiceEvery: invoiceEvery, Grace: grace, SettleThreshold: thr}})
 			cancel()
 			if err != nil {
-				return err
+				return fmt.Errorf("node.New: %w", err)
 			}
+			defer n.Close()
+			tokenPath := filepath.Join(g.dataDir, api.TokenFile)
+			srv, err := localapi.Listen(n, localapi.Config{Addr: g.apiAddr, TokenPath: tokenPath, Metrics: n.Metrics(), Logger: logger})
+			if err != nil {
+				return fmt.Errorf("localapi.Listen: %w", err)
+			}
+			defer srv.Close()
 			n.Start()
-			fmt.Fprintf(cmd.OutOrStdout(), "myst daemon ready: API on http://%s, token in %s\n", n.APIAddr(), filepath.Join(g.dataDir, node.TokenFile))
+			srv.Start()
+			fmt.Fprintf(cmd.OutOrStdout(), "myst daemon ready: API on http://%s, token in %s\n", srv.Addr(), tokenPath)
 			<-ctx.Done()
 			logger.Info("stopping")
-			n.Stop()
 			return nil
 		},
 	}
@@ -121,7 +129,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 
 // client is the API client for the daemon of --data-dir at --api-addr.
 func (g *globals) client() (*api.Client, error) {
-	token, err := api.ReadToken(filepath.Join(g.dataDir, node.TokenFile))
+	token, err := api.ReadToken(filepath.Join(g.dataDir, api.TokenFile))
 	if err != nil {
 		return nil, err
 	}

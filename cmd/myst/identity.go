@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/atomicfile"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/registry"
@@ -244,7 +245,7 @@ func newIdentityExportCmd(g *globals) *cobra.Command {
 				_, err = cmd.OutOrStdout().Write(append(blob, '\n'))
 				return err
 			}
-			if err := identity.WriteFileAtomic(out, blob, 0o600); err != nil {
+			if err := atomicfile.Write(out, blob, 0o600); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote the encrypted key of %s to %s\n", addr.Hex(), out)

@@ -1,56 +1,42 @@
-package api
+// Package localapi serves the node's local REST API: the HTTP handlers over
+// a Backend (the node), the bearer-token check, and the one place where the
+// node's errors become HTTP statuses.
+package localapi
 
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strings"
+
+	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/httpjson"
 )
 
 // Backend is what the handlers need from the node.
 type Backend interface {
-	Health() Health
-	Identities() ([]Identity, error)
+	Health() api.Health
+	Identities() ([]api.Identity, error)
 	CreateIdentity(passphrase string) (string, error)
 	Unlock(id, passphrase string) error
-	Registration(ctx context.Context, id string) (Registration, error)
-	OpenDialog(ctx context.Context, req DialogRequest) (Dialog, error)
-	Ping(ctx context.Context, dialogID string, req PingRequest) (Ping, error)
+	Registration(ctx context.Context, id string) (api.Registration, error)
+	OpenDialog(ctx context.Context, req api.DialogRequest) (api.Dialog, error)
+	Ping(ctx context.Context, dialogID string, req api.PingRequest) (api.Ping, error)
 	CloseDialog(dialogID string) error
 
-	StartService(ctx context.Context, req ServiceRequest) (Service, error)
-	Services() []Service
+	StartService(ctx context.Context, req api.ServiceRequest) (api.Service, error)
+	Services() []api.Service
 	StopService(ctx context.Context, id string) error
-	Proposals(ctx context.Context, query url.Values) (ProposalList, error)
-	Connect(ctx context.Context, req ConnectionRequest) (Connection, error)
-	Connection() Connection
-	Disconnect(ctx context.Context) (Connection, error)
-	Sessions() []SessionInfo
-	Earnings(ctx context.Context, id string) (Earnings, error)
-	Settle(ctx context.Context, id string) (Earnings, error)
-	PaymentsBalance(ctx context.Context, id string) (PaymentsBalance, error)
-	Deposit(ctx context.Context, req DepositRequest) (PaymentsBalance, error)
-	Withdraw(ctx context.Context, req WithdrawRequest) (WithdrawResult, error)
-}
-
-// StatusError carries the HTTP status a backend error maps to.
-type StatusError struct {
-	Status int
-	Field  string
-	Err    error
-}
-
-func (e *StatusError) Error() string { return e.Err.Error() }
-func (e *StatusError) Unwrap() error { return e.Err }
-
-// Errorf makes a StatusError.
-func Errorf(status int, field, format string, args ...any) error {
-	return &StatusError{Status: status, Field: field, Err: fmt.Errorf(format, args...)}
+	Proposals(ctx context.Context, query url.Values) (api.ProposalList, error)
+	Connect(ctx context.Context, req api.ConnectionRequest) (api.Connection, error)
+	Connection() api.Connection
+	Disconnect(ctx context.Context) (api.Connection, error)
+	Sessions() []api.SessionInfo
+	Earnings(ctx context.Context, id string) (api.Earnings, error)
+	Settle(ctx context.Context, id string) (api.Earnings, error)
+	PaymentsBalance(ctx context.Context, id string) (api.PaymentsBalance, error)
+	Deposit(ctx context.Context, req api.DepositRequest) (api.PaymentsBalance, error)
+	Withdraw(ctx context.Context, req api.WithdrawRequest) (api.WithdrawResult, error)
 }
 
 // maxBody bounds request bodies.
@@ -69,15 +55,15 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, IdentityList{Identities: ids})
+		writeJSON(w, http.StatusOK, api.IdentityList{Identities: ids})
 	})
 	mux.HandleFunc("POST /identities", func(w http.ResponseWriter, r *http.Request) {
-		var req PassphraseRequest
+		var req api.PassphraseRequest
 		if !readJSON(w, r, &req) {
 			return
 		}
 		if req.Passphrase == "" {
-			writeError(w, Errorf(http.StatusBadRequest, "passphrase", "passphrase is empty"))
+			writeJSON(w, http.StatusBadRequest, api.Error{Error: "passphrase is empty", Field: "passphrase"})
 			return
 		}
 		id, err := b.CreateIdentity(req.Passphrase)
@@ -85,10 +71,10 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, Identity{ID: id})
+		writeJSON(w, http.StatusCreated, api.Identity{ID: id})
 	})
 	mux.HandleFunc("PUT /identities/{id}/unlock", func(w http.ResponseWriter, r *http.Request) {
-		var req PassphraseRequest
+		var req api.PassphraseRequest
 		if !readJSON(w, r, &req) {
 			return
 		}
@@ -96,7 +82,7 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, Identity{ID: r.PathValue("id"), Unlocked: true})
+		writeJSON(w, http.StatusOK, api.Identity{ID: r.PathValue("id"), Unlocked: true})
 	})
 	mux.HandleFunc("GET /identities/{id}/registration", func(w http.ResponseWriter, r *http.Request) {
 		reg, err := b.Registration(r.Context(), r.PathValue("id"))
@@ -107,7 +93,7 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 		writeJSON(w, http.StatusOK, reg)
 	})
 	mux.HandleFunc("POST /dialogs", func(w http.ResponseWriter, r *http.Request) {
-		var req DialogRequest
+		var req api.DialogRequest
 		if !readJSON(w, r, &req) {
 			return
 		}
@@ -119,7 +105,7 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 		writeJSON(w, http.StatusCreated, d)
 	})
 	mux.HandleFunc("POST /dialogs/{id}/ping", func(w http.ResponseWriter, r *http.Request) {
-		var req PingRequest
+		var req api.PingRequest
 		if r.ContentLength != 0 && !readJSON(w, r, &req) {
 			return
 		}
@@ -138,7 +124,7 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /services", func(w http.ResponseWriter, r *http.Request) {
-		var req ServiceRequest
+		var req api.ServiceRequest
 		if !readJSON(w, r, &req) {
 			return
 		}
@@ -150,7 +136,7 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 		writeJSON(w, http.StatusCreated, svc)
 	})
 	mux.HandleFunc("GET /services", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, ServiceList{Services: b.Services()})
+		writeJSON(w, http.StatusOK, api.ServiceList{Services: b.Services()})
 	})
 	mux.HandleFunc("DELETE /services/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if err := b.StopService(r.Context(), r.PathValue("id")); err != nil {
@@ -168,7 +154,7 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 		writeJSON(w, http.StatusOK, l)
 	})
 	mux.HandleFunc("PUT /connection", func(w http.ResponseWriter, r *http.Request) {
-		var req ConnectionRequest
+		var req api.ConnectionRequest
 		if !readJSON(w, r, &req) {
 			return
 		}
@@ -192,7 +178,7 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 	})
 	mux.HandleFunc("GET /connection/statistics", func(w http.ResponseWriter, r *http.Request) {
 		c := b.Connection()
-		writeJSON(w, http.StatusOK, Statistics{Duration: c.Duration, BytesSent: c.BytesSent, BytesReceived: c.BytesReceived, Cost: c.Cost})
+		writeJSON(w, http.StatusOK, api.Statistics{Duration: c.Duration, BytesSent: c.BytesSent, BytesReceived: c.BytesReceived, Cost: c.Cost})
 	})
 	mux.HandleFunc("GET /earnings", func(w http.ResponseWriter, r *http.Request) {
 		e, err := b.Earnings(r.Context(), r.URL.Query().Get("identity"))
@@ -203,7 +189,7 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 		writeJSON(w, http.StatusOK, e)
 	})
 	mux.HandleFunc("POST /settle", func(w http.ResponseWriter, r *http.Request) {
-		var req SettleRequest
+		var req api.SettleRequest
 		if !readJSON(w, r, &req) {
 			return
 		}
@@ -223,7 +209,7 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 		writeJSON(w, http.StatusOK, bal)
 	})
 	mux.HandleFunc("POST /payments/deposit", func(w http.ResponseWriter, r *http.Request) {
-		var req DepositRequest
+		var req api.DepositRequest
 		if !readJSON(w, r, &req) {
 			return
 		}
@@ -235,7 +221,7 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 		writeJSON(w, http.StatusOK, bal)
 	})
 	mux.HandleFunc("POST /payments/withdraw", func(w http.ResponseWriter, r *http.Request) {
-		var req WithdrawRequest
+		var req api.WithdrawRequest
 		if !readJSON(w, r, &req) {
 			return
 		}
@@ -247,7 +233,7 @@ func Handler(b Backend, token string, metrics http.Handler) http.Handler {
 		writeJSON(w, http.StatusOK, res)
 	})
 	mux.HandleFunc("GET /sessions", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, SessionList{Sessions: b.Sessions()})
+		writeJSON(w, http.StatusOK, api.SessionList{Sessions: b.Sessions()})
 	})
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
@@ -260,7 +246,7 @@ func requireToken(token string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := []byte(r.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare(got, want) != 1 {
-			writeJSON(w, http.StatusUnauthorized, Error{Error: "missing or wrong API token: send Authorization: Bearer <contents of <data-dir>/api-token>"})
+			writeJSON(w, http.StatusUnauthorized, api.Error{Error: "missing or wrong API token: send Authorization: Bearer <contents of <data-dir>/api-token>"})
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -268,47 +254,12 @@ func requireToken(token string, next http.Handler) http.Handler {
 }
 
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		var syntax *json.SyntaxError
-		var typeErr *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &tooBig):
-			writeJSON(w, http.StatusRequestEntityTooLarge, Error{Error: fmt.Sprintf("request body over %d bytes", maxBody)})
-		case errors.As(err, &typeErr):
-			writeJSON(w, http.StatusBadRequest, Error{Error: fmt.Sprintf("field %q must be %s", typeErr.Field, typeErr.Type), Field: typeErr.Field})
-		case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-			writeJSON(w, http.StatusBadRequest, Error{Error: "malformed JSON body: " + err.Error()})
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			writeJSON(w, http.StatusBadRequest, Error{Error: "unknown field " + field, Field: field})
-		default:
-			writeJSON(w, http.StatusBadRequest, Error{Error: "bad JSON body: " + err.Error()})
-		}
-		return false
-	}
-	if dec.More() {
-		writeJSON(w, http.StatusBadRequest, Error{Error: "malformed JSON body: trailing data"})
-		return false
-	}
-	return true
+	return httpjson.Read(w, r, maxBody, v)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httpjson.Write(w, status, v) }
 
 func writeError(w http.ResponseWriter, err error) {
-	var se *StatusError
-	if errors.As(err, &se) {
-		writeJSON(w, se.Status, Error{Error: se.Error(), Field: se.Field})
-		return
-	}
-	writeJSON(w, http.StatusInternalServerError, Error{Error: err.Error()})
+	status, field := statusOf(err)
+	writeJSON(w, status, api.Error{Error: err.Error(), Field: field})
 }

@@ -1,4 +1,4 @@
-package api
+package localapi
 
 import (
 	"context"
@@ -9,58 +9,68 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/node"
 )
 
 // stubBackend is a unit-test stand-in; the e2e tests drive the real node.
-type stubBackend struct{ opened []DialogRequest }
+type stubBackend struct{ opened []api.DialogRequest }
 
-func (s *stubBackend) Health() Health                        { return Health{Status: "ok"} }
-func (s *stubBackend) Identities() ([]Identity, error)       { return []Identity{{ID: "0xabc"}}, nil }
+func (s *stubBackend) Health() api.Health                    { return api.Health{Status: "ok"} }
+func (s *stubBackend) Identities() ([]api.Identity, error)   { return []api.Identity{{ID: "0xabc"}}, nil }
 func (s *stubBackend) CreateIdentity(string) (string, error) { return "0xnew", nil }
 func (s *stubBackend) Unlock(id, pass string) error {
 	if pass != "right" {
-		return Errorf(http.StatusForbidden, "passphrase", "wrong passphrase")
+		return &node.FieldError{Field: "passphrase", Err: identity.ErrWrongPassword}
 	}
 	return nil
 }
-func (s *stubBackend) Registration(context.Context, string) (Registration, error) {
-	return Registration{}, errors.New("chain down")
+func (s *stubBackend) Registration(context.Context, string) (api.Registration, error) {
+	return api.Registration{}, errors.New("chain down")
 }
-func (s *stubBackend) OpenDialog(_ context.Context, r DialogRequest) (Dialog, error) {
+func (s *stubBackend) OpenDialog(_ context.Context, r api.DialogRequest) (api.Dialog, error) {
 	s.opened = append(s.opened, r)
-	return Dialog{ID: "d1"}, nil
+	return api.Dialog{ID: "d1"}, nil
 }
-func (s *stubBackend) Ping(context.Context, string, PingRequest) (Ping, error) {
-	return Ping{Seq: 1}, nil
+func (s *stubBackend) Ping(context.Context, string, api.PingRequest) (api.Ping, error) {
+	return api.Ping{Seq: 1}, nil
 }
 func (s *stubBackend) CloseDialog(string) error { return nil }
 
-func (s *stubBackend) StartService(context.Context, ServiceRequest) (Service, error) {
-	return Service{}, nil
+func (s *stubBackend) StartService(context.Context, api.ServiceRequest) (api.Service, error) {
+	return api.Service{}, nil
 }
-func (s *stubBackend) Services() []Service                       { return nil }
+func (s *stubBackend) Services() []api.Service                   { return nil }
 func (s *stubBackend) StopService(context.Context, string) error { return nil }
-func (s *stubBackend) Proposals(context.Context, url.Values) (ProposalList, error) {
-	return ProposalList{}, nil
+func (s *stubBackend) Proposals(context.Context, url.Values) (api.ProposalList, error) {
+	return api.ProposalList{}, nil
 }
-func (s *stubBackend) Connect(context.Context, ConnectionRequest) (Connection, error) {
-	return Connection{}, nil
+func (s *stubBackend) Connect(context.Context, api.ConnectionRequest) (api.Connection, error) {
+	return api.Connection{}, nil
 }
-func (s *stubBackend) Connection() Connection                         { return Connection{} }
-func (s *stubBackend) Disconnect(context.Context) (Connection, error) { return Connection{}, nil }
-func (s *stubBackend) Sessions() []SessionInfo                        { return nil }
+func (s *stubBackend) Connection() api.Connection { return api.Connection{} }
+func (s *stubBackend) Disconnect(context.Context) (api.Connection, error) {
+	return api.Connection{}, nil
+}
+func (s *stubBackend) Sessions() []api.SessionInfo { return nil }
 
-func (s *stubBackend) Earnings(context.Context, string) (Earnings, error) { return Earnings{}, nil }
-func (s *stubBackend) Settle(context.Context, string) (Earnings, error)   { return Earnings{}, nil }
+func (s *stubBackend) Earnings(context.Context, string) (api.Earnings, error) {
+	return api.Earnings{}, nil
+}
+func (s *stubBackend) Settle(context.Context, string) (api.Earnings, error) {
+	return api.Earnings{}, nil
+}
 
-func (s *stubBackend) PaymentsBalance(context.Context, string) (PaymentsBalance, error) {
-	return PaymentsBalance{}, nil
+func (s *stubBackend) PaymentsBalance(context.Context, string) (api.PaymentsBalance, error) {
+	return api.PaymentsBalance{}, nil
 }
-func (s *stubBackend) Deposit(context.Context, DepositRequest) (PaymentsBalance, error) {
-	return PaymentsBalance{}, nil
+func (s *stubBackend) Deposit(context.Context, api.DepositRequest) (api.PaymentsBalance, error) {
+	return api.PaymentsBalance{}, nil
 }
-func (s *stubBackend) Withdraw(context.Context, WithdrawRequest) (WithdrawResult, error) {
-	return WithdrawResult{}, nil
+func (s *stubBackend) Withdraw(context.Context, api.WithdrawRequest) (api.WithdrawResult, error) {
+	return api.WithdrawResult{}, nil
 }
 
 func TestHandlerBadInput(t *testing.T) {
@@ -113,13 +123,13 @@ func TestHandlerBadInput(t *testing.T) {
 		t.Fatalf("bad requests reached the backend: %v", b.opened)
 	}
 	// The typed client sees the server's errors as APIError.
-	c := NewClient(strings.TrimPrefix(srv.URL, "http://"), "tok")
+	c := api.NewClient(strings.TrimPrefix(srv.URL, "http://"), "tok")
 	err := c.Unlock(context.Background(), "0xabc", "wrong")
-	var ae *APIError
+	var ae *api.APIError
 	if !errors.As(err, &ae) || ae.Status != 403 || ae.Body.Field != "passphrase" {
 		t.Fatalf("client error %#v", err)
 	}
-	if _, err := NewClient("127.0.0.1:1", "tok").Health(context.Background()); !errors.Is(err, ErrDaemonUnreachable) {
+	if _, err := api.NewClient("127.0.0.1:1", "tok").Health(context.Background()); !errors.Is(err, api.ErrDaemonUnreachable) {
 		t.Fatalf("unreachable daemon: %v", err)
 	}
 }
