@@ -95,8 +95,8 @@ func (s *Server) RouteURL() string {
 // NumRoutes is the number of routes to other cluster members.
 func (s *Server) NumRoutes() int { return s.ns.NumRoutes() }
 
-// Shutdown stops the server and waits for it.
-func (s *Server) Shutdown() {
+// Close stops the server and waits for it.
+func (s *Server) Close() {
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mystnode/myst/mysttest"
+	"github.com/mystnode/myst/registry/registrytest"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -21,7 +23,7 @@ type capture struct {
 func sniff(t *testing.T, url string) *capture {
 	t.Helper()
 	c := &capture{}
-	nc := connect(t, url)
+	nc := mysttest.Connect(t, url)
 	if _, err := nc.Subscribe(">", func(m *nats.Msg) {
 		c.mu.Lock()
 		c.msgs = append(c.msgs, m)
@@ -58,29 +60,28 @@ func dropped(m *Metrics, reason string) float64 {
 // stillServes checks the dialog answers after an attack.
 func stillServes(t *testing.T, d *Dialog) {
 	t.Helper()
-	got, err := d.Request(ctxT(t, 5*time.Second), "echo", []byte("still here"))
+	got, err := d.Request(mysttest.Ctx(t, 5*time.Second), "echo", []byte("still here"))
 	if err != nil || string(got) != "still here" {
 		t.Fatalf("dialog after attack: %q, %v", got, err)
 	}
 }
 
 func TestNoPlaintextOnBroker(t *testing.T) {
-	srv := startBroker(t)
+	srv := mysttest.StartBroker(t)
 	c := sniff(t, srv.URL())
 	p := newPair(t, srv.URL(), srv.URL())
 	secret := []byte("attack at dawn: the plaintext that must not show")
 	for range 3 {
-		if _, err := p.dialog.Request(ctxT(t, 5*time.Second), "echo", secret); err != nil {
+		if _, err := p.dialog.Request(mysttest.Ctx(t, 5*time.Second), "echo", secret); err != nil {
 			t.Fatal(err)
 		}
 	}
 	p.dialog.Send("echo", secret)
 	p.dialog.Close()
-	time.Sleep(100 * time.Millisecond) // let the sniffer drain; it only reads
+	// The whole dialog: create, answer, three requests and their answers,
+	// the one-way message and the close.
+	mysttest.WaitFor(t, 5*time.Second, func() bool { return len(c.all()) >= 10 })
 	msgs := c.all()
-	if len(msgs) < 8 {
-		t.Fatalf("sniffer saw %d messages, want the whole dialog", len(msgs))
-	}
 	forbidden := [][]byte{secret[:12], []byte("echo"), p.consumer.Address().Bytes(), []byte(strings.ToLower(p.consumer.Address().Hex()[2:])),
 		[]byte(p.consumer.Address().Hex()[2:]), p.consumer.PublicKey()[:16]}
 	for _, m := range msgs {
@@ -93,16 +94,16 @@ func TestNoPlaintextOnBroker(t *testing.T) {
 }
 
 func TestTamperedReplayedForgedDropped(t *testing.T) {
-	srv := startBroker(t)
+	srv := mysttest.StartBroker(t)
 	c := sniff(t, srv.URL())
 	p := newPair(t, srv.URL(), srv.URL())
-	if _, err := p.dialog.Request(ctxT(t, 5*time.Second), "echo", []byte("one")); err != nil {
+	if _, err := p.dialog.Request(mysttest.Ctx(t, 5*time.Second), "echo", []byte("one")); err != nil {
 		t.Fatal(err)
 	}
 	toP, _ := subjects(p.dialog.ID())
-	waitFor(t, 2*time.Second, func() bool { return len(c.on(toP)) > 0 })
+	mysttest.WaitFor(t, 2*time.Second, func() bool { return len(c.on(toP)) > 0 })
 	orig := c.on(toP)[0].Data
-	raw := connect(t, srv.URL())
+	raw := mysttest.Connect(t, srv.URL())
 
 	// Replayed: the same bytes again.
 	raw.Publish(toP, orig)
@@ -123,14 +124,14 @@ func TestTamperedReplayedForgedDropped(t *testing.T) {
 	raw.Publish(CreateSubject(p.provider.Address()), []byte{})
 	raw.Flush()
 
-	waitFor(t, 5*time.Second, func() bool {
+	mysttest.WaitFor(t, 5*time.Second, func() bool {
 		return dropped(p.pMetrics, ReasonReplayed) == 1 && dropped(p.pMetrics, ReasonTampered) == 2 && dropped(p.pMetrics, ReasonGarbage) == 4
 	})
 	stillServes(t, p.dialog)
 
 	// Signed by someone else: a message sealed with the dialog's own keys
 	// (as if the keys leaked) but signed by a third identity.
-	mallory := newSigner(t)
+	mallory := mysttest.NewSigner(t)
 	forged := newDialog(p.dialog.ID(), mallory, p.provider.Address(), "consumer", raw, NewMetrics(nil, nil))
 	forged.send.aead = p.dialog.send.aead
 	p.dialog.send.Lock()
@@ -139,7 +140,7 @@ func TestTamperedReplayedForgedDropped(t *testing.T) {
 	if err := forged.write(&frame{Kind: kindOneWay, Topic: "echo", Payload: []byte("forged")}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, func() bool { return dropped(p.pMetrics, ReasonBadSignature) == 1 })
+	mysttest.WaitFor(t, 5*time.Second, func() bool { return dropped(p.pMetrics, ReasonBadSignature) == 1 })
 	stillServes(t, p.dialog)
 
 	// Reordered beyond the window: an old sequence number after many new ones.
@@ -151,20 +152,20 @@ func TestTamperedReplayedForgedDropped(t *testing.T) {
 	stillServes(t, p.dialog)
 	raw.Publish(toP, orig)
 	raw.Flush()
-	waitFor(t, 5*time.Second, func() bool { return dropped(p.pMetrics, ReasonTooOld) == 1 })
+	mysttest.WaitFor(t, 5*time.Second, func() bool { return dropped(p.pMetrics, ReasonTooOld) == 1 })
 	stillServes(t, p.dialog)
 }
 
 func TestReplayedCreateDropped(t *testing.T) {
-	srv := startBroker(t)
+	srv := mysttest.StartBroker(t)
 	c := sniff(t, srv.URL())
 	p := newPair(t, srv.URL(), srv.URL())
 	subj := CreateSubject(p.provider.Address())
-	waitFor(t, 2*time.Second, func() bool { return len(c.on(subj)) == 1 })
-	raw := connect(t, srv.URL())
+	mysttest.WaitFor(t, 2*time.Second, func() bool { return len(c.on(subj)) == 1 })
+	raw := mysttest.Connect(t, srv.URL())
 	raw.Publish(subj, c.on(subj)[0].Data)
 	raw.Flush()
-	waitFor(t, 5*time.Second, func() bool { return dropped(p.pMetrics, ReasonReplayed) == 1 })
+	mysttest.WaitFor(t, 5*time.Second, func() bool { return dropped(p.pMetrics, ReasonReplayed) == 1 })
 	if n := len(p.listener.Dialogs()); n != 1 {
 		t.Fatalf("%d dialogs after a replayed create, want 1", n)
 	}
@@ -175,10 +176,10 @@ func TestImpostorOnProviderSubject(t *testing.T) {
 	// Mallory listens on the provider's subject, but the create is
 	// encrypted to the provider: she can't read it or learn the keys. With
 	// no real provider there, the consumer times out with a clear error.
-	srv := startBroker(t)
-	provider, consumer, mallory := newSigner(t), newSigner(t), newSigner(t)
-	reg := newFakeRegistry(provider, consumer, mallory)
-	mnc := connect(t, srv.URL())
+	srv := mysttest.StartBroker(t)
+	provider, consumer, mallory := mysttest.NewSigner(t), mysttest.NewSigner(t), mysttest.NewSigner(t)
+	reg := registrytest.New(provider, consumer, mallory)
+	mnc := mysttest.Connect(t, srv.URL())
 	readable := make(chan bool, 1)
 	sub, err := mnc.Subscribe(CreateSubject(provider.Address()), func(m *nats.Msg) {
 		_, err := mallory.Decrypt(m.Data[1:])
@@ -189,7 +190,7 @@ func TestImpostorOnProviderSubject(t *testing.T) {
 	}
 	defer sub.Unsubscribe()
 	mnc.Flush()
-	_, err = Dial(ctxT(t, 500*time.Millisecond), connect(t, srv.URL()), consumer, provider.Address(), reg, DialConfig{})
+	_, err = Dial(mysttest.Ctx(t, 500*time.Millisecond), mysttest.Connect(t, srv.URL()), consumer, provider.Address(), reg, DialConfig{})
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("dial with only an impostor listening: %v", err)
 	}
@@ -202,14 +203,14 @@ func TestForgedAnswerWithKnownDialogID(t *testing.T) {
 	// A stronger impostor who learned the dialog id (it is in the subject)
 	// answers, signed by herself; the consumer drops it and accepts only
 	// the real provider's answer.
-	srv := startBroker(t)
-	provider, consumer, mallory := newSigner(t), newSigner(t), newSigner(t)
-	reg := newFakeRegistry(provider, consumer, mallory)
-	mnc := connect(t, srv.URL())
+	srv := mysttest.StartBroker(t)
+	provider, consumer, mallory := mysttest.NewSigner(t), mysttest.NewSigner(t), mysttest.NewSigner(t)
+	reg := registrytest.New(provider, consumer, mallory)
+	mnc := mysttest.Connect(t, srv.URL())
 	idCh := make(chan ID, 1)
 	cm := NewMetrics(nil, nil)
-	cnc := connect(t, srv.URL())
-	l, err := Listen(connect(t, srv.URL()), provider, reg, ListenConfig{Accept: func(d *Dialog) {
+	cnc := mysttest.Connect(t, srv.URL())
+	l, err := Listen(mysttest.Connect(t, srv.URL()), provider, reg, ListenConfig{Accept: func(d *Dialog) {
 		d.Handle("echo", echo)
 		idCh <- d.ID()
 		// Mallory's answer arrives first: published before the real one.
@@ -224,7 +225,7 @@ func TestForgedAnswerWithKnownDialogID(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	d, err := Dial(ctxT(t, 5*time.Second), cnc, consumer, provider.Address(), reg, DialConfig{Metrics: cm})
+	d, err := Dial(mysttest.Ctx(t, 5*time.Second), cnc, consumer, provider.Address(), reg, DialConfig{Metrics: cm})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +235,7 @@ func TestForgedAnswerWithKnownDialogID(t *testing.T) {
 	// The forged answer is dropped: before the handshake completes as an
 	// answer for another dialog or signer, after it (NATS does not order
 	// messages from different connections) as an unexpected answer.
-	waitFor(t, 5*time.Second, func() bool {
+	mysttest.WaitFor(t, 5*time.Second, func() bool {
 		return dropped(cm, ReasonWrongPeer)+dropped(cm, ReasonBadSignature)+dropped(cm, ReasonGarbage) == 1
 	})
 }

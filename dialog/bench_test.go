@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/mysttest"
+	"github.com/mystnode/myst/registry/registrytest"
 	"github.com/nats-io/nats.go"
 )
 
@@ -29,11 +31,11 @@ func reportLatency(b *testing.B, samples []time.Duration) {
 // nats.go request/reply of the same payload on the same embedded server, in
 // the same run. Run: go test -run X -bench RoundTrip ./dialog
 func BenchmarkRoundTrip(b *testing.B) {
-	srv := startBroker(b)
+	srv := mysttest.StartBroker(b)
 	payload := make([]byte, 128)
 
 	b.Run("bare-nats", func(b *testing.B) {
-		server, client := connect(b, srv.URL()), connect(b, srv.URL())
+		server, client := mysttest.Connect(b, srv.URL()), mysttest.Connect(b, srv.URL())
 		sub, err := server.Subscribe("bench.echo", func(m *nats.Msg) { m.Respond(m.Data) })
 		if err != nil {
 			b.Fatal(err)
@@ -74,20 +76,20 @@ func BenchmarkRoundTrip(b *testing.B) {
 // open: reports setup time per dialog and the provider's heap per open
 // dialog. Run: go test -run X -bench OpenDialogs -benchtime 2000x ./dialog
 func BenchmarkOpenDialogs(b *testing.B) {
-	srv := startBroker(b)
-	provider := newSigner(b)
-	reg := newFakeRegistry(provider)
+	srv := mysttest.StartBroker(b)
+	provider := mysttest.NewSigner(b)
+	reg := registrytest.New(provider)
 	consumers := make([]*identity.Signer, 64)
 	for i := range consumers {
-		consumers[i] = newSigner(b)
-		reg.keys[consumers[i].Address()] = consumers[i].PublicKey()
+		consumers[i] = mysttest.NewSigner(b)
+		reg.Add(consumers[i])
 	}
-	l, err := Listen(connect(b, srv.URL()), provider, reg, ListenConfig{MaxDialogs: 1 << 20, Accept: func(d *Dialog) { d.Handle("echo", echo) }})
+	l, err := Listen(mysttest.Connect(b, srv.URL()), provider, reg, ListenConfig{MaxDialogs: 1 << 20, Accept: func(d *Dialog) { d.Handle("echo", echo) }})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer l.Close()
-	nc := connect(b, srv.URL())
+	nc := mysttest.Connect(b, srv.URL())
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mystnode/myst/broker"
+	"github.com/mystnode/myst/mysttest"
 )
 
 // TestAcrossNATSCluster runs the provider on one server of a three-server
@@ -17,17 +18,17 @@ func TestAcrossNATSCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer seed.Shutdown()
+	defer seed.Close()
 	servers := []*broker.Server{seed}
 	for range 2 {
 		s, err := broker.StartServer(broker.ServerConfig{Addr: "127.0.0.1:0", ClusterAddr: "127.0.0.1:0", Routes: []string{seed.RouteURL()}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Shutdown()
+		defer s.Close()
 		servers = append(servers, s)
 	}
-	waitFor(t, 10*time.Second, func() bool {
+	mysttest.WaitFor(t, 10*time.Second, func() bool {
 		for _, s := range servers {
 			if s.NumRoutes() < 2 {
 				return false
@@ -37,7 +38,7 @@ func TestAcrossNATSCluster(t *testing.T) {
 	})
 	p := newPair(t, servers[1].URL(), servers[2].URL())
 	for range 5 {
-		if got, err := p.dialog.Request(ctxT(t, 5*time.Second), "echo", []byte("across")); err != nil || string(got) != "across" {
+		if got, err := p.dialog.Request(mysttest.Ctx(t, 5*time.Second), "echo", []byte("across")); err != nil || string(got) != "across" {
 			t.Fatalf("echo across the cluster: %q, %v", got, err)
 		}
 	}
@@ -63,10 +64,10 @@ func TestBrokerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newPair(t, srv.URL(), srv.URL())
-	if _, err := p.dialog.Request(ctxT(t, 5*time.Second), "echo", []byte("before")); err != nil {
+	if _, err := p.dialog.Request(mysttest.Ctx(t, 5*time.Second), "echo", []byte("before")); err != nil {
 		t.Fatal(err)
 	}
-	srv.Shutdown()
+	srv.Close()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	_, err = p.dialog.Request(ctx, "echo", []byte("during"))
@@ -81,8 +82,8 @@ func TestBrokerRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Shutdown()
-	waitFor(t, 15*time.Second, func() bool { return p.pConn.IsConnected() && p.cConn.IsConnected() })
+	defer srv.Close()
+	mysttest.WaitFor(t, 15*time.Second, func() bool { return p.pConn.IsConnected() && p.cConn.IsConnected() })
 	// Subscriptions come back with the connection.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -97,7 +98,7 @@ func TestBrokerRestart(t *testing.T) {
 		}
 	}
 	// New dialogs open too.
-	d, err := Dial(ctxT(t, 5*time.Second), p.cConn, p.consumer, p.provider.Address(), p.reg, DialConfig{})
+	d, err := Dial(mysttest.Ctx(t, 5*time.Second), p.cConn, p.consumer, p.provider.Address(), p.reg, DialConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

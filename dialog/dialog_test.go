@@ -10,11 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/registry/registrytest"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
@@ -24,64 +23,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// fakeRegistry stands in for the chain in unit tests; e2e tests use the real one.
-type fakeRegistry struct {
-	mu   sync.Mutex
-	keys map[common.Address][]byte
-}
-
-func newFakeRegistry(signers ...*identity.Signer) *fakeRegistry {
-	r := &fakeRegistry{keys: map[common.Address][]byte{}}
-	for _, s := range signers {
-		r.keys[s.Address()] = s.PublicKey()
-	}
-	return r
-}
-
-func (r *fakeRegistry) PublicKey(_ context.Context, id common.Address) ([]byte, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if k, ok := r.keys[id]; ok {
-		return k, nil
-	}
-	return nil, fmt.Errorf("%w: %s", registry.ErrNotRegistered, id.Hex())
-}
-
-func newSigner(t testing.TB) *identity.Signer {
-	t.Helper()
-	k, err := crypto.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return identity.NewSigner(k)
-}
-
-func startBroker(t testing.TB) *broker.Server {
-	t.Helper()
-	s, err := broker.StartServer(broker.ServerConfig{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Shutdown)
-	return s
-}
-
-func connect(t testing.TB, urls ...string) *nats.Conn {
-	t.Helper()
-	nc, err := broker.Connect(urls, "test", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	return nc
-}
-
-func ctxT(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // pair is a provider listening and a consumer's open dialog to it.
 type pair struct {
 	provider, consumer *identity.Signer
@@ -89,7 +30,7 @@ type pair struct {
 	dialog             *Dialog
 	pMetrics, cMetrics *Metrics
 	pConn, cConn       *nats.Conn
-	reg                *fakeRegistry
+	reg                *registrytest.Registry
 	accepted           chan *Dialog
 }
 
@@ -97,10 +38,10 @@ func echo(_ context.Context, p []byte) ([]byte, error) { return p, nil }
 
 func newPair(t testing.TB, pURL, cURL string) *pair {
 	t.Helper()
-	p := &pair{provider: newSigner(t), consumer: newSigner(t), pMetrics: NewMetrics(nil, nil), cMetrics: NewMetrics(nil, nil),
+	p := &pair{provider: mysttest.NewSigner(t), consumer: mysttest.NewSigner(t), pMetrics: NewMetrics(nil, nil), cMetrics: NewMetrics(nil, nil),
 		accepted: make(chan *Dialog, 16)}
-	p.reg = newFakeRegistry(p.provider, p.consumer)
-	p.pConn, p.cConn = connect(t, pURL), connect(t, cURL)
+	p.reg = registrytest.New(p.provider, p.consumer)
+	p.pConn, p.cConn = mysttest.Connect(t, pURL), mysttest.Connect(t, cURL)
 	l, err := Listen(p.pConn, p.provider, p.reg, ListenConfig{Metrics: p.pMetrics, Accept: func(d *Dialog) {
 		d.Handle("echo", echo)
 		d.Handle("fail", func(context.Context, []byte) ([]byte, error) { return nil, errors.New("handler says no") })
@@ -114,7 +55,7 @@ func newPair(t testing.TB, pURL, cURL string) *pair {
 	}
 	t.Cleanup(l.Close)
 	p.listener = l
-	d, err := Dial(ctxT(t, 10*time.Second), p.cConn, p.consumer, p.provider.Address(), p.reg, DialConfig{Metrics: p.cMetrics})
+	d, err := Dial(mysttest.Ctx(t, 10*time.Second), p.cConn, p.consumer, p.provider.Address(), p.reg, DialConfig{Metrics: p.cMetrics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,9 +65,9 @@ func newPair(t testing.TB, pURL, cURL string) *pair {
 }
 
 func TestRequestResponseOneWayClose(t *testing.T) {
-	srv := startBroker(t)
+	srv := mysttest.StartBroker(t)
 	p := newPair(t, srv.URL(), srv.URL())
-	ctx := ctxT(t, 10*time.Second)
+	ctx := mysttest.Ctx(t, 10*time.Second)
 	for i := range 20 {
 		msg := []byte(fmt.Sprintf("hello %d", i))
 		got, err := p.dialog.Request(ctx, "echo", msg)
@@ -173,14 +114,14 @@ func TestRequestResponseOneWayClose(t *testing.T) {
 	if _, err := p.dialog.Request(ctx, "echo", nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("request on closed dialog: %v", err)
 	}
-	waitFor(t, 5*time.Second, func() bool { return len(p.listener.Dialogs()) == 0 })
+	mysttest.WaitFor(t, 5*time.Second, func() bool { return len(p.listener.Dialogs()) == 0 })
 	if n := testutil.ToFloat64(p.pMetrics.Dropped.WithLabelValues(ReasonGarbage)); n != 0 {
 		t.Fatalf("%v messages dropped in a clean dialog", n)
 	}
 }
 
 func TestProviderClosesDialog(t *testing.T) {
-	srv := startBroker(t)
+	srv := mysttest.StartBroker(t)
 	p := newPair(t, srv.URL(), srv.URL())
 	pd := <-p.accepted
 	pd.Close()
@@ -189,33 +130,22 @@ func TestProviderClosesDialog(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("consumer's dialog still open after provider closed")
 	}
-	if _, err := p.dialog.Request(ctxT(t, time.Second), "echo", nil); !errors.Is(err, ErrClosed) {
+	if _, err := p.dialog.Request(mysttest.Ctx(t, time.Second), "echo", nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("request after close: %v", err)
 	}
 }
 
-func waitFor(t testing.TB, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", d)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestUnregisteredConsumerRefused(t *testing.T) {
-	srv := startBroker(t)
-	provider, stranger := newSigner(t), newSigner(t)
-	reg := newFakeRegistry(provider) // the consumer is not registered
+	srv := mysttest.StartBroker(t)
+	provider, stranger := mysttest.NewSigner(t), mysttest.NewSigner(t)
+	reg := registrytest.New(provider) // the consumer is not registered
 	m := NewMetrics(nil, nil)
-	l, err := Listen(connect(t, srv.URL()), provider, reg, ListenConfig{Metrics: m})
+	l, err := Listen(mysttest.Connect(t, srv.URL()), provider, reg, ListenConfig{Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	_, err = Dial(ctxT(t, 5*time.Second), connect(t, srv.URL()), stranger, provider.Address(), reg, DialConfig{})
+	_, err = Dial(mysttest.Ctx(t, 5*time.Second), mysttest.Connect(t, srv.URL()), stranger, provider.Address(), reg, DialConfig{})
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "consumer not registered") {
 		t.Fatalf("Dial by unregistered consumer: %v", err)
 	}
@@ -223,18 +153,18 @@ func TestUnregisteredConsumerRefused(t *testing.T) {
 		t.Fatalf("refused{unregistered} = %v", n)
 	}
 	// And an unregistered provider can't be dialled.
-	ghost := newSigner(t)
-	if _, err := Dial(ctxT(t, time.Second), connect(t, srv.URL()), provider, ghost.Address(), reg, DialConfig{}); !errors.Is(err, registry.ErrNotRegistered) {
+	ghost := mysttest.NewSigner(t)
+	if _, err := Dial(mysttest.Ctx(t, time.Second), mysttest.Connect(t, srv.URL()), provider, ghost.Address(), reg, DialConfig{}); !errors.Is(err, registry.ErrNotRegistered) {
 		t.Fatalf("dial unregistered provider: %v", err)
 	}
 }
 
 func TestNoProviderTimesOut(t *testing.T) {
-	srv := startBroker(t)
-	provider, consumer := newSigner(t), newSigner(t)
-	reg := newFakeRegistry(provider, consumer)
+	srv := mysttest.StartBroker(t)
+	provider, consumer := mysttest.NewSigner(t), mysttest.NewSigner(t)
+	reg := registrytest.New(provider, consumer)
 	start := time.Now()
-	_, err := Dial(ctxT(t, 300*time.Millisecond), connect(t, srv.URL()), consumer, provider.Address(), reg, DialConfig{})
+	_, err := Dial(mysttest.Ctx(t, 300*time.Millisecond), mysttest.Connect(t, srv.URL()), consumer, provider.Address(), reg, DialConfig{})
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("dial with nobody listening: %v", err)
 	}
@@ -244,30 +174,30 @@ func TestNoProviderTimesOut(t *testing.T) {
 }
 
 func TestCapacity(t *testing.T) {
-	srv := startBroker(t)
-	provider := newSigner(t)
-	c1, c2 := newSigner(t), newSigner(t)
-	reg := newFakeRegistry(provider, c1, c2)
-	l, err := Listen(connect(t, srv.URL()), provider, reg, ListenConfig{MaxDialogs: 1})
+	srv := mysttest.StartBroker(t)
+	provider := mysttest.NewSigner(t)
+	c1, c2 := mysttest.NewSigner(t), mysttest.NewSigner(t)
+	reg := registrytest.New(provider, c1, c2)
+	l, err := Listen(mysttest.Connect(t, srv.URL()), provider, reg, ListenConfig{MaxDialogs: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	d, err := Dial(ctxT(t, 5*time.Second), connect(t, srv.URL()), c1, provider.Address(), reg, DialConfig{})
+	d, err := Dial(mysttest.Ctx(t, 5*time.Second), mysttest.Connect(t, srv.URL()), c1, provider.Address(), reg, DialConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if _, err := Dial(ctxT(t, 5*time.Second), connect(t, srv.URL()), c2, provider.Address(), reg, DialConfig{}); err == nil || !strings.Contains(err.Error(), "capacity") {
+	if _, err := Dial(mysttest.Ctx(t, 5*time.Second), mysttest.Connect(t, srv.URL()), c2, provider.Address(), reg, DialConfig{}); err == nil || !strings.Contains(err.Error(), "capacity") {
 		t.Fatalf("second dialog past capacity: %v", err)
 	}
 }
 
 func TestManyDialogsAtOnce(t *testing.T) {
-	srv := startBroker(t)
-	provider := newSigner(t)
-	reg := newFakeRegistry(provider)
-	l, err := Listen(connect(t, srv.URL()), provider, reg, ListenConfig{Accept: func(d *Dialog) { d.Handle("echo", echo) }})
+	srv := mysttest.StartBroker(t)
+	provider := mysttest.NewSigner(t)
+	reg := registrytest.New(provider)
+	l, err := Listen(mysttest.Connect(t, srv.URL()), provider, reg, ListenConfig{Accept: func(d *Dialog) { d.Handle("echo", echo) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,10 +205,10 @@ func TestManyDialogsAtOnce(t *testing.T) {
 	const n = 50
 	consumers := make([]*identity.Signer, n)
 	for i := range consumers {
-		consumers[i] = newSigner(t)
-		reg.keys[consumers[i].Address()] = consumers[i].PublicKey()
+		consumers[i] = mysttest.NewSigner(t)
+		reg.Add(consumers[i])
 	}
-	nc := connect(t, srv.URL())
+	nc := mysttest.Connect(t, srv.URL())
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {

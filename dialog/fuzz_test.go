@@ -3,6 +3,8 @@ package dialog
 import (
 	"testing"
 	"time"
+
+	"github.com/mystnode/myst/mysttest"
 )
 
 // Every decoder of broker input, fed arbitrary bytes: none may panic, and
@@ -54,10 +56,10 @@ func FuzzDecodeFrame(f *testing.F) {
 // FuzzBrokerInput sends arbitrary bytes to a live provider's create subject
 // and to an open dialog's subjects; the dialog must keep working.
 func FuzzBrokerInput(f *testing.F) {
-	srv := startBroker(f)
+	srv := mysttest.StartBroker(f)
 	p := newPair(f, srv.URL(), srv.URL())
 	toP, toC := subjects(p.dialog.ID())
-	raw := connect(f, srv.URL())
+	raw := mysttest.Connect(f, srv.URL())
 	pd := <-p.accepted
 	f.Add([]byte{tagCreate, 4, 1, 2})
 	f.Add([]byte{tagMessage, 0, 0, 0, 0, 0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
@@ -72,7 +74,7 @@ func FuzzBrokerInput(f *testing.F) {
 		raw.Publish(toC, b)
 	})
 	raw.Flush()
-	got, err := p.dialog.Request(ctxT(f, 5*time.Second), "echo", []byte("ok"))
+	got, err := p.dialog.Request(mysttest.Ctx(f, 5*time.Second), "echo", []byte("ok"))
 	if err != nil || string(got) != "ok" {
 		f.Fatalf("dialog after fuzzing: %q, %v", got, err)
 	}

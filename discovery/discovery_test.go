@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/proposal"
 	"go.uber.org/goleak"
 )
@@ -41,14 +41,6 @@ func (r *fakeRegistry) IsRegistered(_ context.Context, id common.Address) (bool,
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.ids[id], r.err
-}
-
-func newSigner(t testing.TB) *identity.Signer {
-	k, err := crypto.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return identity.NewSigner(k)
 }
 
 func sqliteStore(t testing.TB) *Store {
@@ -106,19 +98,13 @@ func signed(t testing.TB, p *proposal.Proposal, by *identity.Signer) *proposal.S
 	return s
 }
 
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func search(t testing.TB, c *Client, q string) []Found {
 	t.Helper()
 	v, err := url.ParseQuery(q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	found, _, dropped, err := c.Search(ctxT(t), v)
+	found, _, dropped, err := c.Search(mysttest.Ctx(t, 30*time.Second), v)
 	if err != nil {
 		t.Fatalf("search %q: %v", q, err)
 	}
@@ -130,8 +116,8 @@ func search(t testing.TB, c *Client, q string) []Found {
 
 func TestAnnounceSearchUnregister(t *testing.T) {
 	srv := startServer(t, sqliteStore(t), nil, time.Minute)
-	ctx := ctxT(t)
-	a, b, c := newSigner(t), newSigner(t), newSigner(t)
+	ctx := mysttest.Ctx(t, 30*time.Second)
+	a, b, c := mysttest.NewSigner(t), mysttest.NewSigner(t), mysttest.NewSigner(t)
 	srv.register(a, b, c)
 	for _, x := range []struct {
 		s             *identity.Signer
@@ -184,8 +170,8 @@ func TestAnnounceSearchUnregister(t *testing.T) {
 
 func TestTTLAndKeepAlive(t *testing.T) {
 	srv := startServer(t, sqliteStore(t), nil, 400*time.Millisecond)
-	ctx := ctxT(t)
-	p := newSigner(t)
+	ctx := mysttest.Ctx(t, 30*time.Second)
+	p := mysttest.NewSigner(t)
 	srv.register(p)
 	if _, err := srv.client.Announce(ctx, signed(t, newProposal(p, "noop", "DE", "0", "0", 1), p)); err != nil {
 		t.Fatal(err)
@@ -202,18 +188,7 @@ func TestTTLAndKeepAlive(t *testing.T) {
 		}
 	}
 	// Without them it disappears.
-	waitFor(t, 3*time.Second, func() bool { return len(search(t, srv.client, "")) == 0 })
-}
-
-func waitFor(t testing.TB, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	mysttest.WaitFor(t, 3*time.Second, func() bool { return len(search(t, srv.client, "")) == 0 })
 }
 
 func post(t *testing.T, url string, body []byte) (int, APIError) {
@@ -231,7 +206,7 @@ func post(t *testing.T, url string, body []byte) (int, APIError) {
 func TestBadInput(t *testing.T) {
 	store := sqliteStore(t)
 	srv := startServer(t, store, nil, time.Minute)
-	p, other, stranger := newSigner(t), newSigner(t), newSigner(t)
+	p, other, stranger := mysttest.NewSigner(t), mysttest.NewSigner(t), mysttest.NewSigner(t)
 	srv.register(p, other)
 	good := newProposal(p, "openvpn", "DE", "0.01", "0.02", 10)
 	mustJSON := func(v any) []byte { b, _ := json.Marshal(v); return b }
@@ -347,14 +322,14 @@ func TestSearchIgnoresForgedStoredProposals(t *testing.T) {
 	// discovery) is dropped by the client.
 	store := sqliteStore(t)
 	srv := startServer(t, store, nil, time.Minute)
-	p := newSigner(t)
+	p := mysttest.NewSigner(t)
 	s := signed(t, newProposal(p, "noop", "DE", "0", "0", 1), p)
 	rec := &Record{ProviderID: strings.ToLower(p.Address().Hex()), ServiceType: "noop", Country: "DE", UpdatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Minute),
 		Proposal: strings.Replace(string(s.Proposal), `"DE"`, `"FR"`, 1), Signature: s.Signature}
-	if err := store.Upsert(ctxT(t), rec); err != nil {
+	if err := store.Upsert(mysttest.Ctx(t, 30*time.Second), rec); err != nil {
 		t.Fatal(err)
 	}
-	found, total, dropped, err := srv.client.Search(ctxT(t), nil)
+	found, total, dropped, err := srv.client.Search(mysttest.Ctx(t, 30*time.Second), nil)
 	if err != nil || len(found) != 0 || total != 1 || dropped != 1 {
 		t.Fatalf("found %d total %d dropped %d err %v", len(found), total, dropped, err)
 	}
@@ -366,7 +341,7 @@ func BenchmarkSearch(b *testing.B) {
 	ctx := context.Background()
 	countries := []string{"DE", "US", "FR", "NL", "GB"}
 	for i := range 1000 {
-		p := newSigner(b)
+		p := mysttest.NewSigner(b)
 		srv.register(p)
 		if _, err := srv.client.Announce(ctx, signed(b, newProposal(p, "openvpn", countries[i%5], fmt.Sprintf("0.%03d", i%100), "0", float64(i%200)), p)); err != nil {
 			b.Fatal(err)

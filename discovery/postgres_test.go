@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/mysttest"
 )
 
 // startPostgres runs a private PostgreSQL server for the test: a fresh
@@ -102,7 +103,7 @@ func startPostgres(t *testing.T) string {
 // what one accepts, the other serves; what one deletes, both forget.
 func TestReplicasShareOnePostgres(t *testing.T) {
 	dsn := startPostgres(t)
-	ctx := ctxT(t)
+	ctx := mysttest.Ctx(t, 30*time.Second)
 	var replicas []*testServer
 	reg := &fakeRegistry{ids: map[common.Address]bool{}}
 	for range 2 {
@@ -113,7 +114,7 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 		t.Cleanup(func() { store.Close() })
 		replicas = append(replicas, startServer(t, store, reg, time.Minute))
 	}
-	p, q := newSigner(t), newSigner(t)
+	p, q := mysttest.NewSigner(t), mysttest.NewSigner(t)
 	replicas[0].register(p, q)
 	if _, err := replicas[0].client.Announce(ctx, signed(t, newProposal(p, "openvpn", "DE", "0.01", "0", 50), p)); err != nil {
 		t.Fatal(err)

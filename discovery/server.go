@@ -47,6 +47,23 @@ type Config struct {
 	Gatherer   prometheus.Gatherer
 }
 
+func (cfg Config) withDefaults() Config {
+	if cfg.TTL <= 0 {
+		cfg.TTL = 2 * time.Minute
+	}
+	if cfg.MaxSkew <= 0 {
+		cfg.MaxSkew = 5 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registerer == nil {
+		r := prometheus.NewRegistry()
+		cfg.Registerer, cfg.Gatherer = r, r
+	}
+	return cfg
+}
+
 // Server serves the Discovery API over a Store.
 type Server struct {
 	store    *Store
@@ -66,19 +83,7 @@ const maxBody = 64 << 10
 
 // NewServer builds the handlers and starts the expiry loop; Close stops it.
 func NewServer(store *Store, reg Registry, cfg Config) *Server {
-	if cfg.TTL <= 0 {
-		cfg.TTL = 2 * time.Minute
-	}
-	if cfg.MaxSkew <= 0 {
-		cfg.MaxSkew = 5 * time.Minute
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Registerer == nil {
-		r := prometheus.NewRegistry()
-		cfg.Registerer, cfg.Gatherer = r, r
-	}
+	cfg = cfg.withDefaults()
 	s := &Server{store: store, registry: reg, cfg: cfg, mux: http.NewServeMux(), stop: make(chan struct{}), done: make(chan struct{})}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "myst_discovery_requests_total", Help: "Discovery API requests, by operation and outcome.",

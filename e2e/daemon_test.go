@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,32 +17,12 @@ import (
 
 // daemon is a running `myst daemon` process.
 type daemon struct {
-	stopped bool
+	*process
 	ns      string
 	dataDir string
 	apiAddr string
 	args    []string // global flags that point CLI commands at this daemon
 	client  *api.Client
-	stderr  *syncBuffer
-	cmd     *exec.Cmd
-	exited  chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var readyRE = regexp.MustCompile(`API on http://(\S+),`)
@@ -60,36 +37,11 @@ func startDaemon(t *testing.T, ln *localnet, dataDir string, extra ...string) *d
 // startDaemonIn runs a daemon inside network namespace ns ("" for this one).
 func startDaemonIn(t *testing.T, ns string, ln *localnet, dataDir string, extra ...string) *daemon {
 	t.Helper()
-	d := &daemon{ns: ns, dataDir: dataDir, stderr: &syncBuffer{}, exited: make(chan error, 1)}
-	d.cmd = command(ns, append([]string{"--data-dir", dataDir, "--network", ln.network, "--lightkdf", "--api-addr", "127.0.0.1:0", "daemon"}, extra...)...)
-	stdout, err := d.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.cmd.Stderr = d.stderr
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := readyRE.FindStringSubmatch(sc.Text()); m != nil {
-				ready <- m[1]
-			}
-		}
-		d.exited <- d.cmd.Wait()
-	}()
-	t.Cleanup(func() { d.stop(t) })
-	select {
-	case d.apiAddr = <-ready:
-	case err := <-d.exited:
-		t.Fatalf("daemon exited before ready: %v\n%s", err, d.stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("daemon not ready after 30s\n%s", d.stderr.String())
-	}
+	p, apiAddr := startProcess(t, ns, readyRE, 30*time.Second,
+		append([]string{"--data-dir", dataDir, "--network", ln.network, "--lightkdf", "--api-addr", "127.0.0.1:0", "daemon"}, extra...)...)
+	d := &daemon{process: p, ns: ns, dataDir: dataDir, apiAddr: apiAddr}
 	d.args = []string{"--data-dir", dataDir, "--network", ln.network, "--lightkdf", "--api-addr", d.apiAddr}
-	token, err := api.ReadToken(filepath.Join(dataDir, "api-token"))
+	token, err := api.ReadToken(filepath.Join(dataDir, api.TokenFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,37 +52,8 @@ func startDaemonIn(t *testing.T, ns string, ln *localnet, dataDir string, extra 
 	return d
 }
 
-// kill SIGKILLs the daemon (a crash) and waits for it; its clean-exit
-// check is skipped.
-func (d *daemon) kill() {
-	d.stopped = true
-	d.cmd.Process.Signal(syscall.SIGKILL)
-	<-d.exited
-}
-
-func (d *daemon) stop(t *testing.T) {
-	if d.stopped {
-		return
-	}
-	d.stopped = true
-	if d.cmd.ProcessState != nil {
-		return
-	}
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-d.exited:
-		if err != nil {
-			t.Errorf("daemon did not stop cleanly: %v\n%s", err, d.stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		d.cmd.Process.Kill()
-		<-d.exited
-		t.Errorf("daemon still running 20s after SIGTERM; killed\n%s", d.stderr.String())
-	}
-}
-
-// newRegisteredIdentity creates an identity in dataDir and, if register,
-// registers it on the localnet.
+// newIdentity creates an identity in dataDir and, if register, registers
+// it on the localnet.
 func newIdentity(t *testing.T, ln *localnet, dataDir, pass string, register bool) string {
 	t.Helper()
 	return newIdentityIn(t, "", ln, dataDir, pass, register)

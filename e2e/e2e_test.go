@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
@@ -14,13 +13,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
-	"syscall"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/mystnode/myst/netlab"
 )
 
 var mystBin string
@@ -131,61 +132,75 @@ func startLocalnet(t *testing.T) *localnet {
 func startLocalnetIn(t *testing.T, ns, host string) *localnet {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := command(ns, "localnet", "--data-dir", dir, "--rpc-addr", host+":0", "--broker-addr", host+":0", "--discovery-addr", host+":0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	ready := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "localnet ready") {
-				ready <- sc.Text()
-			}
-		}
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("localnet did not stop cleanly on SIGTERM: %v\n%s", err, stderr.String())
-			}
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-			t.Errorf("localnet still running 20s after SIGTERM; killed")
-		}
-	})
-	select {
-	case line := <-ready:
-		t.Logf("%s", line)
-	case err := <-exited:
-		t.Fatalf("localnet exited before ready: %v\n%s", err, stderr.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("localnet not ready after 60s\n%s", stderr.String())
-	}
+	_, line := startProcess(t, ns, localnetReadyRE, 60*time.Second,
+		"localnet", "--data-dir", dir, "--rpc-addr", host+":0", "--broker-addr", host+":0", "--discovery-addr", host+":0")
+	t.Logf("%s", line)
 	ln := &localnet{dataDir: dir, network: filepath.Join(dir, "network.json")}
 	var nf struct {
 		EtherRPCURL string `json:"ether_rpc_url"`
 	}
-	raw, err := os.ReadFile(ln.network)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &nf); err != nil {
-		t.Fatal(err)
-	}
+	readJSONFile(t, ln.network, &nf)
 	ln.rpcURL = nf.EtherRPCURL
 	return ln
+}
+
+var localnetReadyRE = regexp.MustCompile(`^localnet ready.*`)
+
+// process is a long-running myst process of a test. When the test ends it
+// gets SIGTERM and must exit cleanly (a race-built binary exits 66 after a
+// data race), unless it was killed on purpose.
+type process struct {
+	*netlab.Process
+	stderr  *syncBuffer
+	stopped bool
+}
+
+// startProcess runs myst with args inside namespace ns ("" for this one)
+// and waits up to timeout for a stdout line matching ready; it returns the
+// line's first submatch.
+func startProcess(t *testing.T, ns string, ready *regexp.Regexp, timeout time.Duration, args ...string) (*process, string) {
+	t.Helper()
+	stderr := &syncBuffer{}
+	np, v, err := netlab.StartProcess(context.Background(), ns, ready, timeout, stderr, mystBin, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	p := &process{Process: np, stderr: stderr}
+	t.Cleanup(func() { p.stop(t) })
+	return p, v
+}
+
+// kill SIGKILLs the process (a crash); its clean-exit check is skipped.
+func (p *process) kill() {
+	p.stopped = true
+	p.Kill()
+}
+
+func (p *process) stop(t *testing.T) {
+	if p.stopped {
+		return
+	}
+	p.stopped = true
+	if err := p.Stop(20 * time.Second); err != nil {
+		t.Errorf("myst did not stop cleanly: %v\n%s", err, p.stderr.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // ethCall calls a view with plain JSON-RPC over HTTP.

@@ -19,6 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/netlab"
 	"github.com/mystnode/myst/openvpn"
 )
@@ -208,7 +209,7 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	// One context for the API calls of the rest of the test (minutes under -race).
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	waitUntil(t, 10*time.Second, func() bool {
+	mysttest.WaitFor(t, 10*time.Second, func() bool {
 		c, err := cd.client.Connection(ctx)
 		return err == nil && c.BytesReceived > size
 	})
@@ -220,7 +221,7 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	if !strings.Contains(st, "received:") || !strings.Contains(st, "tunnel ip:") {
 		t.Fatalf("status lacks bytes or tunnel address:\n%s", st)
 	}
-	waitUntil(t, 10*time.Second, func() bool {
+	mysttest.WaitFor(t, 10*time.Second, func() bool {
 		ss, err := pd.client.Sessions(ctx)
 		return err == nil && len(ss) == 1 && ss[0].BytesOut > size
 	})
@@ -256,7 +257,7 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	if _, err := httpFrom(lab.Consumer, 2*time.Second).Get(web.url); err == nil {
 		t.Fatal("the consumer reaches the web host after disconnecting")
 	}
-	waitUntil(t, 10*time.Second, func() bool {
+	mysttest.WaitFor(t, 10*time.Second, func() bool {
 		ss, err := pd.client.Sessions(ctx)
 		return err == nil && len(ss) == 0
 	})
@@ -281,7 +282,7 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	if after := snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all"); after != routesBefore {
 		t.Fatalf("consumer routes after daemon shutdown:\n%s\nbefore:\n%s", after, routesBefore)
 	}
-	waitUntil(t, 10*time.Second, func() bool {
+	mysttest.WaitFor(t, 10*time.Second, func() bool {
 		ss, err := pd.client.Sessions(ctx)
 		return err == nil && len(ss) == 0
 	})
@@ -296,7 +297,7 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn")...)
 	pd.kill()
 	killed := time.Now()
-	waitUntil(t, 30*time.Second, func() bool {
+	mysttest.WaitFor(t, 30*time.Second, func() bool {
 		c, err := cd.client.Connection(ctx)
 		return err == nil && c.State == "NotConnected"
 	})
@@ -305,7 +306,7 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	if c.LastError == "" {
 		t.Fatal("the consumer does not say why it disconnected")
 	}
-	waitUntil(t, 10*time.Second, func() bool {
+	mysttest.WaitFor(t, 10*time.Second, func() bool {
 		return snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all") == routesBefore
 	})
 	if natRules(t, lab) == rulesBefore {
@@ -324,11 +325,11 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	svc = mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "openvpn", "--identity", provider, "--max-sessions", "1")...).lastLine()
 	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn")...)
 	cd.kill()
-	waitUntil(t, 40*time.Second, func() bool {
+	mysttest.WaitFor(t, 40*time.Second, func() bool {
 		ss, err := pd.client.Sessions(ctx)
 		return err == nil && len(ss) == 0
 	})
-	waitUntil(t, 10*time.Second, func() bool {
+	mysttest.WaitFor(t, 10*time.Second, func() bool {
 		return snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all") == routesBefore
 	})
 	mustMystIn(t, lab.Provider, append(pd.args, "service", "stop", svc)...)
@@ -336,7 +337,7 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	if after := natRules(t, lab); after != rulesBefore {
 		t.Fatalf("provider rules at the end:\n%s\nbefore:\n%s", after, rulesBefore)
 	}
-	waitUntil(t, 10*time.Second, func() bool { return len(openvpnProcesses(dir)) == 0 })
+	mysttest.WaitFor(t, 10*time.Second, func() bool { return len(openvpnProcesses(dir)) == 0 })
 }
 
 func newTestSigner(t *testing.T) *identity.Signer {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/proposal"
 )
 
@@ -79,11 +80,15 @@ func TestPricedSessionPaidOnChain(t *testing.T) {
 	}
 
 	mustMyst(t, append(cd.args, "connect", provider, "--identity", consumer, "--service", "noop")...)
-	time.Sleep(3 * time.Second) // a priced session runs for a few seconds
-	st := mustMyst(t, append(cd.args, "status")...).stdout
-	if !strings.Contains(st, "cost: ") || strings.Contains(st, "cost: 0 MYSTT") {
-		t.Fatalf("status shows no running cost:\n%s\nprovider:\n%s\nconsumer:\n%s", st, pd.stderr.String(), cd.stderr.String())
-	}
+	// The session runs until a few invoices were paid; status shows the cost.
+	mysttest.WaitFor(t, time.Minute, func() bool {
+		st := mustMyst(t, append(cd.args, "status")...).stdout
+		return strings.Contains(st, "cost: ") && !strings.Contains(st, "cost: 0 MYSTT")
+	})
+	mysttest.WaitFor(t, time.Minute, func() bool {
+		l, err := pd.client.Sessions(context.Background())
+		return err == nil && len(l) == 1 && l[0].Amount != "" && mustAmount(t, l[0].Amount).Cmp(mustAmount(t, "0.01")) >= 0
+	})
 	ss := mustMyst(t, append(pd.args, "sessions")...).stdout
 	t.Logf("provider sessions:\n%s", ss)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // minutes under -race
@@ -97,7 +102,7 @@ func TestPricedSessionPaidOnChain(t *testing.T) {
 	// The session's end settles it: the provider gains exactly what the
 	// consumer's deposit lost, which is the last promise.
 	var settled *big.Int
-	waitUntil(t, 30*time.Second, func() bool {
+	mysttest.WaitFor(t, 30*time.Second, func() bool {
 		e, err := pd.client.Earnings(ctx, provider)
 		if err != nil || e.Unsettled != "0" || e.Settled == "0" {
 			return false
@@ -134,7 +139,7 @@ func TestPricedSessionPaidOnChain(t *testing.T) {
 	// after a restart.
 	mustMyst(t, append(cd.args, "connect", provider, "--identity", consumer, "--service", "noop")...)
 	var before string
-	waitUntil(t, 20*time.Second, func() bool {
+	mysttest.WaitFor(t, 20*time.Second, func() bool {
 		e, err := pd.client.Earnings(ctx, provider)
 		before = e.Unsettled
 		return err == nil && e.Unsettled != "0"
@@ -149,7 +154,7 @@ func TestPricedSessionPaidOnChain(t *testing.T) {
 	if got := new(big.Int).Sub(prov2, prov1); got.Cmp(mustAmount(t, before)) < 0 {
 		t.Fatalf("after restart the provider gained %s, less than the %s acknowledged before the kill", proposal.FormatAmount(got), before)
 	}
-	waitUntil(t, 30*time.Second, func() bool {
+	mysttest.WaitFor(t, 30*time.Second, func() bool {
 		c, err := cd.client.Connection(ctx)
 		return err == nil && c.State == "NotConnected"
 	})
@@ -172,7 +177,7 @@ func afterKill(t *testing.T, ln *localnet, dir string, pArgs []string) (e struct
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	id := strings.TrimSpace(mustMyst(t, "--data-dir", filepath.Join(dir, "provider"), "identity", "list").lastLine())
-	waitUntil(t, 30*time.Second, func() bool {
+	mysttest.WaitFor(t, 30*time.Second, func() bool {
 		got, err := pd.client.Earnings(ctx, id)
 		e.Settled, e.Unsettled = got.Settled, got.Unsettled
 		return err == nil && got.Unsettled == "0"

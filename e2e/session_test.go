@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mystnode/myst/mysttest"
 )
 
 func TestNoopSessionThroughDiscovery(t *testing.T) {
@@ -98,7 +100,7 @@ func TestNoopSessionThroughDiscovery(t *testing.T) {
 	if st := mustMyst(t, append(cd.args, "status")...).stdout; !strings.Contains(st, "state: NotConnected") {
 		t.Fatalf("status after disconnect:\n%s", st)
 	}
-	waitUntil(t, 10*time.Second, func() bool {
+	mysttest.WaitFor(t, 10*time.Second, func() bool {
 		s, err := pd.client.Sessions(ctx)
 		return err == nil && len(s) == 0
 	})
@@ -107,23 +109,12 @@ func TestNoopSessionThroughDiscovery(t *testing.T) {
 
 	// Stopping the service ends its session and removes its proposal.
 	mustMyst(t, append(pd.args, "service", "stop", svcID)...)
-	waitUntil(t, 15*time.Second, func() bool {
+	mysttest.WaitFor(t, 15*time.Second, func() bool {
 		c, err := sd.client.Connection(ctx)
 		return err == nil && c.State == "NotConnected"
 	})
 	l, err := cd.client.Proposals(ctx, url.Values{"service_type": {"noop"}})
 	if err != nil || len(l.Proposals) != 0 {
 		t.Fatalf("proposals after the service stopped: %d, %v", len(l.Proposals), err)
-	}
-}
-
-func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", d)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

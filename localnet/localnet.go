@@ -22,6 +22,7 @@ import (
 	"github.com/mystnode/myst/atomicfile"
 	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/devchain"
+	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/payments"
@@ -46,7 +47,7 @@ type Config struct {
 type Localnet struct {
 	chain     *devchain.Chain
 	broker    *broker.Server
-	discovery *discoveryService
+	discovery *discovery.Service
 	file      *network.File
 	path      string
 }
@@ -96,7 +97,20 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 	if cfg.DiscoveryAddr == "" {
 		cfg.DiscoveryAddr = "127.0.0.1:0"
 	}
-	ln.discovery, err = startDiscovery(ctx, chain.RPCURL(), regAddr, regBlock, filepath.Join(cfg.DataDir, "localnet", "discovery.db"), cfg.DiscoveryAddr, logger)
+	// The chain is new: proposals of an earlier run name registrations that
+	// no longer exist.
+	dbPath := filepath.Join(cfg.DataDir, "localnet", "discovery.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(dbPath + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			ln.Close()
+			return nil, err
+		}
+	}
+	ln.discovery, err = discovery.Start(ctx, discovery.ServiceConfig{
+		Addr: cfg.DiscoveryAddr, DB: "sqlite:" + dbPath,
+		EtherRPCURL: chain.RPCURL(), ChainID: devchain.ChainID, RegistryAddress: regAddr, RegistryFromBlock: regBlock,
+		Server: discovery.Config{Logger: logger},
+	})
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("discovery: %w", err)
@@ -136,7 +150,7 @@ func (l *Localnet) Close() error {
 		l.discovery.Close()
 	}
 	if l.broker != nil {
-		l.broker.Shutdown()
+		l.broker.Close()
 	}
 	return l.chain.Close()
 }

@@ -5,14 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mystnode/myst/devchain/devchaintest"
+	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/registry"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, devchaintest.LeakOptions()...)
+	goleak.VerifyTestMain(m, mysttest.LeakOptions()...)
 }
 
 func TestStartWritesUsableNetworkFile(t *testing.T) {

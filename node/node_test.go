@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/mystnode/myst/api"
-	"github.com/mystnode/myst/devchain/devchaintest"
+	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/localnet"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/registry"
@@ -16,7 +16,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, devchaintest.LeakOptions()...)
+	goleak.VerifyTestMain(m, mysttest.LeakOptions()...)
 }
 
 // TestNodesStopCleanly runs a provider and a consumer node in this process

@@ -118,7 +118,7 @@ func (n *Node) stopBilling(info session.Info) {
 	if b == nil {
 		return
 	}
-	b.Stop()
+	b.Close()
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()

@@ -58,7 +58,7 @@ func (n *Node) backend(ctx context.Context, s *service) (session.Backend, error)
 			return nil, err
 		}
 		s.stopBackend = func() {
-			if err := b.server.Stop(); err != nil {
+			if err := b.server.Close(); err != nil {
 				n.logger.Warn("stop openvpn", "service", s.info.ID, "err", err)
 			}
 		}

@@ -10,13 +10,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
-	"time"
 )
 
 // ClientOptions configure a consumer's client.
@@ -38,7 +35,7 @@ type Client struct {
 	opts ClientOptions
 
 	mu        sync.Mutex
-	cmd       *exec.Cmd
+	proc      *process
 	mgmt      *mgmt
 	sessionID string
 	tunnelIP  string
@@ -46,7 +43,6 @@ type Client struct {
 	bytesOut  uint64
 	connected chan struct{}
 	authFail  chan struct{}
-	exited    chan struct{}
 	down      chan struct{} // closed when the tunnel goes down after being up
 	downOnce  sync.Once
 	up        bool
@@ -109,8 +105,6 @@ func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMess
 			return err
 		}
 	}
-	sock := filepath.Join(c.opts.Dir, "mgmt.sock")
-	os.Remove(sock)
 	lines := []string{
 		"client",
 		"dev tun",
@@ -126,7 +120,6 @@ func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMess
 		"auth-nocache",
 		"auth-retry none",
 		"disable-dco",
-		fmt.Sprintf("management %s unix", sock),
 		"management-query-passwords",
 		"management-hold",
 		// Leave when the provider goes quiet instead of retrying forever.
@@ -142,47 +135,28 @@ func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMess
 			lines = append(lines, fmt.Sprintf("route %s 255.255.255.255 net_gateway", a))
 		}
 	}
-	if err := os.WriteFile(filepath.Join(c.opts.Dir, "client.conf"), []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		return err
-	}
-	logf, err := os.OpenFile(filepath.Join(c.opts.Dir, "openvpn.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
 	c.mu.Lock()
 	c.sessionID = sessionID
-	c.connected, c.authFail, c.exited, c.down = make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+	c.connected, c.authFail, c.down = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	c.downOnce = sync.Once{}
 	c.up = false
-	c.cmd = exec.Command(bin, "--config", "client.conf")
-	c.cmd.Dir = c.opts.Dir
-	c.cmd.Stdout, c.cmd.Stderr = logf, logf
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	cmd, exited := c.cmd, c.exited
 	c.mu.Unlock()
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("start openvpn: %w", err)
+	p, err := startProcess(ctx, bin, c.opts.Dir, "client.conf", lines, c.notify)
+	if err != nil {
+		return fmt.Errorf("openvpn client: %w", err)
 	}
+	c.mu.Lock()
+	c.proc, c.mgmt = p, p.mgmt
+	c.mu.Unlock()
 	go func() {
-		cmd.Wait()
-		logf.Close()
-		close(exited)
+		<-p.exited
 		c.markDown()
 	}()
 	fail := func(err error) error {
 		c.Disconnect()
-		return fmt.Errorf("%w (see %s)", err, filepath.Join(c.opts.Dir, "openvpn.log"))
+		return p.explain(err)
 	}
-	mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	m, err := dialMgmt(mctx, sock, c.notify)
-	if err != nil {
-		return fail(fmt.Errorf("openvpn client: %w", err))
-	}
-	c.mu.Lock()
-	c.mgmt = m
-	c.mu.Unlock()
+	m, exited := p.mgmt, p.exited
 	for _, cmd := range []string{"state on", "bytecount 1", "hold release"} {
 		if _, err := m.command(cmd); err != nil {
 			return fail(err)
@@ -281,25 +255,11 @@ func (c *Client) Stats() (in, out uint64, tunnelIP string) {
 // Disconnect stops openvpn, which removes the routes it added.
 func (c *Client) Disconnect() {
 	c.mu.Lock()
-	cmd, m, exited := c.cmd, c.mgmt, c.exited
+	p := c.proc
 	c.up = false
-	c.cmd, c.mgmt = nil, nil
+	c.proc, c.mgmt = nil, nil
 	c.mu.Unlock()
-	if cmd == nil || cmd.Process == nil {
-		return
-	}
-	if m != nil {
-		m.command("signal SIGTERM")
-	} else {
-		cmd.Process.Signal(syscall.SIGTERM)
-	}
-	select {
-	case <-exited:
-	case <-time.After(5 * time.Second):
-		cmd.Process.Kill()
-		<-exited
-	}
-	if m != nil {
-		m.close()
+	if p != nil {
+		p.stop()
 	}
 }

@@ -20,9 +20,10 @@ type mgmt struct {
 	cmdMu     sync.Mutex
 	responses chan string
 
-	notes chan string
-	done  chan struct{}
-	err   error
+	notes    chan string
+	done     chan struct{} // closed when the connection ended
+	notified chan struct{} // closed when every notification was handled
+	err      error
 }
 
 // dialMgmt connects to the management socket, retrying until ctx ends
@@ -42,14 +43,20 @@ func dialMgmt(ctx context.Context, path string, notify func(string)) (*mgmt, err
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	m := &mgmt{conn: conn, responses: make(chan string, 1), notes: make(chan string, 256), done: make(chan struct{})}
+	return newMgmt(conn, notify), nil
+}
+
+// newMgmt drives the management interface on conn.
+func newMgmt(conn net.Conn, notify func(string)) *mgmt {
+	m := &mgmt{conn: conn, responses: make(chan string, 1), notes: make(chan string, 256), done: make(chan struct{}), notified: make(chan struct{})}
 	go m.read()
 	go func() {
+		defer close(m.notified)
 		for line := range m.notes {
 			notify(line)
 		}
 	}()
-	return m, nil
+	return m
 }
 
 func (m *mgmt) read() {
@@ -98,6 +105,7 @@ func (m *mgmt) command(cmd string) (string, error) {
 func (m *mgmt) close() {
 	m.conn.Close()
 	<-m.done
+	<-m.notified
 }
 
 func firstWord(s string) string {

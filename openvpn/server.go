@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
-	"time"
 
 	"github.com/mystnode/myst/location"
 )
@@ -60,15 +58,13 @@ type ServerConfig struct {
 type Server struct {
 	cfg  ServerConfig
 	pki  *PKI
-	cmd  *exec.Cmd
+	proc *process
 	mgmt *mgmt
 	nat  bool
 
 	mu          sync.Mutex
 	clients     map[string]*serverClient // by openvpn client id
 	pendingAuth *authRequest             // the >CLIENT:CONNECT whose ENV lines are arriving
-	exited      chan struct{}
-	exitErr     error
 }
 
 type serverClient struct {
@@ -146,10 +142,8 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 			return nil, err
 		}
 	}
-	sock := filepath.Join(cfg.Dir, "mgmt.sock")
-	os.Remove(sock)
 	mask := net.IP(net.CIDRMask(cfg.Subnet.Bits(), 32)).String()
-	conf := strings.Join([]string{
+	conf := []string{
 		"dev tun",
 		"topology subnet",
 		fmt.Sprintf("server %s %s", cfg.Subnet.Masked().Addr(), mask),
@@ -163,54 +157,22 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		"username-as-common-name",
 		"duplicate-cn",
 		"disable-dco",
-		fmt.Sprintf("management %s unix", sock),
 		"management-client-auth",
 		"keepalive 2 10",
 		`push "redirect-gateway def1"`,
 		"persist-tun",
 		"verb 3",
-		"",
-	}, "\n")
-	if err := os.WriteFile(filepath.Join(cfg.Dir, "server.conf"), []byte(conf), 0o600); err != nil {
-		return nil, err
 	}
-	s := &Server{cfg: cfg, pki: pki, clients: map[string]*serverClient{}, exited: make(chan struct{})}
-	logf, err := os.OpenFile(filepath.Join(cfg.Dir, "openvpn.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, err
+	s := &Server{cfg: cfg, pki: pki, clients: map[string]*serverClient{}}
+	if s.proc, err = startProcess(ctx, bin, cfg.Dir, "server.conf", conf, s.notify); err != nil {
+		return nil, fmt.Errorf("openvpn server: %w", err)
 	}
-	s.cmd = exec.Command(bin, "--config", "server.conf")
-	s.cmd.Dir = cfg.Dir
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	// openvpn must not outlive the daemon.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := s.cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start openvpn: %w", err)
-	}
-	go func() {
-		s.exitErr = s.cmd.Wait()
-		logf.Close()
-		close(s.exited)
-	}()
+	s.mgmt = s.proc.mgmt
 	fail := func(err error) (*Server, error) {
-		s.Stop()
-		return nil, fmt.Errorf("%w (see %s)", err, filepath.Join(cfg.Dir, "openvpn.log"))
+		s.Close()
+		return nil, s.proc.explain(err)
 	}
-	mctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	go func() {
-		select {
-		case <-s.exited:
-			cancel()
-		case <-mctx.Done():
-		}
-	}()
-	m, err := dialMgmt(mctx, sock, s.notify)
-	if err != nil {
-		return fail(fmt.Errorf("openvpn server: %w", err))
-	}
-	s.mgmt = m
+	m := s.mgmt
 	if _, err := m.command("bytecount 2"); err != nil {
 		return fail(err)
 	}
@@ -346,32 +308,20 @@ func (s *Server) Bytes(sessionID string) (in, out uint64) {
 	return 0, 0
 }
 
-// Stop stops openvpn and removes the NAT rules.
-func (s *Server) Stop() error {
-	var errs []error
-	if s.mgmt != nil {
-		s.mgmt.command("signal SIGTERM")
-		s.mgmt.close()
-	}
-	if s.cmd.Process != nil {
-		select {
-		case <-s.exited:
-		case <-time.After(5 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.exited
-		}
-	}
+// Close stops openvpn and removes the NAT rules.
+func (s *Server) Close() error {
+	s.proc.stop()
 	if s.nat {
-		if err := s.cfg.NAT.Remove(s.cfg.Name); err != nil {
-			errs = append(errs, err)
-		}
 		s.nat = false
+		if err := s.cfg.NAT.Remove(s.cfg.Name); err != nil {
+			return err
+		}
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // Exited is closed when openvpn exits.
-func (s *Server) Exited() <-chan struct{} { return s.exited }
+func (s *Server) Exited() <-chan struct{} { return s.proc.exited }
 
 // Marshal encodes the config for a session-create answer.
 func (c ClientConfig) Marshal() json.RawMessage {

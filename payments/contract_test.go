@@ -9,20 +9,14 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/mystnode/myst/devchain"
-	"github.com/mystnode/myst/devchain/devchaintest"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/mysttest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, devchaintest.LeakOptions()...)
-}
-
-func signer(t testing.TB) *identity.Signer {
-	k, _ := crypto.GenerateKey()
-	return identity.NewSigner(k)
+	goleak.VerifyTestMain(m, mysttest.LeakOptions()...)
 }
 
 var token = new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil) // 1 MYSTT
@@ -38,12 +32,8 @@ type chain struct {
 // withdrawal challenge period in seconds.
 func startChain(t testing.TB, challenge uint64) *chain {
 	t.Helper()
-	payer := signer(t)
-	dc, err := devchain.Start(devchain.Config{RPCAddr: "127.0.0.1:0", Funded: []common.Address{payer.Address()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dc.Close() })
+	payer := mysttest.NewSigner(t)
+	dc := mysttest.StartChain(t, payer.Address())
 	ec := dc.Client()
 	t.Cleanup(ec.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -59,12 +49,6 @@ func startChain(t testing.TB, challenge uint64) *chain {
 	return &chain{c: c, payer: payer}
 }
 
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func must(t testing.TB) func(*big.Int, error) *big.Int {
 	return func(v *big.Int, err error) *big.Int {
 		t.Helper()
@@ -77,9 +61,9 @@ func must(t testing.TB) func(*big.Int, error) *big.Int {
 
 func TestDepositSettleAttacksWithdraw(t *testing.T) {
 	ch := startChain(t, 2)
-	ctx := ctxT(t)
+	ctx := mysttest.Ctx(t, time.Minute)
 	c := ch.c
-	consumer, provider, other := signer(t), signer(t), signer(t)
+	consumer, provider, other := mysttest.NewSigner(t), mysttest.NewSigner(t), mysttest.NewSigner(t)
 	// Fund the consumer (tokens + gas) and deposit 10 MYSTT.
 	if _, err := c.Fund(ctx, ch.payer, consumer.Address(), tokens(100), big.NewInt(1e17), nil); err != nil {
 		t.Fatal(err)

@@ -106,7 +106,7 @@ func (b *Biller) Promised() *big.Int {
 }
 
 // Stop stops invoicing.
-func (b *Biller) Stop() {
+func (b *Biller) Close() {
 	select {
 	case <-b.stop:
 	default:

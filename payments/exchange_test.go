@@ -2,7 +2,6 @@ package payments
 
 import (
 	"context"
-	"fmt"
 	"math/big"
 	"path/filepath"
 	"strings"
@@ -10,38 +9,19 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/dialog"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/proposal"
-	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/registry/registrytest"
 )
-
-// fakeRegistry stands in for the chain's identity registry in unit tests.
-type fakeRegistry map[common.Address][]byte
-
-func (r fakeRegistry) PublicKey(_ context.Context, id common.Address) ([]byte, error) {
-	if k, ok := r[id]; ok {
-		return k, nil
-	}
-	return nil, fmt.Errorf("%w: %s", registry.ErrNotRegistered, id.Hex())
-}
 
 // dialogPair opens a dialog between two fresh identities over an
 // in-process broker.
 func dialogPair(t *testing.T) (consumerSide, providerSide *dialog.Dialog, cons, prov *identity.Signer) {
-	srv, err := broker.StartServer(broker.ServerConfig{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := broker.Connect([]string{srv.URL()}, "t", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	c, p := signer(t), signer(t)
-	reg := fakeRegistry{c.Address(): c.PublicKey(), p.Address(): p.PublicKey()}
+	nc := mysttest.Connect(t, mysttest.StartBroker(t).URL())
+	c, p := mysttest.NewSigner(t), mysttest.NewSigner(t)
+	reg := registrytest.New(c, p)
 	accepted := make(chan *dialog.Dialog, 1)
 	l, err := dialog.Listen(nc, p, reg, dialog.ListenConfig{Accept: func(d *dialog.Dialog) { accepted <- d }})
 	if err != nil {
@@ -99,7 +79,7 @@ func TestInvoicesPromisesStored(t *testing.T) {
 			t.Fatal("no promise")
 		}
 	}
-	b.Stop()
+	b.Close()
 	if err := c.Verify(last.Promise); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +98,7 @@ func TestInvoicesPromisesStored(t *testing.T) {
 }
 
 func TestOverbillingRefused(t *testing.T) {
-	cons, prov := signer(t), signer(t)
+	cons, prov := mysttest.NewSigner(t), mysttest.NewSigner(t)
 	c := offline()
 	ended := make(chan string, 1)
 	payer, _ := NewPayer(context.Background(), PayerConfig{Client: c, Store: openStore(t), Consumer: cons, Provider: prov.Address(), SessionID: "s", Price: perHour,
@@ -152,7 +132,7 @@ func TestNonPayingConsumerCutOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Stop()
+	defer b.Close()
 	select {
 	case r := <-unpaid:
 		if el := time.Since(start); el < 500*time.Millisecond || el > 3*time.Second {

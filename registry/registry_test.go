@@ -14,13 +14,13 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/mystnode/myst/contracts"
 	"github.com/mystnode/myst/devchain"
-	"github.com/mystnode/myst/devchain/devchaintest"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/mysttest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, devchaintest.LeakOptions()...)
+	goleak.VerifyTestMain(m, mysttest.LeakOptions()...)
 }
 
 type env struct {
@@ -29,25 +29,12 @@ type env struct {
 	payer  *identity.Signer
 }
 
-func newSigner(t testing.TB) *identity.Signer {
-	t.Helper()
-	k, err := crypto.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return identity.NewSigner(k)
-}
-
 // startChain runs a dev chain on a free loopback port with the registry
 // deployed, and stops it when the test ends.
 func startChain(t testing.TB) *env {
 	t.Helper()
-	payer := newSigner(t)
-	chain, err := devchain.Start(devchain.Config{RPCAddr: "127.0.0.1:0", Funded: []common.Address{payer.Address()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { chain.Close() })
+	payer := mysttest.NewSigner(t)
+	chain := mysttest.StartChain(t, payer.Address())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ec := chain.Client()
@@ -65,16 +52,10 @@ func startChain(t testing.TB) *env {
 	return &env{chain: chain, client: client, payer: payer}
 }
 
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func TestRegisterAndEvents(t *testing.T) {
 	e := startChain(t)
-	ctx := ctxT(t)
-	id := newSigner(t)
+	ctx := mysttest.Ctx(t, 30*time.Second)
+	id := mysttest.NewSigner(t)
 	if ok, err := e.client.IsRegistered(ctx, id.Address()); err != nil || ok {
 		t.Fatalf("before: IsRegistered = %v, %v", ok, err)
 	}
@@ -125,7 +106,7 @@ func TestRegisterAndEvents(t *testing.T) {
 // limit, skipping estimation, so a bad call is mined and reverts on chain.
 func rawRegister(t *testing.T, e *env, pub, sig []byte) *types.Receipt {
 	t.Helper()
-	ctx := ctxT(t)
+	ctx := mysttest.Ctx(t, 30*time.Second)
 	c, err := contracts.NewIdentityRegistry(e.client.Address(), e.client.eth)
 	if err != nil {
 		t.Fatal(err)
@@ -145,9 +126,9 @@ func rawRegister(t *testing.T, e *env, pub, sig []byte) *types.Receipt {
 
 func TestContractRejectsBadRegistrations(t *testing.T) {
 	e := startChain(t)
-	ctx := ctxT(t)
-	id := newSigner(t)
-	forger := newSigner(t)
+	ctx := mysttest.Ctx(t, 30*time.Second)
+	id := mysttest.NewSigner(t)
+	forger := mysttest.NewSigner(t)
 	digest := RegistrationDigest(e.client.Address(), e.client.ChainID(), id.Address())
 
 	t.Run("forged signature reverts", func(t *testing.T) {
@@ -218,8 +199,8 @@ func TestContractRejectsBadRegistrations(t *testing.T) {
 
 func TestRegisterWithoutFunds(t *testing.T) {
 	e := startChain(t)
-	id := newSigner(t)
-	_, err := e.client.Register(ctxT(t), id, id, nil)
+	id := mysttest.NewSigner(t)
+	_, err := e.client.Register(mysttest.Ctx(t, 30*time.Second), id, id, nil)
 	if !errors.Is(err, ErrNoFunds) {
 		t.Fatalf("self-paid registration without ether: %v", err)
 	}
@@ -227,7 +208,7 @@ func TestRegisterWithoutFunds(t *testing.T) {
 
 func TestDialErrors(t *testing.T) {
 	e := startChain(t)
-	ctx := ctxT(t)
+	ctx := mysttest.Ctx(t, 30*time.Second)
 	if _, err := Dial(ctx, "http://127.0.0.1:1", devchain.ChainID, e.client.Address()); !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("unreachable: %v", err)
 	}
@@ -241,8 +222,8 @@ func TestDialErrors(t *testing.T) {
 
 func TestCacheFollowsEvents(t *testing.T) {
 	e := startChain(t)
-	ctx := ctxT(t)
-	a, b, never := newSigner(t), newSigner(t), newSigner(t)
+	ctx := mysttest.Ctx(t, 30*time.Second)
+	a, b, never := mysttest.NewSigner(t), mysttest.NewSigner(t), mysttest.NewSigner(t)
 	if _, err := e.client.Register(ctx, a, e.payer, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -282,8 +263,8 @@ func TestCacheFollowsEvents(t *testing.T) {
 
 func TestCacheFallsBackToViews(t *testing.T) {
 	e := startChain(t)
-	ctx := ctxT(t)
-	a := newSigner(t)
+	ctx := mysttest.Ctx(t, 30*time.Second)
+	a := mysttest.NewSigner(t)
 	cache := NewCache(e.client, 0) // never synced
 	if ok, _ := cache.IsRegistered(ctx, a.Address()); ok {
 		t.Fatal("registered before registration")
@@ -302,10 +283,10 @@ func TestCacheFallsBackToViews(t *testing.T) {
 
 func BenchmarkCacheLookup(b *testing.B) {
 	e := startChain(b)
-	ctx := ctxT(b)
+	ctx := mysttest.Ctx(b, 30*time.Second)
 	ids := make([]*identity.Signer, 4)
 	for i := range ids {
-		ids[i] = newSigner(b)
+		ids[i] = mysttest.NewSigner(b)
 		if _, err := e.client.Register(ctx, ids[i], e.payer, nil); err != nil {
 			b.Fatal(err)
 		}
@@ -329,8 +310,8 @@ func BenchmarkCacheLookup(b *testing.B) {
 
 func BenchmarkViewLookup(b *testing.B) {
 	e := startChain(b)
-	ctx := ctxT(b)
-	id := newSigner(b)
+	ctx := mysttest.Ctx(b, 30*time.Second)
+	id := mysttest.NewSigner(b)
 	if _, err := e.client.Register(ctx, id, e.payer, nil); err != nil {
 		b.Fatal(err)
 	}

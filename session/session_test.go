@@ -4,33 +4,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/dialog"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/proposal"
-	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/registry/registrytest"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// fakeRegistry stands in for the chain in unit tests; e2e tests use the real one.
-type fakeRegistry map[common.Address][]byte
-
-func (r fakeRegistry) PublicKey(_ context.Context, id common.Address) ([]byte, error) {
-	if k, ok := r[id]; ok {
-		return k, nil
-	}
-	return nil, fmt.Errorf("%w: %s", registry.ErrNotRegistered, id.Hex())
-}
 
 type noop struct {
 	mu      sync.Mutex
@@ -66,31 +53,17 @@ func (c *noopConnector) Disconnect() { c.up = false }
 
 type env struct {
 	nc       *nats.Conn
-	reg      fakeRegistry
+	reg      *registrytest.Registry
 	provider *identity.Signer
 	prov     *Provider
 	backend  *noop
 	offer    *Offer
 }
 
-func signer(t *testing.T) *identity.Signer {
-	k, _ := crypto.GenerateKey()
-	return identity.NewSigner(k)
-}
-
 func setup(t *testing.T, maxSessions int, price proposal.Price) *env {
-	srv, err := broker.StartServer(broker.ServerConfig{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := broker.Connect([]string{srv.URL()}, "t", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	e := &env{nc: nc, reg: fakeRegistry{}, provider: signer(t), backend: &noop{started: map[string]bool{}}}
-	e.reg[e.provider.Address()] = e.provider.PublicKey()
+	nc := mysttest.Connect(t, mysttest.StartBroker(t).URL())
+	e := &env{nc: nc, reg: registrytest.New(), provider: mysttest.NewSigner(t), backend: &noop{started: map[string]bool{}}}
+	e.reg.Add(e.provider)
 	e.prov = NewProvider(ProviderConfig{KeepAliveTimeout: 600 * time.Millisecond})
 	t.Cleanup(e.prov.Close)
 	e.offer = &Offer{ID: "svc1", Type: "noop", Provider: e.provider.Address(), Price: price, MaxSessions: maxSessions, Backend: e.backend}
@@ -118,8 +91,8 @@ func (e *env) proposal(t *testing.T, svc string, price proposal.Price, at time.T
 }
 
 func (e *env) dial(t *testing.T) *dialog.Dialog {
-	c := signer(t)
-	e.reg[c.Address()] = c.PublicKey()
+	c := mysttest.NewSigner(t)
+	e.reg.Add(c)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	d, err := dialog.Dial(ctx, e.nc, c, e.provider.Address(), e.reg, dialog.DialConfig{})
@@ -138,17 +111,6 @@ func open(t *testing.T, e *env, s proposal.Signed) (*Conn, *noopConnector, error
 	conn := &noopConnector{}
 	c, err := Open(ctx, e.dial(t), s, conn, ConsumerConfig{KeepAliveEvery: 100 * time.Millisecond})
 	return c, conn, err
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestSessionLifecycleAndCapacity(t *testing.T) {
@@ -180,7 +142,7 @@ func TestSessionLifecycleAndCapacity(t *testing.T) {
 	if conn.up {
 		t.Fatal("connector still up after Close")
 	}
-	waitFor(t, func() bool { return e.prov.CountFor("svc1") == 0 && e.backend.live() == 0 })
+	mysttest.WaitFor(t, 5*time.Second, func() bool { return e.prov.CountFor("svc1") == 0 && e.backend.live() == 0 })
 	if _, _, err := open(t, e, e.proposal(t, "noop", price, time.Now())); err != nil {
 		t.Fatalf("after the slot freed: %v", err)
 	}
@@ -242,5 +204,5 @@ func TestQuietConsumerIsReaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	waitFor(t, func() bool { return e.prov.CountFor("svc1") == 0 && e.backend.live() == 0 })
+	mysttest.WaitFor(t, 5*time.Second, func() bool { return e.prov.CountFor("svc1") == 0 && e.backend.live() == 0 })
 }

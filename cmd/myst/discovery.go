@@ -2,18 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/mystnode/myst/discovery"
-	"github.com/mystnode/myst/registry"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -43,46 +39,19 @@ network file's IdentityRegistry.`,
 			}
 			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			reg, err := registry.Dial(startCtx, nf.EtherRPCURL, nf.ChainID, nf.RegistryAddress)
-			if err != nil {
-				return fmt.Errorf("%w: check ether_rpc_url in %s", err, path)
-			}
-			defer reg.Close()
-			store, err := discovery.OpenStore(startCtx, db)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			cache := registry.NewCache(reg, nf.RegistryFromBlock)
-			cacheDone := make(chan struct{})
-			go func() {
-				defer close(cacheDone)
-				cache.Run(ctx, 2*time.Second, func(err error) { logger.Warn("registry cache", "err", err) })
-			}()
 			promReg := prometheus.NewRegistry()
 			promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			srv := discovery.NewServer(store, cache, discovery.Config{TTL: ttl, Logger: logger, Registerer: promReg, Gatherer: promReg})
-			defer srv.Close()
-			ln, err := net.Listen("tcp", listen)
+			svc, err := discovery.Start(startCtx, discovery.ServiceConfig{
+				Addr: listen, DB: db,
+				EtherRPCURL: nf.EtherRPCURL, ChainID: nf.ChainID, RegistryAddress: nf.RegistryAddress, RegistryFromBlock: nf.RegistryFromBlock,
+				Server: discovery.Config{TTL: ttl, Logger: logger, Registerer: promReg, Gatherer: promReg},
+			})
 			if err != nil {
-				return fmt.Errorf("listen on %s: %w (pick another --listen)", listen, err)
+				return fmt.Errorf("%w (check ether_rpc_url in %s, --db and --listen)", err, path)
 			}
-			hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
-			served := make(chan error, 1)
-			go func() { served <- hs.Serve(ln) }()
-			fmt.Fprintf(cmd.OutOrStdout(), "discovery ready: http://%s\n", ln.Addr())
-			select {
-			case <-ctx.Done():
-			case err := <-served:
-				if !errors.Is(err, http.ErrServerClosed) {
-					return err
-				}
-			}
-			sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer scancel()
-			hs.Shutdown(sctx)
-			stop()
-			<-cacheDone
+			defer svc.Close()
+			fmt.Fprintf(cmd.OutOrStdout(), "discovery ready: %s\n", svc.URL())
+			<-ctx.Done()
 			return nil
 		},
 	}
