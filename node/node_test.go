@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/mystnode/myst/api"
-	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/localnet"
+	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/registry"
 	"go.uber.org/goleak"
