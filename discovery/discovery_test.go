@@ -224,7 +224,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"malformed json", []byte(`{"proposal":`), 400, ""},
 		{"trailing data", append(mustJSON(sGood), []byte(" {}")...), 400, ""},
-		{"unknown field", []byte(`{"proposal":{},"signature":"0x","extra":1}`), 400, ""},
+		{"unknown field", []byte(`{"proposal":{},"signature":"0x","extra":1}`), 400, "extra"},
 		{"oversized", append([]byte(`{"proposal":"`), append(bytes.Repeat([]byte("a"), maxBody), '"', '}')...), 413, ""},
 		{"signed by another identity", mustJSON(&proposal.Signed{Proposal: sGood.Proposal, Signature: signed(t, good, other).Signature}), 400, "signature"},
 		{"garbage signature", mustJSON(&proposal.Signed{Proposal: sGood.Proposal, Signature: "0x1234"}), 400, "signature"},

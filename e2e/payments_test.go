@@ -129,7 +129,16 @@ func TestPricedSessionPaidOnChain(t *testing.T) {
 	if pb, err = cd.client.Deposit(ctx, api.DepositRequest{ID: consumer, Amount: "1"}); err != nil || mustAmount(t, pb.Deposit).Cmp(new(big.Int).Add(dep1, mustAmount(t, "1"))) != 0 {
 		t.Fatalf("deposit through the API: %+v, %v", pb, err)
 	}
-	dep1 = mustAmount(t, pb.Deposit)
+	// The CLI deposits through the daemon where the identity is unlocked:
+	// no passphrase asked (stdin is empty, no --passphrase-file).
+	r = mustMyst(t, append(cd.args, "payments", "deposit", "1", "--identity", consumer)...)
+	if !strings.Contains(r.stderr, "through the daemon") || !strings.Contains(r.stdout, "deposited 1 MYSTT") {
+		t.Fatalf("deposit through the daemon:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
+	}
+	dep1, _ = balances(t, cli, consumer)
+	if want := new(big.Int).Add(mustAmount(t, pb.Deposit), mustAmount(t, "1")); dep1.Cmp(want) != 0 {
+		t.Fatalf("deposit after the CLI's daemon deposit %v, want %v", dep1, want)
+	}
 	// About 3 s at 0.01 MYSTT/s.
 	if settled.Cmp(mustAmount(t, "0.01")) < 0 || settled.Cmp(mustAmount(t, "0.1")) > 0 {
 		t.Fatalf("settled %s MYSTT for a ~3 s session at 0.01/s", proposal.FormatAmount(settled))
@@ -160,8 +169,10 @@ func TestPricedSessionPaidOnChain(t *testing.T) {
 	})
 
 	// Withdraw the rest: announce, then after the challenge period.
-	r = mustMyst(t, append(cli, "payments", "withdraw", "--identity", consumer, "--passphrase-file", pass)...)
-	if !strings.Contains(r.stdout, "withdrawal announced") {
+	// Announced through the daemon (no passphrase), refused straight on
+	// the chain during the challenge period.
+	r = mustMyst(t, append(cd.args, "payments", "withdraw", "--identity", consumer)...)
+	if !strings.Contains(r.stdout, "withdrawal announced") || !strings.Contains(r.stderr, "through the daemon") {
 		t.Fatalf("withdraw: %s", r.stdout)
 	}
 	if r = myst(t, append(cli, "payments", "withdraw", "--identity", consumer, "--passphrase-file", pass)...); r.code == 0 || !strings.Contains(r.stderr, "challenge period") {

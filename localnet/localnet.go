@@ -1,6 +1,8 @@
 // Package localnet runs a whole myst network in one process for development
 // and tests: a go-ethereum dev chain with the contracts deployed and a funded
-// gas payer, described by a network.json file.
+// gas payer, an embedded NATS broker and the Discovery API, described by a
+// network.json file. The chain is kept in the data dir, so a restart keeps
+// identities, deposits and contracts (unless Fresh).
 package localnet
 
 import (
@@ -18,6 +20,7 @@ import (
 	"github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/google/uuid"
 	"github.com/mystnode/myst/atomicfile"
 	"github.com/mystnode/myst/broker"
@@ -40,7 +43,10 @@ type Config struct {
 	// ChallengePeriod is how long a consumer waits between announcing a
 	// withdrawal and withdrawing (default 60 s).
 	ChallengePeriod time.Duration
-	Logger          *slog.Logger
+	// Fresh starts a new chain (new contracts, no identities, deposits or
+	// proposals) instead of continuing the one kept in DataDir.
+	Fresh  bool
+	Logger *slog.Logger
 }
 
 // Localnet is a running local network.
@@ -65,26 +71,46 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gas payer: %w", err)
 	}
-	chain, err := devchain.Start(devchain.Config{RPCAddr: cfg.RPCAddr, Funded: []common.Address{payer.Address()}, Logger: logger})
+	chainDir := filepath.Join(cfg.DataDir, "localnet", "chain")
+	dbPath := filepath.Join(cfg.DataDir, "localnet", "discovery.db")
+	if cfg.Fresh {
+		if err := os.RemoveAll(chainDir); err != nil {
+			return nil, fmt.Errorf("remove the old chain: %w", err)
+		}
+	}
+	chain, err := devchain.Start(devchain.Config{RPCAddr: cfg.RPCAddr, Funded: []common.Address{payer.Address()}, Logger: logger, DataDir: chainDir})
 	if err != nil {
-		return nil, fmt.Errorf("devchain.Start: %w", err)
+		return nil, fmt.Errorf("devchain.Start: %w (start over with --fresh if %s holds a chain of another localnet)", err, chainDir)
 	}
 	ln := &Localnet{chain: chain, path: filepath.Join(cfg.DataDir, network.FileName)}
 	ec := chain.Client()
 	defer ec.Close()
-	regAddr, regBlock, err := registry.Deploy(ctx, ec, big.NewInt(devchain.ChainID), payer)
-	if err != nil {
-		chain.Close()
-		return nil, err
-	}
-	if cfg.ChallengePeriod <= 0 {
-		cfg.ChallengePeriod = time.Minute
-	}
-	supply := new(big.Int).Mul(big.NewInt(1_000_000_000), new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil))
-	tokenAddr, payAddr, err := payments.DeployAll(ctx, ec, big.NewInt(devchain.ChainID), payer, supply, uint64(cfg.ChallengePeriod/time.Second))
-	if err != nil {
-		chain.Close()
-		return nil, err
+	var regAddr, tokenAddr, payAddr common.Address
+	var regBlock uint64
+	if prev := deployedBefore(ctx, ec, ln.path); prev != nil {
+		regAddr, regBlock, tokenAddr, payAddr = prev.RegistryAddress, prev.RegistryFromBlock, *prev.TokenAddress, *prev.PaymentsAddress
+		logger.Info("continuing the chain kept on disk", "dir", chainDir)
+	} else {
+		if regAddr, regBlock, err = registry.Deploy(ctx, ec, big.NewInt(devchain.ChainID), payer); err != nil {
+			chain.Close()
+			return nil, err
+		}
+		if cfg.ChallengePeriod <= 0 {
+			cfg.ChallengePeriod = time.Minute
+		}
+		supply := new(big.Int).Mul(big.NewInt(1_000_000_000), new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil))
+		if tokenAddr, payAddr, err = payments.DeployAll(ctx, ec, big.NewInt(devchain.ChainID), payer, supply, uint64(cfg.ChallengePeriod/time.Second)); err != nil {
+			chain.Close()
+			return nil, err
+		}
+		// The chain is new: proposals of an earlier run name registrations
+		// that do not exist on it.
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			if err := os.Remove(dbPath + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+				chain.Close()
+				return nil, err
+			}
+		}
 	}
 	if cfg.BrokerAddr == "" {
 		cfg.BrokerAddr = "127.0.0.1:0"
@@ -96,15 +122,6 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 	}
 	if cfg.DiscoveryAddr == "" {
 		cfg.DiscoveryAddr = "127.0.0.1:0"
-	}
-	// The chain is new: proposals of an earlier run name registrations that
-	// no longer exist.
-	dbPath := filepath.Join(cfg.DataDir, "localnet", "discovery.db")
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if err := os.Remove(dbPath + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-			ln.Close()
-			return nil, err
-		}
 	}
 	ln.discovery, err = discovery.Start(ctx, discovery.ServiceConfig{
 		Addr: cfg.DiscoveryAddr, DB: "sqlite:" + dbPath,
@@ -153,6 +170,21 @@ func (l *Localnet) Close() error {
 		l.broker.Close()
 	}
 	return l.chain.Close()
+}
+
+// deployedBefore returns the network file an earlier run wrote at path if
+// its contracts are on this chain (the chain was kept on disk), else nil.
+func deployedBefore(ctx context.Context, ec *ethclient.Client, path string) *network.File {
+	f, err := network.Load(path)
+	if err != nil || f.ChainID != devchain.ChainID || f.TokenAddress == nil || f.PaymentsAddress == nil {
+		return nil
+	}
+	for _, a := range []common.Address{f.RegistryAddress, *f.TokenAddress, *f.PaymentsAddress} {
+		if code, err := ec.CodeAt(ctx, a, nil); err != nil || len(code) == 0 {
+			return nil
+		}
+	}
+	return f
 }
 
 // gasPayer loads the gas payer key kept in dir, or creates it: a keystore

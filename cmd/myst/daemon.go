@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/netip"
@@ -127,15 +128,6 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// client is the API client for the daemon of --data-dir at --api-addr.
-func (g *globals) client() (*api.Client, error) {
-	token, err := api.ReadToken(filepath.Join(g.dataDir, api.TokenFile))
-	if err != nil {
-		return nil, err
-	}
-	return api.NewClient(g.apiAddr, token), nil
-}
-
 func newIdentityUnlockCmd(g *globals) *cobra.Command {
 	var passFile string
 	cmd := &cobra.Command{
@@ -147,21 +139,19 @@ func newIdentityUnlockCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
+			if _, err := g.client(); err != nil {
+				return err // before asking for the passphrase
 			}
 			pass, err := readPassphrase(cmd, passFile, "Passphrase of "+addr.Hex()+": ", false)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
-			defer cancel()
-			if err := c.Unlock(ctx, addr.Hex(), pass); err != nil {
+			return ask(g, cmd, time.Minute, func(c *api.Client, ctx context.Context) (none, error) {
+				return noAnswer(c.Unlock(ctx, addr.Hex(), pass))
+			}, func(w io.Writer, _ none) error {
+				_, err := fmt.Fprintf(w, "%s unlocked\n", addr.Hex())
 				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s unlocked\n", addr.Hex())
-			return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&passFile, "passphrase-file", "", "read the passphrase from the first line of this file instead of prompting")

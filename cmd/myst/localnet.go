@@ -17,6 +17,7 @@ import (
 func newLocalnetCmd(g *globals) *cobra.Command {
 	var rpcAddr, brokerAddr, discoveryAddr string
 	var challenge time.Duration
+	var fresh bool
 	cmd := &cobra.Command{
 		Use:   "localnet",
 		Short: "Run a whole development network in this process (chain with contracts) until interrupted",
@@ -24,7 +25,10 @@ func newLocalnetCmd(g *globals) *cobra.Command {
 as soon as a transaction arrives) on --rpc-addr, deploys the myst contracts,
 funds a gas payer, embeds a NATS broker on --broker-addr and the Discovery API on
 --discovery-addr, and writes <data-dir>/network.json for nodes to use with
---network. Stops cleanly on SIGINT or SIGTERM. Chain data lives in memory.`,
+--network. Stops cleanly on SIGINT or SIGTERM. The chain is kept in
+<data-dir>/localnet/chain, so a restart keeps identities, deposits,
+contracts and proposals; --fresh starts a new chain instead (new contracts,
+--challenge-period applies only then).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if challenge < time.Second || challenge > 30*24*time.Hour {
@@ -36,7 +40,7 @@ funds a gas payer, embeds a NATS broker on --broker-addr and the Discovery API o
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 			startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			ln, err := localnet.Start(startCtx, localnet.Config{DataDir: g.dataDir, RPCAddr: rpcAddr, BrokerAddr: brokerAddr, DiscoveryAddr: discoveryAddr, ChallengePeriod: challenge, Logger: logger})
+			ln, err := localnet.Start(startCtx, localnet.Config{DataDir: g.dataDir, RPCAddr: rpcAddr, BrokerAddr: brokerAddr, DiscoveryAddr: discoveryAddr, ChallengePeriod: challenge, Fresh: fresh, Logger: logger})
 			if err != nil {
 				return fmt.Errorf("start localnet: %w (are --rpc-addr %s, --broker-addr %s and --discovery-addr %s free?)", err, rpcAddr, brokerAddr, discoveryAddr)
 			}
@@ -50,6 +54,7 @@ funds a gas payer, embeds a NATS broker on --broker-addr and the Discovery API o
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&fresh, "fresh", false, "start a new chain instead of continuing the one in --data-dir")
 	cmd.Flags().DurationVar(&challenge, "challenge-period", time.Minute, "wait between announcing a withdrawal and withdrawing")
 	cmd.Flags().StringVar(&discoveryAddr, "discovery-addr", "127.0.0.1:4051", "host:port for the embedded Discovery API (port 0 picks a free one)")
 	cmd.Flags().StringVar(&brokerAddr, "broker-addr", "127.0.0.1:4222", "host:port for the embedded NATS broker (port 0 picks a free one)")

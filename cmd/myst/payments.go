@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
@@ -63,7 +66,7 @@ func (g *globals) unlock(cmd *cobra.Command, addr common.Address, passFile strin
 }
 
 func newPaymentsCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "payments", Short: "Test tokens, deposits and withdrawals (straight to the chain)"}
+	cmd := &cobra.Command{Use: "payments", Short: "Test tokens, deposits and withdrawals (through the daemon when the identity is unlocked there, else straight to the chain)"}
 	progress := func(cmd *cobra.Command) registry.Progress {
 		return func(m string) { fmt.Fprintln(cmd.ErrOrStderr(), m) }
 	}
@@ -81,7 +84,7 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := apiCtx(cmd, 2*time.Minute)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			defer cancel()
 			nf, _, err := g.networkFile()
 			if err != nil {
@@ -121,11 +124,20 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--identity: %w", err)
 			}
+			if g.unlockedInDaemon(cmd, id) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "depositing through the daemon, where %s is unlocked (waits for the transactions to be mined)...\n", id.Hex())
+				return ask(g, cmd, 2*time.Minute, func(c *api.Client, ctx context.Context) (api.PaymentsBalance, error) {
+					return c.Deposit(ctx, api.DepositRequest{ID: id.Hex(), Amount: proposal.FormatAmount(amount)})
+				}, func(w io.Writer, b api.PaymentsBalance) error {
+					_, err := fmt.Fprintf(w, "deposited %s MYSTT for %s; deposit now %s MYSTT\n", proposal.FormatAmount(amount), id.Hex(), b.Deposit)
+					return err
+				})
+			}
 			signer, err := g.unlock(cmd, id, passFile)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := apiCtx(cmd, 2*time.Minute)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			defer cancel()
 			c, closeFn, err := g.paymentsClient(ctx)
 			if err != nil {
@@ -156,7 +168,7 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := apiCtx(cmd, 30*time.Second)
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
 			c, closeFn, err := g.paymentsClient(ctx)
 			if err != nil {
@@ -195,7 +207,20 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("--to: %w", err)
 				}
 			}
-			ctx, cancel := apiCtx(cmd, 2*time.Minute)
+			if g.unlockedInDaemon(cmd, id) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "withdrawing through the daemon, where %s is unlocked (waits for the transactions to be mined)...\n", id.Hex())
+				return ask(g, cmd, 2*time.Minute, func(c *api.Client, ctx context.Context) (api.WithdrawResult, error) {
+					return c.Withdraw(ctx, api.WithdrawRequest{ID: id.Hex(), To: to.Hex()})
+				}, func(w io.Writer, r api.WithdrawResult) error {
+					if r.Announced {
+						_, err := fmt.Fprintf(w, "withdrawal announced: run this again after %s to receive the deposit\n", r.AvailableAt.Format(time.RFC3339))
+						return err
+					}
+					_, err := fmt.Fprintf(w, "withdrew %s MYSTT to %s\n", r.Withdrawn, to.Hex())
+					return err
+				})
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
 			defer cancel()
 			c, closeFn, err := g.paymentsClient(ctx)
 			if err != nil {
@@ -233,6 +258,27 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// unlockedInDaemon says whether a daemon runs for --data-dir with id
+// unlocked, so that a payment can be made there without a passphrase.
+func (g *globals) unlockedInDaemon(cmd *cobra.Command, id common.Address) bool {
+	c, err := g.client()
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
+	defer cancel()
+	ids, err := c.Identities(ctx)
+	if err != nil {
+		return false
+	}
+	for _, i := range ids {
+		if i.Unlocked && strings.EqualFold(i.ID, id.Hex()) {
+			return true
+		}
+	}
+	return false
+}
+
 func newEarningsCmd(g *globals) *cobra.Command {
 	var id string
 	cmd := &cobra.Command{
@@ -240,17 +286,12 @@ func newEarningsCmd(g *globals) *cobra.Command {
 		Short: "Show a provider's settled and unsettled earnings",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, ctx, cancel, err := g.dial(cmd, 30*time.Second)
-			if err != nil {
+			return ask(g, cmd, 30*time.Second, func(c *api.Client, ctx context.Context) (api.Earnings, error) {
+				return c.Earnings(ctx, id)
+			}, func(w io.Writer, e api.Earnings) error {
+				_, err := fmt.Fprintf(w, "provider: %s\nsettled: %s MYSTT\nunsettled: %s MYSTT\nconsumers: %d\n", e.ProviderID, e.Settled, e.Unsettled, e.Consumers)
 				return err
-			}
-			defer cancel()
-			e, err := c.Earnings(ctx, id)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "provider: %s\nsettled: %s MYSTT\nunsettled: %s MYSTT\nconsumers: %d\n", e.ProviderID, e.Settled, e.Unsettled, e.Consumers)
-			return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&id, "identity", "", "the provider identity")
@@ -264,18 +305,13 @@ func newSettleCmd(g *globals) *cobra.Command {
 		Short: "Settle a provider's unsettled promises on chain now",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, ctx, cancel, err := g.dial(cmd, 3*time.Minute)
-			if err != nil {
-				return err
-			}
-			defer cancel()
 			fmt.Fprintln(cmd.ErrOrStderr(), "settling (waits for the transactions to be mined)...")
-			e, err := c.Settle(ctx, id)
-			if err != nil {
+			return ask(g, cmd, 3*time.Minute, func(c *api.Client, ctx context.Context) (api.Earnings, error) {
+				return c.Settle(ctx, id)
+			}, func(w io.Writer, e api.Earnings) error {
+				_, err := fmt.Fprintf(w, "settled: %s MYSTT\nunsettled: %s MYSTT\n", e.Settled, e.Unsettled)
 				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "settled: %s MYSTT\nunsettled: %s MYSTT\n", e.Settled, e.Unsettled)
-			return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&id, "identity", "", "the provider identity")

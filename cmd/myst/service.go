@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"text/tabwriter"
@@ -16,20 +17,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func apiCtx(cmd *cobra.Command, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(cmd.Context(), d)
-}
-
-// dial returns the daemon's client and a context bounded by d.
-func (g *globals) dial(cmd *cobra.Command, d time.Duration) (*api.Client, context.Context, context.CancelFunc, error) {
-	c, err := g.client()
-	if err != nil {
-		return nil, nil, func() {}, err
-	}
-	ctx, cancel := apiCtx(cmd, d)
-	return c, ctx, cancel, nil
-}
-
 func newServiceCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "service", Short: "Start, list and stop the services this node provides"}
 	var providerID, priceHour, priceGiB, country, city string
@@ -37,7 +24,7 @@ func newServiceCmd(g *globals) *cobra.Command {
 	var maxSessions int
 	start := &cobra.Command{
 		Use:   "start TYPE --identity PROVIDER",
-		Short: "Start providing a service (noop) and announce its proposal; prints the service id last",
+		Short: "Start providing a service (noop, openvpn) and announce its proposal; prints the service id last",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if providerID == "" {
@@ -53,23 +40,18 @@ func newServiceCmd(g *globals) *cobra.Command {
 			if bandwidth < 0 || bandwidth > 1e6 {
 				return fmt.Errorf("--bandwidth %g: must be between 0 and 1000000 Mbit/s", bandwidth)
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := apiCtx(cmd, time.Minute)
-			defer cancel()
 			fmt.Fprintf(cmd.ErrOrStderr(), "starting %s for %s and announcing it to discovery...\n", args[0], p.Hex())
-			svc, err := c.StartService(ctx, api.ServiceRequest{ProviderID: p.Hex(), Type: args[0], Options: api.ServiceOptions{
+			req := api.ServiceRequest{ProviderID: p.Hex(), Type: args[0], Options: api.ServiceOptions{
 				PriceHour: priceHour, PriceGiB: priceGiB, Country: country, City: city, BandwidthMbps: bandwidth, MaxSessions: maxSessions,
-			}})
-			if err != nil {
+			}}
+			return ask(g, cmd, time.Minute, func(c *api.Client, ctx context.Context) (api.Service, error) {
+				return c.StartService(ctx, req)
+			}, func(w io.Writer, svc api.Service) error {
+				fmt.Fprintf(cmd.ErrOrStderr(), "service %s running: %s in %s, %s MYSTT/hour, %s MYSTT/GiB, at most %d sessions\n",
+					svc.Type, svc.ProviderID, svc.Options.Country, svc.Options.PriceHour, svc.Options.PriceGiB, svc.Options.MaxSessions)
+				_, err := fmt.Fprintln(w, svc.ID)
 				return err
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "service %s running: %s in %s, %s MYSTT/hour, %s MYSTT/GiB, at most %d sessions\n",
-				svc.Type, svc.ProviderID, svc.Options.Country, svc.Options.PriceHour, svc.Options.PriceGiB, svc.Options.MaxSessions)
-			fmt.Fprintln(cmd.OutOrStdout(), svc.ID)
-			return nil
+			})
 		},
 	}
 	f := start.Flags()
@@ -86,25 +68,7 @@ func newServiceCmd(g *globals) *cobra.Command {
 		Short: "List running services",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, ctx, cancel, err := g.dial(cmd, 30*time.Second)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			svcs, err := c.Services(ctx)
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tTYPE\tPROVIDER\tCOUNTRY\tPRICE/HOUR\tPRICE/GIB\tSESSIONS\tANNOUNCED")
-			for _, s := range svcs {
-				ann := s.AnnouncedAt.Format(time.RFC3339)
-				if s.AnnounceErr != "" {
-					ann = "failing: " + s.AnnounceErr
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", s.ID, s.Type, s.ProviderID, s.Options.Country, s.Options.PriceHour, s.Options.PriceGiB, s.Sessions, s.Options.MaxSessions, ann)
-			}
-			return w.Flush()
+			return ask(g, cmd, 30*time.Second, (*api.Client).Services, printServices)
 		},
 	}
 	stop := &cobra.Command{
@@ -112,16 +76,12 @@ func newServiceCmd(g *globals) *cobra.Command {
 		Short: "Stop a service: end its sessions and unregister its proposal",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, ctx, cancel, err := g.dial(cmd, 30*time.Second)
-			if err != nil {
+			return ask(g, cmd, 30*time.Second, func(c *api.Client, ctx context.Context) (none, error) {
+				return noAnswer(c.StopService(ctx, args[0]))
+			}, func(w io.Writer, _ none) error {
+				_, err := fmt.Fprintf(w, "service %s stopped\n", args[0])
 				return err
-			}
-			defer cancel()
-			if err := c.StopService(ctx, args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "service %s stopped\n", args[0])
-			return nil
+			})
 		},
 	}
 	cmd.AddCommand(start, list, stop)
@@ -154,27 +114,22 @@ func newProposalsCmd(g *globals) *cobra.Command {
 			}
 			q.Set("limit", strconv.Itoa(limit))
 			q.Set("offset", strconv.Itoa(offset))
-			c, ctx, cancel, err := g.dial(cmd, 30*time.Second)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			l, err := c.Proposals(ctx, q)
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "PROVIDER\tSERVICE\tCOUNTRY\tCITY\tMBIT/S\tPRICE/HOUR\tPRICE/GIB")
-			for _, raw := range l.Proposals {
-				var p proposal.Proposal
-				if json.Unmarshal(raw, &p) != nil {
-					continue
+			return ask(g, cmd, 30*time.Second, func(c *api.Client, ctx context.Context) (api.ProposalList, error) {
+				return c.Proposals(ctx, q)
+			}, func(out io.Writer, l api.ProposalList) error {
+				w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "PROVIDER\tSERVICE\tCOUNTRY\tCITY\tMBIT/S\tPRICE/HOUR\tPRICE/GIB")
+				for _, raw := range l.Proposals {
+					var p proposal.Proposal
+					if json.Unmarshal(raw, &p) != nil {
+						continue
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%g\t%s\t%s\n", p.ProviderID, p.ServiceType, p.Location.Country, p.Location.City, p.Quality.BandwidthMbps, p.Price.PerHour, p.Price.PerGiB)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%g\t%s\t%s\n", p.ProviderID, p.ServiceType, p.Location.Country, p.Location.City, p.Quality.BandwidthMbps, p.Price.PerHour, p.Price.PerGiB)
-			}
-			w.Flush()
-			fmt.Fprintf(cmd.ErrOrStderr(), "%d shown, %d match\n", len(l.Proposals), l.Total)
-			return nil
+				w.Flush()
+				fmt.Fprintf(cmd.ErrOrStderr(), "%d shown, %d match\n", len(l.Proposals), l.Total)
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -208,24 +163,19 @@ func newConnectCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--identity: %w", err)
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := apiCtx(cmd, 2*time.Minute)
-			defer cancel()
 			fmt.Fprintf(cmd.ErrOrStderr(), "connecting to %s (%s)...\n", p.Hex(), svc)
 			start := time.Now()
-			conn, err := c.Connect(ctx, api.ConnectionRequest{ConsumerID: cons.Hex(), ProviderID: p.Hex(), ServiceType: svc})
-			if err != nil {
+			req := api.ConnectionRequest{ConsumerID: cons.Hex(), ProviderID: p.Hex(), ServiceType: svc}
+			return ask(g, cmd, 2*time.Minute, func(c *api.Client, ctx context.Context) (api.Connection, error) {
+				return c.Connect(ctx, req)
+			}, func(w io.Writer, conn api.Connection) error {
+				tunnel := ""
+				if conn.TunnelIP != "" {
+					tunnel = ", tunnel address " + conn.TunnelIP
+				}
+				_, err := fmt.Fprintf(w, "%s to %s (%s), session %s%s, in %s\n", conn.State, conn.ProviderID, conn.ServiceType, conn.SessionID, tunnel, time.Since(start).Round(time.Millisecond))
 				return err
-			}
-			tunnel := ""
-			if conn.TunnelIP != "" {
-				tunnel = ", tunnel address " + conn.TunnelIP
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s to %s (%s), session %s%s, in %s\n", conn.State, conn.ProviderID, conn.ServiceType, conn.SessionID, tunnel, time.Since(start).Round(time.Millisecond))
-			return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&consumer, "identity", "", "the consumer identity (unlocked in the daemon)")
@@ -233,8 +183,7 @@ func newConnectCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func printConnection(cmd *cobra.Command, c api.Connection) {
-	out := cmd.OutOrStdout()
+func printConnection(out io.Writer, c api.Connection) error {
 	fmt.Fprintf(out, "state: %s\n", c.State)
 	if c.State != api.NotConnected {
 		fmt.Fprintf(out, "provider: %s\nservice: %s\nconsumer: %s\n", c.ProviderID, c.ServiceType, c.ConsumerID)
@@ -254,6 +203,20 @@ func printConnection(cmd *cobra.Command, c api.Connection) {
 	if c.LastError != "" {
 		fmt.Fprintf(out, "last error: %s\n", c.LastError)
 	}
+	return nil
+}
+
+func printServices(out io.Writer, svcs []api.Service) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tTYPE\tPROVIDER\tCOUNTRY\tPRICE/HOUR\tPRICE/GIB\tSESSIONS\tANNOUNCED")
+	for _, s := range svcs {
+		ann := s.AnnouncedAt.Format(time.RFC3339)
+		if s.AnnounceErr != "" {
+			ann = "failing: " + s.AnnounceErr
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", s.ID, s.Type, s.ProviderID, s.Options.Country, s.Options.PriceHour, s.Options.PriceGiB, s.Sessions, s.Options.MaxSessions, ann)
+	}
+	return w.Flush()
 }
 
 func newStatusCmd(g *globals) *cobra.Command {
@@ -262,17 +225,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Short: "Show the consumer's connection",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, ctx, cancel, err := g.dial(cmd, 30*time.Second)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			conn, err := c.Connection(ctx)
-			if err != nil {
-				return err
-			}
-			printConnection(cmd, conn)
-			return nil
+			return ask(g, cmd, 30*time.Second, (*api.Client).Connection, printConnection)
 		},
 	}
 }
@@ -283,17 +236,7 @@ func newDisconnectCmd(g *globals) *cobra.Command {
 		Short: "End the consumer's session",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, ctx, cancel, err := g.dial(cmd, 30*time.Second)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			conn, err := c.Disconnect(ctx)
-			if err != nil {
-				return err
-			}
-			printConnection(cmd, conn)
-			return nil
+			return ask(g, cmd, 30*time.Second, (*api.Client).Disconnect, printConnection)
 		},
 	}
 }
@@ -304,27 +247,22 @@ func newSessionsCmd(g *globals) *cobra.Command {
 		Short: "List the sessions this node provides",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, ctx, cancel, err := g.dial(cmd, 30*time.Second)
-			if err != nil {
-				return err
-			}
-			defer cancel()
-			ss, err := c.Sessions(ctx)
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "SESSION\tCONSUMER\tSERVICE\tSTATE\tDURATION\tBYTES IN/OUT\tAMOUNT")
-			for _, s := range ss {
-				amount := s.Amount
-				if amount == "" {
-					amount = "-"
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", s.ID, s.ConsumerID, s.ServiceType, s.State, s.Duration.Round(time.Second), s.BytesIn, s.BytesOut, amount)
-			}
-			return w.Flush()
+			return ask(g, cmd, 30*time.Second, (*api.Client).Sessions, printSessions)
 		},
 	}
+}
+
+func printSessions(out io.Writer, ss []api.SessionInfo) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "SESSION\tCONSUMER\tSERVICE\tSTATE\tDURATION\tBYTES IN/OUT\tAMOUNT")
+	for _, s := range ss {
+		amount := s.Amount
+		if amount == "" {
+			amount = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", s.ID, s.ConsumerID, s.ServiceType, s.State, s.Duration.Round(time.Second), s.BytesIn, s.BytesOut, amount)
+	}
+	return w.Flush()
 }
 
 func humanBytes(n uint64) string {
