@@ -1,5 +1,5 @@
 // Package localapi serves the node's local REST API: the HTTP handlers over
-// a Backend (the node), the bearer-token check, and the one place where the
+// a Node (the node), the bearer-token check, and the one place where the
 // node's errors become HTTP statuses.
 package localapi
 
@@ -13,8 +13,8 @@ import (
 	"github.com/mystnode/myst/httpjson"
 )
 
-// Backend is what the handlers need from the node.
-type Backend interface {
+// Node is what the handlers need from the node.
+type Node interface {
 	Health() api.Health
 	Identities() ([]api.Identity, error)
 	CreateIdentity(passphrase string) (string, error)
@@ -44,7 +44,7 @@ const maxBody = 64 << 10
 
 // Handler serves the API. Every request must carry "Authorization: Bearer
 // <token>". metrics, if not nil, is served at /metrics behind the same token.
-func Handler(b Backend, token string, metrics http.Handler) http.Handler {
+func Handler(b Node, token string, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthcheck", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Health())

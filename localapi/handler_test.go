@@ -15,66 +15,66 @@ import (
 	"github.com/mystnode/myst/node"
 )
 
-// stubBackend is a unit-test stand-in; the e2e tests drive the real node.
-type stubBackend struct{ opened []api.DialogRequest }
+// stubNode is a unit-test stand-in; the e2e tests drive the real node.
+type stubNode struct{ opened []api.DialogRequest }
 
-func (s *stubBackend) Health() api.Health                    { return api.Health{Status: "ok"} }
-func (s *stubBackend) Identities() ([]api.Identity, error)   { return []api.Identity{{ID: "0xabc"}}, nil }
-func (s *stubBackend) CreateIdentity(string) (string, error) { return "0xnew", nil }
-func (s *stubBackend) Unlock(id, pass string) error {
+func (s *stubNode) Health() api.Health                    { return api.Health{Status: "ok"} }
+func (s *stubNode) Identities() ([]api.Identity, error)   { return []api.Identity{{ID: "0xabc"}}, nil }
+func (s *stubNode) CreateIdentity(string) (string, error) { return "0xnew", nil }
+func (s *stubNode) Unlock(id, pass string) error {
 	if pass != "right" {
 		return &node.FieldError{Field: "passphrase", Err: identity.ErrWrongPassword}
 	}
 	return nil
 }
-func (s *stubBackend) Registration(context.Context, string) (api.Registration, error) {
+func (s *stubNode) Registration(context.Context, string) (api.Registration, error) {
 	return api.Registration{}, errors.New("chain down")
 }
-func (s *stubBackend) OpenDialog(_ context.Context, r api.DialogRequest) (api.Dialog, error) {
+func (s *stubNode) OpenDialog(_ context.Context, r api.DialogRequest) (api.Dialog, error) {
 	s.opened = append(s.opened, r)
 	return api.Dialog{ID: "d1"}, nil
 }
-func (s *stubBackend) Ping(context.Context, string, api.PingRequest) (api.Ping, error) {
+func (s *stubNode) Ping(context.Context, string, api.PingRequest) (api.Ping, error) {
 	return api.Ping{Seq: 1}, nil
 }
-func (s *stubBackend) CloseDialog(string) error { return nil }
+func (s *stubNode) CloseDialog(string) error { return nil }
 
-func (s *stubBackend) StartService(context.Context, api.ServiceRequest) (api.Service, error) {
+func (s *stubNode) StartService(context.Context, api.ServiceRequest) (api.Service, error) {
 	return api.Service{}, nil
 }
-func (s *stubBackend) Services() []api.Service                   { return nil }
-func (s *stubBackend) StopService(context.Context, string) error { return nil }
-func (s *stubBackend) Proposals(context.Context, url.Values) (api.ProposalList, error) {
+func (s *stubNode) Services() []api.Service                   { return nil }
+func (s *stubNode) StopService(context.Context, string) error { return nil }
+func (s *stubNode) Proposals(context.Context, url.Values) (api.ProposalList, error) {
 	return api.ProposalList{}, nil
 }
-func (s *stubBackend) Connect(context.Context, api.ConnectionRequest) (api.Connection, error) {
+func (s *stubNode) Connect(context.Context, api.ConnectionRequest) (api.Connection, error) {
 	return api.Connection{}, nil
 }
-func (s *stubBackend) Connection() api.Connection { return api.Connection{} }
-func (s *stubBackend) Disconnect(context.Context) (api.Connection, error) {
+func (s *stubNode) Connection() api.Connection { return api.Connection{} }
+func (s *stubNode) Disconnect(context.Context) (api.Connection, error) {
 	return api.Connection{}, nil
 }
-func (s *stubBackend) Sessions() []api.SessionInfo { return nil }
+func (s *stubNode) Sessions() []api.SessionInfo { return nil }
 
-func (s *stubBackend) Earnings(context.Context, string) (api.Earnings, error) {
+func (s *stubNode) Earnings(context.Context, string) (api.Earnings, error) {
 	return api.Earnings{}, nil
 }
-func (s *stubBackend) Settle(context.Context, string) (api.Earnings, error) {
+func (s *stubNode) Settle(context.Context, string) (api.Earnings, error) {
 	return api.Earnings{}, nil
 }
 
-func (s *stubBackend) PaymentsBalance(context.Context, string) (api.PaymentsBalance, error) {
+func (s *stubNode) PaymentsBalance(context.Context, string) (api.PaymentsBalance, error) {
 	return api.PaymentsBalance{}, nil
 }
-func (s *stubBackend) Deposit(context.Context, api.DepositRequest) (api.PaymentsBalance, error) {
+func (s *stubNode) Deposit(context.Context, api.DepositRequest) (api.PaymentsBalance, error) {
 	return api.PaymentsBalance{}, nil
 }
-func (s *stubBackend) Withdraw(context.Context, api.WithdrawRequest) (api.WithdrawResult, error) {
+func (s *stubNode) Withdraw(context.Context, api.WithdrawRequest) (api.WithdrawResult, error) {
 	return api.WithdrawResult{}, nil
 }
 
 func TestHandlerBadInput(t *testing.T) {
-	b := &stubBackend{}
+	b := &stubNode{}
 	srv := httptest.NewServer(Handler(b, "tok", nil))
 	defer srv.Close()
 	cases := []struct {

@@ -37,7 +37,7 @@ type Server struct {
 
 // Listen writes a fresh token and listens on cfg.Addr; nothing is served
 // until Start.
-func Listen(b Backend, cfg Config) (*Server, error) {
+func Listen(b Node, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

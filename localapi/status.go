@@ -27,7 +27,7 @@ var statuses = []struct {
 	{registry.ErrNotRegistered, http.StatusNotFound},
 	{node.ErrUnknownDialog, http.StatusNotFound},
 	{node.ErrUnknownService, http.StatusNotFound},
-	{node.ErrNoOffer, http.StatusNotFound},
+	{node.ErrNotOffered, http.StatusNotFound},
 	{node.ErrNoDiscovery, http.StatusConflict},
 	{node.ErrNoPayments, http.StatusConflict},
 	{node.ErrNoGasPayer, http.StatusConflict},

@@ -119,7 +119,7 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		return fail(upstreamf("%w", err))
 	}
 	if len(found) == 0 {
-		return fail(&FieldError{Field: "provider_id", Err: retell(ErrNoOffer, "%s offers no %s service in discovery (see `myst proposals`)", provider.Hex(), req.ServiceType)})
+		return fail(&FieldError{Field: "provider_id", Err: retell(ErrNotOffered, "%s offers no %s service in discovery (see `myst proposals`)", provider.Hex(), req.ServiceType)})
 	}
 	d, err := dialog.Dial(ctx, n.nc, signer, provider, n.cache, dialog.DialConfig{Metrics: n.metrics})
 	if err != nil {

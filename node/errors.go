@@ -15,7 +15,7 @@ import (
 var (
 	ErrUnknownDialog  = errors.New("no open dialog")
 	ErrUnknownService = errors.New("no running service")
-	ErrNoOffer        = errors.New("no such service in discovery")
+	ErrNotOffered     = errors.New("no such service in discovery")
 	ErrNoDiscovery    = errors.New("the network file has no discovery_url")
 	ErrNoPayments     = errors.New("the network has no payment contracts")
 	ErrNoGasPayer     = errors.New("no account to pay gas")

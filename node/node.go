@@ -75,11 +75,11 @@ type Node struct {
 	payStore  *payments.Store
 	billing   billing
 
-	mu        sync.Mutex
-	listeners map[common.Address]*dialog.Listener
-	dialogs   map[string]*consumerDialog
-	services  map[string]*service
-	vpnCount  int
+	mu             sync.Mutex
+	listeners      map[common.Address]*dialog.Listener
+	dialogs        map[string]*consumerDialog
+	services       map[string]*service
+	openvpnStarted int
 
 	connMu sync.Mutex
 	conn   connection

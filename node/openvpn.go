@@ -32,23 +32,23 @@ func authMessage(sessionID string) []byte {
 	return []byte("myst openvpn auth v1\x00" + sessionID)
 }
 
-// openvpnBackend is the provider's openvpn service: one openvpn server,
+// openvpnProvisioner is the provider's openvpn service: one openvpn server,
 // clients approved only for live sessions of their identity.
-type openvpnBackend struct {
+type openvpnProvisioner struct {
 	server *openvpn.Server
 
 	mu       sync.Mutex
 	sessions map[string]session.Info
 }
 
-func (b *openvpnBackend) Start(_ context.Context, s session.Info, _ json.RawMessage) (json.RawMessage, error) {
+func (b *openvpnProvisioner) Start(_ context.Context, s session.Info, _ json.RawMessage) (json.RawMessage, error) {
 	b.mu.Lock()
 	b.sessions[s.ID] = s
 	b.mu.Unlock()
 	return b.server.ClientConfig().Marshal(), nil
 }
 
-func (b *openvpnBackend) Stop(s session.Info) {
+func (b *openvpnProvisioner) Stop(s session.Info) {
 	b.mu.Lock()
 	delete(b.sessions, s.ID)
 	b.mu.Unlock()
@@ -57,7 +57,7 @@ func (b *openvpnBackend) Stop(s session.Info) {
 
 // authorize approves username (an identity) with password "SESSION:SIG"
 // only for a live session of that identity, signed by it.
-func (b *openvpnBackend) authorize(username, password string) (string, error) {
+func (b *openvpnProvisioner) authorize(username, password string) (string, error) {
 	sid, sigHex, ok := strings.Cut(password, ":")
 	if !ok {
 		return "", errors.New("malformed credentials")
@@ -86,10 +86,10 @@ func (b *openvpnBackend) authorize(username, password string) (string, error) {
 }
 
 // startOpenVPN starts the server of a new openvpn service.
-func (n *Node) startOpenVPN(ctx context.Context, s *service) (*openvpnBackend, error) {
+func (n *Node) startOpenVPN(ctx context.Context, s *service) (*openvpnProvisioner, error) {
 	n.mu.Lock()
-	idx := n.vpnCount
-	n.vpnCount++
+	idx := n.openvpnStarted
+	n.openvpnStarted++
 	n.mu.Unlock()
 	pool := n.cfg.OpenVPN.Subnet
 	if !pool.IsValid() {
@@ -105,7 +105,7 @@ func (n *Node) startOpenVPN(ctx context.Context, s *service) (*openvpnBackend, e
 	if port != 0 {
 		port += idx
 	}
-	b := &openvpnBackend{sessions: map[string]session.Info{}}
+	b := &openvpnProvisioner{sessions: map[string]session.Info{}}
 	srv, err := openvpn.StartServer(ctx, openvpn.ServerConfig{
 		Name: s.info.ID, Dir: filepath.Join(n.cfg.DataDir, "openvpn", s.info.ID), Binary: n.cfg.OpenVPN.Binary,
 		PublicIP: n.cfg.PublicIP, Port: port, Subnet: subnet, Uplink: n.cfg.OpenVPN.Uplink, NAT: n.nat,

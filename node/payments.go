@@ -26,9 +26,9 @@ type PaymentsConfig struct {
 
 // billing is the provider's payment state.
 type billing struct {
-	mu      sync.Mutex
-	billers map[string]*payments.Biller // by session id
-	settle  sync.Mutex                  // one settlement at a time
+	mu       sync.Mutex
+	billers  map[string]*payments.Biller // by session id
+	settleMu sync.Mutex                  // one settlement at a time
 }
 
 func (n *Node) paymentsEnabled() bool { return n.pay != nil }
@@ -139,8 +139,8 @@ func (n *Node) promisedFor(sessionID string) *big.Int {
 // settleOne settles consumer's newest promise to provider, if it adds
 // anything.
 func (n *Node) settleOne(consumer, provider common.Address) (*big.Int, error) {
-	n.billing.settle.Lock()
-	defer n.billing.settle.Unlock()
+	n.billing.settleMu.Lock()
+	defer n.billing.settleMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	r, err := n.payStore.ReceivedFrom(ctx, consumer, provider)

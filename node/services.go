@@ -22,17 +22,17 @@ import (
 
 // service is a running service of this node.
 type service struct {
-	info   api.Service
-	signer *identity.Signer
-	offer  *session.Offer
+	info     api.Service
+	signer   *identity.Signer
+	provided *session.Service
 
 	mu          sync.Mutex
 	announcedAt time.Time
 	announceErr string
 	proposal    json.RawMessage
 
-	stopBackend func()                                  // nil for types with nothing to stop
-	bytes       func(sessionID string) (in, out uint64) // nil if not metered by the backend
+	stopProvisioner func()                                  // nil for types with nothing to stop
+	bytes           func(sessionID string) (in, out uint64) // nil if the service type does not meter bytes
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -47,17 +47,17 @@ func checkType(typ string) error {
 	return fmt.Errorf("unsupported service type %q (this node runs: noop, openvpn)", typ)
 }
 
-// backend starts the provider side of a new service.
-func (n *Node) backend(ctx context.Context, s *service) (session.Backend, error) {
+// provisioner starts the provider side of a new service.
+func (n *Node) provisioner(ctx context.Context, s *service) (session.Provisioner, error) {
 	switch s.info.Type {
 	case "noop":
-		return noopBackend{}, nil
+		return noopProvisioner{}, nil
 	case "openvpn":
 		b, err := n.startOpenVPN(ctx, s)
 		if err != nil {
 			return nil, err
 		}
-		s.stopBackend = func() {
+		s.stopProvisioner = func() {
 			if err := b.server.Close(); err != nil {
 				n.logger.Warn("stop openvpn", "service", s.info.ID, "err", err)
 			}
@@ -68,14 +68,14 @@ func (n *Node) backend(ctx context.Context, s *service) (session.Backend, error)
 	return nil, checkType(s.info.Type)
 }
 
-// noopBackend is the noop service: a session with no data channel, for
+// noopProvisioner is the noop service: a session with no data channel, for
 // tests and health checks.
-type noopBackend struct{}
+type noopProvisioner struct{}
 
-func (noopBackend) Start(context.Context, session.Info, json.RawMessage) (json.RawMessage, error) {
+func (noopProvisioner) Start(context.Context, session.Info, json.RawMessage) (json.RawMessage, error) {
 	return json.RawMessage(`{}`), nil
 }
-func (noopBackend) Stop(session.Info) {}
+func (noopProvisioner) Stop(session.Info) {}
 
 func (n *Node) buildProposal(s *service) *proposal.Proposal {
 	o := s.info.Options
@@ -206,22 +206,22 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 		signer: signer,
 		done:   make(chan struct{}),
 	}
-	backend, err := n.backend(ctx, s)
+	prov, err := n.provisioner(ctx, s)
 	if err != nil {
 		return api.Service{}, fmt.Errorf("start %s: %w", req.Type, err)
 	}
-	s.offer = &session.Offer{ID: s.info.ID, Type: req.Type, Provider: provider, MaxSessions: o.MaxSessions, Backend: backend,
+	s.provided = &session.Service{ID: s.info.ID, Type: req.Type, Provider: provider, MaxSessions: o.MaxSessions, Provisioner: prov,
 		Price: proposal.Price{Currency: proposal.Currency, PerHour: o.PriceHour, PerGiB: o.PriceGiB}}
-	if err := n.provider.AddOffer(s.offer); err != nil {
-		if s.stopBackend != nil {
-			s.stopBackend()
+	if err := n.provider.AddService(s.provided); err != nil {
+		if s.stopProvisioner != nil {
+			s.stopProvisioner()
 		}
 		return api.Service{}, &FieldError{Field: "type", Err: err}
 	}
 	if err := n.announce(ctx, s); err != nil {
-		n.provider.RemoveOffer(s.info.ID)
-		if s.stopBackend != nil {
-			s.stopBackend()
+		n.provider.RemoveService(s.info.ID)
+		if s.stopProvisioner != nil {
+			s.stopProvisioner()
 		}
 		var he *discovery.HTTPError
 		if errors.As(err, &he) {
@@ -279,9 +279,9 @@ func (n *Node) StopService(ctx context.Context, id string) error {
 func (n *Node) stopService(ctx context.Context, s *service) error {
 	s.cancel()
 	<-s.done
-	n.provider.RemoveOffer(s.info.ID)
-	if s.stopBackend != nil {
-		s.stopBackend()
+	n.provider.RemoveService(s.info.ID)
+	if s.stopProvisioner != nil {
+		s.stopProvisioner()
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

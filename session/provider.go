@@ -17,9 +17,9 @@ import (
 	"github.com/mystnode/myst/proposal"
 )
 
-// Backend is the provider's side of one service type: it grants and revokes
+// Provisioner is the provider's side of one service type: it grants and revokes
 // a consumer's access to the data channel.
-type Backend interface {
+type Provisioner interface {
 	// Start prepares the data channel for a new session and returns the
 	// config the consumer needs to use it.
 	Start(ctx context.Context, s Info, consumerConfig json.RawMessage) (json.RawMessage, error)
@@ -27,15 +27,15 @@ type Backend interface {
 	Stop(s Info)
 }
 
-// Offer is a running service: one service type of one provider identity,
+// Service is a running service: one service type of one provider identity,
 // at a price, with a cap on concurrent sessions.
-type Offer struct {
+type Service struct {
 	ID          string
 	Type        string
 	Provider    common.Address
 	Price       proposal.Price
 	MaxSessions int
-	Backend     Backend
+	Provisioner Provisioner
 }
 
 // ProviderConfig tunes a Provider.
@@ -63,7 +63,7 @@ type Provider struct {
 	cfg ProviderConfig
 
 	mu       sync.Mutex
-	offers   map[string]*Offer // by provider/type
+	services map[string]*Service // by provider/type
 	sessions map[string]*providerSession
 
 	stop chan struct{}
@@ -72,7 +72,7 @@ type Provider struct {
 
 type providerSession struct {
 	info     Info
-	offer    *Offer
+	svc      *Service
 	dialog   *dialog.Dialog
 	lastSeen time.Time
 }
@@ -91,38 +91,38 @@ func NewProvider(cfg ProviderConfig) *Provider {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Provider{cfg: cfg, offers: map[string]*Offer{}, sessions: map[string]*providerSession{}, stop: make(chan struct{}), done: make(chan struct{})}
+	p := &Provider{cfg: cfg, services: map[string]*Service{}, sessions: map[string]*providerSession{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go p.reap()
 	return p
 }
 
-func offerKey(provider common.Address, typ string) string {
+func serviceKey(provider common.Address, typ string) string {
 	return strings.ToLower(provider.Hex()) + "/" + typ
 }
 
-// AddOffer starts accepting sessions for o.
-func (p *Provider) AddOffer(o *Offer) error {
+// AddService starts accepting sessions for o.
+func (p *Provider) AddService(o *Service) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	k := offerKey(o.Provider, o.Type)
-	if _, ok := p.offers[k]; ok {
-		return fmt.Errorf("%s already offers %s", o.Provider.Hex(), o.Type)
+	k := serviceKey(o.Provider, o.Type)
+	if _, ok := p.services[k]; ok {
+		return fmt.Errorf("%s already services %s", o.Provider.Hex(), o.Type)
 	}
-	p.offers[k] = o
+	p.services[k] = o
 	return nil
 }
 
-// RemoveOffer stops accepting sessions for the offer and ends its sessions.
-func (p *Provider) RemoveOffer(id string) {
+// RemoveService stops accepting sessions for the svc and ends its sessions.
+func (p *Provider) RemoveService(id string) {
 	p.mu.Lock()
 	var ending []*providerSession
-	for k, o := range p.offers {
+	for k, o := range p.services {
 		if o.ID == id {
-			delete(p.offers, k)
+			delete(p.services, k)
 		}
 	}
 	for _, s := range p.sessions {
-		if s.offer.ID == id {
+		if s.svc.ID == id {
 			ending = append(ending, s)
 		}
 	}
@@ -143,17 +143,17 @@ func (p *Provider) Sessions() []Info {
 	return out
 }
 
-// CountFor counts live sessions of an offer.
-func (p *Provider) CountFor(offerID string) int {
+// CountFor counts live sessions of an svc.
+func (p *Provider) CountFor(serviceID string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.countLocked(offerID)
+	return p.countLocked(serviceID)
 }
 
-func (p *Provider) countLocked(offerID string) int {
+func (p *Provider) countLocked(serviceID string) int {
 	n := 0
 	for _, s := range p.sessions {
-		if s.offer.ID == offerID {
+		if s.svc.ID == serviceID {
 			n++
 		}
 	}
@@ -237,39 +237,39 @@ func (p *Provider) create(ctx context.Context, d *dialog.Dialog, req *CreateRequ
 		return refuse(req, RefuseStaleProposal, "the proposal is %s old: search again", age.Round(time.Second))
 	}
 	p.mu.Lock()
-	offer := p.offers[offerKey(d.Self(), prop.ServiceType)]
+	svc := p.services[serviceKey(d.Self(), prop.ServiceType)]
 	p.mu.Unlock()
-	if offer == nil {
+	if svc == nil {
 		return refuse(req, RefuseUnknownProposal, "this provider does not serve %s", prop.ServiceType)
 	}
-	if err := priceCovers(req.AcceptedPrice, offer.Price); err != nil {
+	if err := priceCovers(req.AcceptedPrice, svc.Price); err != nil {
 		return refuse(req, RefusePrice, "%v", err)
 	}
 	var idb [16]byte
 	rand.Read(idb[:])
 	if p.cfg.Admit != nil {
-		if err := p.cfg.Admit(ctx, Info{ConsumerID: d.Peer().Hex(), ProviderID: d.Self().Hex(), ServiceType: offer.Type, ServiceID: offer.ID, Price: req.AcceptedPrice}); err != nil {
+		if err := p.cfg.Admit(ctx, Info{ConsumerID: d.Peer().Hex(), ProviderID: d.Self().Hex(), ServiceType: svc.Type, ServiceID: svc.ID, Price: req.AcceptedPrice}); err != nil {
 			return refuse(req, RefuseDeposit, "%v", err)
 		}
 	}
 	info := Info{
-		ID: hex.EncodeToString(idb[:]), ConsumerID: d.Peer().Hex(), ProviderID: d.Self().Hex(), ServiceType: offer.Type,
-		ServiceID: offer.ID, State: StateCreated, CreatedAt: time.Now().UTC(), Price: req.AcceptedPrice,
+		ID: hex.EncodeToString(idb[:]), ConsumerID: d.Peer().Hex(), ProviderID: d.Self().Hex(), ServiceType: svc.Type,
+		ServiceID: svc.ID, State: StateCreated, CreatedAt: time.Now().UTC(), Price: req.AcceptedPrice,
 	}
-	s := &providerSession{info: info, offer: offer, dialog: d, lastSeen: time.Now()}
+	s := &providerSession{info: info, svc: svc, dialog: d, lastSeen: time.Now()}
 	p.mu.Lock()
-	if p.offers[offerKey(d.Self(), prop.ServiceType)] != offer {
+	if p.services[serviceKey(d.Self(), prop.ServiceType)] != svc {
 		p.mu.Unlock()
 		return refuse(req, RefuseUnknownProposal, "the service stopped")
 	}
-	if p.countLocked(offer.ID) >= offer.MaxSessions {
+	if p.countLocked(svc.ID) >= svc.MaxSessions {
 		p.mu.Unlock()
-		return refuse(req, RefuseCapacity, "the provider serves %d sessions, its maximum", offer.MaxSessions)
+		return refuse(req, RefuseCapacity, "the provider serves %d sessions, its maximum", svc.MaxSessions)
 	}
 	p.sessions[info.ID] = s // holds the slot while the backend starts
 	p.mu.Unlock()
 
-	config, err := offer.Backend.Start(ctx, info, req.Config)
+	config, err := svc.Provisioner.Start(ctx, info, req.Config)
 	if err != nil {
 		p.mu.Lock()
 		delete(p.sessions, info.ID)
@@ -281,7 +281,7 @@ func (p *Provider) create(ctx context.Context, d *dialog.Dialog, req *CreateRequ
 	return CreateResponse{Accepted: true, SessionID: info.ID, Config: config, CorrelationID: req.CorrelationID}
 }
 
-// priceCovers checks the consumer accepted at least the offer's price.
+// priceCovers checks the consumer accepted at least the svc's price.
 func priceCovers(accepted, want proposal.Price) error {
 	for _, x := range []struct{ name, got, want string }{{"per_hour", accepted.PerHour, want.PerHour}, {"per_gib", accepted.PerGiB, want.PerGiB}} {
 		g, err := proposal.ParseAmount(x.got)
@@ -340,7 +340,7 @@ func (p *Provider) endSession(s *providerSession, reason string, tell bool) {
 	delete(p.sessions, s.info.ID)
 	s.info.State, s.info.EndReason = StateEnded, reason
 	p.mu.Unlock()
-	s.offer.Backend.Stop(s.info)
+	s.svc.Provisioner.Stop(s.info)
 	if p.cfg.OnEnd != nil {
 		p.cfg.OnEnd(s.info)
 	}

@@ -57,7 +57,7 @@ type env struct {
 	provider *identity.Signer
 	prov     *Provider
 	backend  *noop
-	offer    *Offer
+	svc      *Service
 }
 
 func setup(t *testing.T, maxSessions int, price proposal.Price) *env {
@@ -66,8 +66,8 @@ func setup(t *testing.T, maxSessions int, price proposal.Price) *env {
 	e.reg.Add(e.provider)
 	e.prov = NewProvider(ProviderConfig{KeepAliveTimeout: 600 * time.Millisecond})
 	t.Cleanup(e.prov.Close)
-	e.offer = &Offer{ID: "svc1", Type: "noop", Provider: e.provider.Address(), Price: price, MaxSessions: maxSessions, Backend: e.backend}
-	if err := e.prov.AddOffer(e.offer); err != nil {
+	e.svc = &Service{ID: "svc1", Type: "noop", Provider: e.provider.Address(), Price: price, MaxSessions: maxSessions, Provisioner: e.backend}
+	if err := e.prov.AddService(e.svc); err != nil {
 		t.Fatal(err)
 	}
 	l, err := dialog.Listen(nc, e.provider, e.reg, dialog.ListenConfig{Accept: e.prov.Attach})
@@ -181,7 +181,7 @@ func TestProviderEndsSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	e.prov.RemoveOffer("svc1")
+	e.prov.RemoveService("svc1")
 	select {
 	case r := <-ended:
 		if conn.up {
