@@ -223,15 +223,10 @@ func newIdentityExportCmd(g *globals) *cobra.Command {
 		Short: "Write an identity's encrypted keystore v3 file (to --out or standard output)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			addr, err := identity.ParseAddress(args[0])
+			st := g.store()
+			addr, err := inKeystore(st, args[0])
 			if err != nil {
 				return err
-			}
-			st := g.store()
-			if ok, err := st.Has(addr); err != nil {
-				return err
-			} else if !ok {
-				return fmt.Errorf("%w: %s (see `myst identity list`)", identity.ErrNotFound, addr.Hex())
 			}
 			pass, err := readPassphrase(cmd, passFile, "Passphrase: ", false)
 			if err != nil {
@@ -270,15 +265,10 @@ network file's gas payer if it has one, else (or with --self-pay) by the
 identity itself. Already registered is a success.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			addr, err := identity.ParseAddress(args[0])
+			st := g.store()
+			addr, err := inKeystore(st, args[0])
 			if err != nil {
 				return err
-			}
-			st := g.store()
-			if ok, err := st.Has(addr); err != nil {
-				return err
-			} else if !ok {
-				return fmt.Errorf("%w: %s (see `myst identity list`, or `myst identity import`)", identity.ErrNotFound, addr.Hex())
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
@@ -361,4 +351,18 @@ func newIdentityStatusCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up after this long")
 	return cmd
+}
+
+// inKeystore parses an identity argument and checks the keystore holds it.
+func inKeystore(st *identity.Store, arg string) (common.Address, error) {
+	addr, err := identity.ParseAddress(arg)
+	if err != nil {
+		return common.Address{}, err
+	}
+	if ok, err := st.Has(addr); err != nil {
+		return common.Address{}, err
+	} else if !ok {
+		return common.Address{}, fmt.Errorf("%w: %s (see `myst identity list`, or `myst identity import`)", identity.ErrNotFound, addr.Hex())
+	}
+	return addr, nil
 }

@@ -18,6 +18,20 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// onChain runs f with a client of the network's payment contracts and a
+// deadline of d: the "connect, deadline, call" of the payments commands
+// that talk to the chain directly.
+func (g *globals) onChain(cmd *cobra.Command, d time.Duration, f func(ctx context.Context, c *payments.Client) error) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), d)
+	defer cancel()
+	c, closeFn, err := g.paymentsClient(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return f(ctx, c)
+}
+
 // paymentsClient connects to the network's payment contracts.
 func (g *globals) paymentsClient(ctx context.Context) (*payments.Client, func(), error) {
 	nf, reg, err := g.registry(ctx)
@@ -84,8 +98,6 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-			defer cancel()
 			nf, _, err := g.networkFile()
 			if err != nil {
 				return err
@@ -97,16 +109,13 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, closeFn, err := g.paymentsClient(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			if _, err := c.Fund(ctx, payer, who, amount, big.NewInt(1e17), progress(cmd)); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "sent %s MYSTT and 0.1 ETH for gas to %s\n", proposal.FormatAmount(amount), who.Hex())
-			return nil
+			return g.onChain(cmd, 2*time.Minute, func(ctx context.Context, c *payments.Client) error {
+				if _, err := c.Fund(ctx, payer, who, amount, big.NewInt(1e17), progress(cmd)); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "sent %s MYSTT and 0.1 ETH for gas to %s\n", proposal.FormatAmount(amount), who.Hex())
+				return nil
+			})
 		},
 	}
 
@@ -137,23 +146,18 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-			defer cancel()
-			c, closeFn, err := g.paymentsClient(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			tx, err := c.Deposit(ctx, signer, id, amount, progress(cmd))
-			if err != nil {
-				if errors.Is(err, registry.ErrNoFunds) {
-					return fmt.Errorf("%w: the identity needs ether for gas (`myst payments fund` on development networks)", err)
+			return g.onChain(cmd, 2*time.Minute, func(ctx context.Context, c *payments.Client) error {
+				tx, err := c.Deposit(ctx, signer, id, amount, progress(cmd))
+				if err != nil {
+					if errors.Is(err, registry.ErrNoFunds) {
+						return fmt.Errorf("%w: the identity needs ether for gas (`myst payments fund` on development networks)", err)
+					}
+					return err
 				}
-				return err
-			}
-			bal, _ := c.Balance(ctx, id)
-			fmt.Fprintf(cmd.OutOrStdout(), "deposited %s MYSTT for %s (gas %d); deposit now %s MYSTT\n", proposal.FormatAmount(amount), id.Hex(), tx.GasUsed, proposal.FormatAmount(bal))
-			return nil
+				bal, _ := c.Balance(ctx, id)
+				fmt.Fprintf(cmd.OutOrStdout(), "deposited %s MYSTT for %s (gas %d); deposit now %s MYSTT\n", proposal.FormatAmount(amount), id.Hex(), tx.GasUsed, proposal.FormatAmount(bal))
+				return nil
+			})
 		},
 	}
 	deposit.Flags().StringVar(&identityFlag, "identity", "", "the consumer identity whose tokens are deposited")
@@ -168,26 +172,21 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
-			defer cancel()
-			c, closeFn, err := g.paymentsClient(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			dep, err := c.Balance(ctx, id)
-			if err != nil {
-				return err
-			}
-			tok, err := c.TokenBalance(ctx, id)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "deposit: %s MYSTT\ntokens: %s MYSTT\n", proposal.FormatAmount(dep), proposal.FormatAmount(tok))
-			if w, err := c.PendingWithdrawal(ctx, id); err == nil && w.AvailableAt != 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "withdrawal to %s available at %s\n", w.To.Hex(), time.Unix(int64(w.AvailableAt), 0).UTC().Format(time.RFC3339))
-			}
-			return nil
+			return g.onChain(cmd, 30*time.Second, func(ctx context.Context, c *payments.Client) error {
+				dep, err := c.Balance(ctx, id)
+				if err != nil {
+					return err
+				}
+				tok, err := c.TokenBalance(ctx, id)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "deposit: %s MYSTT\ntokens: %s MYSTT\n", proposal.FormatAmount(dep), proposal.FormatAmount(tok))
+				if w, err := c.PendingWithdrawal(ctx, id); err == nil && w.AvailableAt != 0 {
+					fmt.Fprintf(cmd.OutOrStdout(), "withdrawal to %s available at %s\n", w.To.Hex(), time.Unix(int64(w.AvailableAt), 0).UTC().Format(time.RFC3339))
+				}
+				return nil
+			})
 		},
 	}
 
@@ -220,35 +219,30 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 					return err
 				})
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
-			defer cancel()
-			c, closeFn, err := g.paymentsClient(ctx)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			signer, err := g.unlock(cmd, id, wPass)
-			if err != nil {
-				return err
-			}
-			sender := signer
-			if nf, _, err := g.networkFile(); err == nil && nf.HasGasPayer() {
-				if gp, err := nf.GasPayer(); err == nil {
-					sender = gp
+			return g.onChain(cmd, 2*time.Minute, func(ctx context.Context, c *payments.Client) error {
+				signer, err := g.unlock(cmd, id, wPass)
+				if err != nil {
+					return err
 				}
-			}
-			step, err := c.WithdrawOrAnnounce(ctx, sender, signer, to, progress(cmd))
-			switch {
-			case errors.Is(err, payments.ErrChallengePeriod):
-				return fmt.Errorf("%w: run this again then", err)
-			case err != nil:
-				return err
-			case step.Announced:
-				fmt.Fprintf(cmd.OutOrStdout(), "withdrawal announced: run this again after %s to receive the deposit\n", step.AvailableAt.Format(time.RFC3339))
+				sender := signer
+				if nf, _, err := g.networkFile(); err == nil && nf.HasGasPayer() {
+					if gp, err := nf.GasPayer(); err == nil {
+						sender = gp
+					}
+				}
+				step, err := c.WithdrawOrAnnounce(ctx, sender, signer, to, progress(cmd))
+				switch {
+				case errors.Is(err, payments.ErrChallengePeriod):
+					return fmt.Errorf("%w: run this again then", err)
+				case err != nil:
+					return err
+				case step.Announced:
+					fmt.Fprintf(cmd.OutOrStdout(), "withdrawal announced: run this again after %s to receive the deposit\n", step.AvailableAt.Format(time.RFC3339))
+					return nil
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "withdrew %s MYSTT to %s\n", proposal.FormatAmount(step.Withdrawn), step.To.Hex())
 				return nil
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "withdrew %s MYSTT to %s\n", proposal.FormatAmount(step.Withdrawn), step.To.Hex())
-			return nil
+			})
 		},
 	}
 	withdraw.Flags().StringVar(&wID, "identity", "", "the consumer identity")
