@@ -72,11 +72,8 @@ func newIdentityIn(t *testing.T, ns string, ln *localnet, dataDir, pass string, 
 
 func TestPingThroughDaemons(t *testing.T) {
 	t.Parallel()
-	ln := startLocalnet(t)
-	dir := t.TempDir()
-	pass := writeFile(t, dir, "pass", "pw\n")
-	provider := newIdentity(t, ln, filepath.Join(dir, "provider"), pass, true)
-	consumer := newIdentity(t, ln, filepath.Join(dir, "consumer"), pass, true)
+	ln, dir, pass, ids := startNetwork(t, "provider", "consumer")
+	provider, consumer := ids[0], ids[1]
 	stranger := newIdentity(t, ln, filepath.Join(dir, "consumer"), pass, false)
 	silent := newIdentity(t, ln, filepath.Join(dir, "silent"), pass, true)
 

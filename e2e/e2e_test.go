@@ -128,6 +128,20 @@ func startLocalnet(t *testing.T) *localnet {
 	return startLocalnetIn(t, "", "127.0.0.1")
 }
 
+// startNetwork starts a localnet and registers an identity for each name,
+// in its own data dir dir/NAME, encrypted with the passphrase in the file
+// pass.
+func startNetwork(t *testing.T, names ...string) (ln *localnet, dir, pass string, ids []string) {
+	t.Helper()
+	ln = startLocalnet(t)
+	dir = t.TempDir()
+	pass = writeFile(t, dir, "pass", "pw\n")
+	for _, n := range names {
+		ids = append(ids, newIdentity(t, ln, filepath.Join(dir, n), pass, true))
+	}
+	return ln, dir, pass, ids
+}
+
 // startLocalnetIn runs localnet inside namespace ns, serving on host.
 func startLocalnetIn(t *testing.T, ns, host string) *localnet {
 	t.Helper()

@@ -79,17 +79,7 @@ func startWebHost(t *testing.T, lab *netlab.Lab) *webHost {
 		w.mu.Unlock()
 		fmt.Fprintf(rw, "hello %s\n", host)
 	})
-	mux.HandleFunc("/bytes", func(rw http.ResponseWriter, r *http.Request) {
-		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-		buf := make([]byte, 64<<10)
-		for n > 0 {
-			k := min(n, len(buf))
-			if _, err := rw.Write(buf[:k]); err != nil {
-				return
-			}
-			n -= k
-		}
-	})
+	mux.HandleFunc("/bytes", netlab.BytesHandler)
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })

@@ -41,12 +41,8 @@ func balances(t *testing.T, args []string, id string) (deposit, tokens *big.Int)
 
 func TestPricedSessionPaidOnChain(t *testing.T) {
 	t.Parallel()
-	ln := startLocalnet(t)
-	dir := t.TempDir()
-	pass := writeFile(t, dir, "pass", "pw\n")
-	provider := newIdentity(t, ln, filepath.Join(dir, "provider"), pass, true)
-	consumer := newIdentity(t, ln, filepath.Join(dir, "consumer"), pass, true)
-	broke := newIdentity(t, ln, filepath.Join(dir, "broke"), pass, true)
+	ln, dir, pass, ids := startNetwork(t, "provider", "consumer", "broke")
+	provider, consumer, broke := ids[0], ids[1], ids[2]
 	cli := []string{"--data-dir", filepath.Join(dir, "consumer"), "--network", ln.network, "--lightkdf"}
 
 	// Bad amounts are refused before anything is sent.

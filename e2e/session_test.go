@@ -13,12 +13,8 @@ import (
 
 func TestNoopSessionThroughDiscovery(t *testing.T) {
 	t.Parallel()
-	ln := startLocalnet(t)
-	dir := t.TempDir()
-	pass := writeFile(t, dir, "pass", "pw\n")
-	provider := newIdentity(t, ln, filepath.Join(dir, "provider"), pass, true)
-	consumer := newIdentity(t, ln, filepath.Join(dir, "consumer"), pass, true)
-	second := newIdentity(t, ln, filepath.Join(dir, "second"), pass, true)
+	ln, dir, pass, ids := startNetwork(t, "provider", "consumer", "second")
+	provider, consumer, second := ids[0], ids[1], ids[2]
 
 	// The service is priced: both consumers deposit.
 	for _, c := range []struct{ id, dir string }{{consumer, "consumer"}, {second, "second"}} {

@@ -7,7 +7,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -53,7 +52,7 @@ type demo struct {
 	myst  string
 	lab   *netlab.Lab
 	dir   string
-	procs []*exec.Cmd
+	procs []*netlab.Process
 }
 
 func step(format string, args ...any) { fmt.Printf("== "+format+"\n", args...) }
@@ -72,51 +71,24 @@ func (d *demo) cli(ctx context.Context, ns string, args ...string) (string, erro
 // start runs a long-lived myst process in ns and waits for a stdout line
 // matching ready; it returns the first submatch.
 func (d *demo) start(ctx context.Context, ns, logName string, ready *regexp.Regexp, args ...string) (string, error) {
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, d.myst}, args...)...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return "", err
-	}
 	logf, err := os.Create(filepath.Join(d.dir, logName+".log"))
 	if err != nil {
 		return "", err
 	}
-	cmd.Stderr = logf
-	if err := cmd.Start(); err != nil {
-		return "", err
-	}
-	d.procs = append(d.procs, cmd)
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := ready.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-	}()
-	select {
-	case v := <-found:
-		return v, nil
-	case <-ctx.Done():
-		return "", ctx.Err()
-	case <-time.After(60 * time.Second):
+	defer logf.Close() // the process holds its own descriptor
+	p, v, err := netlab.StartProcess(ctx, ns, ready, 60*time.Second, logf, d.myst, args...)
+	if err != nil {
 		log, _ := os.ReadFile(logf.Name())
-		return "", fmt.Errorf("%s not ready after 60s:\n%s", logName, log)
+		return "", fmt.Errorf("%s: %w:\n%s", logName, err, log)
 	}
+	d.procs = append(d.procs, p)
+	return v, nil
 }
 
 func (d *demo) close() {
 	for i := len(d.procs) - 1; i >= 0; i-- {
-		p := d.procs[i]
-		p.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { p.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			p.Process.Kill()
-			<-done
+		if err := d.procs[i].Stop(15 * time.Second); err != nil {
+			fmt.Fprintln(os.Stderr, "myst-demo: stop a myst process:", err)
 		}
 	}
 	if d.lab != nil {
@@ -157,7 +129,7 @@ func run(ctx context.Context, mystBin string) error {
 	var mu sync.Mutex
 	var seen []string
 	webMux := http.NewServeMux()
-	webMux.HandleFunc("/bytes", bytesHandler)
+	webMux.HandleFunc("/bytes", netlab.BytesHandler)
 	webMux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		mu.Lock()

@@ -9,30 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/mystnode/myst/netlab"
 	"github.com/mystnode/myst/openvpn"
 )
-
-// bytesHandler serves n zero bytes for /bytes?n=N.
-func bytesHandler(w http.ResponseWriter, r *http.Request) {
-	n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-	if n < 0 || n > 1<<30 {
-		http.Error(w, "n out of range", http.StatusBadRequest)
-		return
-	}
-	buf := make([]byte, 64<<10)
-	for n > 0 {
-		k := min(n, len(buf))
-		if _, err := w.Write(buf[:k]); err != nil {
-			return
-		}
-		n -= k
-	}
-}
 
 // download fetches n bytes and returns Mbit/s.
 func download(c *http.Client, url string, n int) (float64, error) {
@@ -80,7 +62,7 @@ func (d *demo) measure(ctx context.Context, n, size int, ids, apis map[string]st
 	if err != nil {
 		return err
 	}
-	rawSrv := &http.Server{Handler: http.HandlerFunc(bytesHandler)}
+	rawSrv := &http.Server{Handler: http.HandlerFunc(netlab.BytesHandler)}
 	go rawSrv.Serve(rawLn)
 	defer rawSrv.Close()
 	rawURL := "http://" + rawLn.Addr().String() + "/bytes"
