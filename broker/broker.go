@@ -95,6 +95,13 @@ func (s *Server) RouteURL() string {
 // NumRoutes is the number of routes to other cluster members.
 func (s *Server) NumRoutes() int { return s.ns.NumRoutes() }
 
+// HasInterest says whether a client of this server or of a route peer is
+// subscribed to subject (route peers' subscriptions arrive a moment after
+// they are made).
+func (s *Server) HasInterest(subject string) bool {
+	return s.ns.GlobalAccount().SubscriptionInterest(subject)
+}
+
 // Close stops the server and waits for it.
 func (s *Server) Close() {
 	s.ns.Shutdown()

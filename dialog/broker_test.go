@@ -36,7 +36,12 @@ func TestAcrossNATSCluster(t *testing.T) {
 		}
 		return true
 	})
-	p := newPair(t, servers[1].URL(), servers[2].URL())
+	// The provider's subscription reaches the consumer's server over the
+	// route a moment after Listen; a provider listens long before its first
+	// consumer in real life, here the two are back to back.
+	p := newPairThen(t, servers[1].URL(), servers[2].URL(), func(p *pair) {
+		mysttest.WaitFor(t, 10*time.Second, func() bool { return servers[2].HasInterest(CreateSubject(p.provider.Address())) })
+	})
 	for range 5 {
 		if got, err := p.dialog.Request(mysttest.Ctx(t, 5*time.Second), "echo", []byte("across")); err != nil || string(got) != "across" {
 			t.Fatalf("echo across the cluster: %q, %v", got, err)

@@ -38,6 +38,13 @@ func echo(_ context.Context, p []byte) ([]byte, error) { return p, nil }
 
 func newPair(t testing.TB, pURL, cURL string) *pair {
 	t.Helper()
+	return newPairThen(t, pURL, cURL, nil)
+}
+
+// newPairThen is newPair with beforeDial run between the provider's
+// Listen and the consumer's Dial.
+func newPairThen(t testing.TB, pURL, cURL string, beforeDial func(p *pair)) *pair {
+	t.Helper()
 	p := &pair{provider: mysttest.NewSigner(t), consumer: mysttest.NewSigner(t), pMetrics: NewMetrics(nil, nil), cMetrics: NewMetrics(nil, nil),
 		accepted: make(chan *Dialog, 16)}
 	p.reg = registrytest.New(p.provider, p.consumer)
@@ -55,6 +62,9 @@ func newPair(t testing.TB, pURL, cURL string) *pair {
 	}
 	t.Cleanup(l.Close)
 	p.listener = l
+	if beforeDial != nil {
+		beforeDial(p)
+	}
 	d, err := Dial(mysttest.Ctx(t, 10*time.Second), p.cConn, p.consumer, p.provider.Address(), p.reg, DialConfig{Metrics: p.cMetrics})
 	if err != nil {
 		t.Fatal(err)
