@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -11,7 +10,6 @@ import (
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/dialog"
 	"github.com/mystnode/myst/discovery"
-	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/session"
@@ -25,22 +23,6 @@ type connection struct {
 	payer     *payments.Payer
 }
 
-// connector returns the consumer side of a service type.
-func (n *Node) connector(typ string, signer *identity.Signer) (session.Connector, error) {
-	switch typ {
-	case "noop":
-		return noopConnector{}, nil
-	case "openvpn":
-		return n.openvpnConnector(signer), nil
-	}
-	return nil, fmt.Errorf("unsupported service type %q (this node connects to: noop, openvpn)", typ)
-}
-
-type noopConnector struct{}
-
-func (noopConnector) Connect(context.Context, string, json.RawMessage) error { return nil }
-func (noopConnector) Disconnect()                                            {}
-
 // Connection reports the consumer's connection.
 func (n *Node) Connection() api.Connection {
 	n.connMu.Lock()
@@ -48,11 +30,8 @@ func (n *Node) Connection() api.Connection {
 	n.connMu.Unlock()
 	if v.State == api.Connected {
 		v.Duration = time.Since(v.Since)
-		if st, ok := c.(interface {
-			Stats() (uint64, uint64, string)
-		}); ok {
-			v.BytesReceived, v.BytesSent, v.TunnelIP = st.Stats()
-		}
+		st := c.Stats()
+		v.BytesReceived, v.BytesSent, v.TunnelIP = st.BytesIn, st.BytesOut, st.TunnelIP
 		if p != nil {
 			v.Cost = proposal.FormatAmount(p.Paid())
 		}
@@ -151,12 +130,7 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 			conn.Abort("the network has no payment contracts to pay a priced service with")
 			return fail(fmt.Errorf("%w to pay a priced service with", ErrNoPayments))
 		}
-		bytes := func() uint64 { return 0 }
-		if st, ok := connector.(interface {
-			Stats() (uint64, uint64, string)
-		}); ok {
-			bytes = func() uint64 { in, out, _ := st.Stats(); return in + out }
-		}
+		bytes := func() uint64 { st := connector.Stats(); return st.BytesIn + st.BytesOut }
 		payer, err = payments.NewPayer(ctx, payments.PayerConfig{
 			Client: n.pay, Store: n.payStore, Consumer: signer, Provider: provider, SessionID: conn.ID(),
 			Price: conn.Proposal().Price, Start: conn.Since(), Bytes: bytes,

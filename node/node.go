@@ -22,9 +22,9 @@ import (
 	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/dialog"
 	"github.com/mystnode/myst/discovery"
+	"github.com/mystnode/myst/forward"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/network"
-	"github.com/mystnode/myst/openvpn"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/registry"
@@ -52,8 +52,14 @@ type Config struct {
 	// went quiet that long (default 20 s).
 	KeepAliveEvery time.Duration
 	SessionTimeout time.Duration
-	OpenVPN        OpenVPNConfig
-	Payments       PaymentsConfig
+	// Tunnels configures each tunnel service type's subnet pool and first
+	// port, by type name (default: the type's own).
+	Tunnels map[string]TunnelConfig
+	// Uplink is the interface tunnel traffic leaves by, with NAT (default:
+	// the default route's).
+	Uplink        string
+	OpenVPNBinary string // default "openvpn"
+	Payments      PaymentsConfig
 }
 
 // Node is a running daemon.
@@ -70,16 +76,16 @@ type Node struct {
 
 	discovery *discovery.Client
 	provider  *session.Provider
-	nat       *openvpn.NAT
+	nat       *forward.NAT
+	pools     map[string]*forward.Pool // by tunnel type
 	pay       *payments.Client
 	payStore  *payments.Store
 	billing   billing
 
-	mu             sync.Mutex
-	listeners      map[common.Address]*dialog.Listener
-	dialogs        map[string]*consumerDialog
-	services       map[string]*service
-	openvpnStarted int
+	mu        sync.Mutex
+	listeners map[common.Address]*dialog.Listener
+	dialogs   map[string]*consumerDialog
+	services  map[string]*service
 
 	connMu sync.Mutex
 	conn   connection
@@ -159,7 +165,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.discovery = discovery.NewClient(cfg.Network.DiscoveryURL)
 	}
 	// NAT rules a crashed run left behind go first.
-	n.nat = openvpn.NewNAT(filepath.Join(cfg.DataDir, "nat"))
+	if n.pools, err = newPools(cfg.Tunnels); err != nil {
+		return fail(err)
+	}
+	n.nat = forward.NewNAT(filepath.Join(cfg.DataDir, "nat"))
 	if count, err := n.nat.Recover(); err != nil {
 		return fail(fmt.Errorf("remove NAT rules of an earlier run: %w", err))
 	} else if count > 0 {

@@ -83,8 +83,8 @@ func (n *Node) startBilling(info session.Info, d *dialog.Dialog) {
 	}
 	var bytes func() uint64
 	n.mu.Lock()
-	if s := n.services[info.ServiceID]; s != nil && s.bytes != nil {
-		meter := s.bytes
+	if s := n.services[info.ServiceID]; s != nil {
+		meter := s.provided.Provisioner.Bytes
 		bytes = func() uint64 { in, out := meter(info.ID); return in + out }
 	}
 	n.mu.Unlock()

@@ -31,51 +31,11 @@ type service struct {
 	announceErr string
 	proposal    json.RawMessage
 
-	stopProvisioner func()                                  // nil for types with nothing to stop
-	bytes           func(sessionID string) (in, out uint64) // nil if the service type does not meter bytes
+	stop func() // stops the provisioner and gives back what provide took
 
 	cancel context.CancelFunc
 	done   chan struct{}
 }
-
-// checkType tells whether this node runs a service type.
-func checkType(typ string) error {
-	switch typ {
-	case "noop", "openvpn":
-		return nil
-	}
-	return fmt.Errorf("unsupported service type %q (this node runs: noop, openvpn)", typ)
-}
-
-// provisioner starts the provider side of a new service.
-func (n *Node) provisioner(ctx context.Context, s *service) (session.Provisioner, error) {
-	switch s.info.Type {
-	case "noop":
-		return noopProvisioner{}, nil
-	case "openvpn":
-		b, err := n.startOpenVPN(ctx, s)
-		if err != nil {
-			return nil, err
-		}
-		s.stopProvisioner = func() {
-			if err := b.server.Close(); err != nil {
-				n.logger.Warn("stop openvpn", "service", s.info.ID, "err", err)
-			}
-		}
-		s.bytes = b.server.Bytes
-		return b, nil
-	}
-	return nil, checkType(s.info.Type)
-}
-
-// noopProvisioner is the noop service: a session with no data channel, for
-// tests and health checks.
-type noopProvisioner struct{}
-
-func (noopProvisioner) Start(context.Context, session.Info, json.RawMessage) (json.RawMessage, error) {
-	return json.RawMessage(`{}`), nil
-}
-func (noopProvisioner) Stop(session.Info) {}
 
 func (n *Node) buildProposal(s *service) *proposal.Proposal {
 	o := s.info.Options
@@ -139,7 +99,7 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 	if !proposal.ValidServiceType(req.Type) {
 		return api.Service{}, fieldErrorf("type", "%q is not a service type", req.Type)
 	}
-	if err := checkType(req.Type); err != nil {
+	if _, err := serviceType(req.Type); err != nil {
 		return api.Service{}, fieldErrorf("type", "%v", err)
 	}
 	o := req.Options
@@ -206,23 +166,20 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 		signer: signer,
 		done:   make(chan struct{}),
 	}
-	prov, err := n.provisioner(ctx, s)
+	prov, stop, err := n.provide(ctx, s)
 	if err != nil {
 		return api.Service{}, fmt.Errorf("start %s: %w", req.Type, err)
 	}
 	s.provided = &session.Service{ID: s.info.ID, Type: req.Type, Provider: provider, MaxSessions: o.MaxSessions, Provisioner: prov,
 		Price: proposal.Price{Currency: proposal.Currency, PerHour: o.PriceHour, PerGiB: o.PriceGiB}}
+	s.stop = stop
 	if err := n.provider.AddService(s.provided); err != nil {
-		if s.stopProvisioner != nil {
-			s.stopProvisioner()
-		}
+		s.stop()
 		return api.Service{}, &FieldError{Field: "type", Err: err}
 	}
 	if err := n.announce(ctx, s); err != nil {
 		n.provider.RemoveService(s.info.ID)
-		if s.stopProvisioner != nil {
-			s.stopProvisioner()
-		}
+		s.stop()
 		var he *discovery.HTTPError
 		if errors.As(err, &he) {
 			return api.Service{}, retell(err, "discovery refused the proposal: %s", he.Body.Error)
@@ -280,9 +237,7 @@ func (n *Node) stopService(ctx context.Context, s *service) error {
 	s.cancel()
 	<-s.done
 	n.provider.RemoveService(s.info.ID)
-	if s.stopProvisioner != nil {
-		s.stopProvisioner()
-	}
+	s.stop()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	err := n.discovery.Unregister(ctx, s.signer, s.info.Type)
@@ -330,9 +285,7 @@ func (n *Node) Sessions() []api.SessionInfo {
 	n.mu.Lock()
 	meters := map[string]func(string) (uint64, uint64){}
 	for id, s := range n.services {
-		if s.bytes != nil {
-			meters[id] = s.bytes
-		}
+		meters[id] = s.provided.Provisioner.Bytes
 	}
 	n.mu.Unlock()
 	out := make([]api.SessionInfo, 0, len(infos))

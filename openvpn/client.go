@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/mystnode/myst/session"
 )
 
 // ClientOptions configure a consumer's client.
@@ -246,10 +248,10 @@ func (c *Client) Down() <-chan struct{} {
 }
 
 // Stats returns bytes received and sent through the tunnel and its address.
-func (c *Client) Stats() (in, out uint64, tunnelIP string) {
+func (c *Client) Stats() session.Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.bytesIn, c.bytesOut, c.tunnelIP
+	return session.Stats{BytesIn: c.bytesIn, BytesOut: c.bytesOut, TunnelIP: c.tunnelIP}
 }
 
 // Disconnect stops openvpn, which removes the routes it added.

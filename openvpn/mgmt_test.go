@@ -162,7 +162,10 @@ func TestClientFollowsOpenVPN(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("CONNECTED state not seen")
 	}
-	mysttest.WaitFor(t, 5*time.Second, func() bool { in, out, ip := c.Stats(); return in == 1000 && out == 2000 && ip == "10.88.0.2" })
+	mysttest.WaitFor(t, 5*time.Second, func() bool {
+		st := c.Stats()
+		return st.BytesIn == 1000 && st.BytesOut == 2000 && st.TunnelIP == "10.88.0.2"
+	})
 
 	// The tunnel going down after it was up closes Down.
 	f.say(t, ">STATE:1700000001,RECONNECTING,ping-restart,,,,,")

@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/mystnode/myst/location"
 )
 
 // ErrNoBinary means the openvpn program is not installed.
@@ -42,14 +40,12 @@ type Authorizer func(username, password string) (sessionID string, err error)
 
 // ServerConfig configures a server.
 type ServerConfig struct {
-	Name      string // names the NAT state and the CA
+	Name      string // names the CA
 	Dir       string // runtime files; created 0700
 	Binary    string // default "openvpn"
 	PublicIP  netip.Addr
 	Port      int // UDP; 0 picks a free one
 	Subnet    netip.Prefix
-	Uplink    string // NAT out of this interface; default: the default route's
-	NAT       *NAT
 	Authorize Authorizer
 	Logger    *slog.Logger
 }
@@ -60,7 +56,6 @@ type Server struct {
 	pki  *PKI
 	proc *process
 	mgmt *mgmt
-	nat  bool
 
 	mu          sync.Mutex
 	clients     map[string]*serverClient // by openvpn client id
@@ -104,7 +99,7 @@ func FreeUDPPort() (int, error) {
 }
 
 // StartServer writes the server's files, starts openvpn, takes over its
-// management interface and sets up NAT.
+// management interface.
 func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	bin, err := FindBinary(cfg.Binary)
 	if err != nil {
@@ -124,11 +119,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 			return nil, err
 		}
 	}
-	if cfg.Uplink == "" {
-		if _, cfg.Uplink, err = location.DefaultRouteAddr(); err != nil {
-			return nil, fmt.Errorf("%w (or name the uplink interface: --openvpn-uplink)", err)
-		}
-	}
+
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -176,13 +167,8 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	if _, err := m.command("bytecount 2"); err != nil {
 		return fail(err)
 	}
-	if cfg.NAT != nil {
-		if err := cfg.NAT.Add(cfg.Name, cfg.Subnet.Masked(), cfg.Uplink); err != nil {
-			return fail(fmt.Errorf("NAT: %w", err))
-		}
-		s.nat = true
-	}
-	cfg.Logger.Info("openvpn server running", "port", cfg.Port, "subnet", cfg.Subnet, "uplink", cfg.Uplink)
+
+	cfg.Logger.Info("openvpn server running", "port", cfg.Port, "subnet", cfg.Subnet)
 	return s, nil
 }
 
@@ -308,15 +294,9 @@ func (s *Server) Bytes(sessionID string) (in, out uint64) {
 	return 0, 0
 }
 
-// Close stops openvpn and removes the NAT rules.
+// Close stops openvpn.
 func (s *Server) Close() error {
 	s.proc.stop()
-	if s.nat {
-		s.nat = false
-		if err := s.cfg.NAT.Remove(s.cfg.Name); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 

@@ -14,13 +14,6 @@ import (
 	"github.com/mystnode/myst/proposal"
 )
 
-// Connector is the consumer's side of one service type: it brings the data
-// channel up with the provider's config and takes it down.
-type Connector interface {
-	Connect(ctx context.Context, sessionID string, providerConfig json.RawMessage) error
-	Disconnect()
-}
-
 // ConsumerConfig tunes a consumer session.
 type ConsumerConfig struct {
 	// KeepAliveEvery is the keep-alive period (default 5 s); after three
@@ -59,7 +52,11 @@ func Open(ctx context.Context, d *dialog.Dialog, found proposal.Signed, connecto
 	}
 	var corr [8]byte
 	rand.Read(corr[:])
-	req := CreateRequest{Proposal: found, AcceptedPrice: prop.Price, CorrelationID: hex.EncodeToString(corr[:])}
+	config, err := connector.Config()
+	if err != nil {
+		return nil, fmt.Errorf("%s config: %w", prop.ServiceType, err)
+	}
+	req := CreateRequest{Proposal: found, AcceptedPrice: prop.Price, CorrelationID: hex.EncodeToString(corr[:]), Config: config}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
@@ -131,10 +128,7 @@ func (c *Conn) keepAlive() {
 	defer t.Stop()
 	misses := 0
 	body, _ := json.Marshal(KeepAlive{SessionID: c.id})
-	var down <-chan struct{}
-	if dc, ok := c.connector.(interface{ Down() <-chan struct{} }); ok {
-		down = dc.Down()
-	}
+	down := c.connector.Down()
 	for {
 		select {
 		case <-c.ended:

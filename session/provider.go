@@ -17,16 +17,6 @@ import (
 	"github.com/mystnode/myst/proposal"
 )
 
-// Provisioner is the provider's side of one service type: it grants and revokes
-// a consumer's access to the data channel.
-type Provisioner interface {
-	// Start prepares the data channel for a new session and returns the
-	// config the consumer needs to use it.
-	Start(ctx context.Context, s Info, consumerConfig json.RawMessage) (json.RawMessage, error)
-	// Stop revokes the session's access.
-	Stop(s Info)
-}
-
 // Service is a running service: one service type of one provider identity,
 // at a price, with a cap on concurrent sessions.
 type Service struct {

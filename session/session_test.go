@@ -22,14 +22,19 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type noop struct {
 	mu      sync.Mutex
 	started map[string]bool
+	configs []string // consumer configs seen in session-create
 }
 
-func (n *noop) Start(_ context.Context, s Info, _ json.RawMessage) (json.RawMessage, error) {
+func (n *noop) Start(_ context.Context, s Info, consumerConfig json.RawMessage) (json.RawMessage, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.started[s.ID] = true
+	n.configs = append(n.configs, string(consumerConfig))
 	return json.RawMessage(`{"hello":"consumer"}`), nil
 }
+
+func (n *noop) Bytes(string) (uint64, uint64) { return 0, 0 }
+func (n *noop) Close() error                  { return nil }
 
 func (n *noop) Stop(s Info) {
 	n.mu.Lock()
@@ -50,6 +55,11 @@ func (c *noopConnector) Connect(context.Context, string, json.RawMessage) error 
 	return nil
 }
 func (c *noopConnector) Disconnect() { c.up = false }
+func (c *noopConnector) Config() (json.RawMessage, error) {
+	return json.RawMessage(`{"hello":"provider"}`), nil
+}
+func (c *noopConnector) Stats() Stats          { return Stats{} }
+func (c *noopConnector) Down() <-chan struct{} { return nil }
 
 type env struct {
 	nc       *nats.Conn
@@ -121,6 +131,12 @@ func TestSessionLifecycleAndCapacity(t *testing.T) {
 	}
 	if !conn.up || c.ID() == "" {
 		t.Fatal("connector not up after Open")
+	}
+	e.backend.mu.Lock()
+	configs := e.backend.configs
+	e.backend.mu.Unlock()
+	if len(configs) != 1 || configs[0] != `{"hello":"provider"}` {
+		t.Fatalf("the provider saw consumer configs %q", configs)
 	}
 	sessions := e.prov.Sessions()
 	if len(sessions) != 1 || sessions[0].State != StateActive || sessions[0].ID != c.ID() {

@@ -30,8 +30,8 @@ var version = "dev"
 func newDaemonCmd(g *globals) *cobra.Command {
 	var verbose bool
 	var country, city, geoipDB, publicIP string
-	var vpnPort int
-	var vpnSubnet, vpnUplink, vpnBinary string
+	var uplink, vpnBinary string
+	tunnelPorts, tunnelSubnets := map[string]*int{}, map[string]*string{}
 	var invoiceEvery, grace time.Duration
 	var threshold string
 	cmd := &cobra.Command{
@@ -53,12 +53,16 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			if country != "" && !proposal.ValidCountry(country) {
 				return fmt.Errorf("--country %q is not an ISO 3166-1 alpha-2 country code (like DE)", country)
 			}
-			if vpnPort < 0 || vpnPort > 65535 {
-				return fmt.Errorf("--openvpn-port %d: must be between 0 and 65535", vpnPort)
-			}
-			subnet, err := netip.ParsePrefix(vpnSubnet)
-			if err != nil || !subnet.Addr().Is4() || subnet.Bits() > 24 {
-				return fmt.Errorf("--openvpn-subnet %q: want an IPv4 prefix of /24 or larger, like 10.88.0.0/16", vpnSubnet)
+			tunnels := map[string]node.TunnelConfig{}
+			for name, port := range tunnelPorts {
+				if *port < 0 || *port > 65535 {
+					return fmt.Errorf("--%s-port %d: must be between 0 and 65535", name, *port)
+				}
+				subnet, err := netip.ParsePrefix(*tunnelSubnets[name])
+				if err != nil || !subnet.Addr().Is4() || subnet.Bits() > 24 {
+					return fmt.Errorf("--%s-subnet %q: want an IPv4 prefix of /24 or larger, like 10.88.0.0/16", name, *tunnelSubnets[name])
+				}
+				tunnels[name] = node.TunnelConfig{Port: *port, Subnet: subnet}
 			}
 			if invoiceEvery < 100*time.Millisecond || invoiceEvery > time.Hour {
 				return fmt.Errorf("--invoice-every %s: must be between 100ms and 1h", invoiceEvery)
@@ -92,7 +96,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			n, err := node.New(startCtx, node.Config{DataDir: g.dataDir, Network: nf, LightKDF: g.lightKDF, Version: version, Logger: logger,
 				Country: country, City: city, PublicIP: pub,
-				OpenVPN:  node.OpenVPNConfig{Binary: vpnBinary, Port: vpnPort, Subnet: subnet, Uplink: vpnUplink},
+				Tunnels: tunnels, Uplink: uplink, OpenVPNBinary: vpnBinary,
 				Payments: node.PaymentsConfig{InvoiceEvery: invoiceEvery, Grace: grace, SettleThreshold: thr}})
 			cancel()
 			if err != nil {
@@ -117,9 +121,16 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&country, "country", "", "default ISO 3166-1 alpha-2 country of this node's services")
 	cmd.Flags().StringVar(&city, "city", "", "default city of this node's services")
 	cmd.Flags().StringVar(&geoipDB, "geoip-db", "", "MaxMind-format GeoIP database (.mmdb) that gives the country of --public-ip when --country is not set")
-	cmd.Flags().IntVar(&vpnPort, "openvpn-port", 1194, "UDP port of the first openvpn service (0: pick free ports)")
-	cmd.Flags().StringVar(&vpnSubnet, "openvpn-subnet", "10.88.0.0/16", "pool of tunnel subnets, a /24 per openvpn service")
-	cmd.Flags().StringVar(&vpnUplink, "openvpn-uplink", "", "interface tunnel traffic leaves by, with NAT (default: the default route's)")
+	for _, t := range node.ServiceTypes() {
+		if !t.Tunnel {
+			continue
+		}
+		tunnelPorts[t.Name] = cmd.Flags().Int(t.Name+"-port", t.DefaultPort, "UDP port of the first "+t.Name+" service (0: pick free ports)")
+		tunnelSubnets[t.Name] = cmd.Flags().String(t.Name+"-subnet", t.DefaultSubnet.String(), "pool of tunnel subnets, a /24 per "+t.Name+" service")
+	}
+	cmd.Flags().StringVar(&uplink, "uplink", "", "interface tunnel traffic leaves by, with NAT (default: the default route's)")
+	cmd.Flags().StringVar(&uplink, "openvpn-uplink", "", "the same as --uplink")
+	cmd.Flags().MarkDeprecated("openvpn-uplink", "use --uplink")
 	cmd.Flags().StringVar(&vpnBinary, "openvpn-binary", "openvpn", "the openvpn program")
 	cmd.Flags().DurationVar(&invoiceEvery, "invoice-every", 5*time.Second, "how often a provider invoices a priced session")
 	cmd.Flags().DurationVar(&grace, "payment-grace", 20*time.Second, "end a session whose consumer has not paid this long")

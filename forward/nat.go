@@ -1,4 +1,9 @@
-package openvpn
+// Package forward lets tunnel traffic out of a provider and hands out the
+// tunnel subnets and ports of its services: IP forwarding with NAT to the
+// uplink (crash-safe: every rule recorded before it is added, removed at
+// the next start if a crash left it), and a Pool of subnet/port slots that
+// are given back when a service stops. Every service type shares it.
+package forward
 
 import (
 	"encoding/json"

@@ -1,0 +1,173 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/mystnode/myst/forward"
+	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/location"
+	"github.com/mystnode/myst/noop"
+	"github.com/mystnode/myst/openvpn"
+	"github.com/mystnode/myst/session"
+	"github.com/mystnode/myst/wireguard"
+)
+
+// serviceTypes is every service type this node provides and connects to.
+// A new type is its own package and one line here.
+var serviceTypes = []session.Type{
+	noop.Type,
+	openvpn.Type,
+	wireguard.Type,
+}
+
+// ServiceTypes lists the types, for the CLI's flags and help.
+func ServiceTypes() []session.Type { return serviceTypes }
+
+// TunnelConfig is a tunnel type's share of the node: the pool of tunnel
+// subnets (a /24 per service) and the first UDP port (0: free ports).
+type TunnelConfig struct {
+	Port   int
+	Subnet netip.Prefix
+}
+
+func serviceType(name string) (session.Type, error) {
+	for _, t := range serviceTypes {
+		if t.Name == name {
+			return t, nil
+		}
+	}
+	return session.Type{}, fmt.Errorf("unsupported service type %q (this node runs: %s)", name, strings.Join(typeNames(), ", "))
+}
+
+func typeNames() []string {
+	var names []string
+	for _, t := range serviceTypes {
+		names = append(names, t.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// newPools makes the subnet/port pool of each tunnel type.
+func newPools(cfg map[string]TunnelConfig) (map[string]*forward.Pool, error) {
+	pools := map[string]*forward.Pool{}
+	for _, t := range serviceTypes {
+		if !t.Tunnel {
+			continue
+		}
+		c, ok := cfg[t.Name]
+		if !ok {
+			c = TunnelConfig{Port: t.DefaultPort, Subnet: t.DefaultSubnet}
+		}
+		if !c.Subnet.IsValid() {
+			c.Subnet = t.DefaultSubnet
+		}
+		p, err := forward.NewPool(c.Subnet, c.Port)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", t.Name, err)
+		}
+		pools[t.Name] = p
+	}
+	return pools, nil
+}
+
+// provide starts the provider side of a new service: for a tunnel type
+// with a slot of its pool and its subnet forwarded to the uplink with NAT.
+// The returned stop undoes all of it.
+func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, func(), error) {
+	t, err := serviceType(s.info.Type)
+	if err != nil {
+		return nil, nil, err
+	}
+	env := session.ProvideEnv{ServiceID: s.info.ID, Dir: filepath.Join(n.cfg.DataDir, t.Name, s.info.ID), PublicIP: n.cfg.PublicIP,
+		Binary: n.cfg.OpenVPNBinary, Logger: n.logger.With("service", s.info.ID, "type", t.Name)}
+	var undo []func()
+	stop := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	if t.Tunnel {
+		uplink := n.cfg.Uplink
+		if uplink == "" {
+			if _, uplink, err = location.DefaultRouteAddr(); err != nil {
+				return nil, nil, fmt.Errorf("%w (or name the uplink interface: --uplink)", err)
+			}
+		}
+		pool := n.pools[t.Name]
+		slot, err := pool.Take()
+		if err != nil {
+			return nil, nil, err
+		}
+		undo = append(undo, func() { pool.Give(slot) })
+		env.Subnet, env.Port = slot.Subnet, slot.Port
+		if err := n.nat.Add(s.info.ID, slot.Subnet, uplink); err != nil {
+			stop()
+			return nil, nil, fmt.Errorf("NAT: %w", err)
+		}
+		undo = append(undo, func() {
+			if err := n.nat.Remove(s.info.ID); err != nil {
+				n.logger.Warn("remove NAT rules", "service", s.info.ID, "err", err)
+			}
+		})
+	}
+	prov, err := t.Provide(ctx, env)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	undo = append(undo, func() {
+		if err := prov.Close(); err != nil {
+			n.logger.Warn("stop service", "service", s.info.ID, "err", err)
+		}
+	})
+	return prov, stop, nil
+}
+
+// connector makes the consumer side of a connection.
+func (n *Node) connector(typ string, signer *identity.Signer) (session.Connector, error) {
+	t, err := serviceType(typ)
+	if err != nil {
+		return nil, err
+	}
+	return t.Connector(session.ConnectEnv{Signer: signer, Dir: filepath.Join(n.cfg.DataDir, t.Name+"-client"), Exclude: n.networkHosts(),
+		Binary: n.cfg.OpenVPNBinary, Logger: n.logger.With("type", t.Name)}), nil
+}
+
+// networkHosts are the addresses of the network's services, which must stay
+// reachable outside the tunnel.
+func (n *Node) networkHosts() []netip.Addr {
+	urls := append([]string{n.cfg.Network.EtherRPCURL, n.cfg.Network.DiscoveryURL}, n.cfg.Network.BrokerURLs...)
+	seen := map[netip.Addr]bool{}
+	var out []netip.Addr
+	for _, u := range urls {
+		pu, err := url.Parse(u)
+		if err != nil || pu.Hostname() == "" {
+			continue
+		}
+		var addrs []netip.Addr
+		if a, err := netip.ParseAddr(pu.Hostname()); err == nil {
+			addrs = []netip.Addr{a}
+		} else if ips, err := net.LookupIP(pu.Hostname()); err == nil {
+			for _, ip := range ips {
+				if a, ok := netip.AddrFromSlice(ip); ok {
+					addrs = append(addrs, a.Unmap())
+				}
+			}
+		}
+		for _, a := range addrs {
+			if !seen[a] {
+				seen[a] = true
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,87 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/netip"
+
+	"github.com/mystnode/myst/identity"
+)
+
+// Type is one kind of service (noop, openvpn, wireguard…) with both of its
+// sides. A node keeps a table of the types it runs; adding a type is its
+// package, which exports its Type, and one line in that table.
+type Type struct {
+	Name string
+	// Tunnel types get a tunnel subnet and a UDP port from the node's pool
+	// for each service, with forwarding and NAT of the subnet to the
+	// uplink; DefaultPort and DefaultSubnet are the pool's defaults.
+	Tunnel        bool
+	DefaultPort   int
+	DefaultSubnet netip.Prefix
+	// Provide starts a service of this type.
+	Provide func(ctx context.Context, env ProvideEnv) (Provisioner, error)
+	// Connector makes the consumer's side of one connection.
+	Connector func(env ConnectEnv) Connector
+}
+
+// ProvideEnv is what a node gives a new service.
+type ProvideEnv struct {
+	ServiceID string
+	Dir       string     // runtime files of the service; the type creates it (0700)
+	PublicIP  netip.Addr // where consumers reach the provider
+	// Subnet and Port are the service's slot (tunnel types only). Port 0:
+	// pick a free one.
+	Subnet netip.Prefix
+	Port   int
+	Binary string // the program the type runs, where it runs one (openvpn)
+	Logger *slog.Logger
+}
+
+// ConnectEnv is what a node gives the consumer's side of a connection.
+type ConnectEnv struct {
+	Signer *identity.Signer // the consumer
+	Dir    string           // runtime files; the type creates it (0700)
+	// Exclude lists hosts that stay reachable outside the tunnel (broker,
+	// chain RPC, discovery), besides the provider's own endpoint.
+	Exclude []netip.Addr
+	Binary  string
+	Logger  *slog.Logger
+}
+
+// Provisioner is the provider's side of one running service: it grants and
+// revokes consumers' access to the data channel.
+type Provisioner interface {
+	// Start grants a new session access, given the config the consumer sent
+	// in session-create, and returns the config the consumer needs. An
+	// error refuses the session with its text.
+	Start(ctx context.Context, s Info, consumerConfig json.RawMessage) (json.RawMessage, error)
+	// Stop revokes a session's access.
+	Stop(s Info)
+	// Bytes is what the session moved from and to the consumer so far.
+	Bytes(sessionID string) (in, out uint64)
+	// Close stops the service; every session was stopped before.
+	Close() error
+}
+
+// Connector is the consumer's side of one connection.
+type Connector interface {
+	// Config is what the consumer sends in session-create (nil for none).
+	Config() (json.RawMessage, error)
+	// Connect brings the data channel up with the provider's config and
+	// returns once traffic flows.
+	Connect(ctx context.Context, sessionID string, providerConfig json.RawMessage) error
+	// Disconnect takes it down, restoring what Connect changed.
+	Disconnect()
+	// Stats is what the connection moved so far.
+	Stats() Stats
+	// Down is closed when an established data channel goes down on its own.
+	Down() <-chan struct{}
+}
+
+// Stats are a connection's counters.
+type Stats struct {
+	BytesIn, BytesOut uint64
+	TunnelIP          string
+}

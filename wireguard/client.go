@@ -1,0 +1,232 @@
+package wireguard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mystnode/myst/session"
+)
+
+// connector is a consumer's wireguard connection: a fresh key, a device of
+// its own, and routes that send everything through it.
+type connector struct {
+	env session.ConnectEnv
+	key Key
+
+	mu       sync.Mutex
+	dev      *wgDevice
+	provider Key
+	tunnelIP string
+	added    [][]string // ip route arguments of the host routes Connect added
+	down     chan struct{}
+	downOnce sync.Once
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+func newConnector(env session.ConnectEnv) session.Connector {
+	return &connector{env: env, down: make(chan struct{}), stop: make(chan struct{})}
+}
+
+// Config makes the connection's key and sends its public half.
+func (c *connector) Config() (json.RawMessage, error) {
+	k, err := NewPrivateKey()
+	if err != nil {
+		return nil, err
+	}
+	c.key = k
+	return json.Marshal(ConsumerConfig{PublicKey: k.Public().String()})
+}
+
+// LostAfter is how long a connection may receive nothing (the provider
+// sends a keepalive every KeepaliveEvery) before it counts as down.
+const LostAfter = 25 * time.Second
+
+// Connect brings the device up, routes everything through it and returns
+// once the first handshake with the provider completed.
+func (c *connector) Connect(ctx context.Context, _ string, raw json.RawMessage) error {
+	var pc ProviderConfig
+	if err := json.Unmarshal(raw, &pc); err != nil {
+		return fmt.Errorf("provider's wireguard config: %w", err)
+	}
+	pub, err := ParseKey(pc.PublicKey)
+	if err != nil {
+		return fmt.Errorf("provider's wireguard config: public_key: %w", err)
+	}
+	endpoint, err := netip.ParseAddrPort(pc.Endpoint)
+	if err != nil || !endpoint.Addr().Is4() {
+		return fmt.Errorf("provider's wireguard config: endpoint %q is not an IPv4 address and port", pc.Endpoint)
+	}
+	addr, err := netip.ParsePrefix(pc.Address)
+	if err != nil || !addr.Addr().Is4() || addr.Bits() != 32 {
+		return fmt.Errorf("provider's wireguard config: address %q is not an IPv4 /32", pc.Address)
+	}
+	if c.key == (Key{}) {
+		return errors.New("no key: Config makes it before Connect")
+	}
+	name := randomName("mwgc")
+	dev, err := newDevice(name, c.key, 0, c.env.Logger)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.dev, c.provider, c.tunnelIP = dev, pub, addr.Addr().String()
+	c.mu.Unlock()
+	fail := func(err error) error {
+		c.Disconnect()
+		return err
+	}
+	// The provider's endpoint and the network's hosts keep their current
+	// routes; everything else goes through the tunnel.
+	for _, h := range append([]netip.Addr{endpoint.Addr()}, c.env.Exclude...) {
+		if !h.Is4() || h.IsLoopback() {
+			continue
+		}
+		if err := c.keepRoute(h); err != nil {
+			return fail(err)
+		}
+	}
+	if err := dev.set(fmt.Sprintf("public_key=%s\nendpoint=%s\nallowed_ip=0.0.0.0/0\n", pub.hex(), endpoint)); err != nil {
+		return fail(fmt.Errorf("configure the WireGuard peer: %w", err))
+	}
+	for _, args := range [][]string{
+		{"addr", "add", addr.String(), "dev", name},
+		{"link", "set", name, "up"},
+		{"route", "add", "0.0.0.0/1", "dev", name},
+		{"route", "add", "128.0.0.0/1", "dev", name},
+	} {
+		if err := ip(args...); err != nil {
+			return fail(err)
+		}
+	}
+	// Turning the keepalive on sends one at once: the handshake starts.
+	if err := dev.set(fmt.Sprintf("public_key=%s\npersistent_keepalive_interval=%d\n", pub.hex(), int(KeepaliveEvery/time.Second))); err != nil {
+		return fail(err)
+	}
+	for {
+		st, err := dev.get()
+		if err != nil {
+			return fail(err)
+		}
+		if st.peers[pub].lastHandshake != 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fail(fmt.Errorf("no WireGuard handshake with %s: %w", endpoint, ctx.Err()))
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	c.wg.Add(1)
+	go c.watch()
+	return nil
+}
+
+// keepRoute pins host h to the route it has now.
+func (c *connector) keepRoute(h netip.Addr) error {
+	out, err := exec.Command("ip", "-4", "route", "get", h.String()).Output()
+	if err != nil {
+		return fmt.Errorf("ip route get %s: %w", h, err)
+	}
+	f := strings.Fields(string(out))
+	args := []string{"route", "add", h.String() + "/32"}
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "via" || f[i] == "dev" {
+			args = append(args, f[i], f[i+1])
+		}
+	}
+	if f[0] == "local" || len(args) == 3 {
+		return nil // this host itself, or nothing to pin
+	}
+	if err := ip(args...); err != nil {
+		if strings.Contains(err.Error(), "File exists") {
+			return nil // a route of its own already
+		}
+		return err
+	}
+	c.mu.Lock()
+	c.added = append(c.added, args)
+	c.mu.Unlock()
+	return nil
+}
+
+// watch closes down when nothing arrived from the provider for LostAfter.
+func (c *connector) watch() {
+	defer c.wg.Done()
+	var last uint64
+	lastChange := time.Now()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		dev, pub := c.dev, c.provider
+		c.mu.Unlock()
+		if dev == nil {
+			return
+		}
+		st, err := dev.get()
+		if err != nil {
+			continue
+		}
+		if rx := st.peers[pub].rx; rx != last {
+			last, lastChange = rx, time.Now()
+		} else if time.Since(lastChange) > LostAfter {
+			c.downOnce.Do(func() { close(c.down) })
+			return
+		}
+	}
+}
+
+// Disconnect removes the device (its address and the routes through it
+// go with it) and the host routes Connect added.
+func (c *connector) Disconnect() {
+	c.mu.Lock()
+	dev, added := c.dev, c.added
+	c.dev, c.added = nil, nil
+	select {
+	case <-c.stop:
+	default:
+		close(c.stop)
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+	if dev != nil {
+		dev.close()
+	}
+	for _, args := range added {
+		del := append([]string{"route", "del"}, args[2:]...)
+		if err := ip(del...); err != nil {
+			c.env.Logger.Warn("remove a route", "err", err)
+		}
+	}
+}
+
+// Stats are the device's counters for the provider.
+func (c *connector) Stats() session.Stats {
+	c.mu.Lock()
+	dev, pub, tip := c.dev, c.provider, c.tunnelIP
+	c.mu.Unlock()
+	if dev == nil {
+		return session.Stats{}
+	}
+	st, err := dev.get()
+	if err != nil {
+		return session.Stats{TunnelIP: tip}
+	}
+	ps := st.peers[pub]
+	return session.Stats{BytesIn: ps.rx, BytesOut: ps.tx, TunnelIP: tip}
+}
+
+func (c *connector) Down() <-chan struct{} { return c.down }

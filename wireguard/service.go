@@ -1,0 +1,190 @@
+// Package wireguard is the wireguard service type: wireguard-go inside the
+// daemon on a TUN interface, one device and UDP port per provider service
+// and a peer per session (the consumer's fresh key, allowed only its /32),
+// and on the consumer a device per connection with all traffic routed
+// through it except the provider's endpoint and the network's own hosts.
+package wireguard
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mystnode/myst/session"
+)
+
+// Type is the wireguard service type.
+var Type = session.Type{
+	Name:          "wireguard",
+	Tunnel:        true,
+	DefaultPort:   51820,
+	DefaultSubnet: netip.MustParsePrefix("10.89.0.0/16"),
+	Provide:       provide,
+	Connector:     newConnector,
+}
+
+// ConsumerConfig is what a consumer sends in session-create.
+type ConsumerConfig struct {
+	PublicKey string `json:"public_key"`
+}
+
+// ProviderConfig is what the provider answers.
+type ProviderConfig struct {
+	PublicKey string `json:"public_key"`
+	Endpoint  string `json:"endpoint"` // ip:port
+	Address   string `json:"address"`  // the consumer's tunnel address, /32
+	DNS       string `json:"dns"`      // the provider's tunnel address
+}
+
+// KeepaliveEvery is how often each side sends a keepalive when it has
+// nothing else to send, so the other notices when it is gone.
+const KeepaliveEvery = 5 * time.Second
+
+// provisioner is a provider's wireguard service.
+type provisioner struct {
+	dev      *wgDevice
+	dir      string
+	pub      Key
+	endpoint netip.AddrPort
+	subnet   netip.Prefix
+
+	mu       sync.Mutex
+	sessions map[string]*peer // by session id
+	keys     map[Key]string   // session id by consumer key
+}
+
+type peer struct {
+	key  Key
+	addr netip.Addr
+}
+
+func provide(_ context.Context, env session.ProvideEnv) (session.Provisioner, error) {
+	if !env.PublicIP.IsValid() {
+		return nil, errors.New("no public address: pass --public-ip")
+	}
+	if !env.Subnet.IsValid() || env.Subnet.Bits() > 30 {
+		return nil, fmt.Errorf("tunnel subnet %v: want /30 or larger", env.Subnet)
+	}
+	if err := os.MkdirAll(env.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	key, err := NewPrivateKey()
+	if err != nil {
+		return nil, err
+	}
+	name := "mwg" + strings.ReplaceAll(env.ServiceID, "-", "")
+	if len(name) > 15 {
+		name = name[:15]
+	}
+	dev, err := newDevice(name, key, env.Port, env.Logger)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (session.Provisioner, error) {
+		dev.close()
+		return nil, err
+	}
+	port, err := dev.port()
+	if err != nil {
+		return fail(err)
+	}
+	gw := env.Subnet.Masked().Addr().Next()
+	if err := ip("addr", "add", netip.PrefixFrom(gw, env.Subnet.Bits()).String(), "dev", name); err != nil {
+		return fail(err)
+	}
+	if err := ip("link", "set", name, "up"); err != nil {
+		return fail(err)
+	}
+	env.Logger.Info("wireguard service running", "interface", name, "port", port, "subnet", env.Subnet)
+	return &provisioner{dev: dev, dir: env.Dir, pub: key.Public(), endpoint: netip.AddrPortFrom(env.PublicIP, uint16(port)), subnet: env.Subnet.Masked(),
+		sessions: map[string]*peer{}, keys: map[Key]string{}}, nil
+}
+
+// Start adds the consumer's key as a peer allowed only its tunnel address.
+func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessage) (json.RawMessage, error) {
+	var cc ConsumerConfig
+	if err := json.Unmarshal(raw, &cc); err != nil {
+		return nil, fmt.Errorf("consumer's wireguard config: %v", err)
+	}
+	key, err := ParseKey(cc.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("consumer's wireguard config: public_key: %v", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, used := p.keys[key]; used {
+		return nil, errors.New("the consumer's WireGuard key is already used by a live session: make a fresh key per session")
+	}
+	addr, err := p.freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.dev.set(fmt.Sprintf("public_key=%s\nreplace_allowed_ips=true\nallowed_ip=%s/32\npersistent_keepalive_interval=%d\n",
+		key.hex(), addr, int(KeepaliveEvery/time.Second))); err != nil {
+		return nil, fmt.Errorf("add the WireGuard peer: %w", err)
+	}
+	p.sessions[s.ID] = &peer{key: key, addr: addr}
+	p.keys[key] = s.ID
+	gw := p.subnet.Addr().Next()
+	return json.Marshal(ProviderConfig{PublicKey: p.pub.String(), Endpoint: p.endpoint.String(), Address: netip.PrefixFrom(addr, 32).String(), DNS: gw.String()})
+}
+
+// freeAddr is the lowest tunnel address no session holds (the first is the
+// provider's).
+func (p *provisioner) freeAddr() (netip.Addr, error) {
+	used := map[netip.Addr]bool{}
+	for _, s := range p.sessions {
+		used[s.addr] = true
+	}
+	a := p.subnet.Addr().Next().Next()
+	for ; p.subnet.Contains(a); a = a.Next() {
+		if !p.subnet.Contains(a.Next()) {
+			break // the broadcast address
+		}
+		if !used[a] {
+			return a, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("no free tunnel address in %s", p.subnet)
+}
+
+// Stop removes the session's peer: its key gets nothing from then on.
+func (p *provisioner) Stop(s session.Info) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pr := p.sessions[s.ID]
+	if pr == nil {
+		return
+	}
+	delete(p.sessions, s.ID)
+	delete(p.keys, pr.key)
+	p.dev.set(fmt.Sprintf("public_key=%s\nremove=true\n", pr.key.hex()))
+}
+
+// Bytes are the peer's counters: from the consumer, to the consumer.
+func (p *provisioner) Bytes(sessionID string) (in, out uint64) {
+	p.mu.Lock()
+	pr := p.sessions[sessionID]
+	p.mu.Unlock()
+	if pr == nil {
+		return 0, 0
+	}
+	st, err := p.dev.get()
+	if err != nil {
+		return 0, 0
+	}
+	ps := st.peers[pr.key]
+	return ps.rx, ps.tx
+}
+
+// Close removes the device and its interface.
+func (p *provisioner) Close() error {
+	p.dev.close()
+	return os.RemoveAll(p.dir)
+}
