@@ -129,7 +129,8 @@ func (c *connector) Connect(ctx context.Context, _ string, raw json.RawMessage) 
 	return nil
 }
 
-// keepRoute pins host h to the route it has now.
+// keepRoute pins host h, when it is reached through a gateway, to the
+// route it has now, so the tunnel's /1 routes do not capture it.
 func (c *connector) keepRoute(h netip.Addr) error {
 	out, err := exec.Command("ip", "-4", "route", "get", h.String()).Output()
 	if err != nil {
@@ -142,8 +143,10 @@ func (c *connector) keepRoute(h netip.Addr) error {
 			args = append(args, f[i], f[i+1])
 		}
 	}
-	if f[0] == "local" || len(args) == 3 {
-		return nil // this host itself, or nothing to pin
+	if f[0] == "local" || !strings.Contains(string(out), " via ") {
+		// This host itself, or on a connected subnet: its route is more
+		// specific than the tunnel's two /1 routes already.
+		return nil
 	}
 	if err := ip(args...); err != nil {
 		if strings.Contains(err.Error(), "File exists") {
