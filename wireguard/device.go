@@ -68,6 +68,9 @@ func ParseKey(s string) (Key, error) {
 type wgDevice struct {
 	name string
 	dev  *device.Device
+	// batch is how many packets the TUN reads or writes at once: above 1
+	// when the kernel took the TUN's offloads (GSO/GRO), 1 without them.
+	batch int
 }
 
 // newDevice creates TUN interface name and a WireGuard device on it with
@@ -87,7 +90,7 @@ func newDevice(name string, key Key, port int, logger *slog.Logger) (*wgDevice, 
 		Verbosef: func(string, ...any) {},
 		Errorf:   func(f string, args ...any) { logger.Warn("wireguard: " + fmt.Sprintf(f, args...)) },
 	}
-	d := &wgDevice{name: name, dev: device.NewDevice(t, conn.NewDefaultBind(), wl)}
+	d := &wgDevice{name: name, dev: device.NewDevice(t, conn.NewDefaultBind(), wl), batch: t.BatchSize()}
 	if err := d.dev.IpcSet(fmt.Sprintf("private_key=%s\nlisten_port=%d\n", key.hex(), port)); err != nil {
 		d.dev.Close()
 		if strings.Contains(err.Error(), "address already in use") {

@@ -101,7 +101,7 @@ func provide(_ context.Context, env session.ProvideEnv) (session.Provisioner, er
 	if err := ip("link", "set", name, "up"); err != nil {
 		return fail(err)
 	}
-	env.Logger.Info("wireguard service running", "interface", name, "port", port, "subnet", env.Subnet)
+	env.Logger.Info("wireguard service running", "interface", name, "port", port, "subnet", env.Subnet, "tun_offloads", dev.batch > 1)
 	return &provisioner{dev: dev, dir: env.Dir, pub: key.Public(), endpoint: netip.AddrPortFrom(env.PublicIP, uint16(port)), subnet: env.Subnet.Masked(),
 		sessions: map[string]*peer{}, keys: map[Key]string{}}, nil
 }

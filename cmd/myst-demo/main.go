@@ -1,9 +1,11 @@
 // Command myst-demo runs the main job on one machine: network namespaces for
 // a consumer, a provider and a web host reachable only through the
-// provider; myst localnet; a provider daemon offering openvpn; a consumer
-// daemon that finds it in discovery, connects and fetches a page from the
-// web host. It prints what the web host saw and what was measured, then
-// tears everything down. Needs root, iproute2, iptables and openvpn.
+// provider; myst localnet; a provider daemon offering wireguard (or
+// openvpn with --service openvpn); a consumer daemon that finds it in
+// discovery, connects and fetches a page from the web host. It prints what
+// the web host saw and what was measured, then tears everything down.
+// Needs root, iproute2, iptables and openvpn (and for --measure,
+// wireguard-tools and a wireguard-go binary).
 package main
 
 import (
@@ -30,11 +32,20 @@ import (
 
 var measureN, measureMiB int
 
+// service is the demo session's service type.
+var service string
+
 func main() {
 	mystBin := flag.String("myst", "myst", "the myst binary")
 	flag.IntVar(&measureN, "measure", 0, "after the demo, measure N connects and the throughput of the raw link, a bare openvpn pair and myst's tunnel")
 	flag.IntVar(&measureMiB, "measure-mib", 64, "MiB per throughput download (1-1024)")
+	flag.StringVar(&service, "service", "wireguard", "the service type of the demo session: wireguard or openvpn")
+	flag.StringVar(&wireguardGo, "wireguard-go", wireguardGo, "the wireguard-go program for --measure's bare pair")
 	flag.Parse()
+	if service != "wireguard" && service != "openvpn" {
+		fmt.Fprintln(os.Stderr, "myst-demo: --service must be wireguard or openvpn")
+		os.Exit(2)
+	}
 	if measureN < 0 || measureN > 100 || measureMiB < 1 || measureMiB > 1024 {
 		fmt.Fprintln(os.Stderr, "myst-demo: --measure must be 0-100 and --measure-mib 1-1024")
 		os.Exit(2)
@@ -188,7 +199,8 @@ func run(ctx context.Context, mystBin string) error {
 		}
 		args := append(base, "--api-addr", "127.0.0.1:0", "daemon")
 		if role == "provider" {
-			args = append(args, "--public-ip", netlab.ProviderIP, "--country", "DE", "--city", "Berlin", "--openvpn-port", "0", "--openvpn-subnet", "198.19.0.0/16", "--invoice-every", "1s")
+			args = append(args, "--public-ip", netlab.ProviderIP, "--country", "DE", "--city", "Berlin", "--openvpn-port", "0", "--openvpn-subnet", "198.19.0.0/17",
+				"--wireguard-port", "0", "--wireguard-subnet", "198.19.128.0/18", "--invoice-every", "1s")
 		}
 		if apis[role], err = d.start(ctx, ns, role, daemonReady, args...); err != nil {
 			return err
@@ -200,20 +212,20 @@ func run(ctx context.Context, mystBin string) error {
 	P := []string{"--data-dir", filepath.Join(dir, "provider"), "--api-addr", apis["provider"]}
 	C := []string{"--data-dir", filepath.Join(dir, "consumer"), "--api-addr", apis["consumer"]}
 
-	step("provider starts an openvpn service and announces it")
-	svc, err := d.cli(ctx, d.lab.Provider, append(P, "service", "start", "openvpn", "--identity", ids["provider"], "--price-hour", "0.01")...)
+	step("provider starts a %s service and announces it", service)
+	svc, err := d.cli(ctx, d.lab.Provider, append(P, "service", "start", service, "--identity", ids["provider"], "--price-hour", "0.01")...)
 	if err != nil {
 		return err
 	}
 	step("consumer searches discovery")
-	out, err := d.cli(ctx, d.lab.Consumer, append(C, "proposals", "--service-type", "openvpn", "--country", "DE")...)
+	out, err := d.cli(ctx, d.lab.Consumer, append(C, "proposals", "--service-type", service, "--country", "DE")...)
 	if err != nil {
 		return err
 	}
 	fmt.Print(indent(out))
 	step("consumer connects")
 	start := time.Now()
-	if _, err := d.cli(ctx, d.lab.Consumer, append(C, "connect", ids["provider"], "--identity", ids["consumer"], "--service", "openvpn")...); err != nil {
+	if _, err := d.cli(ctx, d.lab.Consumer, append(C, "connect", ids["provider"], "--identity", ids["consumer"], "--service", service)...); err != nil {
 		return err
 	}
 	resp, err := client.Get(webURL)
@@ -230,7 +242,7 @@ func run(ctx context.Context, mystBin string) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	// openvpn reports byte counts every second.
+	// openvpn reports byte counts every second (wireguard at once).
 	var status string
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		if status, err = d.cli(ctx, d.lab.Consumer, append(C, "status")...); err != nil {

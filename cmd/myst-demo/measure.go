@@ -36,8 +36,10 @@ func download(c *http.Client, url string, n int) (float64, error) {
 
 // measurement is what --measure prints.
 type measurement struct {
-	connect         []time.Duration
-	raw, bare, myst []float64 // Mbit/s per run
+	connect map[string][]time.Duration // by service type
+	myst    map[string][]float64       // Mbit/s per run, by service type
+	raw     []float64
+	bare    map[string][]float64 // by service type
 }
 
 func median[T int64 | float64 | time.Duration](v []T) T {
@@ -46,16 +48,19 @@ func median[T int64 | float64 | time.Duration](v []T) T {
 	return s[len(s)/2]
 }
 
-// measure runs connect-time and throughput measurements in the lab: n
-// connects (myst connect to the first byte from the web host), and
-// downloads of size bytes over the raw consumer-provider link, through a
-// bare openvpn pair (same cipher, same NAT, configured by hand), and
-// through myst's tunnel, alternating so that each sees the same machine.
+// measure runs connect-time and throughput measurements in the lab, for
+// each service type: n connects (myst connect to the first byte from the
+// web host) and downloads of size bytes through myst's tunnel; then
+// downloads over the raw consumer-provider link, through a bare openvpn
+// pair (same cipher, same NAT, configured by hand) and through a bare
+// wireguard-go pair (configured by hand with wg), each on the same
+// machine in the same run.
 func (d *demo) measure(ctx context.Context, n, size int, ids, apis map[string]string, client *http.Client) error {
 	P := []string{"--data-dir", filepath.Join(d.dir, "provider"), "--api-addr", apis["provider"]}
 	C := []string{"--data-dir", filepath.Join(d.dir, "consumer"), "--api-addr", apis["consumer"]}
 	web := "http://" + netlab.WebIP + "/bytes"
-	var m measurement
+	m := measurement{connect: map[string][]time.Duration{}, myst: map[string][]float64{}, bare: map[string][]float64{}}
+	types := []string{"openvpn", "wireguard"}
 
 	// The raw link: a server on the provider's public address, no tunnel.
 	rawLn, err := netlab.Listen(d.lab.Provider, netlab.ProviderIP+":0")
@@ -67,34 +72,36 @@ func (d *demo) measure(ctx context.Context, n, size int, ids, apis map[string]st
 	defer rawSrv.Close()
 	rawURL := "http://" + rawLn.Addr().String() + "/bytes"
 
-	svc, err := d.cli(ctx, d.lab.Provider, append(P, "service", "start", "openvpn", "--identity", ids["provider"])...)
-	if err != nil {
-		return err
-	}
-	for i := 0; i < n; i++ {
-		start := time.Now()
-		if _, err := d.cli(ctx, d.lab.Consumer, append(C, "connect", ids["provider"], "--identity", ids["consumer"], "--service", "openvpn")...); err != nil {
-			return err
-		}
-		resp, err := client.Get("http://" + netlab.WebIP + "/")
+	for _, typ := range types {
+		svc, err := d.cli(ctx, d.lab.Provider, append(P, "service", "start", typ, "--identity", ids["provider"])...)
 		if err != nil {
-			return fmt.Errorf("first byte: %w", err)
-		}
-		resp.Body.Close()
-		m.connect = append(m.connect, time.Since(start))
-		if i < 3 {
-			mb, err := download(client, web, size)
-			if err != nil {
-				return fmt.Errorf("myst tunnel download: %w", err)
-			}
-			m.myst = append(m.myst, mb)
-		}
-		if _, err := d.cli(ctx, d.lab.Consumer, append(C, "disconnect")...); err != nil {
 			return err
 		}
-	}
-	if _, err := d.cli(ctx, d.lab.Provider, append(P, "service", "stop", lastLine(svc))...); err != nil {
-		return err
+		for i := 0; i < n; i++ {
+			start := time.Now()
+			if _, err := d.cli(ctx, d.lab.Consumer, append(C, "connect", ids["provider"], "--identity", ids["consumer"], "--service", typ)...); err != nil {
+				return err
+			}
+			resp, err := client.Get("http://" + netlab.WebIP + "/")
+			if err != nil {
+				return fmt.Errorf("first byte: %w", err)
+			}
+			resp.Body.Close()
+			m.connect[typ] = append(m.connect[typ], time.Since(start))
+			if i < 3 {
+				mb, err := download(client, web, size)
+				if err != nil {
+					return fmt.Errorf("myst %s download: %w", typ, err)
+				}
+				m.myst[typ] = append(m.myst[typ], mb)
+			}
+			if _, err := d.cli(ctx, d.lab.Consumer, append(C, "disconnect")...); err != nil {
+				return err
+			}
+		}
+		if _, err := d.cli(ctx, d.lab.Provider, append(P, "service", "stop", lastLine(svc))...); err != nil {
+			return err
+		}
 	}
 	for range 3 {
 		mb, err := download(client, rawURL, size)
@@ -103,27 +110,37 @@ func (d *demo) measure(ctx context.Context, n, size int, ids, apis map[string]st
 		}
 		m.raw = append(m.raw, mb)
 	}
-	stopBare, err := d.bareOpenVPN(ctx)
-	if err != nil {
-		return fmt.Errorf("bare openvpn pair: %w", err)
-	}
-	for range 3 {
-		mb, err := download(client, web, size)
-		if err != nil {
-			stopBare()
-			return fmt.Errorf("bare openvpn download: %w", err)
+	for _, typ := range types {
+		bare := d.bareOpenVPN
+		if typ == "wireguard" {
+			bare = d.bareWireGuard
 		}
-		m.bare = append(m.bare, mb)
+		stopBare, err := bare(ctx)
+		if err != nil {
+			return fmt.Errorf("bare %s pair: %w", typ, err)
+		}
+		for range 3 {
+			mb, err := download(client, web, size)
+			if err != nil {
+				stopBare()
+				return fmt.Errorf("bare %s download: %w", typ, err)
+			}
+			m.bare[typ] = append(m.bare[typ], mb)
+		}
+		stopBare()
 	}
-	stopBare()
 
-	step("measured (%d connects; %d MiB downloads, 3 each)", n, size>>20)
-	slices.Sort(m.connect)
-	fmt.Printf("   connect to first byte:   median %s, fastest %s, slowest %s\n", median(m.connect).Round(time.Millisecond), m.connect[0].Round(time.Millisecond), m.connect[len(m.connect)-1].Round(time.Millisecond))
-	fmt.Printf("   raw link (no tunnel):    median %.0f Mbit/s %v\n", median(m.raw), round(m.raw))
-	fmt.Printf("   bare openvpn pair:       median %.0f Mbit/s %v\n", median(m.bare), round(m.bare))
-	fmt.Printf("   myst openvpn tunnel:     median %.0f Mbit/s %v\n", median(m.myst), round(m.myst))
-	fmt.Printf("   myst / bare openvpn:     %.0f%%\n", 100*median(m.myst)/median(m.bare))
+	step("measured (%d connects per service; %d MiB downloads, 3 each)", n, size>>20)
+	fmt.Printf("   raw link (no tunnel):       median %.0f Mbit/s %v\n", median(m.raw), round(m.raw))
+	for _, typ := range types {
+		c := m.connect[typ]
+		slices.Sort(c)
+		fmt.Printf("   %s:\n", typ)
+		fmt.Printf("     connect to first byte:    median %s, fastest %s, slowest %s\n", median(c).Round(time.Millisecond), c[0].Round(time.Millisecond), c[len(c)-1].Round(time.Millisecond))
+		fmt.Printf("     bare %-9s pair:      median %.0f Mbit/s %v\n", typ, median(m.bare[typ]), round(m.bare[typ]))
+		fmt.Printf("     myst %-9s tunnel:    median %.0f Mbit/s %v\n", typ, median(m.myst[typ]), round(m.myst[typ]))
+		fmt.Printf("     myst / bare:              %.0f%%\n", 100*median(m.myst[typ])/median(m.bare[typ]))
+	}
 	return nil
 }
 
