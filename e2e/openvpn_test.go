@@ -138,6 +138,43 @@ func openvpnProcesses(dir string) []string {
 	return found
 }
 
+// firstPage fetches the web host's page through the tunnel right after
+// connect and checks the web host saw only the provider's address.
+func firstPage(t *testing.T, lab *netlab.Lab, web *webHost, cd *daemon, start time.Time, connected time.Duration) {
+	t.Helper()
+	resp, err := httpFrom(lab.Consumer, 10*time.Second).Get(web.url)
+	if err != nil {
+		t.Fatalf("fetch through the tunnel: %v\nconsumer log:\n%s", err, cd.stderr.String())
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	t.Logf("connect: %s to Connected, %s to the first byte through the tunnel", connected.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	if got := strings.TrimSpace(string(body)); got != "hello "+netlab.ProviderWebIP {
+		t.Fatalf("web host answered %q, want it to have seen the provider %s", got, netlab.ProviderWebIP)
+	}
+	if log := web.log(); len(log) != 1 || log[0] != netlab.ProviderWebIP {
+		t.Fatalf("web host log %v, want only the provider's address", log)
+	}
+}
+
+// downloadThrough downloads size bytes from the web host through the
+// tunnel and logs the throughput.
+func downloadThrough(t *testing.T, lab *netlab.Lab, web *webHost, size int) {
+	t.Helper()
+	start := time.Now()
+	resp, err := httpFrom(lab.Consumer, time.Minute).Get(fmt.Sprintf("%s/bytes?n=%d", web.url, size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	el := time.Since(start)
+	if n != int64(size) {
+		t.Fatalf("downloaded %d of %d bytes", n, size)
+	}
+	t.Logf("throughput through the tunnel: %d bytes in %s = %.1f Mbit/s", n, el.Round(time.Millisecond), float64(n)*8/el.Seconds()/1e6)
+}
+
 func TestOpenVPNEndToEnd(t *testing.T) {
 	lab := requireLab(t)
 	web := startWebHost(t, lab)
@@ -169,32 +206,11 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	start := time.Now()
 	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn")...)
 	connected := time.Since(start)
-	resp, err := httpFrom(lab.Consumer, 10*time.Second).Get(web.url)
-	if err != nil {
-		t.Fatalf("fetch through the tunnel: %v\nconsumer log:\n%s", err, cd.stderr.String())
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	firstByte := time.Since(start)
-	t.Logf("connect: %s to Connected, %s to the first byte through the tunnel", connected.Round(time.Millisecond), firstByte.Round(time.Millisecond))
-	if got := strings.TrimSpace(string(body)); got != "hello "+netlab.ProviderWebIP {
-		t.Fatalf("web host answered %q, want it to have seen the provider %s", got, netlab.ProviderWebIP)
-	}
-	if log := web.log(); len(log) != 1 || log[0] != netlab.ProviderWebIP {
-		t.Fatalf("web host log %v, want only the provider's address", log)
-	}
+	firstPage(t, lab, web, cd, start, connected)
 
 	// Throughput through the tunnel (bounded: 32 MiB).
 	const size = 32 << 20
-	tstart := time.Now()
-	resp, err = httpFrom(lab.Consumer, time.Minute).Get(fmt.Sprintf("%s/bytes?n=%d", web.url, size))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _ := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	el := time.Since(tstart)
-	t.Logf("throughput through the tunnel: %d bytes in %s = %.1f Mbit/s", n, el.Round(time.Millisecond), float64(n)*8/el.Seconds()/1e6)
+	downloadThrough(t, lab, web, size)
 
 	// One context for the API calls of the rest of the test (minutes under -race).
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

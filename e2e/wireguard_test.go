@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,31 +82,11 @@ func TestWireGuardEndToEnd(t *testing.T) {
 	start := time.Now()
 	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
 	connected := time.Since(start)
-	resp, err := httpFrom(lab.Consumer, 10*time.Second).Get(web.url)
-	if err != nil {
-		t.Fatalf("fetch through the tunnel: %v\nconsumer log:\n%s", err, cd.stderr.String())
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	t.Logf("connect: %s to Connected, %s to the first byte through the tunnel", connected.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
-	if got := strings.TrimSpace(string(body)); got != "hello "+netlab.ProviderWebIP {
-		t.Fatalf("web host answered %q, want it to have seen the provider %s", got, netlab.ProviderWebIP)
-	}
-	if log := web.log(); len(log) != 1 || log[0] != netlab.ProviderWebIP {
-		t.Fatalf("web host log %v, want only the provider's address", log)
-	}
+	firstPage(t, lab, web, cd, start, connected)
 
 	// 32 MiB down: both sides count about that, and the consumer pays for it.
 	const size = 32 << 20
-	tstart := time.Now()
-	resp, err = httpFrom(lab.Consumer, time.Minute).Get(fmt.Sprintf("%s/bytes?n=%d", web.url, size))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _ := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	el := time.Since(tstart)
-	t.Logf("throughput through the tunnel: %d bytes in %s = %.1f Mbit/s", n, el.Round(time.Millisecond), float64(n)*8/el.Seconds()/1e6)
+	downloadThrough(t, lab, web, size)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	c, err := cd.client.Connection(ctx)

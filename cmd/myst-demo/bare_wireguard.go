@@ -27,48 +27,28 @@ func (d *demo) bareWireGuard(ctx context.Context) (stop func(), err error) {
 	if _, err := exec.LookPath("wg"); err != nil {
 		return nil, fmt.Errorf("%w: install the Debian package wireguard-tools", err)
 	}
-	dir := filepath.Join(d.dir, "bare-wg")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
 	pk, _ := wireguard.NewPrivateKey()
 	ck, _ := wireguard.NewPrivateKey()
-	for name, k := range map[string]wireguard.Key{"provider.key": pk, "consumer.key": ck} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(k.String()+"\n"), 0o600); err != nil {
-			return nil, err
-		}
-	}
 	port, err := freeUDPPortIn(d.lab.Provider)
 	if err != nil {
 		return nil, err
 	}
+	b, err := d.newBarePair("bare-wireguard", "198.19.201.0/24")
+	if err != nil {
+		return nil, err
+	}
+	for name, k := range map[string]wireguard.Key{"provider.key": pk, "consumer.key": ck} {
+		if err := os.WriteFile(filepath.Join(b.dir, name), []byte(k.String()+"\n"), 0o600); err != nil {
+			b.stop()
+			return nil, err
+		}
+	}
 	pIf, cIf := "wgbp"+d.lab.Provider[len(d.lab.Provider)-6:], "wgbc"+d.lab.Consumer[len(d.lab.Consumer)-6:]
-	var procs []*exec.Cmd
-	nat := []string{"-t", "nat", "POSTROUTING", "-s", "198.19.201.0/24", "-o", d.lab.ProviderUplink, "-j", "MASQUERADE"}
-	stop = func() {
-		for _, p := range procs {
-			p.Process.Kill()
-			p.Wait()
-		}
-		d.lab.Command(d.lab.Provider, "iptables", append([]string{"-w", nat[0], nat[1], "-D"}, nat[2:]...)...).Run()
-	}
-	run := func(ns string, args ...string) error {
-		if out, err := d.lab.Command(ns, args[0], args[1:]...).CombinedOutput(); err != nil {
-			return fmt.Errorf("%v: %v: %s", args, err, out)
-		}
-		return nil
-	}
+	run := b.run
 	startIn := func(ns, ifname string) error {
-		cmd := d.lab.Command(ns, bin, "-f", ifname)
-		log, err := os.Create(filepath.Join(dir, ifname+".log"))
-		if err != nil {
+		if err := b.start(ns, ifname, bin, "-f", ifname); err != nil {
 			return err
 		}
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			return err
-		}
-		procs = append(procs, cmd)
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			if _, err := os.Stat("/var/run/wireguard/" + ifname + ".sock"); err == nil {
 				return nil
@@ -78,11 +58,9 @@ func (d *demo) bareWireGuard(ctx context.Context) (stop func(), err error) {
 			}
 		}
 	}
+	dir := b.dir
+	stop = b.stop
 	steps := []func() error{
-		func() error {
-			return run(d.lab.Provider, append([]string{"iptables", "-w", nat[0], nat[1], "-A"}, nat[2:]...)...)
-		},
-		func() error { return run(d.lab.Provider, "sysctl", "-qw", "net.ipv4.ip_forward=1") },
 		func() error { return startIn(d.lab.Provider, pIf) },
 		func() error {
 			return run(d.lab.Provider, "wg", "set", pIf, "private-key", filepath.Join(dir, "provider.key"), "listen-port", fmt.Sprint(port),

@@ -152,19 +152,80 @@ func round(v []float64) []int {
 	return out
 }
 
+// barePair is a tunnel pair configured by hand for a measurement: its
+// folder, its processes, and the NAT rule of its subnet on the provider.
+type barePair struct {
+	d     *demo
+	dir   string
+	nat   []string
+	procs []*exec.Cmd
+}
+
+// newBarePair makes the folder and forwards subnet out of the provider's
+// uplink with NAT, as myst does.
+func (d *demo) newBarePair(name, subnet string) (*barePair, error) {
+	b := &barePair{d: d, dir: filepath.Join(d.dir, name), nat: []string{"-t", "nat", "POSTROUTING", "-s", subnet, "-o", d.lab.ProviderUplink, "-j", "MASQUERADE"}}
+	if err := os.MkdirAll(b.dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := b.run(d.lab.Provider, append([]string{"iptables", "-w", b.nat[0], b.nat[1], "-A"}, b.nat[2:]...)...); err != nil {
+		return nil, err
+	}
+	if err := b.run(d.lab.Provider, "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
+		b.stop()
+		return nil, err
+	}
+	return b, nil
+}
+
+// run runs a command in ns to completion.
+func (b *barePair) run(ns string, args ...string) error {
+	if out, err := b.d.lab.Command(ns, args[0], args[1:]...).CombinedOutput(); err != nil {
+		return fmt.Errorf("%v: %v: %s", args, err, out)
+	}
+	return nil
+}
+
+// start runs a long-lived program in ns, in the pair's folder, its output
+// in logName.log there.
+func (b *barePair) start(ns, logName string, args ...string) error {
+	cmd := b.d.lab.Command(ns, args[0], args[1:]...)
+	cmd.Dir = b.dir
+	log, err := os.Create(filepath.Join(b.dir, logName+".log"))
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	b.procs = append(b.procs, cmd)
+	return nil
+}
+
+// stop kills the processes and removes the NAT rule.
+func (b *barePair) stop() {
+	for _, p := range b.procs {
+		p.Process.Kill()
+		p.Wait()
+	}
+	b.run(b.d.lab.Provider, append([]string{"iptables", "-w", b.nat[0], b.nat[1], "-D"}, b.nat[2:]...)...)
+}
+
 // bareOpenVPN runs an openvpn server in the provider's namespace and a
 // client in the consumer's, configured by hand with the cipher, tls-crypt
 // and routing myst uses, and the same NAT; it returns once the client is up.
 func (d *demo) bareOpenVPN(ctx context.Context) (stop func(), err error) {
-	dir := filepath.Join(d.dir, "bare")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
 	pki, err := openvpn.NewPKI("bare")
 	if err != nil {
 		return nil, err
 	}
 	port, err := freeUDPPortIn(d.lab.Provider)
+	if err != nil {
+		return nil, err
+	}
+	b, err := d.newBarePair("bare-openvpn", "198.19.200.0/24")
 	if err != nil {
 		return nil, err
 	}
@@ -180,57 +241,28 @@ func (d *demo) bareOpenVPN(ctx context.Context) (stop func(), err error) {
 			"auth-user-pass creds.txt", "disable-dco", "verb 3", ""}, "\n"),
 	}
 	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(b.dir, name), []byte(data), 0o600); err != nil {
+			b.stop()
 			return nil, err
 		}
 	}
-	var procs []*exec.Cmd
-	nat := []string{"-t", "nat", "POSTROUTING", "-s", "198.19.200.0/24", "-o", d.lab.ProviderUplink, "-j", "MASQUERADE"}
-	stop = func() {
-		for _, p := range procs {
-			p.Process.Kill()
-			p.Wait()
-		}
-		d.lab.Command(d.lab.Provider, "iptables", append([]string{"-w", nat[0], nat[1], "-D"}, nat[2:]...)...).Run()
-	}
-	startIn := func(ns, conf string) error {
-		cmd := d.lab.Command(ns, "openvpn", "--config", conf)
-		cmd.Dir = dir
-		log, err := os.Create(filepath.Join(dir, conf+".log"))
-		if err != nil {
-			return err
-		}
-		cmd.Stdout, cmd.Stderr = log, log
-		if err := cmd.Start(); err != nil {
-			return err
-		}
-		procs = append(procs, cmd)
-		return nil
-	}
-	if out, err := d.lab.Command(d.lab.Provider, "iptables", append([]string{"-w", nat[0], nat[1], "-A"}, nat[2:]...)...).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("iptables: %v: %s", err, out)
-	}
-	if out, err := d.lab.Command(d.lab.Provider, "sysctl", "-qw", "net.ipv4.ip_forward=1").CombinedOutput(); err != nil {
-		stop()
-		return nil, fmt.Errorf("sysctl: %v: %s", err, out)
-	}
-	if err := startIn(d.lab.Provider, "server.conf"); err != nil {
-		stop()
+	if err := b.start(d.lab.Provider, "server", "openvpn", "--config", "server.conf"); err != nil {
+		b.stop()
 		return nil, err
 	}
-	time.Sleep(200 * time.Millisecond)
-	if err := startIn(d.lab.Consumer, "client.conf"); err != nil {
-		stop()
+	time.Sleep(200 * time.Millisecond) // the server binds its port
+	if err := b.start(d.lab.Consumer, "client", "openvpn", "--config", "client.conf"); err != nil {
+		b.stop()
 		return nil, err
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		log, _ := os.ReadFile(filepath.Join(dir, "client.conf.log"))
+		log, _ := os.ReadFile(filepath.Join(b.dir, "client.log"))
 		if strings.Contains(string(log), "Initialization Sequence Completed") {
-			return stop, nil
+			return b.stop, nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			stop()
+			b.stop()
 			return nil, fmt.Errorf("client not up after 20s:\n%s", log)
 		}
 		time.Sleep(50 * time.Millisecond)
