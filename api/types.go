@@ -117,6 +117,11 @@ type ConnectionRequest struct {
 	ConsumerID  string `json:"consumer_id"`
 	ProviderID  string `json:"provider_id"`
 	ServiceType string `json:"service_type"`
+	// KillSwitch blocks all traffic outside the tunnel from connect until
+	// disconnect, also when the tunnel is lost (default true).
+	KillSwitch *bool `json:"kill_switch,omitempty"`
+	// AllowLAN lets the kill switch pass traffic to the local subnets.
+	AllowLAN bool `json:"allow_lan,omitempty"`
 }
 
 // Connection states.
@@ -125,6 +130,12 @@ const (
 	Connecting    = "Connecting"
 	Connected     = "Connected"
 	Disconnecting = "Disconnecting"
+	// Reconnecting: the tunnel was lost; the kill switch blocks traffic
+	// while a new session with the same provider is tried.
+	Reconnecting = "Reconnecting"
+	// Blocked: the tunnel was lost and could not be brought back; the
+	// kill switch blocks all traffic until `myst disconnect`.
+	Blocked = "Blocked"
 )
 
 // Connection is GET /connection: the consumer's connection.
@@ -143,6 +154,8 @@ type Connection struct {
 	BytesReceived uint64        `json:"bytes_received"`
 	Duration      time.Duration `json:"duration_ns"`
 	Cost          string        `json:"cost,omitempty"` // MYSTT promised in this session
+	// KillSwitch says whether traffic outside the tunnel is blocked.
+	KillSwitch bool `json:"kill_switch"`
 }
 
 // SessionInfo is one provider-side session.

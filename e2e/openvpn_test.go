@@ -204,7 +204,7 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 
 	// Connect, then the first byte through the tunnel.
 	start := time.Now()
-	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn")...)
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn", "--kill-switch=false")...)
 	connected := time.Since(start)
 	firstPage(t, lab, web, cd, start, connected)
 
@@ -280,7 +280,7 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	// Daemon shutdown (SIGTERM) of a connected consumer restores its routes
 	// and ends the provider's session.
 	svc = mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "openvpn", "--identity", provider, "--max-sessions", "1")...).lastLine()
-	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn")...)
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn", "--kill-switch=false")...)
 	if snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all") == routesBefore {
 		t.Fatal("connected, but the consumer's routes did not change")
 	}
@@ -300,7 +300,7 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	// within 30 s, says why, and its routes are restored; the provider's
 	// next start removes the NAT rules the crash left.
 	svc = mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "openvpn", "--identity", provider, "--max-sessions", "1")...).lastLine()
-	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn")...)
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn", "--kill-switch=false")...)
 	pd.kill()
 	killed := time.Now()
 	mysttest.WaitFor(t, 30*time.Second, func() bool {
@@ -329,7 +329,7 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	// A consumer killed mid-session: the provider ends the session and frees the slot.
 	mustMystIn(t, lab.Provider, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
 	svc = mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "openvpn", "--identity", provider, "--max-sessions", "1")...).lastLine()
-	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn")...)
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn", "--kill-switch=false")...)
 	cd.kill()
 	mysttest.WaitFor(t, 40*time.Second, func() bool {
 		ss, err := pd.client.Sessions(ctx)

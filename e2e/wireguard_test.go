@@ -80,7 +80,7 @@ func TestWireGuardEndToEnd(t *testing.T) {
 	}
 
 	start := time.Now()
-	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard", "--kill-switch=false")...)
 	connected := time.Since(start)
 	firstPage(t, lab, web, cd, start, connected)
 
@@ -121,7 +121,7 @@ func TestWireGuardEndToEnd(t *testing.T) {
 
 	// The provider killed mid-session: the consumer notices and says why.
 	startService()
-	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard", "--kill-switch=false")...)
 	pd.kill()
 	killed := time.Now()
 	mysttest.WaitFor(t, 30*time.Second, func() bool {
@@ -142,7 +142,7 @@ func TestWireGuardEndToEnd(t *testing.T) {
 	// The consumer killed mid-session: the provider frees the slot.
 	mustMystIn(t, lab.Provider, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
 	svc = startService()
-	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard", "--kill-switch=false")...)
 	cd.kill()
 	mysttest.WaitFor(t, 40*time.Second, func() bool {
 		ss, err := pd.client.Sessions(ctx)

@@ -2,14 +2,19 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"sync/atomic"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/dialog"
 	"github.com/mystnode/myst/discovery"
+	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/killswitch"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/session"
@@ -18,9 +23,21 @@ import (
 // connection is the consumer's one connection.
 type connection struct {
 	view      api.Connection
+	plan      *plan
 	session   *session.Conn
 	connector session.Connector
 	payer     *payments.Payer
+	reconnect context.CancelFunc // stops a reconnect loop; nil when none runs
+	done      chan struct{}      // closed when that loop ended
+}
+
+// plan is what a connection is made of; a reconnect makes it again.
+type plan struct {
+	signer      *identity.Signer
+	provider    common.Address
+	serviceType string
+	killSwitch  bool
+	allowLAN    bool
 }
 
 // Connection reports the consumer's connection.
@@ -39,14 +56,15 @@ func (n *Node) Connection() api.Connection {
 	return v
 }
 
-func (n *Node) setConn(v api.Connection, c *session.Conn) {
+func (n *Node) setConn(v api.Connection) {
 	n.connMu.Lock()
-	n.conn = connection{view: v, session: c}
+	n.conn = connection{view: v}
 	n.connMu.Unlock()
 }
 
 // Connect finds the provider's proposal for the service type in
-// discovery, opens a dialog, negotiates a session and brings it up.
+// discovery, opens a dialog, negotiates a session and brings it up; for a
+// tunnel, with the kill switch on unless the request turns it off.
 func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Connection, error) {
 	consumer, err := parseID("consumer_id", req.ConsumerID)
 	if err != nil {
@@ -62,16 +80,20 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 	if !proposal.ValidServiceType(req.ServiceType) {
 		return api.Connection{}, fieldErrorf("service_type", "%q is not a service type", req.ServiceType)
 	}
+	t, err := serviceType(req.ServiceType)
+	if err != nil {
+		return api.Connection{}, &FieldError{Field: "service_type", Err: err}
+	}
 	signer, err := n.unlocked("consumer_id", consumer)
 	if err != nil {
 		return api.Connection{}, err
 	}
-	connector, err := n.connector(req.ServiceType, signer)
-	if err != nil {
-		return api.Connection{}, &FieldError{Field: "service_type", Err: err}
-	}
 	if n.discovery == nil {
 		return api.Connection{}, ErrNoDiscovery
+	}
+	p := &plan{signer: signer, provider: provider, serviceType: req.ServiceType, killSwitch: t.Tunnel, allowLAN: req.AllowLAN}
+	if req.KillSwitch != nil {
+		p.killSwitch = *req.KillSwitch && t.Tunnel
 	}
 	n.connMu.Lock()
 	if n.conn.view.State != api.NotConnected {
@@ -79,60 +101,106 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		n.connMu.Unlock()
 		return api.Connection{}, retell(ErrBusy, "the connection is %s: disconnect first (`myst disconnect`)", state)
 	}
-	view := api.Connection{State: api.Connecting, ConsumerID: consumer.Hex(), ProviderID: provider.Hex(), ServiceType: req.ServiceType, Since: time.Now().UTC()}
-	n.conn = connection{view: view}
+	view := api.Connection{State: api.Connecting, ConsumerID: consumer.Hex(), ProviderID: provider.Hex(), ServiceType: req.ServiceType,
+		Since: time.Now().UTC(), KillSwitch: p.killSwitch}
+	n.conn = connection{view: view, plan: p}
 	n.connMu.Unlock()
 
-	fail := func(err error) (api.Connection, error) {
-		n.setConn(api.Connection{State: api.NotConnected, LastError: err.Error()}, nil)
-		return api.Connection{}, err
-	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	found, _, _, err := n.discovery.Search(ctx, url.Values{"provider_id": {provider.Hex()}, "service_type": {req.ServiceType}})
+	c, err := n.establish(ctx, p)
+	if err != nil {
+		if p.killSwitch {
+			if kerr := n.killSwitch.Off(); kerr != nil {
+				err = errors.Join(err, fmt.Errorf("the kill switch could not be turned off: %w (run `myst disconnect`)", kerr))
+			}
+		}
+		n.setConn(api.Connection{State: api.NotConnected, LastError: err.Error()})
+		return api.Connection{}, err
+	}
+	n.connMu.Lock()
+	if n.conn.view.State != api.Connecting {
+		// The daemon is stopping.
+		n.connMu.Unlock()
+		c.session.Close()
+		return api.Connection{}, ErrStopping
+	}
+	view.State, view.SessionID, view.Since = api.Connected, c.session.ID(), c.session.Since().UTC()
+	c.view = view
+	n.conn = c
+	n.connMu.Unlock()
+	n.logger.Info("connected", "provider", provider.Hex(), "service", req.ServiceType, "session", c.session.ID(), "kill_switch", p.killSwitch)
+	return n.Connection(), nil
+}
+
+// establish makes one session of the plan: discovery, dialog, session,
+// data channel (behind the kill switch when the plan has it), payments.
+func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
+	provider := p.provider
+	found, _, _, err := n.discovery.Search(ctx, url.Values{"provider_id": {provider.Hex()}, "service_type": {p.serviceType}})
 	if err != nil {
 		var he *discovery.HTTPError
 		if errors.As(err, &he) {
-			return fail(retell(err, "discovery: %s", he.Body.Error))
+			return connection{}, retell(err, "discovery: %s", he.Body.Error)
 		}
-		return fail(upstreamf("%w", err))
+		return connection{}, upstreamf("%w", err)
 	}
 	if len(found) == 0 {
-		return fail(&FieldError{Field: "provider_id", Err: retell(ErrNotOffered, "%s offers no %s service in discovery (see `myst proposals`)", provider.Hex(), req.ServiceType)})
+		return connection{}, &FieldError{Field: "provider_id", Err: retell(ErrNotOffered, "%s offers no %s service in discovery (see `myst proposals`)", provider.Hex(), p.serviceType)}
 	}
-	d, err := dialog.Dial(ctx, n.nc, signer, provider, n.cache, dialog.DialConfig{Metrics: n.metrics})
+	connector, err := n.connector(p.serviceType, p.signer)
 	if err != nil {
-		return fail(dialError(err, provider, "(its node may be down)"))
+		return connection{}, &FieldError{Field: "service_type", Err: err}
+	}
+	d, err := dialog.Dial(ctx, n.nc, p.signer, provider, n.cache, dialog.DialConfig{Metrics: n.metrics})
+	if err != nil {
+		return connection{}, dialError(err, provider, "(its node may be down)")
 	}
 	d.Handle("ping", echo)
-	conn, err := session.Open(ctx, d, found[0].Signed, connector, session.ConsumerConfig{
-		KeepAliveEvery: n.cfg.KeepAliveEvery,
-		OnEnd: func(reason string) {
-			n.logger.Warn("connection lost", "provider", provider.Hex(), "reason", reason)
-			n.connMu.Lock()
-			if n.conn.view.SessionID != "" && n.conn.view.State == api.Connected {
-				n.conn = connection{view: api.Connection{State: api.NotConnected, LastError: reason}}
+	cfg := session.ConsumerConfig{KeepAliveEvery: n.cfg.KeepAliveEvery}
+	var opened atomic.Pointer[session.Conn]
+	cfg.OnEnd = func(reason string) { n.lost(opened.Load(), reason) }
+	if p.killSwitch {
+		cfg.BeforeConnect = func(providerConfig json.RawMessage) error {
+			ep, err := connector.Endpoint(providerConfig)
+			if err != nil {
+				return err
 			}
-			n.connMu.Unlock()
-		},
-	})
+			return n.killSwitch.On(killswitch.Config{Allow: append(n.networkHosts(), ep), AllowLAN: p.allowLAN})
+		}
+	}
+	conn, err := session.Open(ctx, d, found[0].Signed, connector, cfg)
+	if err == nil {
+		opened.Store(conn)
+		select {
+		case <-conn.Done():
+			err = fmt.Errorf("the session ended at once: %s", conn.Reason())
+		default:
+		}
+	}
 	if err != nil {
 		d.Close()
 		var re *session.RefusedError
 		if errors.As(err, &re) {
-			return fail(retell(err, "%s refused the session: %s", provider.Hex(), re.Explain()))
+			return connection{}, retell(err, "%s refused the session: %s", provider.Hex(), re.Explain())
 		}
-		return fail(upstreamf("%w", err))
+		return connection{}, upstreamf("%w", err)
+	}
+	if p.killSwitch {
+		if err := n.killSwitch.AllowInterface(connector.Stats().Interface); err != nil {
+			conn.Abort("the consumer's kill switch failed")
+			return connection{}, err
+		}
 	}
 	var payer *payments.Payer
 	if payments.Priced(conn.Proposal().Price) {
 		if !n.paymentsEnabled() {
 			conn.Abort("the network has no payment contracts to pay a priced service with")
-			return fail(fmt.Errorf("%w to pay a priced service with", ErrNoPayments))
+			return connection{}, fmt.Errorf("%w to pay a priced service with", ErrNoPayments)
 		}
 		bytes := func() uint64 { st := connector.Stats(); return st.BytesIn + st.BytesOut }
 		payer, err = payments.NewPayer(ctx, payments.PayerConfig{
-			Client: n.pay, Store: n.payStore, Consumer: signer, Provider: provider, SessionID: conn.ID(),
+			Client: n.pay, Store: n.payStore, Consumer: p.signer, Provider: provider, SessionID: conn.ID(),
 			Price: conn.Proposal().Price, Start: conn.Since(), Bytes: bytes,
 			OnOverbilled: func(reason string) {
 				n.logger.Warn("refusing an invoice; ending the session", "provider", provider.Hex(), "reason", reason)
@@ -141,37 +209,123 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		})
 		if err != nil {
 			conn.Abort("the consumer could not set up payments")
-			return fail(fmt.Errorf("payments: %w", err))
+			return connection{}, fmt.Errorf("payments: %w", err)
 		}
 		conn.Dialog().Handle(payments.TopicInvoice, payer.Handle)
 	}
-	view.State, view.SessionID, view.Since = api.Connected, conn.ID(), conn.Since().UTC()
-	n.connMu.Lock()
-	if n.conn.view.State != api.Connecting {
-		// The daemon is stopping.
-		n.connMu.Unlock()
-		conn.Close()
-		return api.Connection{}, ErrStopping
-	}
-	n.conn = connection{view: view, session: conn, connector: connector, payer: payer}
-	n.connMu.Unlock()
-	n.logger.Info("connected", "provider", provider.Hex(), "service", req.ServiceType, "session", conn.ID())
-	return n.Connection(), nil
+	return connection{plan: p, session: conn, connector: connector, payer: payer}, nil
 }
 
-// Disconnect ends the consumer's session.
+// ReconnectTries is how many new sessions a lost connection tries before
+// it is Blocked; the waits before them double from one second.
+const ReconnectTries = 3
+
+// lost handles the end of a connected session: without the kill switch the
+// connection is over; with it, traffic stays blocked while new sessions
+// with the same provider are tried, then stays Blocked.
+func (n *Node) lost(s *session.Conn, reason string) {
+	n.connMu.Lock()
+	defer n.connMu.Unlock()
+	c := n.conn
+	if c.session == nil || c.session != s || c.view.State != api.Connected {
+		return
+	}
+	n.logger.Warn("connection lost", "provider", c.view.ProviderID, "reason", reason)
+	if !c.plan.killSwitch {
+		n.conn = connection{view: api.Connection{State: api.NotConnected, LastError: reason}}
+		return
+	}
+	ctx, cancel := context.WithCancel(n.ctx)
+	v := c.view
+	v.State, v.SessionID, v.LastError = api.Reconnecting, "", "the tunnel was lost ("+reason+"); traffic stays blocked while reconnecting"
+	n.conn = connection{view: v, plan: c.plan, reconnect: cancel, done: make(chan struct{})}
+	n.wg.Add(1)
+	go n.reconnect(ctx, c.plan, reason, n.conn.done)
+}
+
+// reconnect tries new sessions of plan; the kill switch stays on.
+func (n *Node) reconnect(ctx context.Context, p *plan, reason string, done chan struct{}) {
+	defer n.wg.Done()
+	defer close(done)
+	var err error
+	wait := time.Second
+	for try := 1; try <= ReconnectTries; try++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait *= 2
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		var c connection
+		c, err = n.establish(tctx, p)
+		cancel()
+		if err == nil {
+			n.connMu.Lock()
+			if n.conn.view.State != api.Reconnecting || ctx.Err() != nil {
+				n.connMu.Unlock()
+				c.session.Close()
+				return
+			}
+			v := n.conn.view
+			v.State, v.SessionID, v.Since, v.LastError = api.Connected, c.session.ID(), c.session.Since().UTC(), "reconnected after: "+reason
+			c.view = v
+			n.conn = c
+			n.connMu.Unlock()
+			n.logger.Info("reconnected", "provider", p.provider.Hex(), "session", c.session.ID(), "try", try)
+			return
+		}
+		n.logger.Warn("reconnect failed", "provider", p.provider.Hex(), "try", try, "err", err)
+	}
+	n.connMu.Lock()
+	defer n.connMu.Unlock()
+	if n.conn.view.State != api.Reconnecting || ctx.Err() != nil {
+		return
+	}
+	n.conn.view.State = api.Blocked
+	n.conn.view.LastError = fmt.Sprintf("the tunnel was lost (%s) and %d new sessions failed (last: %v); all traffic stays blocked: run `myst disconnect` to restore it, then connect again",
+		reason, ReconnectTries, err)
+	n.conn.reconnect, n.conn.done = nil, nil
+}
+
+// Disconnect ends the consumer's connection (connected, reconnecting or
+// blocked) and turns the kill switch off.
 func (n *Node) Disconnect(ctx context.Context) (api.Connection, error) {
 	n.connMu.Lock()
 	c := n.conn
-	if c.view.State != api.Connected || c.session == nil {
+	switch c.view.State {
+	case api.Connected, api.Reconnecting, api.Blocked:
+	default:
 		n.connMu.Unlock()
 		return api.Connection{}, fmt.Errorf("%w (the connection is %s)", ErrNotConnected, c.view.State)
 	}
 	n.conn.view.State = api.Disconnecting
 	n.connMu.Unlock()
-	c.session.Close()
 	v := api.Connection{State: api.NotConnected}
-	n.setConn(v, nil)
+	if err := n.endConnection(c); err != nil {
+		v.LastError = err.Error()
+		n.setConn(v)
+		return api.Connection{}, err
+	}
+	n.setConn(v)
 	n.logger.Info("disconnected", "provider", c.view.ProviderID, "session", c.view.SessionID)
 	return v, nil
+}
+
+// endConnection stops a reconnect loop, ends the session and turns the
+// kill switch off, in that order.
+func (n *Node) endConnection(c connection) error {
+	if c.reconnect != nil {
+		c.reconnect()
+		<-c.done
+	}
+	if c.session != nil {
+		c.session.Close()
+	}
+	if c.plan != nil && c.plan.killSwitch {
+		if err := n.killSwitch.Off(); err != nil {
+			return fmt.Errorf("%w: the kill switch's rules could not be removed: run `myst disconnect` again, or restart the daemon", err)
+		}
+	}
+	return nil
 }

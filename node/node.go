@@ -24,6 +24,7 @@ import (
 	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/forward"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/killswitch"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
@@ -74,13 +75,14 @@ type Node struct {
 	metrics *dialog.Metrics
 	started time.Time
 
-	discovery *discovery.Client
-	provider  *session.Provider
-	nat       *forward.NAT
-	pools     map[string]*forward.Pool // by tunnel type
-	pay       *payments.Client
-	payStore  *payments.Store
-	billing   billing
+	discovery  *discovery.Client
+	provider   *session.Provider
+	nat        *forward.NAT
+	killSwitch *killswitch.Switch
+	pools      map[string]*forward.Pool // by tunnel type
+	pay        *payments.Client
+	payStore   *payments.Store
+	billing    billing
 
 	mu        sync.Mutex
 	listeners map[common.Address]*dialog.Listener
@@ -168,6 +170,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if n.pools, err = newPools(cfg.Tunnels); err != nil {
 		return fail(err)
 	}
+	// A kill switch a killed run left on: traffic stayed blocked until now.
+	n.killSwitch = killswitch.New(cfg.DataDir)
+	if left, err := n.killSwitch.Recover(); err != nil {
+		return fail(fmt.Errorf("remove the kill switch an earlier run left on: %w", err))
+	} else if left {
+		n.logger.Warn("removed the kill switch an earlier run left on (it blocked all traffic outside the tunnel since that run died)")
+	}
 	n.nat = forward.NewNAT(filepath.Join(cfg.DataDir, "nat"))
 	if count, err := n.nat.Recover(); err != nil {
 		return fail(fmt.Errorf("remove NAT rules of an earlier run: %w", err))
@@ -254,14 +263,15 @@ func (n *Node) Close() {
 	})
 }
 
-// closeConnection ends the consumer's connection for good.
+// closeConnection ends the consumer's connection for good, restoring
+// what the kill switch blocked.
 func (n *Node) closeConnection() {
 	n.connMu.Lock()
 	c := n.conn
 	n.conn = connection{view: api.Connection{State: api.NotConnected, LastError: "daemon stopped"}}
 	n.connMu.Unlock()
-	if c.session != nil {
-		c.session.Close()
+	if err := n.endConnection(c); err != nil {
+		n.logger.Error("end the connection", "err", err)
 	}
 }
 

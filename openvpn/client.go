@@ -2,7 +2,9 @@ package openvpn
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -39,6 +41,7 @@ type Client struct {
 	mu        sync.Mutex
 	proc      *process
 	mgmt      *mgmt
+	iface     string
 	sessionID string
 	tunnelIP  string
 	bytesIn   uint64
@@ -107,9 +110,11 @@ func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMess
 			return err
 		}
 	}
+	iface := "mvpnc" + randomHex(4)
 	lines := []string{
 		"client",
-		"dev tun",
+		"dev " + iface,
+		"dev-type tun",
 		"proto udp4",
 		fmt.Sprintf("remote %s %d", cfg.Remote, cfg.Port),
 		"nobind",
@@ -148,7 +153,7 @@ func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMess
 		return fmt.Errorf("openvpn client: %w", err)
 	}
 	c.mu.Lock()
-	c.proc, c.mgmt = p, p.mgmt
+	c.proc, c.mgmt, c.iface = p, p.mgmt, iface
 	c.mu.Unlock()
 	go func() {
 		<-p.exited
@@ -251,7 +256,7 @@ func (c *Client) Down() <-chan struct{} {
 func (c *Client) Stats() session.Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return session.Stats{BytesIn: c.bytesIn, BytesOut: c.bytesOut, TunnelIP: c.tunnelIP}
+	return session.Stats{BytesIn: c.bytesIn, BytesOut: c.bytesOut, TunnelIP: c.tunnelIP, Interface: c.iface}
 }
 
 // Disconnect stops openvpn, which removes the routes it added.
@@ -264,4 +269,10 @@ func (c *Client) Disconnect() {
 	if p != nil {
 		p.stop()
 	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -117,3 +117,12 @@ func newConnector(env session.ConnectEnv) session.Connector {
 
 // Config is nil: openvpn consumers send no config in session-create.
 func (c *Client) Config() (json.RawMessage, error) { return nil, nil }
+
+// Endpoint is the provider's openvpn server address.
+func (c *Client) Endpoint(raw json.RawMessage) (netip.Addr, error) {
+	cfg, err := ParseClientConfig(raw)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return netip.ParseAddr(cfg.Remote)
+}

@@ -21,6 +21,10 @@ type ConsumerConfig struct {
 	KeepAliveEvery time.Duration
 	// OnEnd hears why the session ended (not called for Close).
 	OnEnd func(reason string)
+	// BeforeConnect, if set, runs with the provider's config before the
+	// data channel comes up (the kill switch goes on there); an error
+	// fails the session.
+	BeforeConnect func(providerConfig json.RawMessage) error
 }
 
 // Conn is the consumer's end of an established session.
@@ -82,7 +86,14 @@ func Open(ctx context.Context, d *dialog.Dialog, found proposal.Signed, connecto
 		return nil, &RefusedError{Reason: resp.Reason, Detail: resp.Detail}
 	}
 	c.id = resp.SessionID
-	if err := connector.Connect(ctx, resp.SessionID, resp.Config); err != nil {
+	err = nil
+	if cfg.BeforeConnect != nil {
+		err = cfg.BeforeConnect(resp.Config)
+	}
+	if err == nil {
+		err = connector.Connect(ctx, resp.SessionID, resp.Config)
+	}
+	if err != nil {
 		nack, _ := json.Marshal(Ack{SessionID: resp.SessionID, OK: false, Error: err.Error()})
 		actx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		d.Request(actx, TopicAck, nack)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -222,3 +223,5 @@ func TestQuietConsumerIsReaped(t *testing.T) {
 	defer c.Close()
 	mysttest.WaitFor(t, 5*time.Second, func() bool { return e.prov.CountFor("svc1") == 0 && e.backend.live() == 0 })
 }
+
+func (c *noopConnector) Endpoint(json.RawMessage) (netip.Addr, error) { return netip.Addr{}, nil }

@@ -69,6 +69,9 @@ type Provisioner interface {
 type Connector interface {
 	// Config is what the consumer sends in session-create (nil for none).
 	Config() (json.RawMessage, error)
+	// Endpoint is the provider's address the data channel goes to, read
+	// from the provider's config (invalid for a type without one).
+	Endpoint(providerConfig json.RawMessage) (netip.Addr, error)
 	// Connect brings the data channel up with the provider's config and
 	// returns once traffic flows.
 	Connect(ctx context.Context, sessionID string, providerConfig json.RawMessage) error
@@ -80,8 +83,9 @@ type Connector interface {
 	Down() <-chan struct{}
 }
 
-// Stats are a connection's counters.
+// Stats are a connection's counters and where its tunnel is.
 type Stats struct {
 	BytesIn, BytesOut uint64
 	TunnelIP          string
+	Interface         string // the tunnel's network interface, "" for none
 }

@@ -226,10 +226,23 @@ func (c *connector) Stats() session.Stats {
 	}
 	st, err := dev.get()
 	if err != nil {
-		return session.Stats{TunnelIP: tip}
+		return session.Stats{TunnelIP: tip, Interface: dev.name}
 	}
 	ps := st.peers[pub]
-	return session.Stats{BytesIn: ps.rx, BytesOut: ps.tx, TunnelIP: tip}
+	return session.Stats{BytesIn: ps.rx, BytesOut: ps.tx, TunnelIP: tip, Interface: dev.name}
 }
 
 func (c *connector) Down() <-chan struct{} { return c.down }
+
+// Endpoint is the provider's WireGuard endpoint address.
+func (c *connector) Endpoint(raw json.RawMessage) (netip.Addr, error) {
+	var pc ProviderConfig
+	if err := json.Unmarshal(raw, &pc); err != nil {
+		return netip.Addr{}, fmt.Errorf("provider's wireguard config: %w", err)
+	}
+	ap, err := netip.ParseAddrPort(pc.Endpoint)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("provider's wireguard config: endpoint %q: %w", pc.Endpoint, err)
+	}
+	return ap.Addr(), nil
+}

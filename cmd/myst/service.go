@@ -147,6 +147,7 @@ func newProposalsCmd(g *globals) *cobra.Command {
 
 func newConnectCmd(g *globals) *cobra.Command {
 	var consumer, svc string
+	var killSwitch, allowLAN bool
 	cmd := &cobra.Command{
 		Use:   "connect PROVIDER --identity CONSUMER [--service TYPE]",
 		Short: "Connect to a provider's service found in discovery; returns once connected",
@@ -165,7 +166,7 @@ func newConnectCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "connecting to %s (%s)...\n", p.Hex(), svc)
 			start := time.Now()
-			req := api.ConnectionRequest{ConsumerID: cons.Hex(), ProviderID: p.Hex(), ServiceType: svc}
+			req := api.ConnectionRequest{ConsumerID: cons.Hex(), ProviderID: p.Hex(), ServiceType: svc, KillSwitch: &killSwitch, AllowLAN: allowLAN}
 			return ask(g, cmd, 2*time.Minute, func(c *api.Client, ctx context.Context) (api.Connection, error) {
 				return c.Connect(ctx, req)
 			}, func(w io.Writer, conn api.Connection) error {
@@ -180,11 +181,20 @@ func newConnectCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&consumer, "identity", "", "the consumer identity (unlocked in the daemon)")
 	cmd.Flags().StringVar(&svc, "service", "openvpn", "service type")
+	cmd.Flags().BoolVar(&killSwitch, "kill-switch", true, "block all traffic outside the tunnel until `myst disconnect`, also when the tunnel is lost")
+	cmd.Flags().BoolVar(&allowLAN, "allow-lan", false, "let the kill switch pass traffic to the local subnets")
 	return cmd
 }
 
 func printConnection(out io.Writer, c api.Connection) error {
 	fmt.Fprintf(out, "state: %s\n", c.State)
+	if c.State != api.NotConnected {
+		ks := "off"
+		if c.KillSwitch {
+			ks = "on (nothing leaves outside the tunnel)"
+		}
+		fmt.Fprintf(out, "kill switch: %s\n", ks)
+	}
 	if c.State != api.NotConnected {
 		fmt.Fprintf(out, "provider: %s\nservice: %s\nconsumer: %s\n", c.ProviderID, c.ServiceType, c.ConsumerID)
 		if c.SessionID != "" {

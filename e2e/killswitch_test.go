@@ -1,0 +1,200 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mystnode/myst/mysttest"
+	"github.com/mystnode/myst/netlab"
+)
+
+// lanHost serves HTTP on an address the consumer reaches directly (no
+// tunnel), recording who connected.
+type lanHost struct {
+	url  string
+	mu   sync.Mutex
+	seen []string
+}
+
+func startLANHost(t *testing.T, ns, addr string) *lanHost {
+	t.Helper()
+	ln, err := netlab.Listen(ns, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &lanHost{url: "http://" + ln.Addr().String() + "/"}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		h.mu.Lock()
+		h.seen = append(h.seen, host)
+		h.mu.Unlock()
+		fmt.Fprintf(w, "hello %s\n", host)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return h
+}
+
+func (h *lanHost) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.seen)
+}
+
+// reaches says whether the consumer gets an answer from url.
+func reaches(lab *netlab.Lab, url string) bool {
+	resp, err := httpFrom(lab.Consumer, 2*time.Second).Get(url)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return true
+}
+
+// TestKillSwitch: from connect until disconnect nothing leaves the
+// consumer outside the tunnel, IPv4 or IPv6, also after the provider is
+// killed (Reconnecting, then Blocked, until disconnect); disconnect
+// restores routes and rules exactly; a consumer daemon killed while
+// connected leaves the host blocked until its next start.
+func TestKillSwitch(t *testing.T) {
+	lab := requireLab(t)
+	web := startWebHost(t, lab)
+	dir := t.TempDir()
+	// Hosts the consumer reaches directly: a second address of the
+	// provider's link, and IPv6 on that link.
+	pLink, cLink := lab.Prefix+"pc", lab.Prefix+"c"
+	for _, s := range [][]string{
+		{"-n", lab.Provider, "addr", "add", "198.18.1.3/24", "dev", pLink},
+		{"-n", lab.Provider, "addr", "add", "2001:db8::1/64", "dev", pLink, "nodad"},
+		{"-n", lab.Consumer, "addr", "add", "2001:db8::2/64", "dev", cLink, "nodad"},
+	} {
+		if _, err := lab.Output(lab.Consumer, "ip", s...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lan := startLANHost(t, lab.Provider, "198.18.1.3:0")
+	lan6 := startLANHost(t, lab.Provider, "[2001:db8::1]:0")
+	mysttest.WaitFor(t, 10*time.Second, func() bool { return reaches(lab, lan.url) && reaches(lab, lan6.url) })
+
+	ln := startLocalnetIn(t, lab.Provider, netlab.ProviderIP)
+	pass := writeFile(t, dir, "pass", "pw\n")
+	provider := newIdentityIn(t, lab.Provider, ln, filepath.Join(dir, "provider"), pass, true)
+	consumer := newIdentityIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"), pass, true)
+	pArgs := []string{"--public-ip", netlab.ProviderIP, "--wireguard-port", "0", "--wireguard-subnet", "198.19.0.0/16", "--country", "DE"}
+	pd := startDaemonIn(t, lab.Provider, ln, filepath.Join(dir, "provider"), pArgs...)
+	cd := startDaemonIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"))
+	mustMystIn(t, lab.Provider, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
+	mustMystIn(t, lab.Consumer, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
+	mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "wireguard", "--identity", provider)...)
+
+	routesBefore := snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all")
+	rules4 := snapshot(t, lab, lab.Consumer, "iptables-save")
+	rules6 := snapshot(t, lab, lab.Consumer, "ip6tables-save")
+	restored := func(when string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			routes := snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all")
+			r4, r6 := rulesOf(snapshot(t, lab, lab.Consumer, "iptables-save")), rulesOf(snapshot(t, lab, lab.Consumer, "ip6tables-save"))
+			if routes == routesBefore && r4 == rulesOf(rules4) && r6 == rulesOf(rules6) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: routes\n%s\nbefore\n%s\niptables\n%s\nbefore\n%s\nip6tables\n%s\nbefore\n%s", when, routes, routesBefore, r4, rulesOf(rules4), r6, rulesOf(rules6))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !reaches(lab, lan.url) || !reaches(lab, lan6.url) {
+			t.Fatalf("%s: direct access not back", when)
+		}
+	}
+	blocked := func(when string) {
+		t.Helper()
+		before, before6 := lan.count(), lan6.count()
+		if reaches(lab, lan.url) || reaches(lab, lan6.url) {
+			t.Fatalf("%s: the consumer reached a host outside the tunnel", when)
+		}
+		if lan.count() != before || lan6.count() != before6 {
+			t.Fatalf("%s: a request arrived from outside the tunnel", when)
+		}
+	}
+
+	start := time.Now()
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
+	t.Logf("connect with the kill switch: %s", time.Since(start).Round(time.Millisecond))
+	if !reaches(lab, web.url) {
+		t.Fatal("no web through the tunnel")
+	}
+	blocked("connected")
+	if st := mustMystIn(t, lab.Consumer, append(cd.args, "status")...).stdout; !strings.Contains(st, "kill switch: on") {
+		t.Fatalf("status:\n%s", st)
+	}
+
+	// The provider killed: Reconnecting, then Blocked; nothing leaks meanwhile.
+	pd.kill()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	killed := time.Now()
+	mysttest.WaitFor(t, 40*time.Second, func() bool {
+		c, err := cd.client.Connection(ctx)
+		return err == nil && (c.State == "Reconnecting" || c.State == "Blocked")
+	})
+	t.Logf("provider killed: the consumer is reconnecting after %s", time.Since(killed).Round(time.Millisecond))
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
+		blocked("reconnecting")
+		if reaches(lab, web.url) {
+			t.Fatal("the web host answered with the provider dead")
+		}
+	}
+	mysttest.WaitFor(t, 2*time.Minute, func() bool {
+		c, err := cd.client.Connection(ctx)
+		return err == nil && c.State == "Blocked"
+	})
+	st := mustMystIn(t, lab.Consumer, append(cd.args, "status")...).stdout
+	t.Logf("blocked:\n%s", st)
+	if !strings.Contains(st, "state: Blocked") || !strings.Contains(st, "myst disconnect") {
+		t.Fatalf("status while blocked:\n%s", st)
+	}
+	blocked("blocked")
+	mustMystIn(t, lab.Consumer, append(cd.args, "disconnect")...)
+	restored("after disconnect")
+
+	// The consumer daemon killed while connected: blocked until it starts again.
+	pd = startDaemonIn(t, lab.Provider, ln, filepath.Join(dir, "provider"), pArgs...)
+	mustMystIn(t, lab.Provider, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
+	mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "wireguard", "--identity", provider)...)
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
+	cd.kill()
+	blocked("consumer daemon killed")
+	cd = startDaemonIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"))
+	if !strings.Contains(cd.stderr.String(), "removed the kill switch") {
+		t.Fatalf("the restarted daemon did not say it removed the kill switch:\n%s", cd.stderr.String())
+	}
+	restored("after the consumer daemon restarted")
+}
+
+// rulesOf is the rules and user chains of an iptables-save dump (an empty
+// table iptables loaded on the way adds nothing).
+func rulesOf(s string) string {
+	var out []string
+	table := ""
+	for _, l := range strings.Split(s, "\n") {
+		switch {
+		case strings.HasPrefix(l, "*"):
+			table = l
+		case strings.HasPrefix(l, "-"):
+			out = append(out, table+" "+l)
+		case strings.HasPrefix(l, ":") && !strings.HasPrefix(l, ":INPUT") && !strings.HasPrefix(l, ":OUTPUT") && !strings.HasPrefix(l, ":FORWARD") &&
+			!strings.HasPrefix(l, ":PREROUTING") && !strings.HasPrefix(l, ":POSTROUTING"):
+			out = append(out, table+" "+strings.Fields(l)[0])
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -1,0 +1,228 @@
+// Package killswitch keeps a consumer's traffic inside its tunnel. While
+// it is on, the host sends nothing but to loopback, out of the tunnel's
+// interface, to the provider's endpoint and to the network's own hosts
+// (broker, chain RPC, discovery), and with AllowLAN to its connected
+// subnets; other IPv4 is rejected and all IPv6 but loopback is dropped
+// (the tunnels carry IPv4 only). The rules live in chains of their own,
+// hooked first in OUTPUT of iptables and ip6tables. A state file is
+// written before the rules change, so a daemon killed while the switch
+// was on leaves the host blocked (fail closed) and its next start removes
+// the rules (Recover).
+package killswitch
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/mystnode/myst/atomicfile"
+)
+
+// Chain is the name of the switch's chain in iptables and ip6tables.
+const Chain = "MYST-KILLSWITCH"
+
+// Switch is the consumer host's kill switch.
+type Switch struct {
+	path string // state file
+
+	mu    sync.Mutex
+	on    bool
+	iface string // the tunnel interface let out, "" before the tunnel is up
+}
+
+// state is what is on disk while the switch is on.
+type state struct {
+	On bool `json:"on"`
+}
+
+// New keeps the switch's state file in dir.
+func New(dir string) *Switch { return &Switch{path: filepath.Join(dir, "killswitch.json")} }
+
+// Config says what may pass besides the tunnel.
+type Config struct {
+	Allow    []netip.Addr // the provider's endpoint and the network's hosts
+	AllowLAN bool
+}
+
+func run(bin string, args ...string) error {
+	out, err := exec.Command(bin, append([]string{"-w"}, args...)...).CombinedOutput()
+	if err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return fmt.Errorf("%s not found: install the Debian package iptables", bin)
+		}
+		return fmt.Errorf("%s %s: %v: %s", bin, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// On blocks everything but cfg's hosts and loopback. Calling it again
+// replaces the allowed hosts.
+func (s *Switch) On(cfg Config) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return err
+	}
+	raw, _ := json.Marshal(state{On: true})
+	if err := atomicfile.Write(s.path, raw, 0o600); err != nil {
+		return fmt.Errorf("kill switch state: %w", err)
+	}
+	rules4 := [][]string{{"-o", "lo", "-j", "ACCEPT"}}
+	if s.iface != "" {
+		rules4 = append(rules4, []string{"-o", s.iface, "-j", "ACCEPT"})
+	}
+	for _, a := range cfg.Allow {
+		if a.Is4() {
+			rules4 = append(rules4, []string{"-d", a.String() + "/32", "-j", "ACCEPT"})
+		}
+	}
+	if cfg.AllowLAN {
+		lans, err := connectedSubnets()
+		if err != nil {
+			return err
+		}
+		for _, p := range lans {
+			rules4 = append(rules4, []string{"-d", p.String(), "-j", "ACCEPT"})
+		}
+	}
+	rules4 = append(rules4, []string{"-j", "REJECT", "--reject-with", "icmp-admin-prohibited"})
+	rules6 := [][]string{{"-o", "lo", "-j", "ACCEPT"}, {"-j", "REJECT", "--reject-with", "icmp6-adm-prohibited"}}
+	for bin, rules := range map[string][][]string{"iptables": rules4, "ip6tables": rules6} {
+		// A chain of our own, built before it is hooked in: nothing passes
+		// unfiltered in between.
+		if err := run(bin, "-N", Chain); err != nil && !strings.Contains(err.Error(), "exists") {
+			return s.fail(err)
+		}
+		if err := run(bin, "-F", Chain); err != nil {
+			return s.fail(err)
+		}
+		for _, r := range rules {
+			if err := run(bin, append([]string{"-A", Chain}, r...)...); err != nil {
+				return s.fail(err)
+			}
+		}
+		if run(bin, "-C", "OUTPUT", "-j", Chain) != nil {
+			if err := run(bin, "-I", "OUTPUT", "1", "-j", Chain); err != nil {
+				return s.fail(err)
+			}
+		}
+	}
+	s.on = true
+	return nil
+}
+
+// fail leaves the rules as they are (blocking) and says why.
+func (s *Switch) fail(err error) error {
+	return fmt.Errorf("kill switch: %w", err)
+}
+
+// AllowInterface lets traffic out of the tunnel's interface (replacing the
+// previous tunnel's).
+func (s *Switch) AllowInterface(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.on {
+		return errors.New("kill switch is off")
+	}
+	if s.iface == name {
+		return nil
+	}
+	if s.iface != "" {
+		run("iptables", "-D", Chain, "-o", s.iface, "-j", "ACCEPT")
+	}
+	if err := run("iptables", "-I", Chain, "1", "-o", name, "-j", "ACCEPT"); err != nil {
+		return s.fail(err)
+	}
+	s.iface = name
+	return nil
+}
+
+// IsOn says whether the switch is on.
+func (s *Switch) IsOn() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.on
+}
+
+// Off removes the rules and the state file.
+func (s *Switch) Off() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := remove(); err != nil {
+		return err
+	}
+	s.on, s.iface = false, ""
+	if err := os.Remove(s.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// remove unhooks and deletes the chains, ignoring what is not there.
+func remove() error {
+	var errs []error
+	for _, bin := range []string{"iptables", "ip6tables"} {
+		for run(bin, "-C", "OUTPUT", "-j", Chain) == nil {
+			if err := run(bin, "-D", "OUTPUT", "-j", Chain); err != nil {
+				errs = append(errs, err)
+				break
+			}
+		}
+		if err := run(bin, "-F", Chain); err != nil && !missing(err) {
+			errs = append(errs, err)
+		}
+		if err := run(bin, "-X", Chain); err != nil && !missing(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func missing(err error) bool {
+	return strings.Contains(err.Error(), "No chain") || strings.Contains(err.Error(), "does not exist")
+}
+
+// Recover removes the rules a killed daemon left on, if any, and says so.
+func (s *Switch) Recover() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	raw, err := os.ReadFile(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var st state
+	json.Unmarshal(raw, &st)
+	if err := remove(); err != nil {
+		return false, err
+	}
+	return true, os.Remove(s.path)
+}
+
+// connectedSubnets are the IPv4 subnets of the host's links.
+func connectedSubnets() ([]netip.Prefix, error) {
+	out, err := exec.Command("ip", "-4", "-o", "addr", "show").Output()
+	if err != nil {
+		return nil, fmt.Errorf("ip addr show: %w", err)
+	}
+	var ps []netip.Prefix
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] == "inet" {
+				if p, err := netip.ParsePrefix(f[i+1]); err == nil && !p.Addr().IsLoopback() {
+					ps = append(ps, p.Masked())
+				}
+			}
+		}
+	}
+	return ps, nil
+}
