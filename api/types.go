@@ -122,6 +122,10 @@ type ConnectionRequest struct {
 	KillSwitch *bool `json:"kill_switch,omitempty"`
 	// AllowLAN lets the kill switch pass traffic to the local subnets.
 	AllowLAN bool `json:"allow_lan,omitempty"`
+	// DNS is the resolver while connected: "provider" (default: the
+	// provider's resolver, through the tunnel), "system" (leave the
+	// host's), or an IP address.
+	DNS string `json:"dns,omitempty"`
 }
 
 // Connection states.
@@ -156,6 +160,10 @@ type Connection struct {
 	Cost          string        `json:"cost,omitempty"` // MYSTT promised in this session
 	// KillSwitch says whether traffic outside the tunnel is blocked.
 	KillSwitch bool `json:"kill_switch"`
+	// DNS is the resolver the host uses while connected ("" when left
+	// alone); DNSError says why it does not answer, if it does not.
+	DNS      string `json:"dns,omitempty"`
+	DNSError string `json:"dns_error,omitempty"`
 }
 
 // SessionInfo is one provider-side session.

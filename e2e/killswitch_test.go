@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/netlab"
 )
@@ -48,6 +50,63 @@ func (h *lanHost) count() int {
 	return len(h.seen)
 }
 
+// dnsServer is a resolver in the lab: it answers web.test with the web
+// host's address (NXDOMAIN for other names) and records who asked.
+type dnsServer struct {
+	mu   sync.Mutex
+	from []string
+}
+
+func startDNSServer(t *testing.T, ns, addr string) *dnsServer {
+	t.Helper()
+	d := &dnsServer{}
+	var pc net.PacketConn
+	if err := netlab.In(ns, func() (err error) {
+		pc, err = net.ListenPacket("udp", addr)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		host, _, _ := net.SplitHostPort(w.RemoteAddr().String())
+		d.mu.Lock()
+		d.from = append(d.from, host)
+		d.mu.Unlock()
+		m := new(dns.Msg)
+		m.SetReply(q)
+		if len(q.Question) == 1 && q.Question[0].Name == "web.test." && q.Question[0].Qtype == dns.TypeA {
+			rr, _ := dns.NewRR("web.test. 60 IN A " + netlab.WebIP)
+			m.Answer = append(m.Answer, rr)
+		} else if len(q.Question) == 1 && q.Question[0].Name != "." {
+			m.SetRcode(q, dns.RcodeNameError)
+		}
+		w.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+	return d
+}
+
+func (d *dnsServer) askedBy() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.from...)
+}
+
+// resolve looks web.test up from the consumer's namespace with the system
+// resolver (getent: /etc/resolv.conf as the namespace sees it).
+func resolve(lab *netlab.Lab) string {
+	out, err := lab.Command(lab.Consumer, "getent", "ahostsv4", "web.test").Output()
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(out))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
+
 // reaches says whether the consumer gets an answer from url.
 func reaches(lab *netlab.Lab, url string) bool {
 	resp, err := httpFrom(lab.Consumer, 2*time.Second).Get(url)
@@ -78,6 +137,18 @@ func TestKillSwitch(t *testing.T) {
 		if _, err := lab.Output(lab.Consumer, "ip", s...); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, err := lab.Output(lab.Provider, "ip", "addr", "add", netlab.ConsumerResolverIP+"/24", "dev", pLink); err != nil {
+		t.Fatal(err)
+	}
+	isp := startDNSServer(t, lab.Provider, netlab.ConsumerResolverIP+":53")
+	public := startDNSServer(t, lab.Web, netlab.WebIP+":53")
+	resolvBefore, err := os.ReadFile(lab.ResolvConf(lab.Consumer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resolve(lab); got != netlab.WebIP || len(isp.askedBy()) == 0 {
+		t.Fatalf("before connect: web.test resolved to %q, the consumer's resolver was asked by %v", got, isp.askedBy())
 	}
 	lan := startLANHost(t, lab.Provider, "198.18.1.3:0")
 	lan6 := startLANHost(t, lab.Provider, "[2001:db8::1]:0")
@@ -114,6 +185,9 @@ func TestKillSwitch(t *testing.T) {
 		if !reaches(lab, lan.url) || !reaches(lab, lan6.url) {
 			t.Fatalf("%s: direct access not back", when)
 		}
+		if got, _ := os.ReadFile(lab.ResolvConf(lab.Consumer)); string(got) != string(resolvBefore) {
+			t.Fatalf("%s: resolv.conf %q, before %q", when, got, resolvBefore)
+		}
 	}
 	blocked := func(when string) {
 		t.Helper()
@@ -133,8 +207,20 @@ func TestKillSwitch(t *testing.T) {
 		t.Fatal("no web through the tunnel")
 	}
 	blocked("connected")
-	if st := mustMystIn(t, lab.Consumer, append(cd.args, "status")...).stdout; !strings.Contains(st, "kill switch: on") {
+	if st := mustMystIn(t, lab.Consumer, append(cd.args, "status")...).stdout; !strings.Contains(st, "kill switch: on") || !strings.Contains(st, "dns: 198.19.") {
 		t.Fatalf("status:\n%s", st)
+	}
+	// Names resolve through the provider; the consumer's own resolver
+	// hears nothing; the public resolver hears the provider.
+	ispAsked := len(isp.askedBy())
+	if got := resolve(lab); got != netlab.WebIP {
+		t.Fatalf("connected: web.test resolved to %q; resolv.conf:\n%s", got, must(os.ReadFile(lab.ResolvConf(lab.Consumer))))
+	}
+	if n := len(isp.askedBy()); n != ispAsked {
+		t.Fatalf("connected: the consumer's own resolver got %d queries", n-ispAsked)
+	}
+	if by := public.askedBy(); len(by) == 0 || by[len(by)-1] != netlab.ProviderWebIP {
+		t.Fatalf("the public resolver was asked by %v, want the provider %s", by, netlab.ProviderWebIP)
 	}
 
 	// The provider killed: Reconnecting, then Blocked; nothing leaks meanwhile.
@@ -163,6 +249,9 @@ func TestKillSwitch(t *testing.T) {
 		t.Fatalf("status while blocked:\n%s", st)
 	}
 	blocked("blocked")
+	if resolve(lab) != "" || len(isp.askedBy()) != ispAsked {
+		t.Fatal("blocked: a name resolved, or the consumer's own resolver was asked")
+	}
 	mustMystIn(t, lab.Consumer, append(cd.args, "disconnect")...)
 	restored("after disconnect")
 
@@ -173,6 +262,9 @@ func TestKillSwitch(t *testing.T) {
 	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
 	cd.kill()
 	blocked("consumer daemon killed")
+	if got, _ := os.ReadFile(lab.ResolvConf(lab.Consumer)); string(got) == string(resolvBefore) {
+		t.Fatal("the killed daemon's resolver change is gone already (want it kept until the next start)")
+	}
 	cd = startDaemonIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"))
 	if !strings.Contains(cd.stderr.String(), "removed the kill switch") {
 		t.Fatalf("the restarted daemon did not say it removed the kill switch:\n%s", cd.stderr.String())
@@ -197,4 +289,11 @@ func rulesOf(s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func must(b []byte, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
 }

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -22,11 +23,15 @@ import (
 
 // Addresses of the lab hosts.
 const (
-	ConsumerIP     = "198.18.1.2" // consumer, on the consumer-provider link
-	ProviderIP     = "198.18.1.1" // provider, on the consumer-provider link: its public address
-	ProviderWebIP  = "198.18.2.1" // provider, on the provider-web link: what the web host sees
-	WebIP          = "198.18.2.2" // web host
-	ProviderUplink = "up"         // provider's interface towards the web (suffix of a unique name)
+	ConsumerIP    = "198.18.1.2" // consumer, on the consumer-provider link
+	ProviderIP    = "198.18.1.1" // provider, on the consumer-provider link: its public address
+	ProviderWebIP = "198.18.2.1" // provider, on the provider-web link: what the web host sees
+	WebIP         = "198.18.2.2" // web host
+	// ConsumerResolverIP is the consumer's own ("ISP") resolver on its
+	// link, and WebIP the resolver the provider host uses: the lab's
+	// resolv.conf files name them (tests run the servers).
+	ConsumerResolverIP = "198.18.1.53"
+	ProviderUplink     = "up" // provider's interface towards the web (suffix of a unique name)
 )
 
 // Lab is a set of namespaces.
@@ -102,8 +107,24 @@ func New(prefix string) (*Lab, error) {
 			return nil, err
 		}
 	}
+	// Each namespace gets a resolv.conf of its own, which `ip netns exec`
+	// bind-mounts over /etc/resolv.conf: programs in the lab (and myst
+	// editing its resolver) never touch the host's.
+	for ns, server := range map[string]string{l.Consumer: ConsumerResolverIP, l.Provider: WebIP, l.Web: WebIP} {
+		err := os.MkdirAll(filepath.Dir(l.ResolvConf(ns)), 0o755)
+		if err == nil {
+			err = os.WriteFile(l.ResolvConf(ns), []byte("nameserver "+server+"\n"), 0o644)
+		}
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("resolv.conf of %s: %w", ns, err)
+		}
+	}
 	return l, nil
 }
+
+// ResolvConf is the file a namespace's programs see as /etc/resolv.conf.
+func (l *Lab) ResolvConf(ns string) string { return filepath.Join("/etc/netns", ns, "resolv.conf") }
 
 // Close deletes the namespaces (and with them their links).
 func (l *Lab) Close() error {
@@ -113,6 +134,9 @@ func (l *Lab) Close() error {
 			if err := run("netns", "del", ns); err != nil {
 				errs = append(errs, err)
 			}
+		}
+		if err := os.RemoveAll(filepath.Dir(l.ResolvConf(ns))); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
+	"os/exec"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/mystnode/myst/killswitch"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/resolver"
 	"github.com/mystnode/myst/session"
 )
 
@@ -38,6 +42,8 @@ type plan struct {
 	serviceType string
 	killSwitch  bool
 	allowLAN    bool
+	dns         string     // "provider", "system", or "ip"
+	dnsAddr     netip.Addr // for "ip"
 }
 
 // Connection reports the consumer's connection.
@@ -91,7 +97,21 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 	if n.discovery == nil {
 		return api.Connection{}, ErrNoDiscovery
 	}
-	p := &plan{signer: signer, provider: provider, serviceType: req.ServiceType, killSwitch: t.Tunnel, allowLAN: req.AllowLAN}
+	p := &plan{signer: signer, provider: provider, serviceType: req.ServiceType, killSwitch: t.Tunnel, allowLAN: req.AllowLAN, dns: "provider"}
+	switch req.DNS {
+	case "", "provider":
+	case "system":
+		p.dns = "system"
+	default:
+		a, err := netip.ParseAddr(req.DNS)
+		if err != nil || !a.Is4() {
+			return api.Connection{}, fieldErrorf("dns", "dns %q: want provider, system or an IPv4 address", req.DNS)
+		}
+		p.dns, p.dnsAddr = "ip", a
+	}
+	if !t.Tunnel {
+		p.dns = "system" // nothing to send names through
+	}
 	if req.KillSwitch != nil {
 		p.killSwitch = *req.KillSwitch && t.Tunnel
 	}
@@ -110,6 +130,11 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 	defer cancel()
 	c, err := n.establish(ctx, p)
 	if err != nil {
+		if p.dns != "system" {
+			if rerr := n.resolver.Restore(); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("restore the resolver: %w", rerr))
+			}
+		}
 		if p.killSwitch {
 			if kerr := n.killSwitch.Off(); kerr != nil {
 				err = errors.Join(err, fmt.Errorf("the kill switch could not be turned off: %w (run `myst disconnect`)", kerr))
@@ -126,6 +151,7 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		return api.Connection{}, ErrStopping
 	}
 	view.State, view.SessionID, view.Since = api.Connected, c.session.ID(), c.session.Since().UTC()
+	view.DNS, view.DNSError = c.view.DNS, c.view.DNSError
 	c.view = view
 	n.conn = c
 	n.connMu.Unlock()
@@ -160,14 +186,19 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 	cfg := session.ConsumerConfig{KeepAliveEvery: n.cfg.KeepAliveEvery}
 	var opened atomic.Pointer[session.Conn]
 	cfg.OnEnd = func(reason string) { n.lost(opened.Load(), reason) }
-	if p.killSwitch {
-		cfg.BeforeConnect = func(providerConfig json.RawMessage) error {
-			ep, err := connector.Endpoint(providerConfig)
-			if err != nil {
-				return err
-			}
-			return n.killSwitch.On(killswitch.Config{Allow: append(n.networkHosts(), ep), AllowLAN: p.allowLAN})
+	var peer session.Peer
+	cfg.BeforeConnect = func(providerConfig json.RawMessage) error {
+		var err error
+		if peer, err = connector.Peer(providerConfig); err != nil {
+			return err
 		}
+		if p.dns == "provider" && !peer.DNS.IsValid() {
+			return errors.New("the provider's config has no DNS address: refused, to keep names inside the tunnel (connect with --dns system or --dns IP)")
+		}
+		if !p.killSwitch {
+			return nil
+		}
+		return n.killSwitch.On(killswitch.Config{Allow: append(n.networkHosts(), peer.Endpoint), AllowLAN: p.allowLAN})
 	}
 	conn, err := session.Open(ctx, d, found[0].Signed, connector, cfg)
 	if err == nil {
@@ -192,6 +223,28 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 			return connection{}, err
 		}
 	}
+	var view api.Connection
+	if p.dns != "system" {
+		addr := p.dnsAddr
+		if p.dns == "provider" {
+			addr = peer.DNS
+			if dev := routeDev(addr); dev == "" || dev != connector.Stats().Interface {
+				conn.Abort("the provider's DNS address is not inside the tunnel")
+				return connection{}, fmt.Errorf("the provider's DNS address %s is not inside the tunnel: refused, the resolver is unchanged (connect with --dns system or --dns IP)", addr)
+			}
+		}
+		if err := n.resolver.Set(addr); err != nil {
+			conn.Abort("the consumer could not set its resolver")
+			return connection{}, err
+		}
+		view.DNS = addr.String()
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		if err := resolver.Probe(pctx, addr, "."); err != nil {
+			view.DNSError = fmt.Sprintf("the resolver %s does not answer: %v (names do not resolve; nothing falls back to the host's own resolver)", addr, err)
+			n.logger.Warn("DNS through the tunnel fails", "dns", addr, "err", err)
+		}
+		cancel()
+	}
 	var payer *payments.Payer
 	if payments.Priced(conn.Proposal().Price) {
 		if !n.paymentsEnabled() {
@@ -213,7 +266,25 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 		}
 		conn.Dialog().Handle(payments.TopicInvoice, payer.Handle)
 	}
-	return connection{plan: p, session: conn, connector: connector, payer: payer}, nil
+	return connection{view: view, plan: p, session: conn, connector: connector, payer: payer}, nil
+}
+
+// routeDev is the interface the host routes addr out of ("" if none).
+func routeDev(addr netip.Addr) string {
+	if !addr.IsValid() {
+		return ""
+	}
+	out, err := exec.Command("ip", "route", "get", addr.String()).Output()
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(out))
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "dev" {
+			return f[i+1]
+		}
+	}
+	return ""
 }
 
 // ReconnectTries is how many new sessions a lost connection tries before
@@ -269,6 +340,7 @@ func (n *Node) reconnect(ctx context.Context, p *plan, reason string, done chan 
 			}
 			v := n.conn.view
 			v.State, v.SessionID, v.Since, v.LastError = api.Connected, c.session.ID(), c.session.Since().UTC(), "reconnected after: "+reason
+			v.DNS, v.DNSError = c.view.DNS, c.view.DNSError
 			c.view = v
 			n.conn = c
 			n.connMu.Unlock()
@@ -322,10 +394,16 @@ func (n *Node) endConnection(c connection) error {
 	if c.session != nil {
 		c.session.Close()
 	}
-	if c.plan != nil && c.plan.killSwitch {
-		if err := n.killSwitch.Off(); err != nil {
-			return fmt.Errorf("%w: the kill switch's rules could not be removed: run `myst disconnect` again, or restart the daemon", err)
+	var errs []error
+	if c.plan != nil && c.plan.dns != "system" {
+		if err := n.resolver.Restore(); err != nil {
+			errs = append(errs, fmt.Errorf("restore the resolver: %w", err))
 		}
 	}
-	return nil
+	if c.plan != nil && c.plan.killSwitch {
+		if err := n.killSwitch.Off(); err != nil {
+			errs = append(errs, fmt.Errorf("%w: the kill switch's rules could not be removed: run `myst disconnect` again, or restart the daemon", err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/resolver"
 	"github.com/mystnode/myst/session"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,6 +80,7 @@ type Node struct {
 	provider   *session.Provider
 	nat        *forward.NAT
 	killSwitch *killswitch.Switch
+	resolver   *resolver.System
 	pools      map[string]*forward.Pool // by tunnel type
 	pay        *payments.Client
 	payStore   *payments.Store
@@ -176,6 +178,13 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return fail(fmt.Errorf("remove the kill switch an earlier run left on: %w", err))
 	} else if left {
 		n.logger.Warn("removed the kill switch an earlier run left on (it blocked all traffic outside the tunnel since that run died)")
+	}
+	// A resolver a killed run left pointed at its tunnel.
+	n.resolver = resolver.NewSystem(resolver.ResolvConf, cfg.DataDir)
+	if left, err := n.resolver.Recover(); err != nil {
+		return fail(fmt.Errorf("restore the resolver an earlier run changed: %w", err))
+	} else if left {
+		n.logger.Warn("restored " + resolver.ResolvConf + " as it was before an earlier run connected")
 	}
 	n.nat = forward.NewNAT(filepath.Join(cfg.DataDir, "nat"))
 	if count, err := n.nat.Recover(); err != nil {

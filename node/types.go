@@ -15,6 +15,7 @@ import (
 	"github.com/mystnode/myst/location"
 	"github.com/mystnode/myst/noop"
 	"github.com/mystnode/myst/openvpn"
+	"github.com/mystnode/myst/resolver"
 	"github.com/mystnode/myst/session"
 	"github.com/mystnode/myst/wireguard"
 )
@@ -122,6 +123,16 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 	if err != nil {
 		stop()
 		return nil, nil, err
+	}
+	if t.Tunnel {
+		// Consumers' DNS goes to the provider's tunnel address: a forwarder
+		// there, for tunnel clients only, asks this host's resolver.
+		if up, err := resolver.Upstreams(resolver.ResolvConf); err != nil {
+			n.logger.Warn("no DNS for consumers of this service", "service", s.info.ID, "err", err)
+		} else {
+			fwd := resolver.StartForwarder(env.Subnet.Masked().Addr().Next(), env.Subnet.Masked(), up, env.Logger)
+			undo = append(undo, fwd.Close)
+		}
 	}
 	undo = append(undo, func() {
 		if err := prov.Close(); err != nil {

@@ -5,7 +5,6 @@ package noop
 import (
 	"context"
 	"encoding/json"
-	"net/netip"
 
 	"github.com/mystnode/myst/session"
 )
@@ -33,4 +32,4 @@ func (connector) Connect(context.Context, string, json.RawMessage) error { retur
 func (connector) Disconnect()                                            {}
 func (connector) Stats() session.Stats                                   { return session.Stats{} }
 func (connector) Down() <-chan struct{}                                  { return nil }
-func (connector) Endpoint(json.RawMessage) (netip.Addr, error)           { return netip.Addr{}, nil }
+func (connector) Peer(json.RawMessage) (session.Peer, error)             { return session.Peer{}, nil }

@@ -31,6 +31,7 @@ type ClientConfig struct {
 	Cipher      string `json:"cipher"`
 	CACert      string `json:"ca_cert"`
 	TLSCryptKey string `json:"tls_crypt_key"`
+	DNS         string `json:"dns,omitempty"` // the provider's tunnel address, where it answers DNS
 }
 
 // Authorizer decides whether a client may connect: username is the
@@ -175,7 +176,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 // ClientConfig is what consumers get in session-create's answer.
 func (s *Server) ClientConfig() ClientConfig {
 	return ClientConfig{Remote: s.cfg.PublicIP.String(), Port: s.cfg.Port, Proto: "udp", Cipher: Cipher,
-		CACert: string(s.pki.CACert), TLSCryptKey: string(s.pki.TLSCryptKey)}
+		CACert: string(s.pki.CACert), TLSCryptKey: string(s.pki.TLSCryptKey), DNS: s.cfg.Subnet.Masked().Addr().Next().String()}
 }
 
 // Port is the UDP port the server listens on.

@@ -118,11 +118,16 @@ func newConnector(env session.ConnectEnv) session.Connector {
 // Config is nil: openvpn consumers send no config in session-create.
 func (c *Client) Config() (json.RawMessage, error) { return nil, nil }
 
-// Endpoint is the provider's openvpn server address.
-func (c *Client) Endpoint(raw json.RawMessage) (netip.Addr, error) {
+// Peer is the provider's openvpn server address and DNS address.
+func (c *Client) Peer(raw json.RawMessage) (session.Peer, error) {
 	cfg, err := ParseClientConfig(raw)
 	if err != nil {
-		return netip.Addr{}, err
+		return session.Peer{}, err
 	}
-	return netip.ParseAddr(cfg.Remote)
+	ep, err := netip.ParseAddr(cfg.Remote)
+	if err != nil {
+		return session.Peer{}, err
+	}
+	dns, _ := netip.ParseAddr(cfg.DNS) // invalid when missing: the node refuses it
+	return session.Peer{Endpoint: ep, DNS: dns}, nil
 }

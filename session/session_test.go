@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -224,4 +223,4 @@ func TestQuietConsumerIsReaped(t *testing.T) {
 	mysttest.WaitFor(t, 5*time.Second, func() bool { return e.prov.CountFor("svc1") == 0 && e.backend.live() == 0 })
 }
 
-func (c *noopConnector) Endpoint(json.RawMessage) (netip.Addr, error) { return netip.Addr{}, nil }
+func (c *noopConnector) Peer(json.RawMessage) (Peer, error) { return Peer{}, nil }

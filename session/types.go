@@ -69,9 +69,9 @@ type Provisioner interface {
 type Connector interface {
 	// Config is what the consumer sends in session-create (nil for none).
 	Config() (json.RawMessage, error)
-	// Endpoint is the provider's address the data channel goes to, read
-	// from the provider's config (invalid for a type without one).
-	Endpoint(providerConfig json.RawMessage) (netip.Addr, error)
+	// Peer reads from the provider's config where the data channel goes
+	// and the provider's DNS address (both invalid for a type without).
+	Peer(providerConfig json.RawMessage) (Peer, error)
 	// Connect brings the data channel up with the provider's config and
 	// returns once traffic flows.
 	Connect(ctx context.Context, sessionID string, providerConfig json.RawMessage) error
@@ -81,6 +81,12 @@ type Connector interface {
 	Stats() Stats
 	// Down is closed when an established data channel goes down on its own.
 	Down() <-chan struct{}
+}
+
+// Peer is the provider's side of a data channel.
+type Peer struct {
+	Endpoint netip.Addr // where the tunnel's packets go
+	DNS      netip.Addr // the resolver on the provider's tunnel address
 }
 
 // Stats are a connection's counters and where its tunnel is.

@@ -234,15 +234,16 @@ func (c *connector) Stats() session.Stats {
 
 func (c *connector) Down() <-chan struct{} { return c.down }
 
-// Endpoint is the provider's WireGuard endpoint address.
-func (c *connector) Endpoint(raw json.RawMessage) (netip.Addr, error) {
+// Peer is the provider's WireGuard endpoint address and DNS address.
+func (c *connector) Peer(raw json.RawMessage) (session.Peer, error) {
 	var pc ProviderConfig
 	if err := json.Unmarshal(raw, &pc); err != nil {
-		return netip.Addr{}, fmt.Errorf("provider's wireguard config: %w", err)
+		return session.Peer{}, fmt.Errorf("provider's wireguard config: %w", err)
 	}
 	ap, err := netip.ParseAddrPort(pc.Endpoint)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("provider's wireguard config: endpoint %q: %w", pc.Endpoint, err)
+		return session.Peer{}, fmt.Errorf("provider's wireguard config: endpoint %q: %w", pc.Endpoint, err)
 	}
-	return ap.Addr(), nil
+	dns, _ := netip.ParseAddr(pc.DNS) // invalid when missing: the node refuses it
+	return session.Peer{Endpoint: ap.Addr(), DNS: dns}, nil
 }

@@ -148,6 +148,7 @@ func newProposalsCmd(g *globals) *cobra.Command {
 func newConnectCmd(g *globals) *cobra.Command {
 	var consumer, svc string
 	var killSwitch, allowLAN bool
+	var dnsFlag string
 	cmd := &cobra.Command{
 		Use:   "connect PROVIDER --identity CONSUMER [--service TYPE]",
 		Short: "Connect to a provider's service found in discovery; returns once connected",
@@ -166,7 +167,7 @@ func newConnectCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "connecting to %s (%s)...\n", p.Hex(), svc)
 			start := time.Now()
-			req := api.ConnectionRequest{ConsumerID: cons.Hex(), ProviderID: p.Hex(), ServiceType: svc, KillSwitch: &killSwitch, AllowLAN: allowLAN}
+			req := api.ConnectionRequest{ConsumerID: cons.Hex(), ProviderID: p.Hex(), ServiceType: svc, KillSwitch: &killSwitch, AllowLAN: allowLAN, DNS: dnsFlag}
 			return ask(g, cmd, 2*time.Minute, func(c *api.Client, ctx context.Context) (api.Connection, error) {
 				return c.Connect(ctx, req)
 			}, func(w io.Writer, conn api.Connection) error {
@@ -183,6 +184,7 @@ func newConnectCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&svc, "service", "openvpn", "service type")
 	cmd.Flags().BoolVar(&killSwitch, "kill-switch", true, "block all traffic outside the tunnel until `myst disconnect`, also when the tunnel is lost")
 	cmd.Flags().BoolVar(&allowLAN, "allow-lan", false, "let the kill switch pass traffic to the local subnets")
+	cmd.Flags().StringVar(&dnsFlag, "dns", "provider", "resolver while connected: provider (through the tunnel), system (leave it), or an IP")
 	return cmd
 }
 
@@ -194,6 +196,12 @@ func printConnection(out io.Writer, c api.Connection) error {
 			ks = "on (nothing leaves outside the tunnel)"
 		}
 		fmt.Fprintf(out, "kill switch: %s\n", ks)
+		if c.DNS != "" {
+			fmt.Fprintf(out, "dns: %s\n", c.DNS)
+		}
+		if c.DNSError != "" {
+			fmt.Fprintf(out, "dns failing: %s\n", c.DNSError)
+		}
 	}
 	if c.State != api.NotConnected {
 		fmt.Fprintf(out, "provider: %s\nservice: %s\nconsumer: %s\n", c.ProviderID, c.ServiceType, c.ConsumerID)
