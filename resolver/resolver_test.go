@@ -1,0 +1,140 @@
+package resolver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/mystnode/myst/mysttest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestSystemRestoresExactly: Set points the file at the tunnel's resolver
+// in place (same inode), Restore puts back every byte, and after a crash a
+// new System finds the saved copy and restores it.
+func TestSystemRestoresExactly(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "resolv.conf")
+	orig := "# the host's own\nnameserver 198.18.1.53\nsearch lab.test\noptions edns0\n"
+	if err := os.WriteFile(file, []byte(orig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(file)
+	s := NewSystem(file, filepath.Join(dir, "state"))
+	if err := s.Set(netip.MustParseAddr("198.19.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(file)
+	if !os.SameFile(before, after) {
+		t.Fatal("resolv.conf was replaced, not edited in place")
+	}
+	got, _ := os.ReadFile(file)
+	cfg, err := dns.ClientConfigFromFile(file)
+	if err != nil || len(cfg.Servers) != 1 || cfg.Servers[0] != "198.19.0.1" {
+		t.Fatalf("while set:\n%s", got)
+	}
+	if err := s.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(file); string(got) != orig {
+		t.Fatalf("restored %q, want %q", got, orig)
+	}
+	// A crash while set: the next start restores.
+	if err := s.Set(netip.MustParseAddr("198.19.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	again := NewSystem(file, filepath.Join(dir, "state"))
+	if did, err := again.Recover(); err != nil || !did {
+		t.Fatalf("recover: %v, %v", did, err)
+	}
+	if got, _ := os.ReadFile(file); string(got) != orig {
+		t.Fatalf("recovered %q, want %q", got, orig)
+	}
+	if did, err := again.Recover(); err != nil || did {
+		t.Fatalf("second recover: %v, %v", did, err)
+	}
+}
+
+// TestSystemUnreadable: a missing resolv.conf fails Set with its name, and
+// nothing is saved that a later start would "restore".
+func TestSystemUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	s := NewSystem(filepath.Join(dir, "missing"), dir)
+	if err := s.Set(netip.MustParseAddr("198.19.0.1")); err == nil {
+		t.Fatal("Set on a missing file succeeded")
+	}
+	if did, _ := s.Recover(); did {
+		t.Fatal("a failed Set left state behind")
+	}
+}
+
+// testUpstream answers any A query with 192.0.2.7.
+func testUpstream(t *testing.T, addr string) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		rr, _ := dns.NewRR(q.Question[0].Name + " 60 IN A 192.0.2.7")
+		m.Answer = append(m.Answer, rr)
+		w.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+func ask(t *testing.T, from, server string) (*dns.Msg, error) {
+	t.Helper()
+	c := &dns.Client{Timeout: 2 * time.Second, Dialer: &net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}}}
+	m := new(dns.Msg)
+	m.SetQuestion("web.test.", dns.TypeA)
+	r, _, err := c.Exchange(m, server)
+	return r, err
+}
+
+// TestForwarderAnswersTunnelOnly: tunnel clients get answers from the
+// upstream; anyone else is refused; with the upstream gone, SERVFAIL.
+func TestForwarderAnswersTunnelOnly(t *testing.T) {
+	// Loopback addresses stand in for the tunnel: 127.77.0.0/24 is the
+	// tunnel, .1 the provider, 127.0.0.1 an outsider.
+	base := fmt.Sprintf("127.77.%d", os.Getpid()%200)
+	up := testUpstream(t, base+".9:0")
+	f := StartForwarder(netip.MustParseAddr(base+".1"), netip.MustParsePrefix(base+".0/24"), []string{up}, slog.New(slog.DiscardHandler))
+	defer f.Close()
+	server := base + ".1:53"
+	var r *dns.Msg
+	mysttest.WaitFor(t, 5*time.Second, func() bool {
+		var err error
+		r, err = ask(t, base+".2", server)
+		return err == nil
+	})
+	if r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
+		t.Fatalf("tunnel client: %v", r)
+	}
+	if r, err := ask(t, "127.0.0.1", server); err != nil || r.Rcode != dns.RcodeRefused {
+		t.Fatalf("outsider: %v, %v", r, err)
+	}
+	if err := Probe(context.Background(), netip.MustParseAddr(base+".1"), "."); err == nil {
+		// Probe asks from the host's own address (127.0.0.1 here): refused.
+		t.Fatal("probe from outside the tunnel succeeded")
+	}
+	f2 := StartForwarder(netip.MustParseAddr(base+".3"), netip.MustParsePrefix(base+".0/24"), []string{base + ".9:1"}, slog.New(slog.DiscardHandler))
+	defer f2.Close()
+	mysttest.WaitFor(t, 10*time.Second, func() bool {
+		r, err := ask(t, base+".2", base+".3:53")
+		return err == nil && r.Rcode == dns.RcodeServerFailure
+	})
+}
