@@ -93,27 +93,39 @@ func (s *Switch) On(cfg Config) error {
 	}
 	rules4 = append(rules4, []string{"-j", "REJECT", "--reject-with", "icmp-admin-prohibited"})
 	rules6 := [][]string{{"-o", "lo", "-j", "ACCEPT"}, {"-j", "REJECT", "--reject-with", "icmp6-adm-prohibited"}}
-	for bin, rules := range map[string][][]string{"iptables": rules4, "ip6tables": rules6} {
-		// A chain of our own, built before it is hooked in: nothing passes
-		// unfiltered in between.
-		if err := run(bin, "-N", Chain); err != nil && !strings.Contains(err.Error(), "exists") {
-			return s.fail(err)
-		}
-		if err := run(bin, "-F", Chain); err != nil {
-			return s.fail(err)
-		}
+	// One iptables-restore per family: the chain is (re)declared, which
+	// empties it, filled, and hooked first in OUTPUT the first time, all
+	// in one transaction; nothing passes unfiltered in between.
+	for bin, rules := range map[string][][]string{"iptables-restore": rules4, "ip6tables-restore": rules6} {
+		var b strings.Builder
+		fmt.Fprintf(&b, "*filter\n:%s - [0:0]\n", Chain)
 		for _, r := range rules {
-			if err := run(bin, append([]string{"-A", Chain}, r...)...); err != nil {
-				return s.fail(err)
-			}
+			fmt.Fprintf(&b, "-A %s %s\n", Chain, strings.Join(r, " "))
 		}
-		if run(bin, "-C", "OUTPUT", "-j", Chain) != nil {
-			if err := run(bin, "-I", "OUTPUT", "1", "-j", Chain); err != nil {
-				return s.fail(err)
-			}
+		if !s.on {
+			fmt.Fprintf(&b, "-I OUTPUT 1 -j %s\n", Chain)
+		}
+		b.WriteString("COMMIT\n")
+		if err := restore(bin, b.String()); err != nil {
+			return s.fail(err)
 		}
 	}
 	s.on = true
+	return nil
+}
+
+// restore feeds rules to iptables-restore or ip6tables-restore, keeping
+// what else is there.
+func restore(bin, rules string) error {
+	cmd := exec.Command(bin, "-w", "--noflush")
+	cmd.Stdin = strings.NewReader(rules)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return fmt.Errorf("%s not found: install the Debian package iptables", bin)
+		}
+		return fmt.Errorf("%s: %v: %s\n%s", bin, err, strings.TrimSpace(string(out)), rules)
+	}
 	return nil
 }
 

@@ -36,10 +36,11 @@ func download(c *http.Client, url string, n int) (float64, error) {
 
 // measurement is what --measure prints.
 type measurement struct {
-	connect map[string][]time.Duration // by service type
-	myst    map[string][]float64       // Mbit/s per run, by service type
-	raw     []float64
-	bare    map[string][]float64 // by service type
+	connect     map[string][]time.Duration // by service type, kill switch on, DNS through the tunnel
+	unprotected map[string][]time.Duration // kill switch off, system resolver
+	myst        map[string][]float64       // Mbit/s per run, by service type
+	raw         []float64
+	bare        map[string][]float64 // by service type
 }
 
 func median[T int64 | float64 | time.Duration](v []T) T {
@@ -59,7 +60,7 @@ func (d *demo) measure(ctx context.Context, n, size int, ids, apis map[string]st
 	P := []string{"--data-dir", filepath.Join(d.dir, "provider"), "--api-addr", apis["provider"]}
 	C := []string{"--data-dir", filepath.Join(d.dir, "consumer"), "--api-addr", apis["consumer"]}
 	web := "http://" + netlab.WebIP + "/bytes"
-	m := measurement{connect: map[string][]time.Duration{}, myst: map[string][]float64{}, bare: map[string][]float64{}}
+	m := measurement{connect: map[string][]time.Duration{}, unprotected: map[string][]time.Duration{}, myst: map[string][]float64{}, bare: map[string][]float64{}}
 	types := []string{"openvpn", "wireguard"}
 
 	// The raw link: a server on the provider's public address, no tunnel.
@@ -77,9 +78,16 @@ func (d *demo) measure(ctx context.Context, n, size int, ids, apis map[string]st
 		if err != nil {
 			return err
 		}
-		for i := 0; i < n; i++ {
+		// Every other connect without the kill switch and with the system
+		// resolver: what the protection adds to connect.
+		for i := 0; i < 2*n; i++ {
+			args := append(C, "connect", ids["provider"], "--identity", ids["consumer"], "--service", typ)
+			unprotected := i%2 == 1
+			if unprotected {
+				args = append(args, "--kill-switch=false", "--dns", "system")
+			}
 			start := time.Now()
-			if _, err := d.cli(ctx, d.lab.Consumer, append(C, "connect", ids["provider"], "--identity", ids["consumer"], "--service", typ)...); err != nil {
+			if _, err := d.cli(ctx, d.lab.Consumer, args...); err != nil {
 				return err
 			}
 			resp, err := client.Get("http://" + netlab.WebIP + "/")
@@ -87,8 +95,15 @@ func (d *demo) measure(ctx context.Context, n, size int, ids, apis map[string]st
 				return fmt.Errorf("first byte: %w", err)
 			}
 			resp.Body.Close()
+			if unprotected {
+				m.unprotected[typ] = append(m.unprotected[typ], time.Since(start))
+				if _, err := d.cli(ctx, d.lab.Consumer, append(C, "disconnect")...); err != nil {
+					return err
+				}
+				continue
+			}
 			m.connect[typ] = append(m.connect[typ], time.Since(start))
-			if i < 3 {
+			if i < 6 {
 				mb, err := download(client, web, size)
 				if err != nil {
 					return fmt.Errorf("myst %s download: %w", typ, err)
@@ -136,7 +151,11 @@ func (d *demo) measure(ctx context.Context, n, size int, ids, apis map[string]st
 		c := m.connect[typ]
 		slices.Sort(c)
 		fmt.Printf("   %s:\n", typ)
-		fmt.Printf("     connect to first byte:    median %s, fastest %s, slowest %s\n", median(c).Round(time.Millisecond), c[0].Round(time.Millisecond), c[len(c)-1].Round(time.Millisecond))
+		u := m.unprotected[typ]
+		slices.Sort(u)
+		fmt.Printf("     connect to first byte:    median %s, fastest %s, slowest %s (kill switch on, DNS through the tunnel)\n", median(c).Round(time.Millisecond), c[0].Round(time.Millisecond), c[len(c)-1].Round(time.Millisecond))
+		fmt.Printf("     the same, unprotected:    median %s, fastest %s, slowest %s (kill switch off, system DNS): protection adds %s\n",
+			median(u).Round(time.Millisecond), u[0].Round(time.Millisecond), u[len(u)-1].Round(time.Millisecond), (median(c) - median(u)).Round(time.Millisecond))
 		fmt.Printf("     bare %-9s pair:      median %.0f Mbit/s %v\n", typ, median(m.bare[typ]), round(m.bare[typ]))
 		fmt.Printf("     myst %-9s tunnel:    median %.0f Mbit/s %v\n", typ, median(m.myst[typ]), round(m.myst[typ]))
 		fmt.Printf("     myst / bare:              %.0f%%\n", 100*median(m.myst[typ])/median(m.bare[typ]))
