@@ -270,6 +270,13 @@ func TestKillSwitch(t *testing.T) {
 		t.Fatalf("the restarted daemon did not say it removed the kill switch:\n%s", cd.stderr.String())
 	}
 	restored("after the consumer daemon restarted")
+
+	// SIGTERM while connected: the daemon restores everything on its way out.
+	mustMystIn(t, lab.Consumer, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
+	blocked("connected again")
+	cd.stop(t)
+	restored("after SIGTERM")
 }
 
 // rulesOf is the rules and user chains of an iptables-save dump (an empty
