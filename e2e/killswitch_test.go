@@ -158,7 +158,8 @@ func TestKillSwitch(t *testing.T) {
 	pass := writeFile(t, dir, "pass", "pw\n")
 	provider := newIdentityIn(t, lab.Provider, ln, filepath.Join(dir, "provider"), pass, true)
 	consumer := newIdentityIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"), pass, true)
-	pArgs := []string{"--public-ip", netlab.ProviderIP, "--wireguard-port", "0", "--wireguard-subnet", "198.19.0.0/16", "--country", "DE"}
+	pArgs := []string{"--public-ip", netlab.ProviderIP, "--wireguard-port", "0", "--wireguard-subnet", "198.19.0.0/17",
+		"--openvpn-port", "0", "--openvpn-subnet", "198.19.128.0/17", "--country", "DE"}
 	pd := startDaemonIn(t, lab.Provider, ln, filepath.Join(dir, "provider"), pArgs...)
 	cd := startDaemonIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"))
 	mustMystIn(t, lab.Provider, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
@@ -277,6 +278,23 @@ func TestKillSwitch(t *testing.T) {
 	blocked("connected again")
 	cd.stop(t)
 	restored("after SIGTERM")
+
+	// The same protection for openvpn.
+	cd = startDaemonIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"))
+	mustMystIn(t, lab.Consumer, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
+	mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "openvpn", "--identity", provider)...)
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "openvpn")...)
+	if !reaches(lab, web.url) {
+		t.Fatal("openvpn: no web through the tunnel")
+	}
+	blocked("openvpn connected")
+	ispAsked = len(isp.askedBy())
+	mysttest.WaitFor(t, 10*time.Second, func() bool { return resolve(lab) == netlab.WebIP })
+	if n := len(isp.askedBy()); n != ispAsked {
+		t.Fatalf("openvpn: the consumer's own resolver got %d queries", n-ispAsked)
+	}
+	mustMystIn(t, lab.Consumer, append(cd.args, "disconnect")...)
+	restored("after the openvpn disconnect")
 }
 
 // rulesOf is the rules and user chains of an iptables-save dump (an empty
