@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -201,6 +202,22 @@ func TestKillSwitch(t *testing.T) {
 		}
 	}
 
+	// A resolv.conf that can't be written: connect fails saying so, and
+	// nothing changed (kill switch off again, routes and file as before).
+	rc := lab.ResolvConf(lab.Consumer)
+	if out, err := exec.Command("chattr", "+i", rc).CombinedOutput(); err != nil {
+		t.Fatalf("chattr +i %s: %v: %s", rc, err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", "-i", rc).Run() })
+	r := mystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
+	if r.code == 0 || !strings.Contains(r.stderr, "resolv.conf") {
+		t.Fatalf("connect with a read-only resolv.conf: exit %d, %s", r.code, r.stderr)
+	}
+	if out, err := exec.Command("chattr", "-i", rc).CombinedOutput(); err != nil {
+		t.Fatalf("chattr -i %s: %v: %s", rc, err, out)
+	}
+	restored("after a connect refused for a read-only resolv.conf")
+
 	start := time.Now()
 	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
 	t.Logf("connect with the kill switch: %s", time.Since(start).Round(time.Millisecond))
@@ -208,6 +225,13 @@ func TestKillSwitch(t *testing.T) {
 		t.Fatal("no web through the tunnel")
 	}
 	blocked("connected")
+	// A second connect is refused and changes nothing.
+	if r := mystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...); r.code == 0 || !strings.Contains(r.stderr, "disconnect first") {
+		t.Fatalf("second connect: exit %d, %s", r.code, r.stderr)
+	}
+	if !reaches(lab, web.url) {
+		t.Fatal("the tunnel broke after a refused second connect")
+	}
 	if st := mustMystIn(t, lab.Consumer, append(cd.args, "status")...).stdout; !strings.Contains(st, "kill switch: on") || !strings.Contains(st, "dns: 198.19.") {
 		t.Fatalf("status:\n%s", st)
 	}
@@ -256,10 +280,24 @@ func TestKillSwitch(t *testing.T) {
 	mustMystIn(t, lab.Consumer, append(cd.args, "disconnect")...)
 	restored("after disconnect")
 
+	// Disconnect while reconnecting: the loop stops, everything comes back.
+	startProvider := func() {
+		pd = startDaemonIn(t, lab.Provider, ln, filepath.Join(dir, "provider"), pArgs...)
+		mustMystIn(t, lab.Provider, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
+		mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "wireguard", "--identity", provider)...)
+	}
+	startProvider()
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
+	pd.kill()
+	mysttest.WaitFor(t, 40*time.Second, func() bool {
+		c, err := cd.client.Connection(ctx)
+		return err == nil && c.State == "Reconnecting"
+	})
+	mustMystIn(t, lab.Consumer, append(cd.args, "disconnect")...)
+	restored("after disconnect while reconnecting")
+
 	// The consumer daemon killed while connected: blocked until it starts again.
-	pd = startDaemonIn(t, lab.Provider, ln, filepath.Join(dir, "provider"), pArgs...)
-	mustMystIn(t, lab.Provider, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
-	mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "wireguard", "--identity", provider)...)
+	startProvider()
 	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
 	cd.kill()
 	blocked("consumer daemon killed")
