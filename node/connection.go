@@ -303,7 +303,14 @@ func (n *Node) lost(s *session.Conn, reason string) {
 	}
 	n.logger.Warn("connection lost", "provider", c.view.ProviderID, "reason", reason)
 	if !c.plan.killSwitch {
+		// No kill switch: the user chose their own address over blocking,
+		// so their own resolver comes back too.
 		n.conn = connection{view: api.Connection{State: api.NotConnected, LastError: reason}}
+		if c.plan.dns != "system" {
+			if err := n.resolver.Restore(); err != nil {
+				n.conn.view.LastError += "; restoring the resolver failed: " + err.Error()
+			}
+		}
 		return
 	}
 	ctx, cancel := context.WithCancel(n.ctx)
