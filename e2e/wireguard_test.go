@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func TestWireGuardEndToEnd(t *testing.T) {
 	lab := requireLab(t)
 	web := startWebHost(t, lab)
 	dir := t.TempDir()
-	var routesBefore, consumerLinks, providerLinks, rulesBefore string
+	var routesBefore, consumerLinks, providerLinks, rulesBefore, resolvBefore string
 	asBefore := func(when string, provider bool) {
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)
@@ -45,6 +46,9 @@ func TestWireGuardEndToEnd(t *testing.T) {
 				t.Fatalf("%s: consumer routes\n%s\nbefore\n%s\ninterfaces %q, before %q", when, routes, routesBefore, l, consumerLinks)
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+		if got := must(os.ReadFile(lab.ResolvConf(lab.Consumer))); got != resolvBefore {
+			t.Fatalf("%s: resolv.conf %q, before %q", when, got, resolvBefore)
 		}
 		if got := links(t, lab, lab.Provider); provider && got != providerLinks {
 			t.Fatalf("%s: provider interfaces %q, before %q", when, got, providerLinks)
@@ -74,6 +78,7 @@ func TestWireGuardEndToEnd(t *testing.T) {
 	routesBefore = snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all")
 	consumerLinks, providerLinks = links(t, lab, lab.Consumer), links(t, lab, lab.Provider)
 	rulesBefore = natRules(t, lab)
+	resolvBefore = must(os.ReadFile(lab.ResolvConf(lab.Consumer)))
 	svc := startService()
 	if r := mustMystIn(t, lab.Consumer, append(cd.args, "proposals", "--service-type", "wireguard")...); !strings.Contains(r.stdout, provider) {
 		t.Fatalf("wireguard proposal not found:\n%s", r.stdout)
@@ -153,5 +158,8 @@ func TestWireGuardEndToEnd(t *testing.T) {
 	if after := natRules(t, lab); after != rulesBefore {
 		t.Fatalf("provider rules at the end:\n%s\nbefore:\n%s", after, rulesBefore)
 	}
+	// The killed consumer left its resolver pointed at the tunnel (fail
+	// closed); its next start restores it.
+	startDaemonIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"))
 	asBefore("at the end", true)
 }
