@@ -247,6 +247,12 @@ func TestKillSwitch(t *testing.T) {
 	if by := public.askedBy(); len(by) == 0 || by[len(by)-1] != netlab.ProviderWebIP {
 		t.Fatalf("the public resolver was asked by %v, want the provider %s", by, netlab.ProviderWebIP)
 	}
+	lt := mustMystIn(t, lab.Consumer, "leaktest", "--echo-url", web.url, "--name", "web.test").stdout
+	t.Logf("myst leaktest:\n%s", lt)
+	if !strings.Contains(lt, "resolver: 198.19.") || !strings.Contains(lt, "interface mwgc") || !strings.Contains(lt, "web.test: "+netlab.WebIP) ||
+		!strings.Contains(lt, "saw: hello "+netlab.ProviderWebIP) {
+		t.Fatalf("leaktest while connected:\n%s", lt)
+	}
 
 	// The provider killed: Reconnecting, then Blocked; nothing leaks meanwhile.
 	pd.kill()

@@ -41,7 +41,7 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.apiAddr, "api-addr", "127.0.0.1:4050", "host:port of the daemon's local API")
 	root.AddCommand(newIdentityCmd(g), newLocalnetCmd(g), newDaemonCmd(g), newPingCmd(g), newDiscoveryCmd(g),
 		newServiceCmd(g), newProposalsCmd(g), newConnectCmd(g), newStatusCmd(g), newDisconnectCmd(g), newSessionsCmd(g),
-		newPaymentsCmd(g), newEarningsCmd(g), newSettleCmd(g))
+		newPaymentsCmd(g), newEarningsCmd(g), newSettleCmd(g), newLeaktestCmd())
 	return root
 }
 
