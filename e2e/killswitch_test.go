@@ -167,6 +167,7 @@ func TestKillSwitch(t *testing.T) {
 	mustMystIn(t, lab.Consumer, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
 	mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "wireguard", "--identity", provider)...)
 
+	settled(t, lab)
 	routesBefore := snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all")
 	rules4 := snapshot(t, lab, lab.Consumer, "iptables-save")
 	rules6 := snapshot(t, lab, lab.Consumer, "ip6tables-save")
@@ -302,6 +303,20 @@ func TestKillSwitch(t *testing.T) {
 	mustMystIn(t, lab.Consumer, append(cd.args, "disconnect")...)
 	restored("after disconnect while reconnecting")
 
+	// SIGTERM while blocked: the daemon restores everything on its way out.
+	startProvider()
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
+	pd.kill()
+	mysttest.WaitFor(t, 2*time.Minute, func() bool {
+		c, err := cd.client.Connection(ctx)
+		return err == nil && c.State == "Blocked"
+	})
+	blocked("blocked again")
+	cd.stop(t)
+	restored("after SIGTERM while blocked")
+	cd = startDaemonIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"))
+	mustMystIn(t, lab.Consumer, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
+
 	// The consumer daemon killed while connected: blocked until it starts again.
 	startProvider()
 	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
@@ -365,4 +380,19 @@ func must(b []byte, err error) string {
 		return err.Error()
 	}
 	return string(b)
+}
+
+// settled waits until no address of the lab is tentative (IPv6 duplicate
+// address detection adds link-local addresses and their routes a moment
+// after a link comes up), so that "before" snapshots are final.
+func settled(t *testing.T, lab *netlab.Lab) {
+	t.Helper()
+	mysttest.WaitFor(t, 30*time.Second, func() bool {
+		for _, ns := range []string{lab.Consumer, lab.Provider} {
+			if strings.TrimSpace(snapshot(t, lab, ns, "ip", "-6", "addr", "show", "tentative")) != "" {
+				return false
+			}
+		}
+		return true
+	})
 }

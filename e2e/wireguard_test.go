@@ -75,6 +75,7 @@ func TestWireGuardEndToEnd(t *testing.T) {
 	}
 	// Before: taken once the lab settled (IPv6 link-local addresses appear a
 	// moment after the links).
+	settled(t, lab)
 	routesBefore = snapshot(t, lab, lab.Consumer, "ip", "route", "show", "table", "all")
 	consumerLinks, providerLinks = links(t, lab, lab.Consumer), links(t, lab, lab.Provider)
 	rulesBefore = natRules(t, lab)
