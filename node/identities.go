@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -49,7 +50,13 @@ func (n *Node) Unlock(id, passphrase string) error {
 	if err != nil {
 		return err
 	}
+	// One scrypt at a time (256 MiB each with the standard parameters),
+	// and that memory goes back to the system at once instead of minutes
+	// later with the periodic scavenger.
+	n.unlockMu.Lock()
 	signer, err := n.store.Unlock(addr, passphrase)
+	debug.FreeOSMemory()
+	n.unlockMu.Unlock()
 	switch {
 	case errors.Is(err, identity.ErrNotFound):
 		return &FieldError{Field: "id", Err: err}

@@ -86,6 +86,8 @@ type Node struct {
 	payStore   *payments.Store
 	billing    billing
 
+	unlockMu sync.Mutex // one key decryption at a time
+
 	mu        sync.Mutex
 	listeners map[common.Address]*dialog.Listener
 	dialogs   map[string]*consumerDialog

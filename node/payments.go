@@ -95,7 +95,11 @@ func (n *Node) startBilling(info session.Info, d *dialog.Dialog) {
 		OnUnpaid: func(reason string) { n.provider.End(info.ID, reason) },
 		OnPromise: func(r payments.Received) {
 			if r.Unsettled().Cmp(n.cfg.Payments.SettleThreshold) >= 0 {
-				go n.settleOne(consumer, provider)
+				n.wg.Add(1)
+				go func() {
+					defer n.wg.Done()
+					n.settleOne(consumer, provider)
+				}()
 			}
 		},
 	})
@@ -141,7 +145,9 @@ func (n *Node) promisedFor(sessionID string) *big.Int {
 func (n *Node) settleOne(consumer, provider common.Address) (*big.Int, error) {
 	n.billing.settleMu.Lock()
 	defer n.billing.settleMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Bounded by the node's life: Close does not wait minutes for a slow
+	// chain; what is not settled stays in the store for the next start.
+	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Minute)
 	defer cancel()
 	r, err := n.payStore.ReceivedFrom(ctx, consumer, provider)
 	if err != nil || r.Unsettled().Sign() <= 0 {
@@ -175,7 +181,7 @@ func (n *Node) settleAll(provider common.Address) (*big.Int, error) {
 	if !n.paymentsEnabled() {
 		return nil, errors.New("the network has no payment contracts")
 	}
-	rs, err := n.payStore.AllReceived(context.Background(), provider)
+	rs, err := n.payStore.AllReceived(n.ctx, provider)
 	if err != nil {
 		return nil, err
 	}
