@@ -61,6 +61,7 @@ type Server struct {
 	mu          sync.Mutex
 	clients     map[string]*serverClient // by openvpn client id
 	pendingAuth *authRequest             // the >CLIENT:CONNECT whose ENV lines are arriving
+	authorizing sync.WaitGroup           // authorize calls in flight
 }
 
 type serverClient struct {
@@ -205,7 +206,11 @@ func (s *Server) notify(line string) {
 			return
 		}
 		if kv == "END" {
-			go s.authorize(req)
+			s.authorizing.Add(1)
+			go func() {
+				defer s.authorizing.Done()
+				s.authorize(req)
+			}()
 			return
 		}
 		k, v, _ := strings.Cut(kv, "=")
@@ -298,6 +303,8 @@ func (s *Server) Bytes(sessionID string) (in, out uint64) {
 // Close stops openvpn.
 func (s *Server) Close() error {
 	s.proc.stop()
+	// Decisions in flight end once the management interface is gone.
+	s.authorizing.Wait()
 	return nil
 }
 
