@@ -204,15 +204,11 @@ func missing(err error) bool {
 func (s *Switch) Recover() (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	raw, err := os.ReadFile(s.path)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(s.path); errors.Is(err, os.ErrNotExist) {
 		return false, nil
-	}
-	if err != nil {
+	} else if err != nil {
 		return false, err
 	}
-	var st state
-	json.Unmarshal(raw, &st)
 	if err := remove(); err != nil {
 		return false, err
 	}

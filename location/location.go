@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/oschwald/maxminddb-golang/v2"
@@ -90,4 +91,22 @@ func DefaultRouteAddr() (netip.Addr, string, error) {
 		}
 	}
 	return netip.Addr{}, "", fmt.Errorf("default route interface %s has no IPv4 address", iface)
+}
+
+// RouteDev is the interface this host routes addr out of ("" if none).
+func RouteDev(addr netip.Addr) string {
+	if !addr.IsValid() {
+		return ""
+	}
+	out, err := exec.Command("ip", "route", "get", addr.String()).Output()
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(out))
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "dev" {
+			return f[i+1]
+		}
+	}
+	return ""
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"os/exec"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/killswitch"
+	"github.com/mystnode/myst/location"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/resolver"
@@ -228,7 +227,7 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 		addr := p.dnsAddr
 		if p.dns == "provider" {
 			addr = peer.DNS
-			if dev := routeDev(addr); dev == "" || dev != connector.Stats().Interface {
+			if dev := location.RouteDev(addr); dev == "" || dev != connector.Stats().Interface {
 				conn.Abort("the provider's DNS address is not inside the tunnel")
 				return connection{}, fmt.Errorf("the provider's DNS address %s is not inside the tunnel: refused, the resolver is unchanged (connect with --dns system or --dns IP)", addr)
 			}
@@ -267,24 +266,6 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 		conn.Dialog().Handle(payments.TopicInvoice, payer.Handle)
 	}
 	return connection{view: view, plan: p, session: conn, connector: connector, payer: payer}, nil
-}
-
-// routeDev is the interface the host routes addr out of ("" if none).
-func routeDev(addr netip.Addr) string {
-	if !addr.IsValid() {
-		return ""
-	}
-	out, err := exec.Command("ip", "route", "get", addr.String()).Output()
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(out))
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "dev" {
-			return f[i+1]
-		}
-	}
-	return ""
 }
 
 // ReconnectTries is how many new sessions a lost connection tries before

@@ -7,11 +7,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/mystnode/myst/location"
 	"github.com/mystnode/myst/resolver"
 	"github.com/spf13/cobra"
 )
@@ -71,18 +71,12 @@ reached through the tunnel, and the page should show the provider's address.`,
 
 // routeOf names the interface the host routes addr out of.
 func routeOf(addr string) string {
-	if _, err := netip.ParseAddr(addr); err != nil {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
 		return "unknown route"
 	}
-	out, err := exec.Command("ip", "route", "get", addr).Output()
-	if err != nil {
-		return "no route"
+	if dev := location.RouteDev(a); dev != "" {
+		return "interface " + dev
 	}
-	f := strings.Fields(string(out))
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "dev" {
-			return "interface " + f[i+1]
-		}
-	}
-	return "unknown route"
+	return "no route"
 }
