@@ -109,20 +109,35 @@ func Dial(ctx context.Context, nc *nats.Conn, self *identity.Signer, provider co
 	if err := nc.Flush(); err != nil {
 		return fail(fmt.Errorf("broker: %w", err))
 	}
-	if err := nc.Publish(CreateSubject(provider), append([]byte{tagCreate}, ct...)); err != nil {
-		return fail(fmt.Errorf("publish dialog-create: %w", err))
-	}
-	select {
-	case r := <-answers:
-		if !r.Accepted {
-			return fail(fmt.Errorf("%w by %s: %s", ErrRefused, provider.Hex(), r.Reason))
+	// The create is sent again, with backoff, until answered: a broker
+	// may lose it (interest not yet propagated across a cluster, a
+	// reconnect) and a busy provider may shed it. The provider answers a
+	// retransmit of a create it accepted with the same answer.
+	create := append([]byte{tagCreate}, ct...)
+	retransmit := time.NewTimer(0)
+	defer retransmit.Stop()
+	for wait := RetransmitAfter; ; wait = min(2*wait, 8*RetransmitAfter) {
+		select {
+		case r := <-answers:
+			if !r.Accepted {
+				return fail(fmt.Errorf("%w by %s: %s", ErrRefused, provider.Hex(), r.Reason))
+			}
+			m.Opened.WithLabelValues("consumer").Inc()
+			return d, nil
+		case <-ctx.Done():
+			return fail(fmt.Errorf("%w from %s within the timeout: %w", ErrTimeout, provider.Hex(), ctx.Err()))
+		case <-retransmit.C:
+			if err := nc.Publish(CreateSubject(provider), create); err != nil {
+				return fail(fmt.Errorf("publish dialog-create: %w", err))
+			}
+			retransmit.Reset(wait)
 		}
-		m.Opened.WithLabelValues("consumer").Inc()
-		return d, nil
-	case <-ctx.Done():
-		return fail(fmt.Errorf("%w from %s within the timeout: %w", ErrTimeout, provider.Hex(), ctx.Err()))
 	}
 }
+
+// RetransmitAfter is how long Dial waits for an answer before sending the
+// create again; the wait doubles up to eight times this.
+const RetransmitAfter = time.Second
 
 func openResponse(self *identity.Signer, data []byte) (*createResponse, string, error) {
 	if len(data) < 2 || data[0] != tagResponse {
@@ -137,4 +152,27 @@ func openResponse(self *identity.Signer, data []byte) (*createResponse, string, 
 		return nil, ReasonGarbage, err
 	}
 	return r, "", nil
+}
+
+// CreateMessage is a dialog-create from self to provider, signed and
+// encrypted to providerPub as Dial sends it, and the subject to publish it
+// on; for load and flood tools. Nobody waits for its answer.
+func CreateMessage(self *identity.Signer, provider common.Address, providerPub []byte) (subject string, msg []byte, err error) {
+	var id ID
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", nil, err
+	}
+	_, eph, err := newEphemeral()
+	if err != nil {
+		return "", nil, err
+	}
+	req := &createRequest{ID: id, Consumer: self.Address(), Provider: provider, UnixMilli: time.Now().UnixMilli(), Ephemeral: eph}
+	if req.Sig, err = self.Sign(req.signedBytes()); err != nil {
+		return "", nil, err
+	}
+	ct, err := identity.EncryptTo(providerPub, req.marshal())
+	if err != nil {
+		return "", nil, err
+	}
+	return CreateSubject(provider), append([]byte{tagCreate}, ct...), nil
 }

@@ -20,7 +20,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, mysttest.LeakOptions()...)
 }
 
 // pair is a provider listening and a consumer's open dialog to it.

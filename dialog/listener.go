@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/registry"
 	"github.com/nats-io/nats.go"
+	"golang.org/x/time/rate"
 )
 
 // Registry answers whether an identity is registered, and with which public
@@ -43,7 +45,30 @@ type ListenConfig struct {
 	IdleTimeout time.Duration
 	Metrics     *Metrics
 	Logger      *slog.Logger
+
+	// Dialog-creates are checked (decrypted, signature recovered,
+	// registration looked up) off the broker's callback by Workers
+	// goroutines (default 2×GOMAXPROCS, at least 4); at most Queue wait
+	// for one (default 1024). Rate (default 2000/s, burst as much) bounds
+	// the creates admitted for checking, all consumers together;
+	// PerConsumerRate (default 1/s, burst PerConsumerBurst, default 5)
+	// one consumer's, before its registration is looked up. What is over
+	// a bound is dropped and counted (reasons overload and rate_limited);
+	// the consumer's Dial retransmits.
+	Workers          int
+	Queue            int
+	Rate             rate.Limit
+	PerConsumerRate  rate.Limit
+	PerConsumerBurst int
+	// MaxRemembered bounds the dialog ids remembered against replay (the
+	// accepted and the refused creates of registered consumers of the last
+	// 2×MaxClockSkew; default 1<<18). Past it, creates are refused as at
+	// capacity.
+	MaxRemembered int
 }
+
+// maxCreate bounds a dialog-create's size; real ones are about 400 bytes.
+const maxCreate = 4096
 
 // Listener is a provider's end: it answers dialog-creates addressed to one
 // identity and holds the dialogs it opened.
@@ -54,13 +79,29 @@ type Listener struct {
 	cfg      ListenConfig
 	sub      *nats.Subscription
 
-	mu      sync.Mutex
-	dialogs map[ID]*Dialog
-	seen    map[ID]time.Time // dialog ids of accepted or refused creates
-	closed  bool
+	queue   chan *nats.Msg
+	limiter *rate.Limiter
 
-	stop chan struct{}
-	done chan struct{}
+	mu        sync.Mutex
+	dialogs   map[ID]*Dialog
+	seen      map[ID]seenCreate // dialog ids of checked creates
+	consumers map[common.Address]*rate.Limiter
+	closed    bool
+
+	ctx     context.Context // ends at Close: lookups in flight give up
+	cancel  context.CancelFunc
+	stop    chan struct{}
+	done    chan struct{}
+	workers sync.WaitGroup
+}
+
+// seenCreate is a remembered dialog-create: when it came, and for an
+// accepted one its dialog and answer, sent again if the consumer
+// retransmits the create because the answer was lost.
+type seenCreate struct {
+	at     time.Time
+	dialog *Dialog
+	answer []byte
 }
 
 // Listen subscribes to self's create subject.
@@ -77,9 +118,30 @@ func Listen(nc *nats.Conn, self *identity.Signer, reg Registry, cfg ListenConfig
 	if cfg.Accept == nil {
 		cfg.Accept = func(*Dialog) {}
 	}
-	l := &Listener{nc: nc, self: self, registry: reg, cfg: cfg, dialogs: map[ID]*Dialog{}, seen: map[ID]time.Time{},
+	if cfg.Workers <= 0 {
+		cfg.Workers = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 1024
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = 2000
+	}
+	if cfg.PerConsumerRate <= 0 {
+		cfg.PerConsumerRate = 1
+	}
+	if cfg.PerConsumerBurst <= 0 {
+		cfg.PerConsumerBurst = 5
+	}
+	if cfg.MaxRemembered <= 0 {
+		cfg.MaxRemembered = 1 << 18
+	}
+	l := &Listener{nc: nc, self: self, registry: reg, cfg: cfg,
+		queue: make(chan *nats.Msg, cfg.Queue), limiter: rate.NewLimiter(cfg.Rate, int(max(cfg.Rate, 1))),
+		dialogs: map[ID]*Dialog{}, seen: map[ID]seenCreate{}, consumers: map[common.Address]*rate.Limiter{},
 		stop: make(chan struct{}), done: make(chan struct{})}
-	sub, err := nc.Subscribe(CreateSubject(self.Address()), l.onCreate)
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	sub, err := nc.Subscribe(CreateSubject(self.Address()), l.admit)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe %s: %w", CreateSubject(self.Address()), err)
 	}
@@ -87,7 +149,11 @@ func Listen(nc *nats.Conn, self *identity.Signer, reg Registry, cfg ListenConfig
 	l.sub = sub
 	if err := nc.Flush(); err != nil {
 		sub.Unsubscribe()
+		l.cancel()
 		return nil, fmt.Errorf("subscribe %s: %w", CreateSubject(self.Address()), err)
+	}
+	for range cfg.Workers {
+		l.workers.Go(l.work)
 	}
 	go l.reap()
 	return l, nil
@@ -121,8 +187,10 @@ func (l *Listener) Close() {
 	}
 	l.mu.Unlock()
 	l.sub.Unsubscribe()
+	l.cancel()
 	close(l.stop)
 	<-l.done
+	l.workers.Wait()
 	for _, d := range dialogs {
 		d.Close()
 		d.wait()
@@ -141,9 +209,14 @@ func (l *Listener) reap() {
 		case now := <-t.C:
 			var idle []*Dialog
 			l.mu.Lock()
-			for id, at := range l.seen {
-				if now.Sub(at) > 2*MaxClockSkew {
+			for id, c := range l.seen {
+				if now.Sub(c.at) > 2*MaxClockSkew {
 					delete(l.seen, id)
+				}
+			}
+			for id, lim := range l.consumers {
+				if lim.TokensAt(now) >= float64(lim.Burst()) {
+					delete(l.consumers, id)
 				}
 			}
 			for _, d := range l.dialogs {
@@ -159,13 +232,41 @@ func (l *Listener) reap() {
 	}
 }
 
+// admit runs on the broker's callback: only cheap checks, then the create
+// waits for a worker.
+func (l *Listener) admit(msg *nats.Msg) {
+	m := l.cfg.Metrics
+	if len(msg.Data) < 2 || len(msg.Data) > maxCreate || msg.Data[0] != tagCreate {
+		m.drop(ReasonGarbage, msg.Subject, errMalformed)
+		return
+	}
+	if !l.limiter.Allow() {
+		m.drop(ReasonOverload, msg.Subject, errors.New("dialog-creates over the provider's rate"))
+		return
+	}
+	select {
+	case l.queue <- msg:
+	default:
+		m.drop(ReasonOverload, msg.Subject, errors.New("dialog-create queue full"))
+	}
+}
+
+func (l *Listener) work() {
+	for {
+		select {
+		case <-l.stop:
+			return
+		case msg := <-l.queue:
+			start := time.Now()
+			l.onCreate(msg)
+			l.cfg.Metrics.CreateSeconds.Observe(time.Since(start).Seconds())
+		}
+	}
+}
+
 func (l *Listener) onCreate(msg *nats.Msg) {
 	m := l.cfg.Metrics
 	subj := msg.Subject
-	if len(msg.Data) < 2 || msg.Data[0] != tagCreate {
-		m.drop(ReasonGarbage, subj, errMalformed)
-		return
-	}
 	plain, err := l.self.Decrypt(msg.Data[1:])
 	if err != nil {
 		m.drop(ReasonGarbage, subj, fmt.Errorf("decrypt: %w", err))
@@ -186,9 +287,16 @@ func (l *Listener) onCreate(msg *nats.Msg) {
 		return
 	}
 	_, toConsumerSubj := subjects(req.ID)
+	answer := func(r *createResponse) []byte {
+		b := l.seal(consumerPub, r)
+		if b != nil {
+			l.nc.Publish(toConsumerSubj, b)
+		}
+		return b
+	}
 	refuse := func(reason, text string) {
 		m.refuse(reason, subj, fmt.Errorf("%s: %s", req.Consumer.Hex(), text))
-		l.respond(toConsumerSubj, consumerPub, &createResponse{
+		answer(&createResponse{
 			ID: req.ID, Provider: l.self.Address(), Consumer: req.Consumer, ConsumerEphemeral: req.Ephemeral, Reason: text,
 		})
 	}
@@ -198,16 +306,32 @@ func (l *Listener) onCreate(msg *nats.Msg) {
 		return
 	}
 	l.mu.Lock()
-	_, replayed := l.seen[req.ID]
+	prev, replayed := l.seen[req.ID]
+	limited := false
 	if !replayed {
-		l.seen[req.ID] = time.Now()
+		lim := l.consumers[req.Consumer]
+		if lim == nil && len(l.consumers) < l.cfg.MaxRemembered {
+			lim = rate.NewLimiter(l.cfg.PerConsumerRate, l.cfg.PerConsumerBurst)
+			l.consumers[req.Consumer] = lim
+		}
+		limited = lim == nil || !lim.Allow()
 	}
 	l.mu.Unlock()
 	if replayed {
+		// A retransmit of an accepted create whose answer was lost gets
+		// the same answer again while its dialog is young; anything else
+		// is a replay.
+		if prev.dialog != nil && prev.answer != nil && !isDone(prev.dialog) && time.Since(prev.at) < 30*time.Second {
+			l.nc.Publish(toConsumerSubj, prev.answer)
+		}
 		m.drop(ReasonReplayed, subj, fmt.Errorf("dialog id %s", req.ID))
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if limited {
+		m.drop(ReasonRateLimited, subj, fmt.Errorf("dialog-creates from %s over %v/s", req.Consumer.Hex(), l.cfg.PerConsumerRate))
+		return
+	}
+	ctx, cancel := context.WithTimeout(l.ctx, 5*time.Second)
 	_, err = l.registry.PublicKey(ctx, req.Consumer)
 	cancel()
 	if err != nil {
@@ -216,6 +340,23 @@ func (l *Listener) onCreate(msg *nats.Msg) {
 		} else {
 			refuse(ReasonRegistryFailed, "provider could not check the consumer's registration; try again")
 		}
+		return
+	}
+	// Registered: remember the id against replays (unregistered ones are
+	// not remembered, so fresh keys cannot fill this).
+	l.mu.Lock()
+	_, replayed = l.seen[req.ID]
+	full := len(l.seen) >= l.cfg.MaxRemembered
+	if !replayed && !full {
+		l.seen[req.ID] = seenCreate{at: time.Now()}
+	}
+	l.mu.Unlock()
+	switch {
+	case replayed:
+		m.drop(ReasonReplayed, subj, fmt.Errorf("dialog id %s", req.ID))
+		return
+	case full:
+		refuse(ReasonCapacity, "provider is at capacity; try later")
 		return
 	}
 
@@ -255,10 +396,16 @@ func (l *Listener) onCreate(msg *nats.Msg) {
 	sub.SetPendingLimits(4096, 16<<20)
 	d.sub = sub
 	m.Opened.WithLabelValues("provider").Inc()
-	l.respond(toConsumerSubj, consumerPub, &createResponse{
+	sealed := answer(&createResponse{
 		ID: req.ID, Provider: l.self.Address(), Consumer: req.Consumer, ConsumerEphemeral: req.Ephemeral,
 		Accepted: true, Ephemeral: eph,
 	})
+	l.mu.Lock()
+	if c, ok := l.seen[req.ID]; ok {
+		c.dialog, c.answer = d, sealed
+		l.seen[req.ID] = c
+	}
+	l.mu.Unlock()
 }
 
 func (l *Listener) forget(d *Dialog) {
@@ -267,15 +414,26 @@ func (l *Listener) forget(d *Dialog) {
 	l.mu.Unlock()
 }
 
-func (l *Listener) respond(subject string, consumerPub []byte, r *createResponse) {
+// seal signs r and encrypts it to the consumer: a create's answer, ready
+// to publish (nil if it could not be made).
+func (l *Listener) seal(consumerPub []byte, r *createResponse) []byte {
 	sig, err := l.self.Sign(r.signedBytes())
 	if err != nil {
-		return
+		return nil
 	}
 	r.Sig = sig
 	ct, err := identity.EncryptTo(consumerPub, r.marshal())
 	if err != nil {
-		return
+		return nil
 	}
-	l.nc.Publish(subject, append([]byte{tagResponse}, ct...))
+	return append([]byte{tagResponse}, ct...)
+}
+
+func isDone(d *Dialog) bool {
+	select {
+	case <-d.Done():
+		return true
+	default:
+		return false
+	}
 }

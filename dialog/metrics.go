@@ -22,6 +22,8 @@ const (
 	ReasonCapacity       = "capacity"         // too many dialogs
 	ReasonUnknownDialog  = "unknown_dialog"   // a message for a dialog not open here
 	ReasonRegistryFailed = "registry_failure" // could not ask the registry
+	ReasonOverload       = "overload"         // over the provider's create rate or queue
+	ReasonRateLimited    = "rate_limited"     // over one consumer's create rate
 )
 
 // Metrics counts what the dialogs of a node do. One Metrics serves every
@@ -31,6 +33,9 @@ type Metrics struct {
 	Refused  *prometheus.CounterVec // dialog-creates refused, by reason
 	Opened   *prometheus.CounterVec // dialogs opened, by role
 	Messages *prometheus.CounterVec // sealed messages, by direction (sent, received)
+	// CreateSeconds is how long a provider took to check and answer a
+	// dialog-create, from a worker taking it.
+	CreateSeconds prometheus.Histogram
 
 	logger  *slog.Logger
 	mu      sync.Mutex
@@ -56,11 +61,15 @@ func NewMetrics(reg prometheus.Registerer, logger *slog.Logger) *Metrics {
 		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "myst_dialog_messages_total", Help: "Sealed dialog messages, by direction (sent, received).",
 		}, []string{"direction"}),
+		CreateSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "myst_dialog_create_seconds", Help: "Time a provider took to check and answer a dialog-create.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
 		logger:  logger,
 		lastLog: map[string]time.Time{},
 	}
 	if reg != nil {
-		reg.MustRegister(m.Dropped, m.Refused, m.Opened, m.Messages)
+		reg.MustRegister(m.Dropped, m.Refused, m.Opened, m.Messages, m.CreateSeconds)
 	}
 	return m
 }

@@ -15,28 +15,60 @@ import (
 )
 
 // Cache answers "is X registered, and with which public key" from memory,
-// kept current from the contract's Registered events, and falls back to the
-// contract's views for identities it has not seen yet. Registration is
-// permanent, so a cached answer never goes stale; a negative answer is never
-// cached, since an identity may register at any moment.
+// kept current from the contract's Registered events. Registration is
+// permanent, so a positive answer never goes stale.
+//
+// A negative answer must not cost a chain call per question, or anyone who
+// makes fresh keys could queue chain calls at will: once the cache has
+// scanned the events up to the chain's head, it answers "not registered"
+// itself, after a catch-up scan that runs at most once per Freshness however
+// many questions wait for it (one eth_blockNumber, plus eth_getLogs when
+// the head moved). Before its first full scan it asks the contract's view,
+// at most ViewConcurrency at a time, and remembers a negative for
+// NegativeTTL.
 type Cache struct {
 	client    *Client
 	fromBlock uint64
 	batch     uint64
 
-	mu   sync.RWMutex
-	keys map[common.Address][]byte
-	next uint64 // first block not yet scanned for events
+	// Freshness is how old a scan may be for a negative answer (default 1 s).
+	Freshness time.Duration
+	// NegativeTTL is how long a view's "not registered" is remembered
+	// before the first full scan (default 10 s).
+	NegativeTTL time.Duration
 
-	stats struct {
-		hits, misses, viewHits atomic.Uint64
+	mu       sync.RWMutex
+	keys     map[common.Address][]byte
+	next     uint64 // first block not yet scanned for events
+	negative map[common.Address]time.Time
+
+	// syncing admits one scan at a time; questions that wait for it use
+	// its result.
+	syncing chan struct{}
+	scan    scanState // guarded by syncing
+	scanned atomic.Bool
+	views   chan struct{}
+	stats   struct {
+		hits, misses, viewHits, scanAnswers, negHits atomic.Uint64
 	}
 }
+
+type scanState struct {
+	at  time.Time // when the last scan started
+	err error     // its error, nil if it reached the head it saw
+}
+
+// ViewConcurrency bounds the contract view calls in flight before the
+// cache's first full scan.
+const ViewConcurrency = 8
 
 // NewCache returns a cache over client that scans events from fromBlock
 // (the registry's deployment block, or 0).
 func NewCache(client *Client, fromBlock uint64) *Cache {
-	return &Cache{client: client, fromBlock: fromBlock, next: fromBlock, batch: 5000, keys: map[common.Address][]byte{}}
+	return &Cache{client: client, fromBlock: fromBlock, next: fromBlock, batch: 5000,
+		Freshness: time.Second, NegativeTTL: 10 * time.Second,
+		keys: map[common.Address][]byte{}, negative: map[common.Address]time.Time{},
+		syncing: make(chan struct{}, 1), views: make(chan struct{}, ViewConcurrency)}
 }
 
 // Run keeps the cache current until ctx ends, syncing every interval.
@@ -59,6 +91,27 @@ func (c *Cache) Run(ctx context.Context, interval time.Duration, onError func(er
 // Sync reads the Registered events from the last block it scanned to the
 // chain's head.
 func (c *Cache) Sync(ctx context.Context) error {
+	select {
+	case c.syncing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.syncing }()
+	return c.syncLocked(ctx)
+}
+
+// syncLocked scans; the caller holds c.syncing.
+func (c *Cache) syncLocked(ctx context.Context) error {
+	c.scan = scanState{at: time.Now()}
+	err := c.scanToHead(ctx)
+	c.scan.err = err
+	if err == nil {
+		c.scanned.Store(true)
+	}
+	return err
+}
+
+func (c *Cache) scanToHead(ctx context.Context) error {
 	head, err := c.client.eth.BlockNumber(ctx)
 	if err != nil {
 		return fmt.Errorf("registry cache: block number: %w", err)
@@ -95,6 +148,21 @@ func (c *Cache) Sync(ctx context.Context) error {
 	return nil
 }
 
+// catchUp makes sure a scan to the head started within Freshness, running
+// one if needed; concurrent callers share it. It returns the scan's error.
+func (c *Cache) catchUp(ctx context.Context) error {
+	select {
+	case c.syncing <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("registry cache: waiting for a scan: %w", ctx.Err())
+	}
+	defer func() { <-c.syncing }()
+	if time.Since(c.scan.at) < c.Freshness {
+		return c.scan.err
+	}
+	return c.syncLocked(ctx)
+}
+
 // storeLocked adds a key after checking that it belongs to id.
 func (c *Cache) storeLocked(id common.Address, key []byte) {
 	if got, err := identity.AddressOfPublicKey(key); err != nil || got != id {
@@ -106,15 +174,58 @@ func (c *Cache) storeLocked(id common.Address, key []byte) {
 // PublicKey returns id's registered 64-byte public key, or an error
 // wrapping ErrNotRegistered.
 func (c *Cache) PublicKey(ctx context.Context, id common.Address) ([]byte, error) {
-	c.mu.RLock()
-	key, ok := c.keys[id]
-	c.mu.RUnlock()
-	if ok {
+	if key, ok := c.known(id); ok {
 		c.stats.hits.Add(1)
 		return key, nil
 	}
 	c.stats.misses.Add(1)
+	if c.scanned.Load() {
+		if err := c.catchUp(ctx); err != nil {
+			return nil, err
+		}
+		if key, ok := c.known(id); ok {
+			return key, nil
+		}
+		c.stats.scanAnswers.Add(1)
+		return nil, fmt.Errorf("%w: %s", ErrNotRegistered, id.Hex())
+	}
+	return c.view(ctx, id)
+}
+
+func (c *Cache) known(id common.Address) ([]byte, bool) {
+	c.mu.RLock()
+	key, ok := c.keys[id]
+	c.mu.RUnlock()
+	return key, ok
+}
+
+// maxNegative bounds the negative answers remembered before the first scan.
+const maxNegative = 1 << 16
+
+// view asks the contract, at most ViewConcurrency at a time.
+func (c *Cache) view(ctx context.Context, id common.Address) ([]byte, error) {
+	c.mu.RLock()
+	at, neg := c.negative[id]
+	c.mu.RUnlock()
+	if neg && time.Since(at) < c.NegativeTTL {
+		c.stats.negHits.Add(1)
+		return nil, fmt.Errorf("%w: %s", ErrNotRegistered, id.Hex())
+	}
+	select {
+	case c.views <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("registry cache: waiting to ask the contract: %w", ctx.Err())
+	}
 	key, err := c.client.PublicKeyOf(ctx, id)
+	<-c.views
+	if errors.Is(err, ErrNotRegistered) {
+		c.mu.Lock()
+		if len(c.negative) >= maxNegative {
+			clear(c.negative)
+		}
+		c.negative[id] = time.Now()
+		c.mu.Unlock()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +235,7 @@ func (c *Cache) PublicKey(ctx context.Context, id common.Address) ([]byte, error
 	c.stats.viewHits.Add(1)
 	c.mu.Lock()
 	c.keys[id] = key
+	delete(c.negative, id)
 	c.mu.Unlock()
 	return key, nil
 }
@@ -139,12 +251,15 @@ func (c *Cache) IsRegistered(ctx context.Context, id common.Address) (bool, erro
 
 // CacheStats counts lookups.
 type CacheStats struct {
-	Known      int    // identities in memory
-	Hits       uint64 // answered from memory
-	Misses     uint64 // asked the contract
-	ViewHits   uint64 // misses the contract answered as registered
-	ScannedTo  uint64 // last block scanned for events
-	FirstBlock uint64
+	Known    int    // identities in memory
+	Hits     uint64 // answered from memory
+	Misses   uint64 // asked the contract
+	ViewHits uint64 // misses the contract answered as registered
+	// ScanAnswers are misses answered "not registered" from a scan up to
+	// the head; NegativeHits from a remembered view answer.
+	ScanAnswers, NegativeHits uint64
+	ScannedTo                 uint64 // last block scanned for events
+	FirstBlock                uint64
 }
 
 // Stats returns the cache's counters.
@@ -157,6 +272,6 @@ func (c *Cache) Stats() CacheStats {
 	}
 	return CacheStats{
 		Known: len(c.keys), Hits: c.stats.hits.Load(), Misses: c.stats.misses.Load(),
-		ViewHits: c.stats.viewHits.Load(), ScannedTo: scanned, FirstBlock: c.fromBlock,
+		ViewHits: c.stats.viewHits.Load(), ScanAnswers: c.stats.scanAnswers.Load(), NegativeHits: c.stats.negHits.Load(), ScannedTo: scanned, FirstBlock: c.fromBlock,
 	}
 }

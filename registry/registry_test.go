@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/big"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -266,18 +267,65 @@ func TestCacheFallsBackToViews(t *testing.T) {
 	ctx := mysttest.Ctx(t, 30*time.Second)
 	a := mysttest.NewSigner(t)
 	cache := NewCache(e.client, 0) // never synced
-	if ok, _ := cache.IsRegistered(ctx, a.Address()); ok {
-		t.Fatal("registered before registration")
+	cache.NegativeTTL = 300 * time.Millisecond
+	for range 2 {
+		if ok, _ := cache.IsRegistered(ctx, a.Address()); ok {
+			t.Fatal("registered before registration")
+		}
+	}
+	if st := cache.Stats(); st.NegativeHits != 1 {
+		t.Fatalf("stats %+v: want the second negative answered from memory", st)
 	}
 	if _, err := e.client.Register(ctx, a, e.payer, nil); err != nil {
 		t.Fatal(err)
 	}
-	// A negative answer was not cached: the view finds it now.
+	// The negative answer expires: the view finds it now.
+	time.Sleep(cache.NegativeTTL)
 	if ok, err := cache.IsRegistered(ctx, a.Address()); err != nil || !ok {
 		t.Fatalf("after registration: %v, %v", ok, err)
 	}
 	if st := cache.Stats(); st.ViewHits != 1 {
 		t.Fatalf("stats %+v: want one answer from the view", st)
+	}
+}
+
+// TestCacheAnswersNegativesFromScan: once scanned to the head, a flood of
+// questions about fresh keys costs at most one catch-up scan per
+// Freshness, not a chain call each; an identity registered a moment ago is
+// found by that catch-up.
+func TestCacheAnswersNegativesFromScan(t *testing.T) {
+	e := startChain(t)
+	ctx := mysttest.Ctx(t, 30*time.Second)
+	cache := NewCache(e.client, 0)
+	cache.Freshness = time.Hour
+	if err := cache.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 500 {
+		wg.Go(func() {
+			id := common.BytesToAddress(crypto.Keccak256([]byte{byte(i >> 8), byte(i)})[:20])
+			if _, err := cache.PublicKey(ctx, id); !errors.Is(err, ErrNotRegistered) {
+				t.Errorf("fresh key: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if st := cache.Stats(); st.ScanAnswers != 500 || st.ViewHits != 0 {
+		t.Fatalf("stats %+v: want 500 answers from the scan", st)
+	}
+	a := mysttest.NewSigner(t)
+	if _, err := e.client.Register(ctx, a, e.payer, nil); err != nil {
+		t.Fatal(err)
+	}
+	cache.Freshness = 0 // the next question catches up
+	if key, err := cache.PublicKey(ctx, a.Address()); err != nil || string(key) != string(a.PublicKey()) {
+		t.Fatalf("registered just now: %x, %v", key, err)
+	}
+	// The chain gone: a negative cannot be vouched for, and says so.
+	e.chain.Close()
+	if _, err := cache.PublicKey(ctx, mysttest.NewSigner(t).Address()); err == nil || errors.Is(err, ErrNotRegistered) {
+		t.Fatalf("chain down: %v, want an error that is not ErrNotRegistered", err)
 	}
 }
 

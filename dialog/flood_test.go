@@ -1,0 +1,174 @@
+package dialog
+
+import (
+	"context"
+	"math/big"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mystnode/myst/devchain"
+	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/mysttest"
+	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/registry/registrytest"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// TestFloodOfUnregisteredCreates floods a provider (whose registry is the
+// real event-fed cache over a dev chain) with signed dialog-creates from
+// fresh unregistered keys, while a live dialog exchanges requests and a
+// registered consumers dial again and again: no live request fails, every
+// legitimate dial is accepted, and the flood costs no chain call per
+// create (the cache answers "not registered" from its scan).
+func TestFloodOfUnregisteredCreates(t *testing.T) {
+	srv := mysttest.StartBroker(t)
+	provider, consumer, payer := mysttest.NewSigner(t), mysttest.NewSigner(t), mysttest.NewSigner(t)
+	others := make([]*identity.Signer, 10)
+	for i := range others {
+		others[i] = mysttest.NewSigner(t)
+	}
+	chain := mysttest.StartChain(t, payer.Address())
+	ctx := mysttest.Ctx(t, 2*time.Minute)
+	ec := chain.Client()
+	addr, _, err := registry.Deploy(ctx, ec, big.NewInt(devchain.ChainID), payer)
+	ec.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := registry.Dial(ctx, chain.RPCURL(), devchain.ChainID, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	for _, s := range append([]*identity.Signer{provider, consumer}, others...) {
+		if _, err := client.Register(ctx, s, payer, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cache := registry.NewCache(client, 0)
+	runCtx, stopRun := context.WithCancel(ctx)
+	var runDone sync.WaitGroup
+	runDone.Go(func() { cache.Run(runCtx, 2*time.Second, nil) })
+	defer func() { stopRun(); runDone.Wait() }()
+	mysttest.WaitFor(t, 10*time.Second, func() bool { return cache.Stats().Known == 2+len(others) })
+
+	m := NewMetrics(nil, nil)
+	l, err := Listen(mysttest.Connect(t, srv.URL()), provider, cache, ListenConfig{Metrics: m, Accept: func(d *Dialog) { d.Handle("echo", echo) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	live, err := Dial(ctx, mysttest.Connect(t, srv.URL()), consumer, provider.Address(), cache, DialConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+
+	// The flood, made before it starts: fresh keys, valid signatures.
+	const n = 3000
+	floods := make([][]byte, n)
+	var subject string
+	for i := range floods {
+		s := mysttest.NewSigner(t)
+		var err error
+		if subject, floods[i], err = CreateMessage(s, provider.Address(), provider.PublicKey()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	misses0 := cache.Stats()
+	attacker := mysttest.Connect(t, srv.URL())
+	var wg sync.WaitGroup
+	flooding := make(chan struct{})
+	wg.Go(func() {
+		defer close(flooding)
+		// 1,000 a second for 3 s.
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < n; i += 10 {
+			<-tick.C
+			for _, f := range floods[i : i+10] {
+				attacker.Publish(subject, f)
+			}
+		}
+	})
+	var liveFailed atomic.Int64
+	wg.Go(func() {
+		for {
+			select {
+			case <-flooding:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			if _, err := live.Request(rctx, "echo", []byte("ping")); err != nil {
+				liveFailed.Add(1)
+				t.Errorf("live dialog during the flood: %v", err)
+			}
+			cancel()
+		}
+	})
+	var lat []time.Duration
+	nc := mysttest.Connect(t, srv.URL())
+	for {
+		select {
+		case <-flooding:
+		default:
+			start := time.Now()
+			d, err := Dial(ctx, nc, others[len(lat)%len(others)], provider.Address(), cache, DialConfig{})
+			if err != nil {
+				t.Errorf("legitimate dial during the flood: %v", err)
+				continue
+			}
+			lat = append(lat, time.Since(start))
+			d.Close()
+			time.Sleep(100 * time.Millisecond) // each consumer within its rate
+			continue
+		}
+		break
+	}
+	wg.Wait()
+	slices.Sort(lat)
+	st := cache.Stats()
+	refused := testutil.ToFloat64(m.Refused.WithLabelValues(ReasonUnregistered))
+	t.Logf("%d flood creates: %v refused unregistered, %v dropped overload; %d legitimate dials p50 %v p99 %v max %v; cache: %d scan answers, %d view answers",
+		n, refused, dropped(m, ReasonOverload), len(lat), lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1],
+		st.ScanAnswers-misses0.ScanAnswers, st.ViewHits-misses0.ViewHits)
+	if st.ViewHits != misses0.ViewHits {
+		t.Errorf("the flood made %d contract view calls", st.ViewHits-misses0.ViewHits)
+	}
+	if int(refused)+int(dropped(m, ReasonOverload)) < n*9/10 {
+		t.Errorf("only %v of %d flood creates were refused or shed", refused+dropped(m, ReasonOverload), n)
+	}
+	if len(lat) < 5 {
+		t.Errorf("only %d legitimate dials during the flood", len(lat))
+	}
+}
+
+// TestPerConsumerRateRetransmit: a create over its consumer's rate is
+// dropped before any lookup and counted; Dial's retransmit gets through
+// once the rate allows.
+func TestPerConsumerRateRetransmit(t *testing.T) {
+	srv := mysttest.StartBroker(t)
+	provider, consumer := mysttest.NewSigner(t), mysttest.NewSigner(t)
+	reg := registrytest.New(provider, consumer)
+	m := NewMetrics(nil, nil)
+	l, err := Listen(mysttest.Connect(t, srv.URL()), provider, reg, ListenConfig{Metrics: m, PerConsumerRate: 2, PerConsumerBurst: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	nc := mysttest.Connect(t, srv.URL())
+	for range 2 {
+		d, err := Dial(mysttest.Ctx(t, 10*time.Second), nc, consumer, provider.Address(), reg, DialConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+	}
+	if n := dropped(m, ReasonRateLimited); n != 1 {
+		t.Fatalf("dropped{rate_limited} = %v, want 1", n)
+	}
+}
