@@ -18,6 +18,8 @@ type DialConfig struct {
 	// sets the dialog's handlers.
 	Setup   func(*Dialog)
 	Metrics *Metrics
+	// Now is the clock the create is stamped with (default time.Now).
+	Now func() time.Time
 }
 
 // Dial opens a dialog from self (a consumer) to provider: it looks up the
@@ -27,6 +29,9 @@ type DialConfig struct {
 func Dial(ctx context.Context, nc *nats.Conn, self *identity.Signer, provider common.Address, reg Registry, cfg DialConfig) (*Dialog, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil, nil)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	m := cfg.Metrics
 	providerPub, err := reg.PublicKey(ctx, provider)
@@ -41,7 +46,7 @@ func Dial(ctx context.Context, nc *nats.Conn, self *identity.Signer, provider co
 	if err != nil {
 		return nil, err
 	}
-	req := &createRequest{ID: id, Consumer: self.Address(), Provider: provider, UnixMilli: time.Now().UnixMilli(), Ephemeral: eph}
+	req := &createRequest{ID: id, Consumer: self.Address(), Provider: provider, UnixMilli: cfg.Now().UnixMilli(), Ephemeral: eph}
 	if req.Sig, err = self.Sign(req.signedBytes()); err != nil {
 		return nil, err
 	}

@@ -130,17 +130,18 @@ func TestFloodOfUnregisteredCreates(t *testing.T) {
 		break
 	}
 	wg.Wait()
+	// Every flood create is answered (refused) or shed, soon.
+	mysttest.WaitFor(t, 10*time.Second, func() bool {
+		return int(testutil.ToFloat64(m.Refused.WithLabelValues(ReasonUnregistered))+dropped(m, ReasonOverload)) == n
+	})
 	slices.Sort(lat)
 	st := cache.Stats()
 	refused := testutil.ToFloat64(m.Refused.WithLabelValues(ReasonUnregistered))
-	t.Logf("%d flood creates: %v refused unregistered, %v dropped overload; %d legitimate dials p50 %v p99 %v max %v; cache: %d scan answers, %d view answers",
+	t.Logf("%d flood creates: %v refused unregistered, %v dropped overload; %d legitimate dials p50 %v p99 %v max %v; cache: %d scan answers from %d scans, %d view answers",
 		n, refused, dropped(m, ReasonOverload), len(lat), lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1],
-		st.ScanAnswers-misses0.ScanAnswers, st.ViewHits-misses0.ViewHits)
+		st.ScanAnswers-misses0.ScanAnswers, st.Scans-misses0.Scans, st.ViewHits-misses0.ViewHits)
 	if st.ViewHits != misses0.ViewHits {
 		t.Errorf("the flood made %d contract view calls", st.ViewHits-misses0.ViewHits)
-	}
-	if int(refused)+int(dropped(m, ReasonOverload)) < n*9/10 {
-		t.Errorf("only %v of %d flood creates were refused or shed", refused+dropped(m, ReasonOverload), n)
 	}
 	if len(lat) < 5 {
 		t.Errorf("only %d legitimate dials during the flood", len(lat))

@@ -24,6 +24,18 @@ type Registry interface {
 	PublicKey(ctx context.Context, id common.Address) ([]byte, error)
 }
 
+// knower is a Registry that can say at once, without asking anyone,
+// whether it holds an identity's key (registry.Cache can). A listener
+// checks an identity it does not hold off its workers, so that creates of
+// unknown identities wait for the registry without holding up the others.
+type knower interface {
+	Known(id common.Address) ([]byte, bool)
+}
+
+// maxLookups bounds the creates of unknown identities waiting for the
+// registry at once; past it they are refused as overload.
+const maxLookups = 4096
+
 // CreateSubject is the subject a provider listens on for dialog-creates.
 func CreateSubject(provider common.Address) string {
 	return "myst.v1." + strings.ToLower(provider.Hex()) + ".dialog"
@@ -81,6 +93,7 @@ type Listener struct {
 
 	queue   chan *nats.Msg
 	limiter *rate.Limiter
+	lookups chan struct{} // slots of maxLookups
 
 	mu        sync.Mutex
 	dialogs   map[ID]*Dialog
@@ -137,7 +150,7 @@ func Listen(nc *nats.Conn, self *identity.Signer, reg Registry, cfg ListenConfig
 		cfg.MaxRemembered = 1 << 18
 	}
 	l := &Listener{nc: nc, self: self, registry: reg, cfg: cfg,
-		queue: make(chan *nats.Msg, cfg.Queue), limiter: rate.NewLimiter(cfg.Rate, int(max(cfg.Rate, 1))),
+		queue: make(chan *nats.Msg, cfg.Queue), lookups: make(chan struct{}, maxLookups), limiter: rate.NewLimiter(cfg.Rate, int(max(cfg.Rate, 1))),
 		dialogs: map[ID]*Dialog{}, seen: map[ID]seenCreate{}, consumers: map[common.Address]*rate.Limiter{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
@@ -302,7 +315,11 @@ func (l *Listener) onCreate(msg *nats.Msg) {
 	}
 	at := time.UnixMilli(req.UnixMilli)
 	if d := time.Since(at); d > MaxClockSkew || d < -MaxClockSkew {
-		refuse(ReasonStale, fmt.Sprintf("dialog-create is %s off the provider's clock; check the consumer's clock", d.Round(time.Second)))
+		off := fmt.Sprintf("%s behind", d.Round(time.Second))
+		if d < 0 {
+			off = fmt.Sprintf("%s ahead of", (-d).Round(time.Second))
+		}
+		refuse(ReasonStale, fmt.Sprintf("the consumer's clock is %s the provider's (more than %s apart): set the consumer's clock right (NTP) and connect again", off, MaxClockSkew))
 		return
 	}
 	l.mu.Lock()
@@ -331,13 +348,47 @@ func (l *Listener) onCreate(msg *nats.Msg) {
 		m.drop(ReasonRateLimited, subj, fmt.Errorf("dialog-creates from %s over %v/s", req.Consumer.Hex(), l.cfg.PerConsumerRate))
 		return
 	}
+	c := &checked{req: req, consumerPub: consumerPub, subj: subj, answer: answer, refuse: refuse}
+	if k, ok := l.registry.(knower); ok {
+		if _, known := k.Known(req.Consumer); !known {
+			select {
+			case l.lookups <- struct{}{}:
+			default:
+				m.drop(ReasonOverload, subj, errors.New("too many registration lookups in flight"))
+				return
+			}
+			l.workers.Go(func() {
+				defer func() { <-l.lookups }()
+				l.lookUp(c)
+			})
+			return
+		}
+	}
+	l.lookUp(c)
+}
+
+// checked is a dialog-create that passed the cheap checks, waiting for its
+// consumer's registration.
+type checked struct {
+	req         *createRequest
+	consumerPub []byte
+	subj        string
+	answer      func(*createResponse) []byte
+	refuse      func(reason, text string)
+}
+
+// lookUp checks the consumer's registration and opens the dialog.
+func (l *Listener) lookUp(c *checked) {
+	m, req, subj, answer, refuse := l.cfg.Metrics, c.req, c.subj, c.answer, c.refuse
 	ctx, cancel := context.WithTimeout(l.ctx, 5*time.Second)
-	_, err = l.registry.PublicKey(ctx, req.Consumer)
+	_, err := l.registry.PublicKey(ctx, req.Consumer)
 	cancel()
 	if err != nil {
-		if errors.Is(err, registry.ErrNotRegistered) {
+		switch {
+		case errors.Is(err, registry.ErrNotRegistered):
 			refuse(ReasonUnregistered, "consumer not registered")
-		} else {
+		case l.ctx.Err() != nil:
+		default:
 			refuse(ReasonRegistryFailed, "provider could not check the consumer's registration; try again")
 		}
 		return
@@ -345,7 +396,7 @@ func (l *Listener) onCreate(msg *nats.Msg) {
 	// Registered: remember the id against replays (unregistered ones are
 	// not remembered, so fresh keys cannot fill this).
 	l.mu.Lock()
-	_, replayed = l.seen[req.ID]
+	_, replayed := l.seen[req.ID]
 	full := len(l.seen) >= l.cfg.MaxRemembered
 	if !replayed && !full {
 		l.seen[req.ID] = seenCreate{at: time.Now()}

@@ -177,7 +177,7 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 	if err != nil {
 		return connection{}, &FieldError{Field: "service_type", Err: err}
 	}
-	d, err := dialog.Dial(ctx, n.nc, p.signer, provider, n.cache, dialog.DialConfig{Metrics: n.metrics})
+	d, err := dialog.Dial(ctx, n.nc, p.signer, provider, n.cache, dialog.DialConfig{Metrics: n.metrics, Now: n.cfg.Now})
 	if err != nil {
 		return connection{}, dialError(err, provider, "(its node may be down)")
 	}
@@ -264,6 +264,7 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 			return connection{}, fmt.Errorf("payments: %w", err)
 		}
 		conn.Dialog().Handle(payments.TopicInvoice, payer.Handle)
+		conn.Dialog().Handle(payments.TopicAck, payer.HandleAck)
 	}
 	return connection{view: view, plan: p, session: conn, connector: connector, payer: payer}, nil
 }

@@ -71,13 +71,9 @@ func (n *Node) Unlock(id, passphrase string) error {
 	if n.paymentsEnabled() && !n.cfg.Network.HasGasPayer() {
 		// The identity pays gas for its own settlements: settle what an
 		// earlier run left.
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			if _, err := n.settleAll(addr); err != nil {
-				n.logger.Warn("settle", "provider", addr.Hex(), "err", err)
-			}
-		}()
+		if err := n.queueUnsettled(addr); err != nil {
+			n.logger.Warn("settle", "provider", addr.Hex(), "err", err)
+		}
 	}
 	return nil
 }
@@ -149,7 +145,7 @@ func (n *Node) OpenDialog(ctx context.Context, req api.DialogRequest) (api.Dialo
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	d, err := dialog.Dial(ctx, n.nc, signer, provider, n.cache, dialog.DialConfig{Metrics: n.metrics})
+	d, err := dialog.Dial(ctx, n.nc, signer, provider, n.cache, dialog.DialConfig{Metrics: n.metrics, Now: n.cfg.Now})
 	if err != nil {
 		return api.Dialog{}, dialError(err, provider, fmt.Sprintf("within %s (is its node running with the identity unlocked?)", timeout))
 	}

@@ -27,7 +27,6 @@ import (
 	"github.com/mystnode/myst/killswitch"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/payments"
-	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/registry"
 	"github.com/mystnode/myst/resolver"
 	"github.com/mystnode/myst/session"
@@ -62,6 +61,9 @@ type Config struct {
 	Uplink        string
 	OpenVPNBinary string // default "openvpn"
 	Payments      PaymentsConfig
+	// Now is the clock dialog-creates are stamped with (default
+	// time.Now); tests set it to play a consumer whose clock is off.
+	Now func() time.Time
 }
 
 // Node is a running daemon.
@@ -74,6 +76,7 @@ type Node struct {
 	nc      *nats.Conn
 	prom    *prometheus.Registry
 	metrics *dialog.Metrics
+	settled *prometheus.CounterVec // settlement attempts, by result
 	started time.Time
 
 	discovery  *discovery.Client
@@ -135,11 +138,16 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		services: map[string]*service{}, done: make(chan struct{})}
 	n.conn.view.State = api.NotConnected
 	n.billing.billers = map[string]*payments.Biller{}
+	n.billing.queue = map[settlePair]bool{}
+	n.billing.wake = make(chan struct{}, 1)
 	if cfg.Payments.InvoiceEvery <= 0 {
 		n.cfg.Payments.InvoiceEvery = 5 * time.Second
 	}
 	if cfg.Payments.Grace <= 0 {
 		n.cfg.Payments.Grace = 20 * time.Second
+	}
+	if cfg.Payments.SettleRetryMax <= 0 {
+		n.cfg.Payments.SettleRetryMax = SettleRetryMax
 	}
 	if cfg.Payments.SettleThreshold == nil {
 		n.cfg.Payments.SettleThreshold = new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
@@ -207,6 +215,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.prom = prometheus.NewRegistry()
 	n.prom.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.metrics = dialog.NewMetrics(n.prom, n.logger)
+	n.settled = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "myst_settlements_total", Help: "Settlement attempts of received promises, by result (ok, failed).",
+	}, []string{"result"})
+	n.prom.MustRegister(n.settled)
 
 	nc, err := broker.Connect(cfg.Network.BrokerURLs, "myst-node", n.logger)
 	if err != nil {
@@ -217,8 +229,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	// The node's loops end before the broker connection closes, after
 	// everything below has told its peers.
 	n.onClose(func() {
-		nc.Flush()
 		n.cancel()
+		// What the peers were told goes out, unless the broker is gone
+		// (Stop does not wait for it).
+		if nc.IsConnected() {
+			nc.FlushTimeout(2 * time.Second)
+		}
 		n.wg.Wait()
 	})
 	n.onClose(n.closeDialogs)
@@ -241,19 +257,18 @@ func (n *Node) Start() {
 		defer n.wg.Done()
 		n.cache.Run(n.ctx, 2*time.Second, func(err error) { n.logger.Warn("registry cache", "err", err) })
 	}()
-	// Promises a crashed run stored but did not settle are paid now (when
-	// the network's gas payer can send the transactions; else once the
-	// provider identity is unlocked).
-	if n.paymentsEnabled() && n.cfg.Network.HasGasPayer() {
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			if paid, err := n.settleAll(common.Address{}); err != nil {
-				n.logger.Warn("settle at start", "err", err)
-			} else if paid.Sign() > 0 {
-				n.logger.Info("settled promises left from an earlier run", "paid", proposal.FormatAmount(paid))
-			}
-		}()
+	if !n.paymentsEnabled() {
+		return
+	}
+	n.wg.Add(1)
+	go n.settler()
+	// Promises a crashed or stopped run stored but did not settle are paid
+	// now (when the network's gas payer can send the transactions; else
+	// once the provider identity is unlocked).
+	if n.cfg.Network.HasGasPayer() {
+		if err := n.queueUnsettled(common.Address{}); err != nil {
+			n.logger.Warn("settle at start", "err", err)
+		}
 	}
 }
 

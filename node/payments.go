@@ -22,6 +22,7 @@ type PaymentsConfig struct {
 	InvoiceEvery    time.Duration // default 5 s
 	Grace           time.Duration // end a session unpaid this long (default 20 s)
 	SettleThreshold *big.Int      // settle when this much is unsettled (default 1 MYSTT)
+	SettleRetryMax  time.Duration // longest wait between settlement retries (default SettleRetryMax)
 }
 
 // billing is the provider's payment state.
@@ -29,7 +30,20 @@ type billing struct {
 	mu       sync.Mutex
 	billers  map[string]*payments.Biller // by session id
 	settleMu sync.Mutex                  // one settlement at a time
+
+	// Settlements wait here for the settler, which retries failed ones
+	// with backoff until they succeed or the node stops (what is left is
+	// in the store, for the next start).
+	queueMu sync.Mutex
+	queue   map[settlePair]bool
+	wake    chan struct{}
 }
+
+type settlePair struct{ consumer, provider common.Address }
+
+// SettleRetryMax caps the wait between settlement retries; they start at a
+// second and double.
+const SettleRetryMax = time.Minute
 
 func (n *Node) paymentsEnabled() bool { return n.pay != nil }
 
@@ -51,10 +65,15 @@ func (n *Node) admit(ctx context.Context, s session.Info) error {
 	if !n.paymentsEnabled() {
 		return errors.New("the network has no payment contracts, so a priced service can't be paid")
 	}
+	if err := n.payStore.Writable(ctx); err != nil {
+		return fmt.Errorf("the provider cannot store promises now (%v); it takes no priced session until its disk takes writes again", err)
+	}
 	consumer, provider := common.HexToAddress(s.ConsumerID), common.HexToAddress(s.ProviderID)
-	bal, err := n.pay.Balance(ctx, consumer)
+	bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	bal, err := n.pay.Balance(bctx, consumer)
+	cancel()
 	if err != nil {
-		return fmt.Errorf("could not read the consumer's deposit: %v", err)
+		return fmt.Errorf("the provider could not check the consumer's deposit on the chain (%v); try again later", err)
 	}
 	r, err := n.payStore.ReceivedFrom(ctx, consumer, provider)
 	if err != nil {
@@ -93,13 +112,13 @@ func (n *Node) startBilling(info session.Info, d *dialog.Dialog) {
 		Client: n.pay, Store: n.payStore, Dialog: d, SessionID: info.ID, Consumer: consumer, Provider: provider,
 		Price: info.Price, Start: info.CreatedAt, Bytes: bytes, Every: n.cfg.Payments.InvoiceEvery, Grace: n.cfg.Payments.Grace,
 		OnUnpaid: func(reason string) { n.provider.End(info.ID, reason) },
+		OnStoreFailed: func(reason string) {
+			n.logger.Error("promise store failed; ending the session", "session", info.ID, "reason", reason)
+			n.provider.End(info.ID, reason)
+		},
 		OnPromise: func(r payments.Received) {
 			if r.Unsettled().Cmp(n.cfg.Payments.SettleThreshold) >= 0 {
-				n.wg.Add(1)
-				go func() {
-					defer n.wg.Done()
-					n.settleOne(consumer, provider)
-				}()
+				n.requestSettle(consumer, provider)
 			}
 		},
 	})
@@ -123,11 +142,83 @@ func (n *Node) stopBilling(info session.Info) {
 		return
 	}
 	b.Close()
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		n.settleOne(common.HexToAddress(info.ConsumerID), common.HexToAddress(info.ProviderID))
-	}()
+	n.requestSettle(common.HexToAddress(info.ConsumerID), common.HexToAddress(info.ProviderID))
+}
+
+// requestSettle queues a settlement of consumer's newest promise to
+// provider.
+func (n *Node) requestSettle(consumer, provider common.Address) {
+	n.billing.queueMu.Lock()
+	n.billing.queue[settlePair{consumer, provider}] = true
+	n.billing.queueMu.Unlock()
+	select {
+	case n.billing.wake <- struct{}{}:
+	default:
+	}
+}
+
+// queueUnsettled queues every unsettled promise to provider (zero: all).
+func (n *Node) queueUnsettled(provider common.Address) error {
+	rs, err := n.payStore.AllReceived(n.ctx, provider)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.Unsettled().Sign() > 0 {
+			n.requestSettle(r.Consumer, r.Provider)
+		}
+	}
+	return nil
+}
+
+// settler settles what is queued, one at a time; failures (chain RPC down,
+// a transaction not mined) are retried after 1 s, 2 s, ... up to
+// SettleRetryMax.
+func (n *Node) settler() {
+	defer n.wg.Done()
+	backoff := time.Second
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	var notBefore time.Time // a failed round waits its backoff, whatever wakes it
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-n.billing.wake:
+			if time.Now().Before(notBefore) {
+				continue
+			}
+		case <-retry.C:
+		}
+		n.billing.queueMu.Lock()
+		batch := n.billing.queue
+		n.billing.queue = map[settlePair]bool{}
+		n.billing.queueMu.Unlock()
+		failed := 0
+		for pair := range batch {
+			_, err := n.settleOne(pair.consumer, pair.provider)
+			switch {
+			case n.ctx.Err() != nil:
+				return
+			case errors.Is(err, ErrNoGasPayer):
+				// Queued again when the identity is unlocked.
+			case err != nil:
+				failed++
+				n.billing.queueMu.Lock()
+				n.billing.queue[pair] = true
+				n.billing.queueMu.Unlock()
+			}
+			n.metricsSettle(err)
+		}
+		if failed == 0 {
+			backoff, notBefore = time.Second, time.Time{}
+			continue
+		}
+		n.logger.Warn("settlement failed; retrying", "pending", failed, "in", backoff)
+		notBefore = time.Now().Add(backoff)
+		retry.Reset(backoff)
+		backoff = min(2*backoff, n.cfg.Payments.SettleRetryMax)
+	}
 }
 
 func (n *Node) promisedFor(sessionID string) *big.Int {
@@ -138,6 +229,14 @@ func (n *Node) promisedFor(sessionID string) *big.Int {
 		return nil
 	}
 	return b.Promised()
+}
+
+func (n *Node) metricsSettle(err error) {
+	if err != nil {
+		n.settled.WithLabelValues("failed").Inc()
+	} else {
+		n.settled.WithLabelValues("ok").Inc()
+	}
 }
 
 // settleOne settles consumer's newest promise to provider, if it adds
@@ -155,7 +254,7 @@ func (n *Node) settleOne(consumer, provider common.Address) (*big.Int, error) {
 	}
 	sender, err := n.gasSender(provider)
 	if err != nil {
-		return nil, fmt.Errorf("no account to pay gas for settling: %w", err)
+		return nil, fmt.Errorf("%w for settling: %w", ErrNoGasPayer, err)
 	}
 	paid, tx, err := n.pay.Settle(ctx, sender, r.Promise, nil)
 	if errors.Is(err, payments.ErrNothingToPay) {

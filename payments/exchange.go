@@ -75,6 +75,10 @@ type BillerConfig struct {
 	// OnUnpaid ends the session; OnPromise hears of each stored promise.
 	OnUnpaid  func(reason string)
 	OnPromise func(Received)
+	// OnStoreFailed ends the session when a promise could not be stored
+	// (it was not acknowledged): serving on would be serving unpaid.
+	// Default OnUnpaid.
+	OnStoreFailed func(reason string)
 }
 
 // Biller invoices a consumer every period and keeps the promises.
@@ -129,6 +133,14 @@ func (b *Biller) loop() {
 		case <-t.C:
 		}
 		if err := b.invoice(); err != nil {
+			if errors.Is(err, ErrStore) {
+				end := b.cfg.OnStoreFailed
+				if end == nil {
+					end = b.cfg.OnUnpaid
+				}
+				go end(fmt.Sprintf("the provider could not store the consumer's promise, so it ends the session (%v)", err))
+				return
+			}
 			if time.Since(lastPaid) > b.cfg.Grace {
 				go b.cfg.OnUnpaid(fmt.Sprintf("the consumer did not pay for %s: %v", time.Since(lastPaid).Round(time.Second), err))
 				return
@@ -206,10 +218,11 @@ type PayerConfig struct {
 
 // Payer answers a provider's invoices with promises.
 type Payer struct {
-	cfg  PayerConfig
-	base *big.Int
-	mu   sync.Mutex
-	paid *big.Int // this session's amount promised
+	cfg   PayerConfig
+	base  *big.Int
+	mu    sync.Mutex
+	paid  *big.Int // this session's amount promised
+	acked *big.Int // the highest cumulative the provider acknowledged storing
 }
 
 // NewPayer reads what the consumer promised the provider before.
@@ -224,7 +237,7 @@ func NewPayer(ctx context.Context, cfg PayerConfig) (*Payer, error) {
 	if cfg.Slack == nil {
 		cfg.Slack = Due(cfg.Price, 5*time.Second, 1<<20)
 	}
-	return &Payer{cfg: cfg, base: base, paid: new(big.Int)}, nil
+	return &Payer{cfg: cfg, base: base, paid: new(big.Int), acked: new(big.Int)}, nil
 }
 
 // Paid is this session's amount promised so far.
@@ -232,6 +245,29 @@ func (p *Payer) Paid() *big.Int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return new(big.Int).Set(p.paid)
+}
+
+// Acked is the highest cumulative amount the provider acknowledged having
+// stored (zero if none).
+func (p *Payer) Acked() *big.Int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return new(big.Int).Set(p.acked)
+}
+
+// HandleAck takes the provider's acknowledgement of a stored promise (a
+// dialog handler for TopicAck).
+func (p *Payer) HandleAck(_ context.Context, body []byte) ([]byte, error) {
+	var m PromiseMsg
+	if err := json.Unmarshal(body, &m); err != nil || m.Cumulative == nil {
+		return nil, errors.New("malformed acknowledgement")
+	}
+	p.mu.Lock()
+	if m.Cumulative.Cmp(p.acked) > 0 {
+		p.acked = new(big.Int).Set(m.Cumulative)
+	}
+	p.mu.Unlock()
+	return nil, nil
 }
 
 // Handle answers one invoice (a dialog handler for TopicInvoice).

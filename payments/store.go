@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
@@ -17,7 +19,15 @@ import (
 // consumer's highest promise to each provider survives restarts.
 type Store struct {
 	db *sql.DB
+
+	mu        sync.Mutex
+	lastWrite time.Time // when the last write ended
+	writeErr  error     // its error
 }
+
+// ErrStore wraps a failure to store a promise durably (disk full or
+// read-only, I/O error): such a promise must not be acknowledged.
+var ErrStore = errors.New("the promise store failed")
 
 const storeSchema = `
 CREATE TABLE IF NOT EXISTS received (
@@ -27,6 +37,10 @@ CREATE TABLE IF NOT EXISTS received (
 	signature  BLOB NOT NULL,
 	settled    TEXT NOT NULL DEFAULT '0',
 	PRIMARY KEY (consumer, provider)
+);
+CREATE TABLE IF NOT EXISTS probe (
+	k  INTEGER PRIMARY KEY,
+	at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS issued (
 	consumer   TEXT NOT NULL,
@@ -68,8 +82,40 @@ func parseBig(s string) *big.Int {
 	return v
 }
 
-// SaveReceived stores a promise if it is higher than the one stored.
+// noteWrite records a write's outcome for Writable.
+func (s *Store) noteWrite(err error) error {
+	s.mu.Lock()
+	s.lastWrite, s.writeErr = time.Now(), err
+	s.mu.Unlock()
+	if err != nil && !errors.Is(err, ErrStore) {
+		err = fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	return err
+}
+
+// Writable reports whether the store takes writes: the outcome of the last
+// write if it ended within the last second, else of a probe write.
+func (s *Store) Writable(ctx context.Context) error {
+	s.mu.Lock()
+	recent, err := time.Since(s.lastWrite) < time.Second, s.writeErr
+	s.mu.Unlock()
+	if recent {
+		if err != nil && !errors.Is(err, ErrStore) {
+			err = fmt.Errorf("%w: %w", ErrStore, err)
+		}
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT OR REPLACE INTO probe (k, at) VALUES (1, $1)`, time.Now().UnixNano())
+	return s.noteWrite(err)
+}
+
+// SaveReceived stores a promise if it is higher than the one stored. Its
+// error wraps ErrStore when the store could not write.
 func (s *Store) SaveReceived(ctx context.Context, p Promise) error {
+	return s.noteWrite(s.saveReceived(ctx, p))
+}
+
+func (s *Store) saveReceived(ctx context.Context, p Promise) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -91,7 +137,10 @@ func (s *Store) SaveReceived(ctx context.Context, p Promise) error {
 	if err != nil {
 		return fmt.Errorf("store promise: %w", err)
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store promise: %w", err)
+	}
+	return nil
 }
 
 // Received is a stored promise with what was settled of it.

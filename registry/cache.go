@@ -20,18 +20,20 @@ import (
 //
 // A negative answer must not cost a chain call per question, or anyone who
 // makes fresh keys could queue chain calls at will: once the cache has
-// scanned the events up to the chain's head, it answers "not registered"
-// itself, after a catch-up scan that runs at most once per Freshness however
-// many questions wait for it (one eth_blockNumber, plus eth_getLogs when
-// the head moved). Before its first full scan it asks the contract's view,
-// at most ViewConcurrency at a time, and remembers a negative for
-// NegativeTTL.
+// scanned the events up to the chain's head, a question about an unknown
+// identity waits for the next catch-up scan (one that starts after the
+// question came, so an identity registered a moment ago is found), and
+// scans start at most once per Freshness however many questions wait for
+// them: one eth_blockNumber, plus eth_getLogs when the head moved. Before
+// its first full scan the cache asks the contract's view instead, at most
+// ViewConcurrency at a time, and remembers a negative for NegativeTTL.
 type Cache struct {
 	client    *Client
 	fromBlock uint64
 	batch     uint64
 
-	// Freshness is how old a scan may be for a negative answer (default 1 s).
+	// Freshness is the least time between the starts of two catch-up
+	// scans (default 250 ms).
 	Freshness time.Duration
 	// NegativeTTL is how long a view's "not registered" is remembered
 	// before the first full scan (default 10 s).
@@ -49,7 +51,7 @@ type Cache struct {
 	scanned atomic.Bool
 	views   chan struct{}
 	stats   struct {
-		hits, misses, viewHits, scanAnswers, negHits atomic.Uint64
+		hits, misses, viewHits, scanAnswers, negHits, scans atomic.Uint64
 	}
 }
 
@@ -66,7 +68,7 @@ const ViewConcurrency = 8
 // (the registry's deployment block, or 0).
 func NewCache(client *Client, fromBlock uint64) *Cache {
 	return &Cache{client: client, fromBlock: fromBlock, next: fromBlock, batch: 5000,
-		Freshness: time.Second, NegativeTTL: 10 * time.Second,
+		Freshness: 250 * time.Millisecond, NegativeTTL: 10 * time.Second,
 		keys: map[common.Address][]byte{}, negative: map[common.Address]time.Time{},
 		syncing: make(chan struct{}, 1), views: make(chan struct{}, ViewConcurrency)}
 }
@@ -102,6 +104,7 @@ func (c *Cache) Sync(ctx context.Context) error {
 
 // syncLocked scans; the caller holds c.syncing.
 func (c *Cache) syncLocked(ctx context.Context) error {
+	c.stats.scans.Add(1)
 	c.scan = scanState{at: time.Now()}
 	err := c.scanToHead(ctx)
 	c.scan.err = err
@@ -148,17 +151,27 @@ func (c *Cache) scanToHead(ctx context.Context) error {
 	return nil
 }
 
-// catchUp makes sure a scan to the head started within Freshness, running
-// one if needed; concurrent callers share it. It returns the scan's error.
-func (c *Cache) catchUp(ctx context.Context) error {
+// catchUp waits for a scan that started at or after asked, running one if
+// none did (not sooner than Freshness after the last one started);
+// concurrent callers share it. It returns that scan's error.
+func (c *Cache) catchUp(ctx context.Context, asked time.Time) error {
 	select {
 	case c.syncing <- struct{}{}:
 	case <-ctx.Done():
 		return fmt.Errorf("registry cache: waiting for a scan: %w", ctx.Err())
 	}
 	defer func() { <-c.syncing }()
-	if time.Since(c.scan.at) < c.Freshness {
+	if !c.scan.at.Before(asked) {
 		return c.scan.err
+	}
+	if wait := time.Until(c.scan.at.Add(c.Freshness)); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("registry cache: waiting for a scan: %w", ctx.Err())
+		}
 	}
 	return c.syncLocked(ctx)
 }
@@ -180,7 +193,7 @@ func (c *Cache) PublicKey(ctx context.Context, id common.Address) ([]byte, error
 	}
 	c.stats.misses.Add(1)
 	if c.scanned.Load() {
-		if err := c.catchUp(ctx); err != nil {
+		if err := c.catchUp(ctx, time.Now()); err != nil {
 			return nil, err
 		}
 		if key, ok := c.known(id); ok {
@@ -191,6 +204,9 @@ func (c *Cache) PublicKey(ctx context.Context, id common.Address) ([]byte, error
 	}
 	return c.view(ctx, id)
 }
+
+// Known returns id's key if the cache holds it, without asking anyone.
+func (c *Cache) Known(id common.Address) ([]byte, bool) { return c.known(id) }
 
 func (c *Cache) known(id common.Address) ([]byte, bool) {
 	c.mu.RLock()
@@ -258,6 +274,7 @@ type CacheStats struct {
 	// ScanAnswers are misses answered "not registered" from a scan up to
 	// the head; NegativeHits from a remembered view answer.
 	ScanAnswers, NegativeHits uint64
+	Scans                     uint64 // scans started (periodic and catch-up)
 	ScannedTo                 uint64 // last block scanned for events
 	FirstBlock                uint64
 }
@@ -272,6 +289,6 @@ func (c *Cache) Stats() CacheStats {
 	}
 	return CacheStats{
 		Known: len(c.keys), Hits: c.stats.hits.Load(), Misses: c.stats.misses.Load(),
-		ViewHits: c.stats.viewHits.Load(), ScanAnswers: c.stats.scanAnswers.Load(), NegativeHits: c.stats.negHits.Load(), ScannedTo: scanned, FirstBlock: c.fromBlock,
+		ViewHits: c.stats.viewHits.Load(), ScanAnswers: c.stats.scanAnswers.Load(), NegativeHits: c.stats.negHits.Load(), Scans: c.stats.scans.Load(), ScannedTo: scanned, FirstBlock: c.fromBlock,
 	}
 }
