@@ -358,3 +358,35 @@ func DeployAll(ctx context.Context, ec *ethclient.Client, chainID *big.Int, paye
 	}
 	return token, pay, nil
 }
+
+// DepositBatch deposits amountEach of from's tokens for each consumer: one
+// approval, then every deposit sent at once (consecutive nonces), then all
+// waited for. For load tests.
+func (c *Client) DepositBatch(ctx context.Context, from *identity.Signer, consumers []common.Address, amountEach *big.Int, progress registry.Progress) error {
+	total := new(big.Int).Mul(amountEach, big.NewInt(int64(len(consumers))))
+	tx, err := c.token.Approve(c.opts(ctx, from), c.payAt, total)
+	if _, err := c.mined(ctx, "approve", tx, err, progress); err != nil {
+		return err
+	}
+	nonce, err := c.eth.PendingNonceAt(ctx, from.Address())
+	if err != nil {
+		return err
+	}
+	var sent []*types.Transaction
+	for _, consumer := range consumers {
+		opts := c.opts(ctx, from)
+		opts.Nonce, opts.GasLimit = new(big.Int).SetUint64(nonce), 300_000
+		tx, err := c.payments.Deposit(opts, consumer, amountEach)
+		if err != nil {
+			return fmt.Errorf("deposit for %s: %w", consumer.Hex(), cleanRevert(err))
+		}
+		nonce++
+		sent = append(sent, tx)
+	}
+	for _, tx := range sent {
+		if _, err := c.mined(ctx, "deposit", tx, nil, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}

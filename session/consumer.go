@@ -25,6 +25,9 @@ type ConsumerConfig struct {
 	// data channel comes up (the kill switch goes on there); an error
 	// fails the session.
 	BeforeConnect func(providerConfig json.RawMessage) error
+	// OnKeepAlive, if set, hears of each keep-alive: its round trip, or
+	// why it failed (for metrics and load tools).
+	OnKeepAlive func(rtt time.Duration, err error)
 }
 
 // Conn is the consumer's end of an established session.
@@ -153,8 +156,12 @@ func (c *Conn) keepAlive() {
 		case <-t.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), c.cfg.KeepAliveEvery)
+		sent := time.Now()
 		raw, err := c.d.Request(ctx, TopicKeepAlive, body)
 		cancel()
+		if c.cfg.OnKeepAlive != nil {
+			c.cfg.OnKeepAlive(time.Since(sent), err)
+		}
 		var answer KeepAliveAnswer
 		if err == nil {
 			if jerr := json.Unmarshal(raw, &answer); jerr != nil {
