@@ -90,16 +90,26 @@ func freeAddr(t *testing.T) string {
 
 func (e *faultNet) startBroker() {
 	e.t.Helper()
-	var err error
+	e.retry(func() (err error) {
+		e.broker, err = broker.StartServer(broker.ServerConfig{Addr: e.brokerAddr})
+		return err
+	})
+}
+
+// retry runs start until it succeeds (its port may still be held by what
+// ran there a moment ago), failing the test after 10 s.
+func (e *faultNet) retry(start func() error) {
+	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if e.broker, err = broker.StartServer(broker.ServerConfig{Addr: e.brokerAddr}); err == nil || time.Now().After(deadline) {
-			break
+		err := start()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatal(err)
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		e.t.Fatal(err)
 	}
 }
 
@@ -115,21 +125,14 @@ func (e *faultNet) stopBroker() {
 func (e *faultNet) startDiscovery() {
 	e.t.Helper()
 	e.discN++
-	var err error
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	db := "sqlite:" + filepath.Join(e.t.TempDir(), fmt.Sprintf("discovery%d.db", e.discN))
+	e.retry(func() (err error) {
 		e.disc, err = discovery.Start(e.ctx, discovery.ServiceConfig{
-			Addr: e.discAddr, DB: "sqlite:" + filepath.Join(e.t.TempDir(), fmt.Sprintf("discovery%d.db", e.discN)),
+			Addr: e.discAddr, DB: db,
 			EtherRPCURL: e.file.EtherRPCURL, ChainID: e.file.ChainID, RegistryAddress: e.file.RegistryAddress, RegistryFromBlock: e.file.RegistryFromBlock,
 		})
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		e.t.Fatal(err)
-	}
+		return err
+	})
 }
 
 func (e *faultNet) stopDiscovery() {
