@@ -6,6 +6,7 @@ package discovery
 import (
 	"context"
 	_ "embed"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +46,11 @@ type Config struct {
 	// Registerer receives the server's metrics (nil: a private registry).
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+	// CacheTTL is how long a search answer is served from memory (default
+	// 1 s; negative: no cache), and only while the database has not
+	// changed but for renewals (a new or changed proposal, a delete, an
+	// expiry: on any replica).
+	CacheTTL time.Duration
 }
 
 func (cfg Config) withDefaults() Config {
@@ -56,6 +62,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = time.Second
 	}
 	if cfg.Registerer == nil {
 		r := prometheus.NewRegistry()
@@ -72,11 +81,14 @@ type Server struct {
 	mux      *http.ServeMux
 
 	requests *prometheus.CounterVec
-	live     prometheus.GaugeFunc
+	cacheOps *prometheus.CounterVec
+	cache    *answerCache
+	writes   chan writeReq
 
-	stopOnce sync.Once
-	stop     chan struct{}
-	done     chan struct{}
+	stopOnce   sync.Once
+	stop       chan struct{}
+	done       chan struct{}
+	writerDone chan struct{}
 }
 
 const maxBody = 64 << 10
@@ -84,11 +96,15 @@ const maxBody = 64 << 10
 // NewServer builds the handlers and starts the expiry loop; Close stops it.
 func NewServer(store *Store, reg Registry, cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	s := &Server{store: store, registry: reg, cfg: cfg, mux: http.NewServeMux(), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Server{store: store, registry: reg, cfg: cfg, mux: http.NewServeMux(), stop: make(chan struct{}), done: make(chan struct{}), writerDone: make(chan struct{}),
+		cache: newAnswerCache(cfg.CacheTTL), writes: make(chan writeReq, 4096)}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "myst_discovery_requests_total", Help: "Discovery API requests, by operation and outcome.",
 	}, []string{"op", "code"})
-	cfg.Registerer.MustRegister(s.requests)
+	s.cacheOps = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "myst_discovery_search_cache_total", Help: "Search answers, by source (hit: from memory, shared: waited for the same query in flight, miss: from the database).",
+	}, []string{"source"})
+	cfg.Registerer.MustRegister(s.requests, s.cacheOps)
 
 	s.mux.HandleFunc("POST /v1/proposals", s.post)
 	s.mux.HandleFunc("DELETE /v1/proposals/{provider_id}/{service_type}", s.delete)
@@ -110,16 +126,90 @@ func NewServer(store *Store, reg Registry, cfg Config) *Server {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
 	go s.expireLoop()
+	go s.writer()
 	return s
 }
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// Close stops the expiry loop.
+// Close stops the expiry loop and the writer (after the writes queued).
 func (s *Server) Close() {
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
+	<-s.writerDone
+}
+
+// writeReq is a proposal waiting for the writer.
+type writeReq struct {
+	ctx  context.Context
+	rec  *Record
+	done chan error
+}
+
+// maxWriteBatch bounds the proposals stored in one transaction.
+const maxWriteBatch = 512
+
+// writer stores posted proposals in batches: whatever queued while the
+// previous batch committed goes in the next transaction, so a burst of
+// announces costs one commit per batch, not one each.
+func (s *Server) writer() {
+	defer close(s.writerDone)
+	for {
+		var first writeReq
+		select {
+		case first = <-s.writes:
+		case <-s.stop:
+			return
+		}
+		batch := []writeReq{first}
+	fill:
+		for len(batch) < maxWriteBatch {
+			select {
+			case w := <-s.writes:
+				batch = append(batch, w)
+			default:
+				break fill
+			}
+		}
+		recs := make([]*Record, 0, len(batch))
+		live := batch[:0]
+		for _, w := range batch {
+			if w.ctx.Err() != nil {
+				w.done <- w.ctx.Err()
+				continue
+			}
+			recs = append(recs, w.rec)
+			live = append(live, w)
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs := s.store.UpsertBatch(ctx, recs)
+		cancel()
+		for i, w := range live {
+			w.done <- errs[i]
+		}
+	}
+}
+
+// save queues a record for the writer and waits for its outcome.
+func (s *Server) save(ctx context.Context, rec *Record) error {
+	w := writeReq{ctx: ctx, rec: rec, done: make(chan error, 1)}
+	select {
+	case s.writes <- w:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stop:
+		return errors.New("the server is stopping")
+	}
+	select {
+	case err := <-w.done:
+		return err
+	case <-s.stop:
+		return errors.New("the server is stopping")
+	}
 }
 
 func (s *Server) expireLoop() {
@@ -132,10 +222,12 @@ func (s *Server) expireLoop() {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if n, err := s.store.Expire(ctx, time.Now()); err != nil {
-				s.cfg.Logger.Warn("expire proposals", "err", err)
-			} else if n > 0 {
+			n, err := s.store.Expire(ctx, time.Now())
+			if n > 0 {
 				s.cfg.Logger.Info("expired proposals", "count", n)
+			}
+			if err != nil {
+				s.cfg.Logger.Warn("expire proposals", "err", err)
 			}
 			cancel()
 		}
@@ -214,7 +306,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	gib, _ := proposal.ParseAmount(p.Price.PerGiB)
 	rec := &Record{
 		ProviderID: strings.ToLower(p.Provider().Hex()), ServiceType: p.ServiceType, Country: p.Location.Country,
-		BandwidthMbps: p.Quality.BandwidthMbps, PriceHourNano: NanoCeil(hour), PriceGiBNano: NanoCeil(gib),
+		BandwidthMbps: p.Quality.BandwidthMbps, PriceHour: hour, PriceGiB: gib,
 		UpdatedAt: p.UpdatedAt, ExpiresAt: p.UpdatedAt.Add(s.cfg.TTL),
 		Proposal: string(signed.Proposal), Signature: signed.Signature,
 	}
@@ -222,7 +314,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, op, http.StatusBadRequest, "updated_at", "the proposal expired already (updated_at + TTL %s is past)", s.cfg.TTL)
 		return
 	}
-	switch err := s.store.Upsert(ctx, rec); {
+	switch err := s.save(ctx, rec); {
 	case errors.Is(err, ErrNotNewer):
 		s.fail(w, op, http.StatusConflict, "updated_at", "%v: re-sign the proposal with a later updated_at", err)
 		return
@@ -276,14 +368,42 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 // SearchResult answers GET /v1/proposals.
 type SearchResult struct {
 	Proposals []proposal.Signed `json:"proposals"`
-	Total     int               `json:"total"`
-	Limit     int               `json:"limit"`
-	Offset    int               `json:"offset"`
+	// Total counts the matches (all pages) when TotalExact; otherwise more
+	// than TotalCap match and Total is TotalCap+1, a lower bound.
+	Total      int  `json:"total"`
+	TotalExact bool `json:"total_exact"`
+	Limit      int  `json:"limit"`
+	Offset     int  `json:"offset"`
+	// Next is the cursor of the next page ("" on the last page): pass it
+	// as cursor= with the same filters.
+	Next string `json:"next,omitempty"`
+}
+
+// MaxOffset bounds offset; deeper pages are reached by cursor.
+const MaxOffset = 10000
+
+// EncodeCursor makes the opaque cursor of a page that ends at k.
+func EncodeCursor(k Key) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("v1|" + k.ProviderID + "|" + k.ServiceType))
+}
+
+// DecodeCursor reads a cursor made by EncodeCursor.
+func DecodeCursor(c string) (Key, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	parts := strings.Split(string(b), "|")
+	if err != nil || len(parts) != 3 || parts[0] != "v1" {
+		return Key{}, errors.New("not a cursor this server made (pass the next field of a previous page)")
+	}
+	a, err := identity.ParseAddress(parts[1])
+	if err != nil || strings.ToLower(a.Hex()) != parts[1] || !proposal.ValidServiceType(parts[2]) {
+		return Key{}, errors.New("not a cursor this server made (pass the next field of a previous page)")
+	}
+	return Key{ProviderID: parts[1], ServiceType: parts[2]}, nil
 }
 
 // ParseFilter reads and checks the search query parameters.
 func ParseFilter(q map[string][]string) (Filter, error) {
-	f := Filter{MaxPriceHour: -1, MaxPriceGiB: -1, Limit: 50}
+	f := Filter{Limit: 50}
 	for name, vals := range q {
 		if len(vals) != 1 {
 			return f, &proposal.FieldError{Field: name, Msg: "give it once"}
@@ -314,9 +434,9 @@ func ParseFilter(q map[string][]string) (Filter, error) {
 				return f, bad("%v", err)
 			}
 			if name == "max_price_hour" {
-				f.MaxPriceHour = NanoFloor(a)
+				f.MaxPriceHour = a
 			} else {
-				f.MaxPriceGiB = NanoFloor(a)
+				f.MaxPriceGiB = a
 			}
 		case "min_bandwidth":
 			b, err := strconv.ParseFloat(v, 64)
@@ -338,12 +458,18 @@ func ParseFilter(q map[string][]string) (Filter, error) {
 			f.Limit = n
 		case "offset":
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > 1_000_000 {
-				return f, bad("%q: want 0 to 1000000", v)
+			if err != nil || n < 0 || n > MaxOffset {
+				return f, bad("%q: want 0 to %d (page deeper with cursor)", v, MaxOffset)
 			}
 			f.Offset = n
+		case "cursor":
+			k, err := DecodeCursor(v)
+			if err != nil {
+				return f, bad("%v", err)
+			}
+			f.After = &k
 		default:
-			return f, bad("unknown filter (known: service_type, country, metering, max_price_hour, max_price_gib, min_bandwidth, provider_id, limit, offset)")
+			return f, bad("unknown filter (known: service_type, country, metering, max_price_hour, max_price_gib, min_bandwidth, provider_id, limit, offset, cursor)")
 		}
 	}
 	return f, nil
@@ -351,24 +477,46 @@ func ParseFilter(q map[string][]string) (Filter, error) {
 
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	const op = "search"
-	f, err := ParseFilter(r.URL.Query())
+	q := r.URL.Query()
+	f, err := ParseFilter(q)
 	if err != nil {
 		var fe *proposal.FieldError
 		errors.As(err, &fe)
 		s.fail(w, op, http.StatusBadRequest, fe.Field, "%v", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	recs, total, err := s.store.Search(ctx, f, time.Now())
+	gctx, gcancel := context.WithTimeout(r.Context(), 5*time.Second)
+	gen, err := s.store.Generation(gctx)
+	gcancel()
 	if err != nil {
 		s.cfg.Logger.Error("search proposals", "err", err)
 		s.fail(w, op, http.StatusServiceUnavailable, "", "could not search; try again")
 		return
 	}
-	out := SearchResult{Proposals: make([]proposal.Signed, 0, len(recs)), Total: total, Limit: f.Limit, Offset: f.Offset}
-	for _, rec := range recs {
-		out.Proposals = append(out.Proposals, proposal.Signed{Proposal: json.RawMessage(rec.Proposal), Signature: rec.Signature})
+	a, source, err := s.cache.get(q.Encode(), gen, func() (*answer, error) {
+		// Not the request's context: other requests may wait for this one.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		page, err := s.store.Search(ctx, f, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		out := SearchResult{Proposals: make([]proposal.Signed, 0, len(page.Records)), Total: page.Total, TotalExact: page.TotalExact,
+			Limit: f.Limit, Offset: f.Offset}
+		for _, rec := range page.Records {
+			out.Proposals = append(out.Proposals, proposal.Signed{Proposal: json.RawMessage(rec.Proposal), Signature: rec.Signature})
+		}
+		if page.Next != nil {
+			out.Next = EncodeCursor(*page.Next)
+		}
+		return newAnswer(out)
+	})
+	s.cacheOps.WithLabelValues(source).Inc()
+	if err != nil {
+		s.cfg.Logger.Error("search proposals", "err", err)
+		s.fail(w, op, http.StatusServiceUnavailable, "", "could not search; try again")
+		return
 	}
-	s.ok(w, op, http.StatusOK, out)
+	s.requests.WithLabelValues(op, "200").Inc()
+	a.serve(w, r)
 }

@@ -5,9 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"math/big"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
@@ -22,10 +23,15 @@ var ErrNotNewer = errors.New("a newer or identical proposal is already stored")
 var ErrNotFound = errors.New("no such proposal")
 
 // Store keeps proposals in SQLite or PostgreSQL; several discovery replicas
-// may share one PostgreSQL database.
+// may share one PostgreSQL database. Reads run in parallel: on SQLite a
+// pool of read-only connections over WAL next to the one writer, on
+// PostgreSQL a sized pool; statements are prepared once per shape.
 type Store struct {
-	db     *sql.DB
+	db     *sql.DB // writes (and, on PostgreSQL, reads)
+	read   *sql.DB // reads
 	driver string
+
+	stmts sync.Map // SQL text -> *sql.Stmt on read
 }
 
 // Record is one stored proposal with its search columns.
@@ -34,30 +40,46 @@ type Record struct {
 	ServiceType   string
 	Country       string
 	BandwidthMbps float64
-	PriceHourNano int64
-	PriceGiBNano  int64
-	UpdatedAt     time.Time
-	ExpiresAt     time.Time
-	Proposal      string // the signed bytes
-	Signature     string
+	// PriceHour and PriceGiB are the prices in the token's smallest unit
+	// (10^-18), stored as fixed-width decimal text so that both databases
+	// index and compare them exactly.
+	PriceHour *big.Int
+	PriceGiB  *big.Int
+	UpdatedAt time.Time
+	ExpiresAt time.Time
+	Proposal  string // the signed bytes
+	Signature string
 }
 
-const schema = `
+// schemaVersion is bumped when the table changes. Proposals are soft state
+// (they live minutes and are re-announced every 30 s), so an older table is
+// dropped and made anew rather than migrated.
+const schemaVersion = 2
+
+// priceDigits is the width of a stored price: 40 decimal digits hold any
+// uint128 and every realistic price in 10^-18 units.
+const priceDigits = 40
+
+var schema = `
 CREATE TABLE IF NOT EXISTS proposals (
-	provider_id     TEXT NOT NULL,
-	service_type    TEXT NOT NULL,
-	country         TEXT NOT NULL,
-	bandwidth_mbps  DOUBLE PRECISION NOT NULL,
-	price_hour_nano BIGINT NOT NULL,
-	price_gib_nano  BIGINT NOT NULL,
-	updated_at_ms   BIGINT NOT NULL,
-	expires_at_ms   BIGINT NOT NULL,
-	proposal        TEXT NOT NULL,
-	signature       TEXT NOT NULL,
+	provider_id    TEXT NOT NULL,
+	service_type   TEXT NOT NULL,
+	country        TEXT NOT NULL,
+	bandwidth_mbps DOUBLE PRECISION NOT NULL,
+	price_hour     TEXT %[1]s NOT NULL,
+	price_gib      TEXT %[1]s NOT NULL,
+	updated_at_ms  BIGINT NOT NULL,
+	expires_at_ms  BIGINT NOT NULL,
+	proposal       TEXT NOT NULL,
+	signature      TEXT NOT NULL,
 	PRIMARY KEY (provider_id, service_type)
 );
-CREATE INDEX IF NOT EXISTS proposals_by_type_country ON proposals (service_type, country, expires_at_ms);
-CREATE INDEX IF NOT EXISTS proposals_by_expiry ON proposals (expires_at_ms);
+CREATE INDEX IF NOT EXISTS proposals_type_country ON proposals (service_type, country, provider_id);
+CREATE INDEX IF NOT EXISTS proposals_type ON proposals (service_type, provider_id);
+CREATE INDEX IF NOT EXISTS proposals_country ON proposals (country, provider_id, service_type);
+CREATE INDEX IF NOT EXISTS proposals_expiry ON proposals (expires_at_ms);
+CREATE TABLE IF NOT EXISTS discovery_changes (id INTEGER PRIMARY KEY, gen BIGINT NOT NULL);
+INSERT INTO discovery_changes (id, gen) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 `
 
 // OpenStore opens "sqlite:PATH" or a "postgres://" URL and creates the
@@ -70,19 +92,25 @@ func OpenStore(ctx context.Context, dsn string) (*Store, error) {
 		if path == "" {
 			return nil, errors.New("--db sqlite:PATH needs a path")
 		}
-		db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+		// The page cache is the OS's, shared by every connection through
+		// mmap (up to 1 GiB of the file), plus 16 MiB per connection.
+		base := "file:" + path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
+			"&_pragma=mmap_size(1073741824)&_pragma=cache_size(-16384)&_pragma=temp_store(MEMORY)"
+		db, err := sql.Open("sqlite", base)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 		}
-		db.SetMaxOpenConns(1) // one writer; SQLite serializes anyway
+		db.SetMaxOpenConns(1) // the one writer
 		s = Store{db: db, driver: "sqlite"}
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		db, err := sql.Open("pgx", dsn)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		db.SetMaxOpenConns(16)
-		s = Store{db: db, driver: "postgres"}
+		n := max(8, 4*runtime.GOMAXPROCS(0))
+		db.SetMaxOpenConns(n)
+		db.SetMaxIdleConns(n)
+		s = Store{db: db, read: db, driver: "postgres"}
 	default:
 		return nil, fmt.Errorf("--db %q: want sqlite:PATH or postgres://...", dsn)
 	}
@@ -94,113 +122,314 @@ func OpenStore(ctx context.Context, dsn string) (*Store, error) {
 		s.db.Close()
 		return nil, err
 	}
+	if s.driver == "sqlite" {
+		// Readers open after the schema exists; they never write.
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		read, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=query_only(1)"+
+			"&_pragma=mmap_size(1073741824)&_pragma=cache_size(-16384)&_pragma=temp_store(MEMORY)")
+		if err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("open sqlite %s for reading: %w", path, err)
+		}
+		n := max(4, 2*runtime.GOMAXPROCS(0))
+		read.SetMaxOpenConns(n)
+		read.SetMaxIdleConns(n)
+		s.read = read
+	}
 	return &s, nil
 }
 
 func (s *Store) migrate(ctx context.Context) error {
+	collate := ""
+	if s.driver == "postgres" {
+		collate = `COLLATE "C"` // bytewise: fixed-width digits compare as numbers
+	}
+	ddl := fmt.Sprintf(schema, collate)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
 	if s.driver == "postgres" {
 		// Replicas starting together must not race on CREATE.
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		defer tx.Rollback()
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(4051)`); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, schema); err != nil {
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS discovery_schema (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var version int
+	switch err := tx.QueryRowContext(ctx, `SELECT version FROM discovery_schema`).Scan(&version); {
+	case errors.Is(err, sql.ErrNoRows):
+		if _, err := tx.ExecContext(ctx, `INSERT INTO discovery_schema (version) VALUES (0)`); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
-		return tx.Commit()
+	case err != nil:
+		return fmt.Errorf("migrate: %w", err)
 	}
-	for _, stmt := range strings.Split(schema, ";") {
+	if version != schemaVersion {
+		for _, t := range []string{"proposals", "discovery_changes"} {
+			if _, err := tx.ExecContext(ctx, `DROP TABLE IF EXISTS `+t); err != nil {
+				return fmt.Errorf("migrate: %w", err)
+			}
+		}
+	}
+	for _, stmt := range strings.Split(ddl, ";") {
 		if strings.TrimSpace(stmt) == "" {
 			continue
 		}
-		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 	}
-	return nil
+	if _, err := tx.ExecContext(ctx, `UPDATE discovery_schema SET version = $1`, schemaVersion); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return tx.Commit()
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	if s.read != nil && s.read != s.db {
+		s.read.Close()
+	}
+	return s.db.Close()
+}
 
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// Upsert stores r unless a proposal for the same provider and service type
-// with the same or a later UpdatedAt is stored (ErrNotNewer).
-func (s *Store) Upsert(ctx context.Context, r *Record) error {
-	res, err := s.db.ExecContext(ctx, `
-INSERT INTO proposals (provider_id, service_type, country, bandwidth_mbps, price_hour_nano, price_gib_nano, updated_at_ms, expires_at_ms, proposal, signature)
+// price is a stored price: fixed-width decimal digits.
+func price(v *big.Int) string {
+	if v == nil || v.Sign() < 0 {
+		v = new(big.Int)
+	}
+	d := v.String()
+	if len(d) > priceDigits {
+		d = strings.Repeat("9", priceDigits)
+	}
+	return strings.Repeat("0", priceDigits-len(d)) + d
+}
+
+func parsePrice(s string) *big.Int {
+	v, ok := new(big.Int).SetString(strings.TrimLeft(s, "0"), 10)
+	if !ok {
+		return new(big.Int)
+	}
+	return v
+}
+
+const upsertSQL = `
+INSERT INTO proposals (provider_id, service_type, country, bandwidth_mbps, price_hour, price_gib, updated_at_ms, expires_at_ms, proposal, signature)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (provider_id, service_type) DO UPDATE SET
 	country = excluded.country, bandwidth_mbps = excluded.bandwidth_mbps,
-	price_hour_nano = excluded.price_hour_nano, price_gib_nano = excluded.price_gib_nano,
+	price_hour = excluded.price_hour, price_gib = excluded.price_gib,
 	updated_at_ms = excluded.updated_at_ms, expires_at_ms = excluded.expires_at_ms,
 	proposal = excluded.proposal, signature = excluded.signature
-WHERE proposals.updated_at_ms < excluded.updated_at_ms`,
-		r.ProviderID, r.ServiceType, r.Country, r.BandwidthMbps, r.PriceHourNano, r.PriceGiBNano,
-		r.UpdatedAt.UnixMilli(), r.ExpiresAt.UnixMilli(), r.Proposal, r.Signature)
+WHERE proposals.updated_at_ms < excluded.updated_at_ms`
+
+// keepAliveSQL renews a stored proposal whose search columns are
+// unchanged: what most posts are, and no search answer changes by it but
+// for the signed bytes and the expiry.
+const keepAliveSQL = `
+UPDATE proposals SET updated_at_ms = $7, expires_at_ms = $8, proposal = $9, signature = $10
+WHERE provider_id = $1 AND service_type = $2 AND updated_at_ms < $7
+	AND country = $3 AND bandwidth_mbps = $4 AND price_hour = $5 AND price_gib = $6`
+
+const bumpSQL = `UPDATE discovery_changes SET gen = gen + 1 WHERE id = 1`
+
+// Upsert stores r unless a proposal for the same provider and service type
+// with the same or a later UpdatedAt is stored (ErrNotNewer).
+func (s *Store) Upsert(ctx context.Context, r *Record) error {
+	return s.UpsertBatch(ctx, []*Record{r})[0]
+}
+
+// UpsertBatch stores records in one transaction (one commit for all) and
+// returns each one's outcome: nil, ErrNotNewer, or the error that failed
+// the batch. A new proposal, or one whose search columns changed, moves
+// the store's Generation.
+func (s *Store) UpsertBatch(ctx context.Context, recs []*Record) []error {
+	errs := make([]error, len(recs))
+	fail := func(err error) []error {
+		err = fmt.Errorf("store proposals: %w", err)
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store proposal: %w", err)
+		return fail(err)
+	}
+	defer tx.Rollback()
+	keep, err := tx.PrepareContext(ctx, keepAliveSQL)
+	if err != nil {
+		return fail(err)
+	}
+	defer keep.Close()
+	var upsert *sql.Stmt
+	changed := false
+	for i, r := range recs {
+		args := []any{r.ProviderID, r.ServiceType, r.Country, r.BandwidthMbps, price(r.PriceHour), price(r.PriceGiB),
+			r.UpdatedAt.UnixMilli(), r.ExpiresAt.UnixMilli(), r.Proposal, r.Signature}
+		res, err := keep.ExecContext(ctx, args...)
+		if err != nil {
+			return fail(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fail(err)
+		} else if n == 1 {
+			continue
+		}
+		if upsert == nil {
+			if upsert, err = tx.PrepareContext(ctx, upsertSQL); err != nil {
+				return fail(err)
+			}
+			defer upsert.Close()
+		}
+		res, err = upsert.ExecContext(ctx, args...)
+		if err != nil {
+			return fail(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fail(err)
+		} else if n == 0 {
+			errs[i] = ErrNotNewer
+		} else {
+			changed = true
+		}
+	}
+	if changed {
+		if _, err := tx.ExecContext(ctx, bumpSQL); err != nil {
+			return fail(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(err)
+	}
+	return errs
+}
+
+// Generation counts the changes to search answers other than renewals: new
+// and changed proposals, deletes, expiries. Every replica on one database
+// sees the same count, so a cached answer can be checked against it.
+func (s *Store) Generation(ctx context.Context) (int64, error) {
+	st, err := s.stmt(ctx, `SELECT gen FROM discovery_changes WHERE id = 1`)
+	if err != nil {
+		return 0, err
+	}
+	var gen int64
+	if err := st.QueryRowContext(ctx).Scan(&gen); err != nil {
+		return 0, fmt.Errorf("read the change count: %w", err)
+	}
+	return gen, nil
+}
+
+// removing runs a delete and moves the Generation in one transaction if it
+// removed anything.
+func (s *Store) removing(ctx context.Context, query string, args ...any) (int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
 	}
 	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("store proposal: %w", err)
+	if err != nil || n == 0 {
+		return 0, err
 	}
-	if n == 0 {
-		return ErrNotNewer
+	if _, err := tx.ExecContext(ctx, bumpSQL); err != nil {
+		return 0, err
 	}
-	return nil
+	return n, tx.Commit()
 }
 
 // Delete removes a proposal last updated at or before notAfter.
 func (s *Store) Delete(ctx context.Context, providerID, serviceType string, notAfter time.Time) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM proposals WHERE provider_id = $1 AND service_type = $2 AND updated_at_ms <= $3`,
+	n, err := s.removing(ctx, `DELETE FROM proposals WHERE provider_id = $1 AND service_type = $2 AND updated_at_ms <= $3`,
 		providerID, serviceType, notAfter.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("delete proposal: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return ErrNotFound
 	}
 	return nil
 }
 
-// Expire deletes proposals that expired before now.
+// ExpireBatch bounds one round of the expiry sweep.
+const ExpireBatch = 2000
+
+// Expire deletes proposals that expired before now, at most ExpireBatch
+// per transaction, until none is left or ctx ends.
 func (s *Store) Expire(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM proposals WHERE expires_at_ms <= $1`, now.UnixMilli())
-	if err != nil {
-		return 0, fmt.Errorf("expire proposals: %w", err)
+	var total int64
+	for {
+		n, err := s.removing(ctx, `DELETE FROM proposals WHERE (provider_id, service_type) IN
+	(SELECT provider_id, service_type FROM proposals WHERE expires_at_ms <= $1 LIMIT $2)`, now.UnixMilli(), ExpireBatch)
+		if err != nil {
+			return total, fmt.Errorf("expire proposals: %w", err)
+		}
+		total += n
+		if n < ExpireBatch || ctx.Err() != nil {
+			return total, nil
+		}
 	}
-	return res.RowsAffected()
 }
 
 // Filter selects proposals. Zero values don't filter.
 type Filter struct {
 	ServiceType  string
 	Country      string
-	Metering     string // "time": charges per hour; "bytes": charges per GiB
-	MaxPriceHour int64  // nano-tokens; -1: no limit
-	MaxPriceGiB  int64  // nano-tokens; -1: no limit
+	Metering     string   // "time": charges per hour; "bytes": charges per GiB
+	MaxPriceHour *big.Int // smallest units; nil: no limit
+	MaxPriceGiB  *big.Int
 	MinBandwidth float64
 	ProviderID   string // lowercase hex
 	Limit        int
 	Offset       int
+	// After, if set, starts the page after this key (keyset pagination).
+	After *Key
 }
 
-// Search returns the live proposals matching f, ordered by provider and
-// service type, and how many match in all.
-func (s *Store) Search(ctx context.Context, f Filter, now time.Time) ([]Record, int, error) {
+// Key is a proposal's place in the result order (provider, service type).
+type Key struct{ ProviderID, ServiceType string }
+
+// TotalCap bounds how many matches Search counts: a total above it is
+// reported as TotalCap+1 and not exact.
+const TotalCap = 1000
+
+// Page is one page of results.
+type Page struct {
+	Records []Record
+	// Total counts every match (regardless of After and Offset) when
+	// TotalExact; otherwise more than TotalCap match and Total is
+	// TotalCap+1, a lower bound.
+	Total      int
+	TotalExact bool
+	// Next is the key to continue after, if more match.
+	Next *Key
+}
+
+// Search returns a page of the live proposals matching f, in (provider,
+// service type) order, and how many match in all.
+func (s *Store) Search(ctx context.Context, f Filter, now time.Time) (Page, error) {
 	where := []string{"expires_at_ms > $1"}
 	args := []any{now.UnixMilli()}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
+	add := func(cond string, vs ...any) {
+		for _, v := range vs {
+			args = append(args, v)
+			cond = strings.Replace(cond, "?", fmt.Sprintf("$%d", len(args)), 1)
+		}
+		where = append(where, cond)
 	}
+	zero := price(new(big.Int))
 	if f.ServiceType != "" {
 		add("service_type = ?", f.ServiceType)
 	}
@@ -209,15 +438,15 @@ func (s *Store) Search(ctx context.Context, f Filter, now time.Time) ([]Record, 
 	}
 	switch f.Metering {
 	case "time":
-		where = append(where, "price_hour_nano > 0")
+		add("price_hour > ?", zero)
 	case "bytes":
-		where = append(where, "price_gib_nano > 0")
+		add("price_gib > ?", zero)
 	}
-	if f.MaxPriceHour >= 0 {
-		add("price_hour_nano <= ?", f.MaxPriceHour)
+	if f.MaxPriceHour != nil {
+		add("price_hour <= ?", price(f.MaxPriceHour))
 	}
-	if f.MaxPriceGiB >= 0 {
-		add("price_gib_nano <= ?", f.MaxPriceGiB)
+	if f.MaxPriceGiB != nil {
+		add("price_gib <= ?", price(f.MaxPriceGiB))
 	}
 	if f.MinBandwidth > 0 {
 		add("bandwidth_mbps >= ?", f.MinBandwidth)
@@ -225,51 +454,68 @@ func (s *Store) Search(ctx context.Context, f Filter, now time.Time) ([]Record, 
 	if f.ProviderID != "" {
 		add("provider_id = ?", f.ProviderID)
 	}
-	cond := strings.Join(where, " AND ")
-	var total int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM proposals WHERE `+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count proposals: %w", err)
+	matchCond := strings.Join(where, " AND ")
+	nMatch := len(args)
+	if f.After != nil {
+		add("(provider_id, service_type) > (?, ?)", f.After.ProviderID, f.After.ServiceType)
 	}
-	args = append(args, f.Limit, f.Offset)
-	rows, err := s.db.QueryContext(ctx, fmt.Sprintf(`SELECT provider_id, service_type, country, bandwidth_mbps, price_hour_nano, price_gib_nano, updated_at_ms, expires_at_ms, proposal, signature
-FROM proposals WHERE %s ORDER BY provider_id, service_type LIMIT $%d OFFSET $%d`, cond, len(args)-1, len(args)), args...)
+	cond := strings.Join(where, " AND ")
+
+	var page Page
+	count, err := s.stmt(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM proposals WHERE `+matchCond+fmt.Sprintf(` LIMIT %d) m`, TotalCap+1))
 	if err != nil {
-		return nil, 0, fmt.Errorf("search proposals: %w", err)
+		return page, err
+	}
+	if err := count.QueryRowContext(ctx, args[:nMatch]...).Scan(&page.Total); err != nil {
+		return page, fmt.Errorf("count proposals: %w", err)
+	}
+	page.TotalExact = page.Total <= TotalCap
+
+	args = append(args, f.Limit+1, f.Offset)
+	q, err := s.stmt(ctx, fmt.Sprintf(`SELECT provider_id, service_type, country, bandwidth_mbps, price_hour, price_gib, updated_at_ms, expires_at_ms, proposal, signature
+FROM proposals WHERE %s ORDER BY provider_id, service_type LIMIT $%d OFFSET $%d`, cond, len(args)-1, len(args)))
+	if err != nil {
+		return page, err
+	}
+	rows, err := q.QueryContext(ctx, args...)
+	if err != nil {
+		return page, fmt.Errorf("search proposals: %w", err)
 	}
 	defer rows.Close()
-	var out []Record
 	for rows.Next() {
 		var r Record
 		var upd, exp int64
-		if err := rows.Scan(&r.ProviderID, &r.ServiceType, &r.Country, &r.BandwidthMbps, &r.PriceHourNano, &r.PriceGiBNano, &upd, &exp, &r.Proposal, &r.Signature); err != nil {
-			return nil, 0, fmt.Errorf("search proposals: %w", err)
+		var ph, pg string
+		if err := rows.Scan(&r.ProviderID, &r.ServiceType, &r.Country, &r.BandwidthMbps, &ph, &pg, &upd, &exp, &r.Proposal, &r.Signature); err != nil {
+			return page, fmt.Errorf("search proposals: %w", err)
 		}
+		r.PriceHour, r.PriceGiB = parsePrice(ph), parsePrice(pg)
 		r.UpdatedAt, r.ExpiresAt = time.UnixMilli(upd).UTC(), time.UnixMilli(exp).UTC()
-		out = append(out, r)
+		page.Records = append(page.Records, r)
 	}
-	return out, total, rows.Err()
+	if err := rows.Err(); err != nil {
+		return page, fmt.Errorf("search proposals: %w", err)
+	}
+	if len(page.Records) > f.Limit {
+		page.Records = page.Records[:f.Limit]
+		last := page.Records[f.Limit-1]
+		page.Next = &Key{ProviderID: last.ProviderID, ServiceType: last.ServiceType}
+	}
+	return page, nil
 }
 
-var nano = big.NewInt(1e9)
-
-// NanoCeil converts smallest units (10^-18) to nano-tokens, rounding up and
-// saturating at MaxInt64.
-func NanoCeil(v *big.Int) int64 {
-	q, r := new(big.Int).QuoRem(v, nano, new(big.Int))
-	if r.Sign() > 0 {
-		q.Add(q, big.NewInt(1))
+// stmt is the read statement for query, prepared once.
+func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
 	}
-	if !q.IsInt64() {
-		return math.MaxInt64
+	st, err := s.read.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare search: %w", err)
 	}
-	return q.Int64()
-}
-
-// NanoFloor converts smallest units to nano-tokens, rounding down.
-func NanoFloor(v *big.Int) int64 {
-	q := new(big.Int).Quo(v, nano)
-	if !q.IsInt64() {
-		return math.MaxInt64
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
 	}
-	return q.Int64()
+	return st, nil
 }
