@@ -14,14 +14,15 @@ import (
 
 // answer is an encoded search answer, ready to serve many times.
 type answer struct {
-	body []byte
-	etag string
+	body    []byte
+	etag    string
+	expires time.Time // the first expiry of a proposal in it (zero: none)
 
 	gzOnce sync.Once
 	gz     []byte // gzip of body, made on first demand
 }
 
-func newAnswer(v any) (*answer, error) {
+func newAnswer(v any, expires time.Time) (*answer, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
@@ -29,7 +30,7 @@ func newAnswer(v any) (*answer, error) {
 	body = append(body, '\n')
 	h := fnv.New64a()
 	h.Write(body)
-	return &answer{body: body, etag: fmt.Sprintf(`"%016x"`, h.Sum64())}, nil
+	return &answer{body: body, etag: fmt.Sprintf(`"%016x"`, h.Sum64()), expires: expires}, nil
 }
 
 // gzipMin is the smallest body worth compressing.
@@ -65,7 +66,8 @@ func (a *answer) serve(w http.ResponseWriter, r *http.Request) {
 
 // answerCache keeps search answers for a short while, keyed by the
 // normalized query, and lets concurrent identical queries share one
-// database search. Each answer remembers the store's Generation it was
+// database search. An answer is served until the first proposal in it
+// expires. Each answer remembers the store's Generation it was
 // computed at and is served only while the store is still at it, so an
 // answer never outlives a delete, an expiry or a new proposal, on this
 // replica or another one sharing the database.
@@ -105,7 +107,7 @@ func (c *answerCache) get(key string, gen int64, compute func() (*answer, error)
 	}
 	flightKey := fmt.Sprintf("%d/%s", gen, key)
 	c.mu.Lock()
-	if e, ok := c.entries[key]; ok && e.gen == gen && time.Since(e.at) < c.ttl {
+	if e, ok := c.entries[key]; ok && e.gen == gen && time.Since(e.at) < c.ttl && (e.a.expires.IsZero() || time.Now().Before(e.a.expires)) {
 		c.mu.Unlock()
 		return e.a, "hit", nil
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mystnode/myst/httpjson"
@@ -20,15 +21,22 @@ var ErrUnreachable = errors.New("cannot reach the discovery API")
 // ErrNoProposal is the API's answer about a proposal it does not hold.
 var ErrNoProposal = errors.New("no such proposal")
 
-// Client talks to a Discovery API.
+// Client talks to a Discovery API, through any of its replicas.
 type Client struct {
-	base string
-	http *http.Client
+	bases []string
+	cur   atomic.Int32 // the replica that answered last
+	http  *http.Client
 }
 
-// NewClient talks to the API at baseURL (http://host:port).
-func NewClient(baseURL string) *Client {
-	return &Client{base: strings.TrimRight(baseURL, "/"), http: &http.Client{Timeout: 30 * time.Second}}
+// NewClient talks to the API at baseURLs (http://host:port), replicas of
+// one service: a call goes to the one that answered last, and on to the
+// next when one is unreachable or answers 502, 503 or 504.
+func NewClient(baseURLs ...string) *Client {
+	c := &Client{http: &http.Client{Timeout: 30 * time.Second}}
+	for _, u := range baseURLs {
+		c.bases = append(c.bases, strings.TrimRight(u, "/"))
+	}
+	return c
 }
 
 // HTTPError is an error answer of the API.
@@ -47,13 +55,34 @@ func (e *HTTPError) Is(target error) bool {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
-	err := httpjson.Do(ctx, c.http, httpjson.Call{Method: method, URL: c.base + path, In: in, Out: out, MaxAnswer: 8 << 20})
+	if len(c.bases) == 0 {
+		return fmt.Errorf("%w: no discovery URL", ErrUnreachable)
+	}
+	start := int(c.cur.Load())
+	var err error
+	for i := range c.bases {
+		at := (start + i) % len(c.bases)
+		err = c.doAt(ctx, c.bases[at], method, path, in, out)
+		var he *HTTPError
+		switch {
+		case errors.Is(err, ErrUnreachable) && ctx.Err() == nil,
+			errors.As(err, &he) && (he.Status == http.StatusBadGateway || he.Status == http.StatusServiceUnavailable || he.Status == http.StatusGatewayTimeout):
+			continue // the next replica
+		}
+		c.cur.Store(int32(at))
+		return err
+	}
+	return err
+}
+
+func (c *Client) doAt(ctx context.Context, base, method, path string, in, out any) error {
+	err := httpjson.Do(ctx, c.http, httpjson.Call{Method: method, URL: base + path, In: in, Out: out, MaxAnswer: 8 << 20})
 	var se *httpjson.StatusError
 	switch {
 	case errors.As(err, &se):
 		return &HTTPError{Status: se.Status, Body: se.Body}
 	case errors.Is(err, httpjson.ErrUnreachable):
-		return fmt.Errorf("%w at %s: %v", ErrUnreachable, c.base, err)
+		return fmt.Errorf("%w at %s: %v", ErrUnreachable, base, err)
 	}
 	return err
 }
@@ -97,6 +126,14 @@ func (c *Client) Search(ctx context.Context, query url.Values) (found []Found, t
 		found = append(found, Found{Proposal: p, Signed: s})
 	}
 	return found, r.Total, dropped, nil
+}
+
+// SearchPage queries one page and returns the API's answer as is (the
+// signatures unchecked): for tools that page through results by cursor.
+func (c *Client) SearchPage(ctx context.Context, query url.Values) (SearchResult, error) {
+	var r SearchResult
+	err := c.do(ctx, http.MethodGet, "/v1/proposals?"+query.Encode(), nil, &r)
+	return r, err
 }
 
 // Health checks the API answers and its database is up.

@@ -40,6 +40,9 @@ type fakeRegistry struct {
 func (r *fakeRegistry) IsRegistered(_ context.Context, id common.Address) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.ids == nil {
+		r.ids = map[common.Address]bool{}
+	}
 	return r.ids[id], r.err
 }
 
@@ -62,17 +65,27 @@ type testServer struct {
 func startServer(t testing.TB, store *Store, reg *fakeRegistry, ttl time.Duration) *testServer {
 	t.Helper()
 	if reg == nil {
-		reg = &fakeRegistry{ids: map[common.Address]bool{}}
+		reg = &fakeRegistry{}
 	}
 	srv := NewServer(store, reg, Config{TTL: ttl})
+	t.Cleanup(srv.Close)
+	return startServerWith(t, srv)
+}
+
+// startServerWith serves srv (whose registry is a *fakeRegistry) over HTTP.
+func startServerWith(t testing.TB, srv *Server) *testServer {
+	t.Helper()
 	hs := httptest.NewServer(srv)
-	t.Cleanup(func() { hs.Close(); srv.Close() })
-	return &testServer{Server: hs, reg: reg, client: NewClient(hs.URL)}
+	t.Cleanup(hs.Close)
+	return &testServer{Server: hs, reg: srv.registry.(*fakeRegistry), client: NewClient(hs.URL)}
 }
 
 func (s *testServer) register(ids ...*identity.Signer) {
 	s.reg.mu.Lock()
 	defer s.reg.mu.Unlock()
+	if s.reg.ids == nil {
+		s.reg.ids = map[common.Address]bool{}
+	}
 	for _, id := range ids {
 		s.reg.ids[id.Address()] = true
 	}

@@ -3,11 +3,14 @@ package discovery
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -143,5 +146,63 @@ func TestReplicasShareOnePostgres(t *testing.T) {
 	}
 	if got := len(search(t, replicas[0].client, "service_type=openvpn")); got != 1 {
 		t.Fatalf("after delete on replica 1, replica 0 serves %d", got)
+	}
+}
+
+// TestClientFailsOverToReplica: clients that know two replicas on one
+// database keep searching without a failed query when one is killed
+// mid-run.
+func TestClientFailsOverToReplica(t *testing.T) {
+	dsn := startPostgres(t)
+	ctx := mysttest.Ctx(t, time.Minute)
+	var urls []string
+	var servers []*testServer
+	for range 2 {
+		store, err := OpenStore(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		s := startServer(t, store, nil, time.Hour)
+		servers = append(servers, s)
+		urls = append(urls, s.URL)
+	}
+	store, err := OpenStore(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	seed(t, store, 200, time.Hour)
+	client := NewClient(urls...)
+	var failed, done atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				q := url.Values{"country": {[]string{"DE", "US", "FR", "NL"}[c]}, "limit": {"20"}, "offset": {strconv.Itoa(i % 7)}}
+				if r, err := client.SearchPage(ctx, q); err != nil || len(r.Proposals) == 0 {
+					failed.Add(1)
+					t.Errorf("search during the failover: %d results, %v", len(r.Proposals), err)
+				}
+				done.Add(1)
+			}
+		})
+	}
+	time.Sleep(500 * time.Millisecond)
+	servers[0].CloseClientConnections()
+	servers[0].Close() // killed: its port refuses from now on
+	killedAt := done.Load()
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d searches, %d after replica 0 was killed, %d failed", done.Load(), done.Load()-killedAt, failed.Load())
+	if done.Load()-killedAt < 10 {
+		t.Fatalf("only %d searches after the kill", done.Load()-killedAt)
 	}
 }

@@ -194,6 +194,19 @@ func (s *Server) writer() {
 	}
 }
 
+// NewRecord is what the store keeps of a checked proposal (p is
+// signed.Open()'s result), living ttl after its updated_at.
+func NewRecord(p *proposal.Proposal, signed *proposal.Signed, ttl time.Duration) *Record {
+	hour, _ := proposal.ParseAmount(p.Price.PerHour)
+	gib, _ := proposal.ParseAmount(p.Price.PerGiB)
+	return &Record{
+		ProviderID: strings.ToLower(p.Provider().Hex()), ServiceType: p.ServiceType, Country: p.Location.Country,
+		BandwidthMbps: p.Quality.BandwidthMbps, PriceHour: hour, PriceGiB: gib,
+		UpdatedAt: p.UpdatedAt, ExpiresAt: p.UpdatedAt.Add(ttl),
+		Proposal: string(signed.Proposal), Signature: signed.Signature,
+	}
+}
+
 // save queues a record for the writer and waits for its outcome.
 func (s *Server) save(ctx context.Context, rec *Record) error {
 	w := writeReq{ctx: ctx, rec: rec, done: make(chan error, 1)}
@@ -302,14 +315,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, op, http.StatusForbidden, "provider_id", "provider %s is not registered on chain: register it with `myst identity register`", p.Provider().Hex())
 		return
 	}
-	hour, _ := proposal.ParseAmount(p.Price.PerHour)
-	gib, _ := proposal.ParseAmount(p.Price.PerGiB)
-	rec := &Record{
-		ProviderID: strings.ToLower(p.Provider().Hex()), ServiceType: p.ServiceType, Country: p.Location.Country,
-		BandwidthMbps: p.Quality.BandwidthMbps, PriceHour: hour, PriceGiB: gib,
-		UpdatedAt: p.UpdatedAt, ExpiresAt: p.UpdatedAt.Add(s.cfg.TTL),
-		Proposal: string(signed.Proposal), Signature: signed.Signature,
-	}
+	rec := NewRecord(p, &signed, s.cfg.TTL)
 	if !rec.ExpiresAt.After(now) {
 		s.fail(w, op, http.StatusBadRequest, "updated_at", "the proposal expired already (updated_at + TTL %s is past)", s.cfg.TTL)
 		return
@@ -503,13 +509,17 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		}
 		out := SearchResult{Proposals: make([]proposal.Signed, 0, len(page.Records)), Total: page.Total, TotalExact: page.TotalExact,
 			Limit: f.Limit, Offset: f.Offset}
+		var expires time.Time
 		for _, rec := range page.Records {
 			out.Proposals = append(out.Proposals, proposal.Signed{Proposal: json.RawMessage(rec.Proposal), Signature: rec.Signature})
+			if expires.IsZero() || rec.ExpiresAt.Before(expires) {
+				expires = rec.ExpiresAt
+			}
 		}
 		if page.Next != nil {
 			out.Next = EncodeCursor(*page.Next)
 		}
-		return newAnswer(out)
+		return newAnswer(out, expires)
 	})
 	s.cacheOps.WithLabelValues(source).Inc()
 	if err != nil {

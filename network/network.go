@@ -20,6 +20,21 @@ import (
 // FileName is the name localnet gives the file in its data dir.
 const FileName = "network.json"
 
+// Discoveries are the Discovery API's URLs: discovery_url, then
+// discovery_urls.
+func (f *File) Discoveries() []string {
+	var out []string
+	if f.DiscoveryURL != "" {
+		out = append(out, f.DiscoveryURL)
+	}
+	for _, u := range f.DiscoveryURLs {
+		if u != f.DiscoveryURL {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
 // ErrNoGasPayer means the network file names no account that pays gas.
 var ErrNoGasPayer = errors.New("the network file names no gas payer")
 
@@ -31,8 +46,11 @@ type File struct {
 	RegistryFromBlock uint64         `json:"registry_from_block"`
 	// BrokerURLs are NATS servers (nats://host:port); a node uses any of them.
 	BrokerURLs []string `json:"broker_urls,omitempty"`
-	// DiscoveryURL is the Discovery API (http://host:port).
-	DiscoveryURL string `json:"discovery_url,omitempty"`
+	// DiscoveryURL is the Discovery API (http://host:port); DiscoveryURLs
+	// lists more replicas of it (on one database), tried in turn when one
+	// does not answer.
+	DiscoveryURL  string   `json:"discovery_url,omitempty"`
+	DiscoveryURLs []string `json:"discovery_urls,omitempty"`
 	// TokenAddress and PaymentsAddress are the payment contracts.
 	TokenAddress    *common.Address `json:"token_address,omitempty"`
 	PaymentsAddress *common.Address `json:"payments_address,omitempty"`
@@ -85,10 +103,10 @@ func (f *File) Validate() error {
 			return fmt.Errorf("broker_urls: %q is not a nats://host:port URL", b)
 		}
 	}
-	if f.DiscoveryURL != "" {
-		u, err := url.Parse(f.DiscoveryURL)
+	for _, d := range f.Discoveries() {
+		u, err := url.Parse(d)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return fmt.Errorf("discovery_url %q: want an http(s):// URL", f.DiscoveryURL)
+			return fmt.Errorf("discovery_url(s) %q: want an http(s):// URL", d)
 		}
 	}
 	if (f.TokenAddress == nil) != (f.PaymentsAddress == nil) {

@@ -175,8 +175,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.onClose(reg.Close)
 	n.cache = registry.NewCache(reg, cfg.Network.RegistryFromBlock)
 
-	if cfg.Network.DiscoveryURL != "" {
-		n.discovery = discovery.NewClient(cfg.Network.DiscoveryURL)
+	if urls := cfg.Network.Discoveries(); len(urls) > 0 {
+		n.discovery = discovery.NewClient(urls...)
 	}
 	// NAT rules a crashed run left behind go first.
 	if n.pools, err = newPools(cfg.Tunnels); err != nil {

@@ -155,7 +155,7 @@ func (n *Node) connector(typ string, signer *identity.Signer) (session.Connector
 // networkHosts are the addresses of the network's services, which must stay
 // reachable outside the tunnel.
 func (n *Node) networkHosts() []netip.Addr {
-	urls := append([]string{n.cfg.Network.EtherRPCURL, n.cfg.Network.DiscoveryURL}, n.cfg.Network.BrokerURLs...)
+	urls := append(append([]string{n.cfg.Network.EtherRPCURL}, n.cfg.Network.Discoveries()...), n.cfg.Network.BrokerURLs...)
 	seen := map[netip.Addr]bool{}
 	var out []netip.Addr
 	for _, u := range urls {

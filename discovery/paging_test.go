@@ -1,0 +1,183 @@
+package discovery
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/mysttest"
+)
+
+// seed stores n proposals straight into the store (as the load tool does),
+// living ttl; country and price vary with the index.
+func seed(t testing.TB, store *Store, n int, ttl time.Duration) []string {
+	t.Helper()
+	recs := make([]*Record, n)
+	ids := make([]string, n)
+	countries := []string{"DE", "US", "FR", "NL", "GB"}
+	for i := range recs {
+		p := mysttest.NewSigner(t)
+		prop := newProposal(p, "wireguard", countries[i%len(countries)], fmt.Sprintf("0.%03d", i%100), "0", float64(i%200))
+		s := signed(t, prop, p)
+		opened, err := s.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs[i] = NewRecord(opened, s, ttl)
+		ids[i] = recs[i].ProviderID
+	}
+	for _, err := range store.UpsertBatch(context.Background(), recs) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids
+}
+
+// TestCursorPagingExactlyOnce pages through proposals by cursor while
+// others are added and expire: every proposal live from start to end comes
+// exactly once, nothing comes twice.
+func TestCursorPagingExactlyOnce(t *testing.T) {
+	store := sqliteStore(t)
+	srv := startServer(t, store, nil, time.Hour)
+	stable := seed(t, store, 400, time.Hour)
+	short := seed(t, store, 100, 300*time.Millisecond) // expire while we page
+	ctx := mysttest.Ctx(t, time.Minute)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { // new proposals arrive meanwhile
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				seed(t, store, 5, time.Hour)
+			}
+		}
+	})
+	seen := map[string]int{}
+	q := url.Values{"service_type": {"wireguard"}, "limit": {"17"}}
+	pages := 0
+	for {
+		r, err := srv.client.SearchPage(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range r.Proposals {
+			p, err := s.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[p.Provider().Hex()]++
+		}
+		pages++
+		if pages == 5 {
+			store.Expire(ctx, time.Now().Add(time.Second)) // the short-lived ones go
+		}
+		if r.Next == "" {
+			break
+		}
+		q.Set("cursor", r.Next)
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s came %d times", id, n)
+		}
+	}
+	for _, id := range stable {
+		if seen[mixedCase(t, id)] != 1 {
+			t.Fatalf("stable proposal %s came %d times", id, seen[mixedCase(t, id)])
+		}
+	}
+	t.Logf("%d pages, %d proposals seen (%d stable, %d short-lived, the rest added while paging)", pages, len(seen), len(stable), len(short))
+
+	// A forged or foreign cursor is refused by name.
+	if _, err := srv.client.SearchPage(ctx, url.Values{"cursor": {"bm90IGEgY3Vyc29y"}}); err == nil {
+		t.Fatal("a forged cursor was accepted")
+	}
+	if _, err := srv.client.SearchPage(ctx, url.Values{"offset": {strconv.Itoa(MaxOffset + 1)}}); err == nil {
+		t.Fatal("an offset past the bound was accepted")
+	}
+}
+
+func mixedCase(_ *testing.T, lower string) string { return common.HexToAddress(lower).Hex() }
+
+// TestTotalsMarked: a total is exact up to TotalCap matches and marked a
+// lower bound above.
+func TestTotalsMarked(t *testing.T) {
+	store := sqliteStore(t)
+	srv := startServer(t, store, nil, time.Hour)
+	seed(t, store, TotalCap+50, time.Hour)
+	ctx := mysttest.Ctx(t, time.Minute)
+	r, err := srv.client.SearchPage(ctx, url.Values{"limit": {"10"}})
+	if err != nil || r.TotalExact || r.Total != TotalCap+1 || len(r.Proposals) != 10 || r.Next == "" {
+		t.Fatalf("all %d: total %d exact %v, %d shown, next %q, %v", TotalCap+50, r.Total, r.TotalExact, len(r.Proposals), r.Next, err)
+	}
+	// Country DE is every fifth: 210 match.
+	r, err = srv.client.SearchPage(ctx, url.Values{"country": {"DE"}})
+	if err != nil || !r.TotalExact || r.Total != (TotalCap+50+4)/5 {
+		t.Fatalf("DE: total %d exact %v, %v", r.Total, r.TotalExact, err)
+	}
+	// Price below 0.010 matches i%100 < 10 and > 0: exact and small.
+	r, err = srv.client.SearchPage(ctx, url.Values{"max_price_hour": {"0.009"}, "metering": {"time"}})
+	want := 0
+	for i := range TotalCap + 50 {
+		if i%100 > 0 && i%100 <= 9 {
+			want++
+		}
+	}
+	if err != nil || !r.TotalExact || r.Total != want {
+		t.Fatalf("max price: total %d (want %d) exact %v, %v", r.Total, want, r.TotalExact, err)
+	}
+}
+
+// TestCacheNeverOutlivesDelete: an answer held in memory is not served
+// after a delete or an expiry removed one of its proposals.
+func TestCacheNeverOutlivesDelete(t *testing.T) {
+	store := sqliteStore(t)
+	srv := NewServer(store, &fakeRegistry{}, Config{TTL: time.Hour, CacheTTL: time.Hour})
+	t.Cleanup(srv.Close)
+	ts := startServerWith(t, srv)
+	p := mysttest.NewSigner(t)
+	ts.register(p)
+	ctx := mysttest.Ctx(t, time.Minute)
+	if _, err := ts.client.Announce(ctx, signed(t, newProposal(p, "openvpn", "DE", "0.01", "0", 10), p)); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 { // cached after the first
+		if n := len(search(t, ts.client, "country=DE")); n != 1 {
+			t.Fatalf("%d before the delete", n)
+		}
+	}
+	if err := ts.client.Unregister(ctx, p, "openvpn"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(search(t, ts.client, "country=DE")); n != 0 {
+		t.Fatalf("%d after the delete: a cached answer outlived it", n)
+	}
+	// Expiry too.
+	seed(t, store, 3, 200*time.Millisecond)
+	if n := len(search(t, ts.client, "service_type=wireguard")); n != 3 {
+		t.Fatalf("%d seeded", n)
+	}
+	time.Sleep(250 * time.Millisecond)
+	// Expired but not swept yet: the answer held them, so it is not served.
+	if n := len(search(t, ts.client, "service_type=wireguard")); n != 0 {
+		t.Fatalf("%d after the expiry: a cached answer outlived it", n)
+	}
+	if n, err := store.Expire(ctx, time.Now()); err != nil || n != 3 {
+		t.Fatalf("swept %d, %v", n, err)
+	}
+	if n := len(search(t, ts.client, "service_type=wireguard")); n != 0 {
+		t.Fatalf("%d after the sweep", n)
+	}
+}
