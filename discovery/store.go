@@ -383,6 +383,16 @@ func (s *Store) Expire(ctx context.Context, now time.Time) (int64, error) {
 	}
 }
 
+// Live counts the proposals that are live at now (exactly: for tools and
+// health, not for every search).
+func (s *Store) Live(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM proposals WHERE expires_at_ms > $1`, now.UnixMilli()).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count proposals: %w", err)
+	}
+	return n, nil
+}
+
 // Filter selects proposals. Zero values don't filter.
 type Filter struct {
 	ServiceType  string
