@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -49,8 +50,10 @@ type Config struct {
 	// CacheTTL is how long a search answer is served from memory (default
 	// 1 s; negative: no cache), and only while the database has not
 	// changed but for renewals (a new or changed proposal, a delete, an
-	// expiry: on any replica).
-	CacheTTL time.Duration
+	// expiry): at once for changes made through this server, within
+	// ChangePoll (default 100 ms) for those of other replicas.
+	CacheTTL   time.Duration
+	ChangePoll time.Duration
 }
 
 func (cfg Config) withDefaults() Config {
@@ -65,6 +68,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.CacheTTL == 0 {
 		cfg.CacheTTL = time.Second
+	}
+	if cfg.ChangePoll <= 0 {
+		cfg.ChangePoll = 100 * time.Millisecond
 	}
 	if cfg.Registerer == nil {
 		r := prometheus.NewRegistry()
@@ -84,6 +90,7 @@ type Server struct {
 	cacheOps *prometheus.CounterVec
 	cache    *answerCache
 	writes   chan writeReq
+	gen      atomic.Int64 // the store's Generation as last read
 
 	stopOnce   sync.Once
 	stop       chan struct{}
@@ -125,9 +132,23 @@ func NewServer(store *Store, reg Registry, cfg Config) *Server {
 	if cfg.Gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
+	s.refreshGen()
 	go s.expireLoop()
 	go s.writer()
 	return s
+}
+
+// refreshGen reads the store's Generation; on an error the cache stops
+// serving (a generation no answer has) until a read succeeds.
+func (s *Server) refreshGen() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	gen, err := s.store.Generation(ctx)
+	if err != nil {
+		s.cfg.Logger.Warn("read the store's change count", "err", err)
+		gen = -1 - time.Now().UnixNano() // matches no cached answer
+	}
+	s.gen.Store(gen)
 }
 
 // ServeHTTP serves the API.
@@ -188,6 +209,7 @@ func (s *Server) writer() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		errs := s.store.UpsertBatch(ctx, recs)
 		cancel()
+		s.refreshGen() // before anyone hears the post succeeded
 		for i, w := range live {
 			w.done <- errs[i]
 		}
@@ -229,14 +251,19 @@ func (s *Server) expireLoop() {
 	defer close(s.done)
 	t := time.NewTicker(min(s.cfg.TTL/2, 30*time.Second))
 	defer t.Stop()
+	poll := time.NewTicker(s.cfg.ChangePoll)
+	defer poll.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
+		case <-poll.C:
+			s.refreshGen() // what other replicas changed
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			n, err := s.store.Expire(ctx, time.Now())
 			if n > 0 {
+				s.refreshGen()
 				s.cfg.Logger.Info("expired proposals", "count", n)
 			}
 			if err != nil {
@@ -367,6 +394,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Logger.Error("delete proposal", "err", err)
 		s.fail(w, op, http.StatusServiceUnavailable, "", "could not delete the proposal; try again")
 	default:
+		s.refreshGen()
 		s.ok(w, op, http.StatusNoContent, nil)
 	}
 }
@@ -491,15 +519,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, op, http.StatusBadRequest, fe.Field, "%v", err)
 		return
 	}
-	gctx, gcancel := context.WithTimeout(r.Context(), 5*time.Second)
-	gen, err := s.store.Generation(gctx)
-	gcancel()
-	if err != nil {
-		s.cfg.Logger.Error("search proposals", "err", err)
-		s.fail(w, op, http.StatusServiceUnavailable, "", "could not search; try again")
-		return
-	}
-	a, source, err := s.cache.get(q.Encode(), gen, func() (*answer, error) {
+	a, source, err := s.cache.get(q.Encode(), s.gen.Load(), func() (*answer, error) {
 		// Not the request's context: other requests may wait for this one.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

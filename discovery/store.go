@@ -41,8 +41,8 @@ type Record struct {
 	Country       string
 	BandwidthMbps float64
 	// PriceHour and PriceGiB are the prices in the token's smallest unit
-	// (10^-18), stored as fixed-width decimal text so that both databases
-	// index and compare them exactly.
+	// (10^-18), stored as 16-byte big-endian numbers so that both
+	// databases index and compare them exactly (bytewise).
 	PriceHour *big.Int
 	PriceGiB  *big.Int
 	UpdatedAt time.Time
@@ -54,29 +54,33 @@ type Record struct {
 // schemaVersion is bumped when the table changes. Proposals are soft state
 // (they live minutes and are re-announced every 30 s), so an older table is
 // dropped and made anew rather than migrated.
-const schemaVersion = 2
+const schemaVersion = 3
 
-// priceDigits is the width of a stored price: 40 decimal digits hold any
-// uint128 and every realistic price in 10^-18 units.
-const priceDigits = 40
+// priceBytes is the width of a stored price: a uint128, big-endian.
+const priceBytes = 16
 
+// The table is ordered by the result order (SQLite: WITHOUT ROWID, so an
+// unfiltered page reads rows in place). Each filter's index leads with its
+// equality columns and the result order, then carries every column a
+// search filters on, so that matching and counting read the index alone;
+// only the rows of the page are read from the table.
 var schema = `
 CREATE TABLE IF NOT EXISTS proposals (
 	provider_id    TEXT NOT NULL,
 	service_type   TEXT NOT NULL,
 	country        TEXT NOT NULL,
 	bandwidth_mbps DOUBLE PRECISION NOT NULL,
-	price_hour     TEXT %[1]s NOT NULL,
-	price_gib      TEXT %[1]s NOT NULL,
+	price_hour     %[1]s NOT NULL,
+	price_gib      %[1]s NOT NULL,
 	updated_at_ms  BIGINT NOT NULL,
 	expires_at_ms  BIGINT NOT NULL,
 	proposal       TEXT NOT NULL,
 	signature      TEXT NOT NULL,
 	PRIMARY KEY (provider_id, service_type)
-);
-CREATE INDEX IF NOT EXISTS proposals_type_country ON proposals (service_type, country, provider_id);
-CREATE INDEX IF NOT EXISTS proposals_type ON proposals (service_type, provider_id);
-CREATE INDEX IF NOT EXISTS proposals_country ON proposals (country, provider_id, service_type);
+)%[2]s;
+CREATE INDEX IF NOT EXISTS proposals_type_country ON proposals (service_type, country, provider_id, expires_at_ms, price_hour, price_gib, bandwidth_mbps);
+CREATE INDEX IF NOT EXISTS proposals_type ON proposals (service_type, provider_id, expires_at_ms, price_hour, price_gib, country, bandwidth_mbps);
+CREATE INDEX IF NOT EXISTS proposals_country ON proposals (country, provider_id, service_type, expires_at_ms, price_hour, price_gib, bandwidth_mbps);
 CREATE INDEX IF NOT EXISTS proposals_expiry ON proposals (expires_at_ms);
 CREATE TABLE IF NOT EXISTS discovery_changes (id INTEGER PRIMARY KEY, gen BIGINT NOT NULL);
 INSERT INTO discovery_changes (id, gen) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
@@ -140,11 +144,10 @@ func OpenStore(ctx context.Context, dsn string) (*Store, error) {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	collate := ""
+	ddl := fmt.Sprintf(schema, "BLOB", " WITHOUT ROWID")
 	if s.driver == "postgres" {
-		collate = `COLLATE "C"` // bytewise: fixed-width digits compare as numbers
+		ddl = fmt.Sprintf(schema, "BYTEA", "")
 	}
-	ddl := fmt.Sprintf(schema, collate)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -201,25 +204,22 @@ func (s *Store) Close() error {
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// price is a stored price: fixed-width decimal digits.
-func price(v *big.Int) string {
-	if v == nil || v.Sign() < 0 {
-		v = new(big.Int)
+// price is a stored price: 16 bytes, big-endian, saturating.
+func price(v *big.Int) []byte {
+	out := make([]byte, priceBytes)
+	switch {
+	case v == nil || v.Sign() <= 0:
+	case v.BitLen() > 8*priceBytes:
+		for i := range out {
+			out[i] = 0xff
+		}
+	default:
+		v.FillBytes(out)
 	}
-	d := v.String()
-	if len(d) > priceDigits {
-		d = strings.Repeat("9", priceDigits)
-	}
-	return strings.Repeat("0", priceDigits-len(d)) + d
+	return out
 }
 
-func parsePrice(s string) *big.Int {
-	v, ok := new(big.Int).SetString(strings.TrimLeft(s, "0"), 10)
-	if !ok {
-		return new(big.Int)
-	}
-	return v
-}
+func parsePrice(b []byte) *big.Int { return new(big.Int).SetBytes(b) }
 
 const upsertSQL = `
 INSERT INTO proposals (provider_id, service_type, country, bandwidth_mbps, price_hour, price_gib, updated_at_ms, expires_at_ms, proposal, signature)
@@ -472,15 +472,6 @@ func (s *Store) Search(ctx context.Context, f Filter, now time.Time) (Page, erro
 	cond := strings.Join(where, " AND ")
 
 	var page Page
-	count, err := s.stmt(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM proposals WHERE `+matchCond+fmt.Sprintf(` LIMIT %d) m`, TotalCap+1))
-	if err != nil {
-		return page, err
-	}
-	if err := count.QueryRowContext(ctx, args[:nMatch]...).Scan(&page.Total); err != nil {
-		return page, fmt.Errorf("count proposals: %w", err)
-	}
-	page.TotalExact = page.Total <= TotalCap
-
 	args = append(args, f.Limit+1, f.Offset)
 	q, err := s.stmt(ctx, fmt.Sprintf(`SELECT provider_id, service_type, country, bandwidth_mbps, price_hour, price_gib, updated_at_ms, expires_at_ms, proposal, signature
 FROM proposals WHERE %s ORDER BY provider_id, service_type LIMIT $%d OFFSET $%d`, cond, len(args)-1, len(args)))
@@ -495,7 +486,7 @@ FROM proposals WHERE %s ORDER BY provider_id, service_type LIMIT $%d OFFSET $%d`
 	for rows.Next() {
 		var r Record
 		var upd, exp int64
-		var ph, pg string
+		var ph, pg []byte
 		if err := rows.Scan(&r.ProviderID, &r.ServiceType, &r.Country, &r.BandwidthMbps, &ph, &pg, &upd, &exp, &r.Proposal, &r.Signature); err != nil {
 			return page, fmt.Errorf("search proposals: %w", err)
 		}
@@ -511,6 +502,19 @@ FROM proposals WHERE %s ORDER BY provider_id, service_type LIMIT $%d OFFSET $%d`
 		last := page.Records[f.Limit-1]
 		page.Next = &Key{ProviderID: last.ProviderID, ServiceType: last.ServiceType}
 	}
+	// A first page that holds every match is its own total.
+	if f.After == nil && f.Offset == 0 && page.Next == nil {
+		page.Total, page.TotalExact = len(page.Records), true
+		return page, nil
+	}
+	count, err := s.stmt(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM proposals WHERE `+matchCond+fmt.Sprintf(` LIMIT %d) m`, TotalCap+1))
+	if err != nil {
+		return page, err
+	}
+	if err := count.QueryRowContext(ctx, args[:nMatch]...).Scan(&page.Total); err != nil {
+		return page, fmt.Errorf("count proposals: %w", err)
+	}
+	page.TotalExact = page.Total <= TotalCap
 	return page, nil
 }
 

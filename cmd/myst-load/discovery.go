@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -36,6 +37,7 @@ type discoveryConfig struct {
 	duration, cacheTTL time.Duration
 	mix                string
 	announceRate       int
+	cpuProfile         string
 }
 
 var countries = []string{"DE", "US", "FR", "NL", "GB", "SE", "CH", "JP", "CA", "PL"}
@@ -50,6 +52,7 @@ func discoveryMain(args []string) int {
 	fs.DurationVar(&c.cacheTTL, "cache-ttl", time.Second, "the server's answer cache (0: off, to measure the database alone)")
 	fs.StringVar(&c.mix, "mix", "mixed", "queries: filtered (type + country + max price, limit 50) or mixed (filtered, unfiltered, by type, cursor pages, offsets)")
 	fs.IntVar(&c.announceRate, "announce-rate", 0, "re-announcements posted per second meanwhile (0-100000)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (server and clients) to this file")
 	fs.Parse(args)
 	switch {
 	case c.proposals < 1 || c.proposals > 10_000_000:
@@ -212,6 +215,17 @@ func runDiscovery(ctx context.Context, c discoveryConfig) error {
 		dbKind = "postgres"
 	}
 	fmt.Fprintf(os.Stderr, "== %d clients, %s mix, cache %s, for %s\n", c.clients, c.mix, c.cacheTTL, c.duration)
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	runCtx, cancel := context.WithTimeout(ctx, c.duration)
 	defer cancel()
 	results := make([][]sample, c.clients)
