@@ -3,7 +3,6 @@ package discovery
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"net/http"
@@ -22,19 +21,20 @@ type answer struct {
 	gz     []byte // gzip of body, made on first demand
 }
 
-func newAnswer(v any, expires time.Time) (*answer, error) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	body = append(body, '\n')
+func newAnswer(body []byte, expires time.Time) *answer {
 	h := fnv.New64a()
 	h.Write(body)
-	return &answer{body: body, etag: fmt.Sprintf(`"%016x"`, h.Sum64()), expires: expires}, nil
+	return &answer{body: body, etag: fmt.Sprintf(`"%016x"`, h.Sum64()), expires: expires}
 }
 
 // gzipMin is the smallest body worth compressing.
 const gzipMin = 1024
+
+// gzipWriters are reused: a compressor is about a megabyte to set up.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return zw
+}}
 
 // serve writes the answer: 304 for a client that holds it (If-None-Match),
 // gzip for one that takes it.
@@ -52,9 +52,11 @@ func (a *answer) serve(w http.ResponseWriter, r *http.Request) {
 	if len(body) >= gzipMin && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 		a.gzOnce.Do(func() {
 			var buf bytes.Buffer
-			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+			zw := gzipWriters.Get().(*gzip.Writer)
+			zw.Reset(&buf)
 			zw.Write(a.body)
 			zw.Close()
+			gzipWriters.Put(zw)
 			a.gz = buf.Bytes()
 		})
 		body = a.gz

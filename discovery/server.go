@@ -413,6 +413,46 @@ type SearchResult struct {
 	Next string `json:"next,omitempty"`
 }
 
+// encodeResult writes a SearchResult's JSON by hand: the stored proposal
+// bytes are compact JSON already (checked when posted), so they are copied,
+// not parsed and re-encoded.
+func encodeResult(page Page, f Filter, next string) []byte {
+	size := 128
+	for _, r := range page.Records {
+		size += len(r.Proposal) + len(r.Signature) + 32
+	}
+	b := make([]byte, 0, size)
+	b = append(b, `{"proposals":[`...)
+	first := true
+	for _, r := range page.Records {
+		if !json.Valid([]byte(r.Proposal)) {
+			continue // not what a post stored; never break the answer
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, `{"proposal":`...)
+		b = append(b, r.Proposal...)
+		b = append(b, `,"signature":`...)
+		b = strconv.AppendQuote(b, r.Signature)
+		b = append(b, '}')
+	}
+	b = append(b, `],"total":`...)
+	b = strconv.AppendInt(b, int64(page.Total), 10)
+	b = append(b, `,"total_exact":`...)
+	b = strconv.AppendBool(b, page.TotalExact)
+	b = append(b, `,"limit":`...)
+	b = strconv.AppendInt(b, int64(f.Limit), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, int64(f.Offset), 10)
+	if next != "" {
+		b = append(b, `,"next":`...)
+		b = strconv.AppendQuote(b, next)
+	}
+	return append(b, "}\n"...)
+}
+
 // MaxOffset bounds offset; deeper pages are reached by cursor.
 const MaxOffset = 10000
 
@@ -527,19 +567,17 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		out := SearchResult{Proposals: make([]proposal.Signed, 0, len(page.Records)), Total: page.Total, TotalExact: page.TotalExact,
-			Limit: f.Limit, Offset: f.Offset}
+		next := ""
+		if page.Next != nil {
+			next = EncodeCursor(*page.Next)
+		}
 		var expires time.Time
 		for _, rec := range page.Records {
-			out.Proposals = append(out.Proposals, proposal.Signed{Proposal: json.RawMessage(rec.Proposal), Signature: rec.Signature})
 			if expires.IsZero() || rec.ExpiresAt.Before(expires) {
 				expires = rec.ExpiresAt
 			}
 		}
-		if page.Next != nil {
-			out.Next = EncodeCursor(*page.Next)
-		}
-		return newAnswer(out, expires)
+		return newAnswer(encodeResult(page, f, next), expires), nil
 	})
 	s.cacheOps.WithLabelValues(source).Inc()
 	if err != nil {
