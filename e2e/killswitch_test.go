@@ -317,6 +317,27 @@ func TestKillSwitch(t *testing.T) {
 	cd = startDaemonIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"))
 	mustMystIn(t, lab.Consumer, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
 
+	// The consumer daemon killed (SIGKILL) while blocked: still blocked, the
+	// resolver still pointed at the tunnel, until it starts again.
+	startProvider()
+	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
+	pd.kill()
+	mysttest.WaitFor(t, 2*time.Minute, func() bool {
+		c, err := cd.client.Connection(ctx)
+		return err == nil && c.State == "Blocked"
+	})
+	cd.kill()
+	blocked("consumer daemon killed while blocked")
+	if got, _ := os.ReadFile(lab.ResolvConf(lab.Consumer)); string(got) == string(resolvBefore) {
+		t.Fatal("the daemon killed while blocked: its resolver change is gone already (want it kept until the next start)")
+	}
+	cd = startDaemonIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"))
+	if !strings.Contains(cd.stderr.String(), "removed the kill switch") {
+		t.Fatalf("the daemon restarted after SIGKILL while blocked did not say it removed the kill switch:\n%s", cd.stderr.String())
+	}
+	restored("after the daemon killed while blocked restarted")
+	mustMystIn(t, lab.Consumer, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
+
 	// The consumer daemon killed while connected: blocked until it starts again.
 	startProvider()
 	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
