@@ -92,10 +92,10 @@ type Server struct {
 	writes   chan writeReq
 	gen      atomic.Int64 // the store's Generation as last read
 
-	stopOnce   sync.Once
-	stop       chan struct{}
-	done       chan struct{}
-	writerDone chan struct{}
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+	writers  sync.WaitGroup
 }
 
 const maxBody = 64 << 10
@@ -103,7 +103,7 @@ const maxBody = 64 << 10
 // NewServer builds the handlers and starts the expiry loop; Close stops it.
 func NewServer(store *Store, reg Registry, cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	s := &Server{store: store, registry: reg, cfg: cfg, mux: http.NewServeMux(), stop: make(chan struct{}), done: make(chan struct{}), writerDone: make(chan struct{}),
+	s := &Server{store: store, registry: reg, cfg: cfg, mux: http.NewServeMux(), stop: make(chan struct{}), done: make(chan struct{}),
 		cache: newAnswerCache(cfg.CacheTTL), writes: make(chan writeReq, 4096)}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "myst_discovery_requests_total", Help: "Discovery API requests, by operation and outcome.",
@@ -134,7 +134,9 @@ func NewServer(store *Store, reg Registry, cfg Config) *Server {
 	}
 	s.refreshGen()
 	go s.expireLoop()
-	go s.writer()
+	for range store.Writers() {
+		s.writers.Go(s.writer)
+	}
 	return s
 }
 
@@ -158,7 +160,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 func (s *Server) Close() {
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
-	<-s.writerDone
+	s.writers.Wait()
 }
 
 // writeReq is a proposal waiting for the writer.
@@ -173,9 +175,9 @@ const maxWriteBatch = 512
 
 // writer stores posted proposals in batches: whatever queued while the
 // previous batch committed goes in the next transaction, so a burst of
-// announces costs one commit per batch, not one each.
+// announces costs one commit per batch, not one each. SQLite has one
+// writer; PostgreSQL several, each with its own transaction.
 func (s *Server) writer() {
-	defer close(s.writerDone)
 	for {
 		var first writeReq
 		select {

@@ -192,6 +192,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	return tx.Commit()
 }
 
+// Writers is how many transactions may write at once: one on SQLite
+// (it has one writer), four on PostgreSQL.
+func (s *Store) Writers() int {
+	if s.driver == "postgres" {
+		return 4
+	}
+	return 1
+}
+
 // Close closes the database.
 func (s *Store) Close() error {
 	s.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })

@@ -339,7 +339,9 @@ func get(ctx context.Context, hc *http.Client, base string, q url.Values) (strin
 
 // announce re-posts seeded proposals (freshly signed) at the rate asked.
 func announce(ctx context.Context, hc *http.Client, base string, c discoveryConfig, posted, failed *atomic.Int64) {
-	const workers = 32
+	// Posts come from many providers at once: as many in flight as the
+	// rate asks for an eighth of a second.
+	workers := min(1024, max(32, c.announceRate/8))
 	jobs := make(chan int, 4*workers)
 	var wg sync.WaitGroup
 	for range workers {
