@@ -317,8 +317,24 @@ func TestKillSwitch(t *testing.T) {
 	cd = startDaemonIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"))
 	mustMystIn(t, lab.Consumer, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
 
-	// The consumer daemon killed (SIGKILL) while blocked: still blocked, the
-	// resolver still pointed at the tunnel, until it starts again.
+	// killConsumer SIGKILLs the consumer daemon: traffic stays blocked and
+	// the resolver pointed at the tunnel until it starts again, which
+	// restores both and says so.
+	killConsumer := func(when string) {
+		t.Helper()
+		cd.kill()
+		blocked("consumer daemon killed " + when)
+		if got, _ := os.ReadFile(lab.ResolvConf(lab.Consumer)); string(got) == string(resolvBefore) {
+			t.Fatalf("the daemon killed %s: its resolver change is gone already (want it kept until the next start)", when)
+		}
+		cd = startDaemonIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"))
+		if !strings.Contains(cd.stderr.String(), "removed the kill switch") {
+			t.Fatalf("the daemon restarted after SIGKILL %s did not say it removed the kill switch:\n%s", when, cd.stderr.String())
+		}
+		restored("after the daemon killed " + when + " restarted")
+	}
+
+	// The consumer daemon killed (SIGKILL) while blocked.
 	startProvider()
 	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
 	pd.kill()
@@ -326,31 +342,13 @@ func TestKillSwitch(t *testing.T) {
 		c, err := cd.client.Connection(ctx)
 		return err == nil && c.State == "Blocked"
 	})
-	cd.kill()
-	blocked("consumer daemon killed while blocked")
-	if got, _ := os.ReadFile(lab.ResolvConf(lab.Consumer)); string(got) == string(resolvBefore) {
-		t.Fatal("the daemon killed while blocked: its resolver change is gone already (want it kept until the next start)")
-	}
-	cd = startDaemonIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"))
-	if !strings.Contains(cd.stderr.String(), "removed the kill switch") {
-		t.Fatalf("the daemon restarted after SIGKILL while blocked did not say it removed the kill switch:\n%s", cd.stderr.String())
-	}
-	restored("after the daemon killed while blocked restarted")
+	killConsumer("while blocked")
 	mustMystIn(t, lab.Consumer, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
 
 	// The consumer daemon killed while connected: blocked until it starts again.
 	startProvider()
 	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
-	cd.kill()
-	blocked("consumer daemon killed")
-	if got, _ := os.ReadFile(lab.ResolvConf(lab.Consumer)); string(got) == string(resolvBefore) {
-		t.Fatal("the killed daemon's resolver change is gone already (want it kept until the next start)")
-	}
-	cd = startDaemonIn(t, lab.Consumer, ln, filepath.Join(dir, "consumer"))
-	if !strings.Contains(cd.stderr.String(), "removed the kill switch") {
-		t.Fatalf("the restarted daemon did not say it removed the kill switch:\n%s", cd.stderr.String())
-	}
-	restored("after the consumer daemon restarted")
+	killConsumer("while connected")
 
 	// SIGTERM while connected: the daemon restores everything on its way out.
 	mustMystIn(t, lab.Consumer, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
