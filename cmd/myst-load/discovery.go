@@ -343,11 +343,17 @@ func announce(ctx context.Context, hc *http.Client, base string, c discoveryConf
 	// rate asks for an eighth of a second.
 	workers := min(1024, max(32, c.announceRate/8))
 	jobs := make(chan int, 4*workers)
+	// Each provider's key is derived once: a real provider holds its key.
+	signers := make([]atomic.Pointer[identity.Signer], c.proposals)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for i := range jobs {
-				signer := identity.NewSigner(providerKey(i))
+				signer := signers[i].Load()
+				if signer == nil {
+					signer = identity.NewSigner(providerKey(i))
+					signers[i].Store(signer)
+				}
 				s, err := proposal.Sign(seededProposal(i, signer, time.Now()), signer)
 				if err != nil {
 					failed.Add(1)
