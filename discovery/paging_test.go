@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/mysttest"
 )
 
@@ -181,3 +183,73 @@ func TestCacheNeverOutlivesDelete(t *testing.T) {
 		t.Fatalf("%d after the sweep", n)
 	}
 }
+
+// upsertBatchCases runs one batch of every kind of post through store:
+// renewals, a changed proposal, a new one, a stale one and a key twice.
+func upsertBatchCases(t *testing.T, store *Store) {
+	ctx := mysttest.Ctx(t, time.Minute)
+	mk := func(p *identity.Signer, country string, at time.Time) *Record {
+		prop := newProposal(p, "wireguard", country, "0.01", "0", 10)
+		prop.UpdatedAt = at.UTC()
+		s := signed(t, prop, p)
+		opened, err := s.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return NewRecord(opened, s, time.Hour)
+	}
+	t0 := time.Now().Add(-time.Minute)
+	ps := make([]*identity.Signer, 6)
+	var first []*Record
+	for i := range ps {
+		ps[i] = mysttest.NewSigner(t)
+		if i < 5 {
+			first = append(first, mk(ps[i], "DE", t0))
+		}
+	}
+	for _, err := range store.UpsertBatch(ctx, first) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	gen0, _ := store.Generation(ctx)
+	t1 := t0.Add(time.Second)
+	batch := []*Record{
+		mk(ps[0], "DE", t1), mk(ps[1], "DE", t1), mk(ps[2], "DE", t1), // renewals
+		mk(ps[3], "FR", t1),                  // changed
+		mk(ps[5], "DE", t1),                  // new
+		mk(ps[4], "DE", t0),                  // not newer
+		mk(ps[0], "DE", t1.Add(time.Second)), // the same key again, later
+	}
+	errs := store.UpsertBatch(ctx, batch)
+	want := []error{nil, nil, nil, nil, nil, ErrNotNewer, nil}
+	for i := range want {
+		if !errors.Is(errs[i], want[i]) && errs[i] != want[i] {
+			t.Fatalf("record %d: %v, want %v", i, errs[i], want[i])
+		}
+	}
+	if gen1, _ := store.Generation(ctx); gen1 == gen0 {
+		t.Fatal("a changed and a new proposal did not move the generation")
+	}
+	page, err := store.Search(ctx, Filter{Country: "FR", Limit: 10}, time.Now())
+	if err != nil || len(page.Records) != 1 || page.Records[0].ProviderID != batch[3].ProviderID {
+		t.Fatalf("the changed proposal: %+v, %v", page.Records, err)
+	}
+	page, err = store.Search(ctx, Filter{ProviderID: batch[0].ProviderID, Limit: 10}, time.Now())
+	if err != nil || len(page.Records) != 1 || !page.Records[0].UpdatedAt.Equal(batch[6].UpdatedAt.Truncate(time.Millisecond)) {
+		t.Fatalf("the key posted twice: %+v, %v", page.Records, err)
+	}
+	// Renewals alone do not move it.
+	gen1, _ := store.Generation(ctx)
+	t2 := t1.Add(5 * time.Second)
+	for _, err := range store.UpsertBatch(ctx, []*Record{mk(ps[1], "DE", t2), mk(ps[2], "DE", t2)}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if gen2, _ := store.Generation(ctx); gen2 != gen1 {
+		t.Fatal("renewals moved the generation")
+	}
+}
+
+func TestUpsertBatchSQLite(t *testing.T) { upsertBatchCases(t, sqliteStore(t)) }

@@ -211,3 +211,12 @@ func TestClientFailsOverToReplica(t *testing.T) {
 		t.Fatalf("only %d searches after the kill", done.Load()-killedAt)
 	}
 }
+
+func TestUpsertBatchPostgres(t *testing.T) {
+	store, err := OpenStore(mysttest.Ctx(t, 30*time.Second), startPostgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	upsertBatchCases(t, store)
+}

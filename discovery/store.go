@@ -274,24 +274,37 @@ func (s *Store) UpsertBatch(ctx context.Context, recs []*Record) []error {
 		return fail(err)
 	}
 	defer tx.Rollback()
-	keep, err := tx.PrepareContext(ctx, keepAliveSQL)
-	if err != nil {
-		return fail(err)
+	renewed := map[int]bool{}
+	if s.driver == "postgres" && len(recs) > 1 {
+		if renewed, err = s.renewAll(ctx, tx, recs); err != nil {
+			return fail(err)
+		}
 	}
-	defer keep.Close()
+	var keep *sql.Stmt
+	if s.driver != "postgres" || len(recs) == 1 {
+		if keep, err = tx.PrepareContext(ctx, keepAliveSQL); err != nil {
+			return fail(err)
+		}
+		defer keep.Close()
+	}
 	var upsert *sql.Stmt
 	changed := false
 	for i, r := range recs {
+		if renewed[i] {
+			continue
+		}
 		args := []any{r.ProviderID, r.ServiceType, r.Country, r.BandwidthMbps, price(r.PriceHour), price(r.PriceGiB),
 			r.UpdatedAt.UnixMilli(), r.ExpiresAt.UnixMilli(), r.Proposal, r.Signature}
-		res, err := keep.ExecContext(ctx, args...)
-		if err != nil {
-			return fail(err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fail(err)
-		} else if n == 1 {
-			continue
+		if keep != nil {
+			res, err := keep.ExecContext(ctx, args...)
+			if err != nil {
+				return fail(err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fail(err)
+			} else if n == 1 {
+				continue
+			}
 		}
 		if upsert == nil {
 			if upsert, err = tx.PrepareContext(ctx, upsertSQL); err != nil {
@@ -299,7 +312,7 @@ func (s *Store) UpsertBatch(ctx context.Context, recs []*Record) []error {
 			}
 			defer upsert.Close()
 		}
-		res, err = upsert.ExecContext(ctx, args...)
+		res, err := upsert.ExecContext(ctx, args...)
 		if err != nil {
 			return fail(err)
 		}
@@ -320,6 +333,52 @@ func (s *Store) UpsertBatch(ctx context.Context, recs []*Record) []error {
 		return fail(err)
 	}
 	return errs
+}
+
+// renewAllSQL renews a batch in one statement on PostgreSQL (keepAliveSQL
+// over arrays), returning the keys it renewed.
+const renewAllSQL = `
+UPDATE proposals p SET updated_at_ms = v.upd, expires_at_ms = v.exp, proposal = v.prop, signature = v.sig
+FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::bytea[], $6::bytea[], $7::bigint[], $8::bigint[], $9::text[], $10::text[])
+	AS v(pid, st, country, bw, ph, pg, upd, exp, prop, sig)
+WHERE p.provider_id = v.pid AND p.service_type = v.st AND p.updated_at_ms < v.upd
+	AND p.country = v.country AND p.bandwidth_mbps = v.bw AND p.price_hour = v.ph AND p.price_gib = v.pg
+RETURNING p.provider_id, p.service_type`
+
+// renewAll renews what it can of recs in one round trip and reports which
+// (by index). A key that comes twice in the batch is left to the
+// one-by-one path after its first.
+func (s *Store) renewAll(ctx context.Context, tx *sql.Tx, recs []*Record) (map[int]bool, error) {
+	n := len(recs)
+	pid, st, country, prop, sig := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	bw := make([]float64, 0, n)
+	ph, pg := make([][]byte, 0, n), make([][]byte, 0, n)
+	upd, exp := make([]int64, 0, n), make([]int64, 0, n)
+	index := map[Key]int{}
+	for i, r := range recs {
+		k := Key{r.ProviderID, r.ServiceType}
+		if _, dup := index[k]; dup {
+			continue
+		}
+		index[k] = i
+		pid, st, country, prop, sig = append(pid, r.ProviderID), append(st, r.ServiceType), append(country, r.Country), append(prop, r.Proposal), append(sig, r.Signature)
+		bw, ph, pg = append(bw, r.BandwidthMbps), append(ph, price(r.PriceHour)), append(pg, price(r.PriceGiB))
+		upd, exp = append(upd, r.UpdatedAt.UnixMilli()), append(exp, r.ExpiresAt.UnixMilli())
+	}
+	rows, err := tx.QueryContext(ctx, renewAllSQL, pid, st, country, bw, ph, pg, upd, exp, prop, sig)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	done := map[int]bool{}
+	for rows.Next() {
+		var k Key
+		if err := rows.Scan(&k.ProviderID, &k.ServiceType); err != nil {
+			return nil, err
+		}
+		done[index[k]] = true
+	}
+	return done, rows.Err()
 }
 
 // Generation counts the changes to search answers other than renewals: new
