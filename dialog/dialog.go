@@ -71,6 +71,7 @@ type Dialog struct {
 	}
 	nextCorr   atomic.Uint64
 	lastActive atomic.Int64 // unix nanoseconds of the last accepted message
+	created    int64        // unix nanoseconds of the dialog's creation
 
 	sub       *nats.Subscription
 	closeOnce sync.Once
@@ -99,7 +100,8 @@ func newDialog(id ID, self *identity.Signer, peer common.Address, role string, n
 	d.pending.calls = map[uint64]chan *frame{}
 	d.handlers.byTopic = map[string]HandlerFunc{}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
-	d.lastActive.Store(time.Now().UnixNano())
+	d.created = time.Now().UnixNano()
+	d.lastActive.Store(d.created)
 	return d
 }
 
@@ -135,6 +137,9 @@ func (d *Dialog) Err() error {
 
 // LastActive is when the peer last sent an accepted message.
 func (d *Dialog) LastActive() time.Time { return time.Unix(0, d.lastActive.Load()) }
+
+// silent reports whether no message was accepted since the dialog opened.
+func (d *Dialog) silent() bool { return d.lastActive.Load() == d.created }
 
 // Handle sets the handler for requests and one-way messages on topic.
 func (d *Dialog) Handle(topic string, h HandlerFunc) {

@@ -2,8 +2,10 @@ package dialog
 
 import (
 	"context"
+	"errors"
 	"math/big"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -172,4 +174,69 @@ func TestPerConsumerRateRetransmit(t *testing.T) {
 	if n := dropped(m, ReasonRateLimited); n != 1 {
 		t.Fatalf("dropped{rate_limited} = %v, want 1", n)
 	}
+}
+
+// TestPerConsumerDialogsAndSilentOnes: one consumer cannot hold more than
+// its share of a provider's dialogs, and a dialog it never uses is closed.
+func TestPerConsumerDialogsAndSilentOnes(t *testing.T) {
+	srv := mysttest.StartBroker(t)
+	provider, greedy, other := mysttest.NewSigner(t), mysttest.NewSigner(t), mysttest.NewSigner(t)
+	reg := registrytest.New(provider, greedy, other)
+	m := NewMetrics(nil, nil)
+	l, err := Listen(mysttest.Connect(t, srv.URL()), provider, reg, ListenConfig{Metrics: m, PerConsumerRate: 1000, PerConsumerBurst: 1000,
+		MaxPerConsumer: 3, FirstMessageTimeout: 300 * time.Millisecond, Accept: func(d *Dialog) { d.Handle("echo", echo) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	nc := mysttest.Connect(t, srv.URL())
+	var held []*Dialog
+	for range 3 {
+		d, err := Dial(mysttest.Ctx(t, 10*time.Second), nc, greedy, provider.Address(), reg, DialConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(held) == 0 { // the first one is used at once
+			if _, err := d.Request(mysttest.Ctx(t, 5*time.Second), "echo", []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		held = append(held, d)
+	}
+	_, err = Dial(mysttest.Ctx(t, 10*time.Second), nc, greedy, provider.Address(), reg, DialConfig{})
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "dialogs open") {
+		t.Fatalf("a fourth dialog of one consumer: %v", err)
+	}
+	// Someone else is still served.
+	d, err := Dial(mysttest.Ctx(t, 10*time.Second), nc, other, provider.Address(), reg, DialConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.Request(mysttest.Ctx(t, 5*time.Second), "echo", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	// The greedy consumer's unused dialogs are closed; the used one stays.
+	for _, h := range held[1:] {
+		select {
+		case <-h.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatal("an unused dialog still open 10 s after its first-message timeout")
+		}
+	}
+	if n := testutil.ToFloat64(m.Refused.WithLabelValues(ReasonSilent)); n != 2 {
+		t.Fatalf("refused{silent} = %v, want 2", n)
+	}
+	select {
+	case <-held[0].Done():
+		t.Fatal("the used dialog was closed")
+	default:
+	}
+	held[0].Close()
+	// Its slots are free again.
+	d2, err := Dial(mysttest.Ctx(t, 10*time.Second), nc, greedy, provider.Address(), reg, DialConfig{})
+	if err != nil {
+		t.Fatalf("after its dialogs closed: %v", err)
+	}
+	d2.Close()
 }

@@ -50,8 +50,14 @@ type ListenConfig struct {
 	// Accept is called for each new dialog before the consumer learns it is
 	// accepted; it sets the dialog's handlers. It must not block.
 	Accept func(*Dialog)
-	// MaxDialogs caps concurrent dialogs (default 10000).
-	MaxDialogs int
+	// MaxDialogs caps concurrent dialogs (default 10000); MaxPerConsumer
+	// one consumer's (default 8), so that one identity cannot take the
+	// slots of everyone else.
+	MaxDialogs     int
+	MaxPerConsumer int
+	// FirstMessageTimeout closes a dialog whose consumer sent nothing this
+	// long after opening it (default 30 s).
+	FirstMessageTimeout time.Duration
 	// IdleTimeout closes a dialog whose peer has sent nothing this long
 	// (default 10 minutes).
 	IdleTimeout time.Duration
@@ -97,7 +103,8 @@ type Listener struct {
 
 	mu        sync.Mutex
 	dialogs   map[ID]*Dialog
-	seen      map[ID]seenCreate // dialog ids of checked creates
+	perPeer   map[common.Address]int // open dialogs by consumer
+	seen      map[ID]seenCreate      // dialog ids of checked creates
 	consumers map[common.Address]*rate.Limiter
 	closed    bool
 
@@ -121,6 +128,12 @@ type seenCreate struct {
 func Listen(nc *nats.Conn, self *identity.Signer, reg Registry, cfg ListenConfig) (*Listener, error) {
 	if cfg.MaxDialogs <= 0 {
 		cfg.MaxDialogs = 10000
+	}
+	if cfg.MaxPerConsumer <= 0 {
+		cfg.MaxPerConsumer = 8
+	}
+	if cfg.FirstMessageTimeout <= 0 {
+		cfg.FirstMessageTimeout = 30 * time.Second
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 10 * time.Minute
@@ -151,7 +164,7 @@ func Listen(nc *nats.Conn, self *identity.Signer, reg Registry, cfg ListenConfig
 	}
 	l := &Listener{nc: nc, self: self, registry: reg, cfg: cfg,
 		queue: make(chan *nats.Msg, cfg.Queue), lookups: make(chan struct{}, maxLookups), limiter: rate.NewLimiter(cfg.Rate, int(max(cfg.Rate, 1))),
-		dialogs: map[ID]*Dialog{}, seen: map[ID]seenCreate{}, consumers: map[common.Address]*rate.Limiter{},
+		dialogs: map[ID]*Dialog{}, perPeer: map[common.Address]int{}, seen: map[ID]seenCreate{}, consumers: map[common.Address]*rate.Limiter{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	sub, err := nc.Subscribe(CreateSubject(self.Address()), l.admit)
@@ -213,7 +226,7 @@ func (l *Listener) Close() {
 // reap closes idle dialogs and forgets old dialog ids.
 func (l *Listener) reap() {
 	defer close(l.done)
-	t := time.NewTicker(min(l.cfg.IdleTimeout/4, 30*time.Second))
+	t := time.NewTicker(min(l.cfg.IdleTimeout/4, l.cfg.FirstMessageTimeout/2, 30*time.Second))
 	defer t.Stop()
 	for {
 		select {
@@ -232,13 +245,21 @@ func (l *Listener) reap() {
 					delete(l.consumers, id)
 				}
 			}
+			var silent []*Dialog
 			for _, d := range l.dialogs {
-				if now.Sub(d.LastActive()) > l.cfg.IdleTimeout {
+				switch {
+				case d.silent() && now.Sub(d.LastActive()) > l.cfg.FirstMessageTimeout:
+					silent = append(silent, d)
+				case now.Sub(d.LastActive()) > l.cfg.IdleTimeout:
 					idle = append(idle, d)
 				}
 			}
 			l.mu.Unlock()
 			for _, d := range idle {
+				d.Close()
+			}
+			for _, d := range silent {
+				l.cfg.Metrics.refuse(ReasonSilent, d.inSubj, fmt.Errorf("%s sent nothing within %s of opening a dialog", d.peer.Hex(), l.cfg.FirstMessageTimeout))
 				d.Close()
 			}
 		}
@@ -434,8 +455,13 @@ func (l *Listener) lookUp(c *checked) {
 		l.mu.Unlock()
 		refuse(ReasonCapacity, "provider is at capacity; try later")
 		return
+	case l.perPeer[req.Consumer] >= l.cfg.MaxPerConsumer:
+		l.mu.Unlock()
+		refuse(ReasonPerConsumer, fmt.Sprintf("the consumer has %d dialogs open with this provider already (the most it allows); close one first", l.cfg.MaxPerConsumer))
+		return
 	}
 	l.dialogs[req.ID] = d
+	l.perPeer[req.Consumer]++
 	l.mu.Unlock()
 
 	l.cfg.Accept(d)
@@ -461,7 +487,12 @@ func (l *Listener) lookUp(c *checked) {
 
 func (l *Listener) forget(d *Dialog) {
 	l.mu.Lock()
-	delete(l.dialogs, d.id)
+	if _, ok := l.dialogs[d.id]; ok {
+		delete(l.dialogs, d.id)
+		if l.perPeer[d.peer]--; l.perPeer[d.peer] <= 0 {
+			delete(l.perPeer, d.peer)
+		}
+	}
 	l.mu.Unlock()
 }
 

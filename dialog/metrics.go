@@ -24,6 +24,8 @@ const (
 	ReasonRegistryFailed = "registry_failure" // could not ask the registry
 	ReasonOverload       = "overload"         // over the provider's create rate or queue
 	ReasonRateLimited    = "rate_limited"     // over one consumer's create rate
+	ReasonPerConsumer    = "per_consumer"     // one consumer's dialogs at their cap
+	ReasonSilent         = "silent"           // a dialog its consumer never used, closed
 )
 
 // Metrics counts what the dialogs of a node do. One Metrics serves every

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/mysttest"
+	"github.com/mystnode/myst/proposal"
 )
 
 // seed stores n proposals straight into the store (as the load tool does),
@@ -253,3 +255,48 @@ func upsertBatchCases(t *testing.T, store *Store) {
 }
 
 func TestUpsertBatchSQLite(t *testing.T) { upsertBatchCases(t, sqliteStore(t)) }
+
+// TestOversizedProposalsRefused: a proposal stuffed to ~55 KB (long
+// contact lists) is refused with the field named; nothing is stored.
+func TestOversizedProposalsRefused(t *testing.T) {
+	store := sqliteStore(t)
+	srv := startServer(t, store, nil, time.Hour)
+	p := mysttest.NewSigner(t)
+	srv.register(p)
+	ctx := mysttest.Ctx(t, time.Minute)
+	long := "nats://" + strings.Repeat("a", 380) + ".example:4222"
+	var urls []string
+	for range 16 {
+		urls = append(urls, long)
+	}
+	cases := map[string]func(*proposal.Proposal){
+		"proposal": func(pr *proposal.Proposal) { // 8 contacts x 16 URLs of 400 characters
+			pr.Contacts = nil
+			for range 8 {
+				pr.Contacts = append(pr.Contacts, proposal.Contact{Type: proposal.ContactNATS, BrokerURLs: urls, Subject: "myst.v1.x.dialog"})
+			}
+		},
+		"contacts": func(pr *proposal.Proposal) {
+			c := pr.Contacts[0]
+			pr.Contacts = []proposal.Contact{c, c, c}
+		},
+		"contacts[0].broker_urls": func(pr *proposal.Proposal) { pr.Contacts[0].BrokerURLs = []string{long} },
+	}
+	for field, mutate := range cases {
+		pr := newProposal(p, "wireguard", "DE", "0.01", "0", 10)
+		mutate(pr)
+		s, err := proposal.Sign(pr, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = srv.client.Announce(ctx, s)
+		var he *HTTPError
+		if !errors.As(err, &he) || he.Status != 400 || he.Body.Field != field {
+			t.Fatalf("%s: %d bytes posted: %v, want 400 naming %s", field, len(s.Proposal), err, field)
+		}
+		t.Logf("%d bytes: %v", len(s.Proposal), err)
+	}
+	if n, _ := store.Live(ctx, time.Now()); n != 0 {
+		t.Fatalf("%d stored", n)
+	}
+}

@@ -47,7 +47,8 @@ func (n *Node) buildProposal(s *service) *proposal.Proposal {
 		Quality:       proposal.Quality{BandwidthMbps: o.BandwidthMbps},
 		Price:         proposal.Price{Currency: proposal.Currency, PerHour: o.PriceHour, PerGiB: o.PriceGiB},
 		Contacts: []proposal.Contact{{
-			Type: proposal.ContactNATS, BrokerURLs: n.cfg.Network.BrokerURLs, Subject: dialog.CreateSubject(s.signer.Address()),
+			Type: proposal.ContactNATS, BrokerURLs: n.cfg.Network.BrokerURLs[:min(len(n.cfg.Network.BrokerURLs), proposal.MaxBrokerURLs)],
+			Subject: dialog.CreateSubject(s.signer.Address()),
 		}},
 		UpdatedAt: time.Now().UTC().Truncate(time.Millisecond),
 	}

@@ -3,6 +3,7 @@ package payments
 import (
 	"context"
 	"math/big"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -141,5 +142,27 @@ func TestNonPayingConsumerCutOff(t *testing.T) {
 		t.Logf("cut off: %s", r)
 	case <-time.After(5 * time.Second):
 		t.Fatal("a consumer that does not pay was not cut off")
+	}
+}
+
+// TestStoreIsPrivate: the promise store and its WAL files are 0600.
+func TestStoreIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.db")
+	s, err := OpenStore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.SaveIssued(context.Background(), common.Address{1}, common.Address{2}, big.NewInt(5)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s is %v, want 0600", filepath.Base(p), st.Mode().Perm())
+		}
 	}
 }

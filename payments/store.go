@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -52,6 +53,17 @@ CREATE TABLE IF NOT EXISTS issued (
 
 // OpenStore opens (creating) the store at path.
 func OpenStore(path string) (*Store, error) {
+	// Promises are the provider's money and the consumer's debts: the file
+	// (and the WAL files SQLite makes alongside with its mode) is the
+	// owner's alone.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open payments store: %w", err)
+	}
+	f.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		return nil, fmt.Errorf("open payments store: %w", err)
+	}
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
 	if err != nil {
 		return nil, fmt.Errorf("open payments store: %w", err)

@@ -104,6 +104,15 @@ func ValidCountry(s string) bool {
 	return err == nil && r.IsCountry() && r.String() == s
 }
 
+// Bounds of a proposal: what discovery stores and serves to everyone must
+// stay small (a real one is well under 1 KiB).
+const (
+	MaxSize       = 4096 // bytes of the signed proposal
+	MaxContacts   = 2
+	MaxBrokerURLs = 4 // per contact
+	MaxURLLength  = 200
+)
+
 // Validate checks every field.
 func (p *Proposal) Validate() error {
 	if p.FormatVersion != FormatVersion {
@@ -139,18 +148,21 @@ func (p *Proposal) Validate() error {
 	if _, err := ParseAmount(p.Price.PerGiB); err != nil {
 		return fieldErr("price.per_gib", "%v", err)
 	}
-	if len(p.Contacts) == 0 || len(p.Contacts) > 8 {
-		return fieldErr("contacts", "want 1 to 8 contacts")
+	if len(p.Contacts) == 0 || len(p.Contacts) > MaxContacts {
+		return fieldErr("contacts", "want 1 to %d contacts", MaxContacts)
 	}
 	for i, c := range p.Contacts {
 		f := fmt.Sprintf("contacts[%d]", i)
 		if c.Type != ContactNATS {
 			return fieldErr(f+".type", "%q: want %s", c.Type, ContactNATS)
 		}
-		if len(c.BrokerURLs) == 0 || len(c.BrokerURLs) > 16 {
-			return fieldErr(f+".broker_urls", "want 1 to 16 URLs")
+		if len(c.BrokerURLs) == 0 || len(c.BrokerURLs) > MaxBrokerURLs {
+			return fieldErr(f+".broker_urls", "want 1 to %d URLs", MaxBrokerURLs)
 		}
 		for _, u := range c.BrokerURLs {
+			if len(u) > MaxURLLength {
+				return fieldErr(f+".broker_urls", "a URL of %d characters (at most %d)", len(u), MaxURLLength)
+			}
 			pu, err := url.Parse(u)
 			if err != nil || pu.Host == "" || (pu.Scheme != "nats" && pu.Scheme != "tls") {
 				return fieldErr(f+".broker_urls", "%q is not a nats://host:port URL", u)
@@ -238,6 +250,9 @@ func signedBytes(raw []byte) []byte {
 func (s *Signed) Open() (*Proposal, error) {
 	if len(s.Proposal) == 0 {
 		return nil, fieldErr("proposal", "missing")
+	}
+	if len(s.Proposal) > MaxSize {
+		return nil, fieldErr("proposal", "%d bytes, more than the %d a proposal may take", len(s.Proposal), MaxSize)
 	}
 	var p Proposal
 	dec := json.NewDecoder(strings.NewReader(string(s.Proposal)))
