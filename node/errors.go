@@ -21,6 +21,7 @@ var (
 	ErrNoGasPayer     = errors.New("no account to pay gas")
 	ErrServiceRunning = errors.New("the service already runs")
 	ErrBusy           = errors.New("a connection is already up or on its way")
+	ErrTryLater       = errors.New("too many wrong passphrases")
 	ErrNotConnected   = errors.New("not connected")
 	ErrStopping       = errors.New("the daemon is shutting down")
 	ErrBadAnswer      = errors.New("the peer answered with other bytes")

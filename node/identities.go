@@ -53,9 +53,24 @@ func (n *Node) Unlock(id, passphrase string) error {
 	// One scrypt at a time (256 MiB each with the standard parameters),
 	// and that memory goes back to the system at once instead of minutes
 	// later with the periodic scavenger.
+	// After a wrong passphrase the next try for that identity waits 1 s,
+	// 2 s, 4 s… (up to a minute): guessing costs time, not just memory.
 	n.unlockMu.Lock()
+	if f := n.unlockFails[addr]; time.Now().Before(f.next) {
+		n.unlockMu.Unlock()
+		return &FieldError{Field: "passphrase", Err: fmt.Errorf("%w (%d in a row): try again in %s",
+			ErrTryLater, f.count, time.Until(f.next).Round(100*time.Millisecond))}
+	}
 	signer, err := n.store.Unlock(addr, passphrase)
 	debug.FreeOSMemory()
+	if errors.Is(err, identity.ErrWrongPassword) {
+		f := n.unlockFails[addr]
+		f.count++
+		f.next = time.Now().Add(min(time.Second<<(f.count-1), time.Minute))
+		n.unlockFails[addr] = f
+	} else if err == nil {
+		delete(n.unlockFails, addr)
+	}
 	n.unlockMu.Unlock()
 	switch {
 	case errors.Is(err, identity.ErrNotFound):

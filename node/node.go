@@ -89,7 +89,8 @@ type Node struct {
 	payStore   *payments.Store
 	billing    billing
 
-	unlockMu sync.Mutex // one key decryption at a time
+	unlockMu    sync.Mutex // one key decryption at a time
+	unlockFails map[common.Address]unlockFail
 
 	mu        sync.Mutex
 	listeners map[common.Address]*dialog.Listener
@@ -105,6 +106,12 @@ type Node struct {
 	closers []func() // registered by New in the order parts start; Close runs them in reverse
 	once    sync.Once
 	done    chan struct{}
+}
+
+// unlockFail counts an identity's wrong passphrases in a row.
+type unlockFail struct {
+	count int
+	next  time.Time // no try before
 }
 
 type consumerDialog struct {
@@ -135,7 +142,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		cfg.SessionTimeout = 20 * time.Second
 	}
 	n := &Node{cfg: cfg, logger: cfg.Logger, listeners: map[common.Address]*dialog.Listener{}, dialogs: map[string]*consumerDialog{},
-		services: map[string]*service{}, done: make(chan struct{})}
+		services: map[string]*service{}, unlockFails: map[common.Address]unlockFail{}, done: make(chan struct{})}
 	n.conn.view.State = api.NotConnected
 	n.billing.billers = map[string]*payments.Biller{}
 	n.billing.queue = map[settlePair]bool{}

@@ -2,12 +2,15 @@ package node
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/localnet"
 	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/network"
@@ -95,4 +98,35 @@ func TestNodesStopCleanly(t *testing.T) {
 	prov.Close()
 	<-cons.Done()
 	<-prov.Done()
+}
+
+// TestUnlockBackOff: after a wrong passphrase the next try waits, growing;
+// the right passphrase after the wait unlocks.
+func TestUnlockBackOff(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ln, err := localnet.Start(ctx, localnet.Config{DataDir: t.TempDir(), RPCAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	n, err := New(ctx, Config{DataDir: t.TempDir(), Network: ln.File(), LightKDF: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	id, err := n.CreateIdentity("right")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Unlock(id, "wrong"); !errors.Is(err, identity.ErrWrongPassword) {
+		t.Fatalf("wrong passphrase: %v", err)
+	}
+	if err := n.Unlock(id, "right"); !errors.Is(err, ErrTryLater) || !strings.Contains(err.Error(), "try again in") {
+		t.Fatalf("right passphrase at once after a wrong one: %v, want to be told to wait", err)
+	}
+	time.Sleep(time.Second)
+	if err := n.Unlock(id, "right"); err != nil {
+		t.Fatalf("after the wait: %v", err)
+	}
 }
