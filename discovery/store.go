@@ -296,11 +296,7 @@ func (s *Store) UpsertBatch(ctx context.Context, recs []*Record) []error {
 		args := []any{r.ProviderID, r.ServiceType, r.Country, r.BandwidthMbps, price(r.PriceHour), price(r.PriceGiB),
 			r.UpdatedAt.UnixMilli(), r.ExpiresAt.UnixMilli(), r.Proposal, r.Signature}
 		if keep != nil {
-			res, err := keep.ExecContext(ctx, args...)
-			if err != nil {
-				return fail(err)
-			}
-			if n, err := res.RowsAffected(); err != nil {
+			if n, err := affected(ctx, keep, args); err != nil {
 				return fail(err)
 			} else if n == 1 {
 				continue
@@ -312,11 +308,7 @@ func (s *Store) UpsertBatch(ctx context.Context, recs []*Record) []error {
 			}
 			defer upsert.Close()
 		}
-		res, err := upsert.ExecContext(ctx, args...)
-		if err != nil {
-			return fail(err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
+		if n, err := affected(ctx, upsert, args); err != nil {
 			return fail(err)
 		} else if n == 0 {
 			errs[i] = ErrNotNewer
@@ -333,6 +325,15 @@ func (s *Store) UpsertBatch(ctx context.Context, recs []*Record) []error {
 		return fail(err)
 	}
 	return errs
+}
+
+// affected runs st and returns how many rows it changed.
+func affected(ctx context.Context, st *sql.Stmt, args []any) (int64, error) {
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // renewAllSQL renews a batch in one statement on PostgreSQL (keepAliveSQL

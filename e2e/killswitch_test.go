@@ -303,14 +303,21 @@ func TestKillSwitch(t *testing.T) {
 	mustMystIn(t, lab.Consumer, append(cd.args, "disconnect")...)
 	restored("after disconnect while reconnecting")
 
+	// untilBlocked connects to a fresh provider, kills it and waits until
+	// the consumer gives up reconnecting: Blocked.
+	untilBlocked := func() {
+		t.Helper()
+		startProvider()
+		mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
+		pd.kill()
+		mysttest.WaitFor(t, 2*time.Minute, func() bool {
+			c, err := cd.client.Connection(ctx)
+			return err == nil && c.State == "Blocked"
+		})
+	}
+
 	// SIGTERM while blocked: the daemon restores everything on its way out.
-	startProvider()
-	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
-	pd.kill()
-	mysttest.WaitFor(t, 2*time.Minute, func() bool {
-		c, err := cd.client.Connection(ctx)
-		return err == nil && c.State == "Blocked"
-	})
+	untilBlocked()
 	blocked("blocked again")
 	cd.stop(t)
 	restored("after SIGTERM while blocked")
@@ -335,13 +342,7 @@ func TestKillSwitch(t *testing.T) {
 	}
 
 	// The consumer daemon killed (SIGKILL) while blocked.
-	startProvider()
-	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard")...)
-	pd.kill()
-	mysttest.WaitFor(t, 2*time.Minute, func() bool {
-		c, err := cd.client.Connection(ctx)
-		return err == nil && c.State == "Blocked"
-	})
+	untilBlocked()
 	killConsumer("while blocked")
 	mustMystIn(t, lab.Consumer, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
 

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,19 +10,16 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/netlab"
 )
 
 // daemon is the provider's `myst daemon` process.
 type daemon struct {
-	cmd    *exec.Cmd
+	proc   *netlab.Process
 	client *api.Client
-	args   []string // global flags of the CLI for its data dir
-	exited chan struct{}
-	err    error
 }
 
 var apiRE = regexp.MustCompile(`API on http://(\S+),`)
@@ -44,71 +38,33 @@ func cli(ctx context.Context, bin string, args ...string) (string, error) {
 
 // startDaemon runs `myst daemon` on dataDir, its log in dataDir/daemon.log.
 func startDaemon(ctx context.Context, bin string, global []string, dataDir string, extra ...string) (*daemon, error) {
-	logf, err := os.Create(filepath.Join(dataDir, "daemon.log"))
+	logPath := filepath.Join(dataDir, "daemon.log")
+	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, append(append(append([]string{}, global...), "--api-addr", "127.0.0.1:0", "daemon"), extra...)...)
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(logf, pw), logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s daemon: %w", bin, err)
+	defer logf.Close() // the child holds its own descriptor
+	args := append(append(append([]string{}, global...), "--api-addr", "127.0.0.1:0", "daemon"), extra...)
+	p, addr, err := netlab.StartProcess(ctx, "", apiRE, 60*time.Second, logf, bin, args...)
+	if err != nil {
+		return nil, fmt.Errorf("the provider daemon: %w (see %s)", err, logPath)
 	}
-	d := &daemon{cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		d.err = cmd.Wait()
-		pw.Close()
-		logf.Close()
-		close(d.exited)
-	}()
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if m := apiRE.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case found <- m[1]:
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	select {
-	case addr := <-found:
-		token, err := api.ReadToken(filepath.Join(dataDir, api.TokenFile))
-		if err != nil {
-			d.stop()
-			return nil, err
-		}
-		d.client = api.NewClient(addr, token)
-		d.args = append(append([]string{}, global...), "--api-addr", addr)
-		return d, nil
-	case <-d.exited:
-		return nil, fmt.Errorf("the provider daemon exited at start (%v); see %s", d.err, filepath.Join(dataDir, "daemon.log"))
-	case <-time.After(60 * time.Second):
+	d := &daemon{proc: p}
+	token, err := api.ReadToken(filepath.Join(dataDir, api.TokenFile))
+	if err != nil {
 		d.stop()
-		return nil, errors.New("the provider daemon did not report its API address within 60 s")
-	case <-ctx.Done():
-		d.stop()
-		return nil, ctx.Err()
+		return nil, err
 	}
+	d.client = api.NewClient(addr, token)
+	return d, nil
 }
 
 // stop sends SIGTERM and waits (SIGKILL after 60 s); it returns how long
 // the daemon took to exit.
 func (d *daemon) stop() (time.Duration, error) {
 	start := time.Now()
-	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-d.exited:
-	case <-time.After(60 * time.Second):
-		d.cmd.Process.Kill()
-		<-d.exited
-		return time.Since(start), errors.New("the provider daemon did not stop within 60 s of SIGTERM; killed")
-	}
-	return time.Since(start), d.err
+	err := d.proc.Stop(60 * time.Second)
+	return time.Since(start), err
 }
 
 // procSample is one reading of a process's CPU time and resident memory.

@@ -135,7 +135,7 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 			d.stop()
 		}
 	}()
-	prov := d.cmd.Process.Pid
+	prov := d.proc.Pid()
 	samples := startSampler(prov, 500*time.Millisecond)
 	defer samples.close()
 	t0 := time.Now()
