@@ -88,6 +88,51 @@ func startDNSServer(t *testing.T, ns, addr string) *dnsServer {
 	return d
 }
 
+// dnsmasq is Debian's dnsmasq serving as the consumer's "ISP" resolver:
+// it answers web.test with the web host's address and logs every query.
+type dnsmasq struct {
+	log string
+}
+
+func startDnsmasq(t *testing.T, lab *netlab.Lab, ns, ip string) *dnsmasq {
+	t.Helper()
+	dir := t.TempDir()
+	d := &dnsmasq{log: filepath.Join(dir, "queries.log")}
+	cmd := lab.Command(ns, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--user=root",
+		"--bind-interfaces", "--listen-address="+ip, "--port=53", "--address=/web.test/"+netlab.WebIP,
+		"--log-queries", "--log-facility="+d.log, "--pid-file="+filepath.Join(dir, "pid"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("dnsmasq (Debian's dnsmasq-base): %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	mysttest.WaitFor(t, 10*time.Second, func() bool {
+		select {
+		case <-done:
+			t.Fatalf("dnsmasq exited: %s", stderr.String())
+		default:
+		}
+		b, _ := os.ReadFile(d.log)
+		return strings.Contains(string(b), "started")
+	})
+	return d
+}
+
+// askedBy is who asked, in order, from dnsmasq's query log.
+func (d *dnsmasq) askedBy() []string {
+	b, _ := os.ReadFile(d.log)
+	var from []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if i := strings.Index(l, " from "); i >= 0 && strings.Contains(l, "query[") {
+			from = append(from, strings.TrimSpace(l[i+len(" from "):]))
+		}
+	}
+	return from
+}
+
 func (d *dnsServer) askedBy() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -142,7 +187,7 @@ func TestKillSwitch(t *testing.T) {
 	if _, err := lab.Output(lab.Provider, "ip", "addr", "add", netlab.ConsumerResolverIP+"/24", "dev", pLink); err != nil {
 		t.Fatal(err)
 	}
-	isp := startDNSServer(t, lab.Provider, netlab.ConsumerResolverIP+":53")
+	isp := startDnsmasq(t, lab, lab.Provider, netlab.ConsumerResolverIP)
 	public := startDNSServer(t, lab.Web, netlab.WebIP+":53")
 	resolvBefore, err := os.ReadFile(lab.ResolvConf(lab.Consumer))
 	if err != nil {

@@ -95,18 +95,37 @@ func DefaultRouteAddr() (netip.Addr, string, error) {
 
 // RouteDev is the interface this host routes addr out of ("" if none).
 func RouteDev(addr netip.Addr) string {
+	dev, _ := Route(addr)
+	return dev
+}
+
+// Route is how this host reaches addr: the interface ("" if no route)
+// and the gateway (invalid when addr is on the interface's own link).
+func Route(addr netip.Addr) (dev string, via netip.Addr) {
 	if !addr.IsValid() {
-		return ""
+		return "", netip.Addr{}
 	}
 	out, err := exec.Command("ip", "route", "get", addr.String()).Output()
 	if err != nil {
-		return ""
+		return "", netip.Addr{}
 	}
-	f := strings.Fields(string(out))
+	return parseRoute(string(out))
+}
+
+// parseRoute reads `ip route get`'s answer.
+func parseRoute(out string) (dev string, via netip.Addr) {
+	f := strings.Fields(out)
 	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "dev" {
-			return f[i+1]
+		switch f[i] {
+		case "dev":
+			if dev == "" {
+				dev = f[i+1]
+			}
+		case "via":
+			if !via.IsValid() {
+				via, _ = netip.ParseAddr(f[i+1])
+			}
 		}
 	}
-	return ""
+	return dev, via
 }

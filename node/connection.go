@@ -227,12 +227,12 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 		addr := p.dnsAddr
 		if p.dns == "provider" {
 			addr = peer.DNS
-			if dev := location.RouteDev(addr); dev == "" || dev != connector.Stats().Interface {
+			if err := insideTunnel(addr, connector.Stats().Interface, location.Route); err != nil {
 				conn.Abort("the provider's DNS address is not inside the tunnel")
-				return connection{}, fmt.Errorf("the provider's DNS address %s is not inside the tunnel: refused, the resolver is unchanged (connect with --dns system or --dns IP)", addr)
+				return connection{}, err
 			}
 		}
-		if err := n.resolver.Set(addr); err != nil {
+		if err := n.resolver.Set(addr, connector.Stats().Interface); err != nil {
 			conn.Abort("the consumer could not set its resolver")
 			return connection{}, err
 		}
@@ -395,4 +395,23 @@ func (n *Node) endConnection(c connection) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// insideTunnel checks that the provider's DNS address addr is on the
+// tunnel's own link (iface): a provider must not point the consumer's
+// names at its LAN's resolver, or anywhere else outside the tunnel.
+func insideTunnel(addr netip.Addr, iface string, route func(netip.Addr) (string, netip.Addr)) error {
+	dev, via := route(addr)
+	where := "not routed at all"
+	switch {
+	case iface == "":
+		where = "the connection has no tunnel interface"
+	case dev == iface && !via.IsValid():
+		return nil
+	case dev == iface:
+		where = "routed through the tunnel to " + via.String() + ", outside the tunnel's subnet"
+	case dev != "":
+		where = "routed out of " + dev + ", not the tunnel " + iface
+	}
+	return fmt.Errorf("the provider's DNS address %s is not inside the tunnel (%s): refused, the resolver is unchanged (connect with --dns system or --dns IP)", addr, where)
 }

@@ -1,10 +1,11 @@
 // Package resolver keeps a consumer's names inside its tunnel: the
 // provider's Forwarder answers DNS on the tunnel address, for tunnel
 // addresses only, with the provider host's own resolver; and the
-// consumer's System points the host's resolver at it while connected,
-// editing /etc/resolv.conf in place (it may be a bind mount) and putting
-// back exactly what was there on disconnect, daemon exit, and at the next
-// start after a crash.
+// consumer's System points the host's resolver at it while connected (in
+// /etc/resolv.conf edited in place, since it may be a bind mount, or
+// through resolvconf or systemd-resolved where the host uses them) and
+// undoes exactly that on disconnect, daemon exit, and at the next start
+// after a crash.
 package resolver
 
 import (

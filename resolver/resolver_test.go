@@ -30,7 +30,7 @@ func TestSystemRestoresExactly(t *testing.T) {
 	}
 	before, _ := os.Stat(file)
 	s := NewSystem(file, filepath.Join(dir, "state"))
-	if err := s.Set(netip.MustParseAddr("198.19.0.1")); err != nil {
+	if err := s.Set(netip.MustParseAddr("198.19.0.1"), "tun0"); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := os.Stat(file)
@@ -49,7 +49,7 @@ func TestSystemRestoresExactly(t *testing.T) {
 		t.Fatalf("restored %q, want %q", got, orig)
 	}
 	// A crash while set: the next start restores.
-	if err := s.Set(netip.MustParseAddr("198.19.0.1")); err != nil {
+	if err := s.Set(netip.MustParseAddr("198.19.0.1"), "tun0"); err != nil {
 		t.Fatal(err)
 	}
 	again := NewSystem(file, filepath.Join(dir, "state"))
@@ -69,7 +69,7 @@ func TestSystemRestoresExactly(t *testing.T) {
 func TestSystemUnreadable(t *testing.T) {
 	dir := t.TempDir()
 	s := NewSystem(filepath.Join(dir, "missing"), dir)
-	if err := s.Set(netip.MustParseAddr("198.19.0.1")); err == nil {
+	if err := s.Set(netip.MustParseAddr("198.19.0.1"), "tun0"); err == nil {
 		t.Fatal("Set on a missing file succeeded")
 	}
 	if did, _ := s.Recover(); did {
