@@ -100,7 +100,7 @@ func TestTamperedReplayedForgedDropped(t *testing.T) {
 	if _, err := p.dialog.Request(mysttest.Ctx(t, 5*time.Second), "echo", []byte("one")); err != nil {
 		t.Fatal(err)
 	}
-	toP, _ := subjects(p.dialog.ID())
+	toP, _ := subjects(p.dialog.ID(), p.consumer.Address(), p.provider.Address())
 	mysttest.WaitFor(t, 2*time.Second, func() bool { return len(c.on(toP)) > 0 })
 	orig := c.on(toP)[0].Data
 	raw := mysttest.Connect(t, srv.URL())
@@ -120,8 +120,8 @@ func TestTamperedReplayedForgedDropped(t *testing.T) {
 	// Garbage.
 	raw.Publish(toP, []byte("garbage"))
 	raw.Publish(toP, nil)
-	raw.Publish(CreateSubject(p.provider.Address()), []byte("C not ecies"))
-	raw.Publish(CreateSubject(p.provider.Address()), []byte{})
+	raw.Publish(CreateSubject(p.provider.Address(), p.consumer.Address()), []byte("C not ecies"))
+	raw.Publish(CreateSubject(p.provider.Address(), p.consumer.Address()), []byte{})
 	raw.Flush()
 
 	mysttest.WaitFor(t, 5*time.Second, func() bool {
@@ -134,6 +134,7 @@ func TestTamperedReplayedForgedDropped(t *testing.T) {
 	mallory := mysttest.NewSigner(t)
 	forged := newDialog(p.dialog.ID(), mallory, p.provider.Address(), "consumer", raw, NewMetrics(nil, nil))
 	forged.send.aead = p.dialog.send.aead
+	forged.outSubj = p.dialog.outSubj // on an open broker anyone may publish there
 	p.dialog.send.Lock()
 	forged.send.seq = p.dialog.send.seq + 10
 	p.dialog.send.Unlock()
@@ -160,7 +161,7 @@ func TestReplayedCreateDropped(t *testing.T) {
 	srv := mysttest.StartBroker(t)
 	c := sniff(t, srv.URL())
 	p := newPair(t, srv.URL(), srv.URL())
-	subj := CreateSubject(p.provider.Address())
+	subj := CreateSubject(p.provider.Address(), p.consumer.Address())
 	mysttest.WaitFor(t, 2*time.Second, func() bool { return len(c.on(subj)) == 1 })
 	raw := mysttest.Connect(t, srv.URL())
 	raw.Publish(subj, c.on(subj)[0].Data)
@@ -181,7 +182,7 @@ func TestImpostorOnProviderSubject(t *testing.T) {
 	reg := registrytest.New(provider, consumer, mallory)
 	mnc := mysttest.Connect(t, srv.URL())
 	readable := make(chan bool, 1)
-	sub, err := mnc.Subscribe(CreateSubject(provider.Address()), func(m *nats.Msg) {
+	sub, err := mnc.Subscribe(CreatesTo(provider.Address()), func(m *nats.Msg) {
 		_, err := mallory.Decrypt(m.Data[1:])
 		readable <- err == nil
 	})
@@ -217,7 +218,7 @@ func TestForgedAnswerWithKnownDialogID(t *testing.T) {
 		forged := &createResponse{ID: d.ID(), Provider: provider.Address(), Consumer: consumer.Address(), Accepted: true}
 		forged.Sig, _ = mallory.Sign(forged.signedBytes())
 		ct, _ := encryptToSigner(consumer, forged.marshal())
-		_, toC := subjects(d.ID())
+		_, toC := subjects(d.ID(), consumer.Address(), provider.Address())
 		mnc.Publish(toC, append([]byte{tagResponse}, ct...))
 		mnc.Flush()
 	}})

@@ -40,7 +40,7 @@ func TestAcrossNATSCluster(t *testing.T) {
 	// route a moment after Listen; a provider listens long before its first
 	// consumer in real life, here the two are back to back.
 	p := newPairThen(t, servers[1].URL(), servers[2].URL(), func(p *pair) {
-		mysttest.WaitFor(t, 10*time.Second, func() bool { return servers[2].HasInterest(CreateSubject(p.provider.Address())) })
+		mysttest.WaitFor(t, 10*time.Second, func() bool { return servers[2].HasInterest(CreateSubject(p.provider.Address(), p.consumer.Address())) })
 	})
 	for range 5 {
 		if got, err := p.dialog.Request(mysttest.Ctx(t, 5*time.Second), "echo", []byte("across")); err != nil || string(got) != "across" {

@@ -132,7 +132,7 @@ func Dial(ctx context.Context, nc *nats.Conn, self *identity.Signer, provider co
 		case <-ctx.Done():
 			return fail(fmt.Errorf("%w from %s within the timeout: %w", ErrTimeout, provider.Hex(), ctx.Err()))
 		case <-retransmit.C:
-			if err := nc.Publish(CreateSubject(provider), create); err != nil {
+			if err := nc.Publish(CreateSubject(provider, self.Address()), create); err != nil {
 				return fail(fmt.Errorf("publish dialog-create: %w", err))
 			}
 			retransmit.Reset(wait)
@@ -179,5 +179,5 @@ func CreateMessage(self *identity.Signer, provider common.Address, providerPub [
 	if err != nil {
 		return "", nil, err
 	}
-	return CreateSubject(provider), append([]byte{tagCreate}, ct...), nil
+	return CreateSubject(provider, self.Address()), append([]byte{tagCreate}, ct...), nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/identity"
 	"github.com/nats-io/nats.go"
 )
@@ -84,14 +85,20 @@ type Dialog struct {
 	wg     sync.WaitGroup
 }
 
-func subjects(id ID) (toProviderSubj, toConsumerSubj string) {
-	base := "myst.v1.dialog." + id.String()
-	return base + ".p", base + ".c"
+// subjects are a dialog's two directions, each from one peer to the
+// other.
+func subjects(id ID, consumer, provider common.Address) (toProviderSubj, toConsumerSubj string) {
+	kind := "d." + id.String()
+	return broker.Subject(provider, consumer, kind), broker.Subject(consumer, provider, kind)
 }
 
 func newDialog(id ID, self *identity.Signer, peer common.Address, role string, nc *nats.Conn, metrics *Metrics) *Dialog {
 	d := &Dialog{id: id, self: self, peer: peer, role: role, nc: nc, metrics: metrics, closed: make(chan struct{})}
-	toP, toC := subjects(id)
+	consumer, provider := self.Address(), peer
+	if role != "consumer" {
+		consumer, provider = peer, self.Address()
+	}
+	toP, toC := subjects(id, consumer, provider)
 	if role == "consumer" {
 		d.outSubj, d.inSubj, d.sendDir, d.recvDir = toP, toC, toProvider, toConsumer
 	} else {

@@ -72,11 +72,11 @@ func TestFloodOfUnregisteredCreates(t *testing.T) {
 	// The flood, made before it starts: fresh keys, valid signatures.
 	const n = 3000
 	floods := make([][]byte, n)
-	var subject string
+	subjects := make([]string, n)
 	for i := range floods {
 		s := mysttest.NewSigner(t)
 		var err error
-		if subject, floods[i], err = CreateMessage(s, provider.Address(), provider.PublicKey()); err != nil {
+		if subjects[i], floods[i], err = CreateMessage(s, provider.Address(), provider.PublicKey()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,8 +91,8 @@ func TestFloodOfUnregisteredCreates(t *testing.T) {
 		defer tick.Stop()
 		for i := 0; i < n; i += 10 {
 			<-tick.C
-			for _, f := range floods[i : i+10] {
-				attacker.Publish(subject, f)
+			for j := i; j < i+10; j++ {
+				attacker.Publish(subjects[j], floods[j])
 			}
 		}
 	})

@@ -58,7 +58,7 @@ func FuzzDecodeFrame(f *testing.F) {
 func FuzzBrokerInput(f *testing.F) {
 	srv := mysttest.StartBroker(f)
 	p := newPair(f, srv.URL(), srv.URL())
-	toP, toC := subjects(p.dialog.ID())
+	toP, toC := subjects(p.dialog.ID(), p.consumer.Address(), p.provider.Address())
 	raw := mysttest.Connect(f, srv.URL())
 	pd := <-p.accepted
 	f.Add([]byte{tagCreate, 4, 1, 2})
@@ -69,7 +69,7 @@ func FuzzBrokerInput(f *testing.F) {
 		p.dialog.receive(b)
 		pd.receive(b)
 		// ... and over the broker.
-		raw.Publish(CreateSubject(p.provider.Address()), b)
+		raw.Publish(CreateSubject(p.provider.Address(), p.consumer.Address()), b)
 		raw.Publish(toP, b)
 		raw.Publish(toC, b)
 	})

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/registry"
 	"github.com/nats-io/nats.go"
@@ -36,10 +36,15 @@ type knower interface {
 // registry at once; past it they are refused as overload.
 const maxLookups = 4096
 
-// CreateSubject is the subject a provider listens on for dialog-creates.
-func CreateSubject(provider common.Address) string {
-	return "myst.v1." + strings.ToLower(provider.Hex()) + ".dialog"
+// CreateSubject is the subject a consumer sends its dialog-creates to a
+// provider on.
+func CreateSubject(provider, consumer common.Address) string {
+	return broker.Subject(provider, consumer, "create")
 }
+
+// CreatesTo is the subscription of a provider's listener: creates from
+// any consumer.
+func CreatesTo(provider common.Address) string { return broker.FromAny(provider, "create") }
 
 // MaxClockSkew is how far a dialog-create's timestamp may be from the
 // provider's clock; dialog ids are remembered this long to refuse replays.
@@ -167,16 +172,20 @@ func Listen(nc *nats.Conn, self *identity.Signer, reg Registry, cfg ListenConfig
 		dialogs: map[ID]*Dialog{}, perPeer: map[common.Address]int{}, seen: map[ID]seenCreate{}, consumers: map[common.Address]*rate.Limiter{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
-	sub, err := nc.Subscribe(CreateSubject(self.Address()), l.admit)
+	sub, err := nc.Subscribe(CreatesTo(self.Address()), l.admit)
 	if err != nil {
-		return nil, fmt.Errorf("subscribe %s: %w", CreateSubject(self.Address()), err)
+		return nil, fmt.Errorf("subscribe %s: %w", CreatesTo(self.Address()), err)
 	}
 	sub.SetPendingLimits(4096, 16<<20)
 	l.sub = sub
-	if err := nc.Flush(); err != nil {
+	// Not connected yet (the broker has not admitted the node so far): the
+	// subscription is made when it connects.
+	if !nc.IsConnected() {
+		// nothing to wait for
+	} else if err := nc.Flush(); err != nil && nc.IsConnected() {
 		sub.Unsubscribe()
 		l.cancel()
-		return nil, fmt.Errorf("subscribe %s: %w", CreateSubject(self.Address()), err)
+		return nil, fmt.Errorf("subscribe %s: %w", CreatesTo(self.Address()), err)
 	}
 	for range cfg.Workers {
 		l.workers.Go(l.work)
@@ -320,7 +329,13 @@ func (l *Listener) onCreate(msg *nats.Msg) {
 		m.drop(ReasonBadSignature, subj, fmt.Errorf("create from %s signed by %s: %v", req.Consumer.Hex(), signer.Hex(), err))
 		return
 	}
-	_, toConsumerSubj := subjects(req.ID)
+	if sender, ok := broker.Sender(subj); !ok || sender != req.Consumer {
+		// Under broker admission the subject's sender is the connection's
+		// own identity; a create signed by another one is someone else's.
+		m.drop(ReasonWrongPeer, subj, fmt.Errorf("create of %s sent as %s", req.Consumer.Hex(), sender.Hex()))
+		return
+	}
+	_, toConsumerSubj := subjects(req.ID, req.Consumer, l.self.Address())
 	answer := func(r *createResponse) []byte {
 		b := l.seal(consumerPub, r)
 		if b != nil {

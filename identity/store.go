@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -208,6 +209,18 @@ func (s *Store) Signer(addr common.Address) (*Signer, error) {
 		return signer, nil
 	}
 	return nil, fmt.Errorf("%w: %s", ErrLocked, addr.Hex())
+}
+
+// Signers are the unlocked identities, in address order.
+func (s *Store) Signers() []*Signer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Signer, 0, len(s.unlocked))
+	for _, sg := range s.unlocked {
+		out = append(out, sg)
+	}
+	slices.SortFunc(out, func(a, b *Signer) int { return bytes.Compare(a.addr[:], b.addr[:]) })
+	return out
 }
 
 // Lock forgets addr's decrypted key.

@@ -35,6 +35,7 @@ var statuses = []struct {
 	{node.ErrBusy, http.StatusConflict},
 	{node.ErrTryLater, http.StatusTooManyRequests},
 	{node.ErrNotConnected, http.StatusConflict},
+	{node.ErrNoBroker, http.StatusConflict},
 	{payments.ErrChallengePeriod, http.StatusConflict},
 	{dialog.ErrRefused, http.StatusForbidden},
 	{dialog.ErrTimeout, http.StatusGatewayTimeout},

@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/keystore"
@@ -56,6 +57,7 @@ type Localnet struct {
 	discovery *discovery.Service
 	file      *network.File
 	path      string
+	stopCache func() // the broker's registry cache
 }
 
 // Start runs the chain, deploys the contracts and writes network.json.
@@ -115,8 +117,24 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 	if cfg.BrokerAddr == "" {
 		cfg.BrokerAddr = "127.0.0.1:0"
 	}
-	ln.broker, err = broker.StartServer(broker.ServerConfig{Addr: cfg.BrokerAddr})
+	// The broker admits registered identities only; its registry checks
+	// go through a cache of its own, like the discovery's.
+	reg, err := registry.Dial(ctx, chain.RPCURL(), devchain.ChainID, regAddr)
 	if err != nil {
+		chain.Close()
+		return nil, fmt.Errorf("registry for the broker: %w", err)
+	}
+	cache := registry.NewCache(reg, regBlock)
+	cacheCtx, stopCache := context.WithCancel(context.Background())
+	var cacheDone sync.WaitGroup
+	cacheDone.Go(func() {
+		cache.Run(cacheCtx, 2*time.Second, func(err error) { logger.Warn("broker registry cache", "err", err) })
+	})
+	ln.stopCache = func() { stopCache(); cacheDone.Wait(); reg.Close() }
+	ln.broker, err = broker.StartServer(broker.ServerConfig{Addr: cfg.BrokerAddr,
+		Admission: &broker.AdmissionConfig{Registered: cache.IsRegistered, Logger: logger}})
+	if err != nil {
+		ln.stopCache()
 		chain.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
@@ -168,6 +186,9 @@ func (l *Localnet) Close() error {
 	}
 	if l.broker != nil {
 		l.broker.Close()
+	}
+	if l.stopCache != nil {
+		l.stopCache()
 	}
 	return l.chain.Close()
 }

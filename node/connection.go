@@ -177,7 +177,11 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 	if err != nil {
 		return connection{}, &FieldError{Field: "service_type", Err: err}
 	}
-	d, err := dialog.Dial(ctx, n.nc, p.signer, provider, n.cache, dialog.DialConfig{Metrics: n.metrics, Now: n.cfg.Now})
+	nc, err := n.brokerConn()
+	if err != nil {
+		return connection{}, err
+	}
+	d, err := dialog.Dial(ctx, nc, p.signer, provider, n.cache, dialog.DialConfig{Metrics: n.metrics, Now: n.cfg.Now})
 	if err != nil {
 		return connection{}, dialError(err, provider, "(its node may be down)")
 	}

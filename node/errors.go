@@ -24,7 +24,10 @@ var (
 	ErrTryLater       = errors.New("too many wrong passphrases")
 	ErrNotConnected   = errors.New("not connected")
 	ErrStopping       = errors.New("the daemon is shutting down")
-	ErrBadAnswer      = errors.New("the peer answered with other bytes")
+	// ErrNoBroker: no identity is unlocked yet, so the node has not
+	// joined the broker.
+	ErrNoBroker  = errors.New("not connected to the broker: unlock an identity first (`myst identity unlock`)")
+	ErrBadAnswer = errors.New("the peer answered with other bytes")
 )
 
 // FieldError says which request field is wrong. Err says why; it may wrap

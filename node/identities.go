@@ -16,7 +16,7 @@ import (
 
 // Health reports the node's state.
 func (n *Node) Health() api.Health {
-	return api.Health{Status: "ok", Uptime: time.Since(n.started), Version: n.cfg.Version, Broker: n.nc.Status().String()}
+	return api.Health{Status: "ok", Uptime: time.Since(n.started), Version: n.cfg.Version, Broker: n.brokerStatus()}
 }
 
 // Identities lists the keystore, marking unlocked identities.
@@ -41,6 +41,19 @@ func (n *Node) CreateIdentity(passphrase string) (string, error) {
 	}
 	n.logger.Info("identity created", "id", a.Hex())
 	return a.Hex(), nil
+}
+
+// brokerStatus is the broker connection's state for Health.
+func (n *Node) brokerStatus() string {
+	nc := n.broker()
+	if nc == nil {
+		return "not joined (no identity unlocked yet)"
+	}
+	st := nc.Status().String()
+	if err := nc.LastError(); err != nil && !nc.IsConnected() {
+		st += ": " + err.Error()
+	}
+	return st
 }
 
 // Unlock decrypts an identity's key and starts answering dialogs addressed
@@ -80,6 +93,9 @@ func (n *Node) Unlock(id, passphrase string) error {
 	case err != nil:
 		return err
 	}
+	if err := n.joinBroker(); err != nil {
+		return err
+	}
 	if err := n.listen(signer); err != nil {
 		return err
 	}
@@ -101,7 +117,11 @@ func (n *Node) listen(signer *identity.Signer) error {
 	if _, ok := n.listeners[addr]; ok {
 		return nil
 	}
-	l, err := dialog.Listen(n.nc, signer, n.cache, dialog.ListenConfig{
+	nc, err := n.brokerConn()
+	if err != nil {
+		return err
+	}
+	l, err := dialog.Listen(nc, signer, n.cache, dialog.ListenConfig{
 		Accept:  n.acceptDialog,
 		Metrics: n.metrics,
 		Logger:  n.logger,
@@ -110,7 +130,7 @@ func (n *Node) listen(signer *identity.Signer) error {
 		return fmt.Errorf("listen for dialogs to %s: %w", addr.Hex(), err)
 	}
 	n.listeners[addr] = l
-	n.logger.Info("identity unlocked; answering dialogs", "id", addr.Hex(), "subject", dialog.CreateSubject(addr))
+	n.logger.Info("identity unlocked; answering dialogs", "id", addr.Hex(), "subject", dialog.CreatesTo(addr))
 	return nil
 }
 
@@ -133,6 +153,10 @@ func (n *Node) Registration(ctx context.Context, id string) (api.Registration, e
 	ok, err := n.cache.IsRegistered(ctx, addr)
 	if err != nil {
 		return api.Registration{}, upstreamf("ask the registry: %w", err)
+	}
+	if nc := n.broker(); ok && nc != nil && !nc.IsConnected() {
+		// Perhaps the broker waited for this registration: try now.
+		nc.ForceReconnect()
 	}
 	return api.Registration{ID: addr.Hex(), Registered: ok}, nil
 }
@@ -160,7 +184,11 @@ func (n *Node) OpenDialog(ctx context.Context, req api.DialogRequest) (api.Dialo
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	d, err := dialog.Dial(ctx, n.nc, signer, provider, n.cache, dialog.DialConfig{Metrics: n.metrics, Now: n.cfg.Now})
+	nc, err := n.brokerConn()
+	if err != nil {
+		return api.Dialog{}, err
+	}
+	d, err := dialog.Dial(ctx, nc, signer, provider, n.cache, dialog.DialConfig{Metrics: n.metrics, Now: n.cfg.Now})
 	if err != nil {
 		return api.Dialog{}, dialError(err, provider, fmt.Sprintf("within %s (is its node running with the identity unlocked?)", timeout))
 	}

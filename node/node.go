@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,7 +74,8 @@ type Node struct {
 	store   *identity.Store
 	reg     *registry.Client
 	cache   *registry.Cache
-	nc      *nats.Conn
+	ncMu    sync.Mutex
+	nc      *nats.Conn // nil until the first identity is unlocked
 	prom    *prometheus.Registry
 	metrics *dialog.Metrics
 	settled *prometheus.CounterVec // settlement attempts, by result
@@ -227,19 +229,19 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}, []string{"result"})
 	n.prom.MustRegister(n.settled)
 
-	nc, err := broker.Connect(cfg.Network.BrokerURLs, "myst-node", n.logger)
-	if err != nil {
-		return fail(fmt.Errorf("broker.Connect: %w", err))
-	}
-	n.nc = nc
-	n.onClose(nc.Close)
-	// The node's loops end before the broker connection closes, after
+	// The broker connection is made when the first identity is unlocked
+	// (see joinBroker). The node's loops end before it closes, after
 	// everything below has told its peers.
+	n.onClose(func() {
+		if nc := n.broker(); nc != nil {
+			nc.Close()
+		}
+	})
 	n.onClose(func() {
 		n.cancel()
 		// What the peers were told goes out, unless the broker is gone
 		// (Stop does not wait for it).
-		if nc.IsConnected() {
+		if nc := n.broker(); nc != nil && nc.IsConnected() {
 			nc.FlushTimeout(2 * time.Second)
 		}
 		n.wg.Wait()
@@ -251,6 +253,50 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.onClose(n.stopServices)
 	n.onClose(n.closeConnection)
 	return n, nil
+}
+
+// broker is the broker connection, nil before the first unlock.
+func (n *Node) broker() *nats.Conn {
+	n.ncMu.Lock()
+	defer n.ncMu.Unlock()
+	return n.nc
+}
+
+// brokerConn is the broker connection, or why there is none.
+func (n *Node) brokerConn() (*nats.Conn, error) {
+	if nc := n.broker(); nc != nil {
+		return nc, nil
+	}
+	return nil, ErrNoBroker
+}
+
+// joinBroker connects to the broker as the node's unlocked identities:
+// brokers with admission (see broker.Identities) admit a connection for
+// the registered ones among them, so the connection is made at the first
+// unlock and made again when another identity is unlocked, to be admitted
+// for that one too.
+func (n *Node) joinBroker() error {
+	n.ncMu.Lock()
+	defer n.ncMu.Unlock()
+	if n.nc != nil {
+		return n.nc.ForceReconnect()
+	}
+	nc, err := broker.Join(n.cfg.Network.BrokerURLs, "myst-node", n.logger, n.store.Signers)
+	if nc == nil {
+		return upstreamf("%w", err)
+	}
+	n.nc = nc
+	switch {
+	case errors.Is(err, nats.ErrAuthorization):
+		var ids []string
+		for _, s := range n.store.Signers() {
+			ids = append(ids, s.Address().Hex())
+		}
+		n.logger.Warn("the broker admits registered identities only and none of this node's is registered yet; it keeps trying and joins once one is (`myst identity register`)", "identities", strings.Join(ids, ", "))
+	case err != nil:
+		n.logger.Warn("the broker cannot be reached yet; the node keeps trying", "err", err)
+	}
+	return nil
 }
 
 // onClose registers a closer for Close.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/mystnode/myst/api"
-	"github.com/mystnode/myst/dialog"
+	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/proposal"
@@ -48,7 +48,7 @@ func (n *Node) buildProposal(s *service) *proposal.Proposal {
 		Price:         proposal.Price{Currency: proposal.Currency, PerHour: o.PriceHour, PerGiB: o.PriceGiB},
 		Contacts: []proposal.Contact{{
 			Type: proposal.ContactNATS, BrokerURLs: n.cfg.Network.BrokerURLs[:min(len(n.cfg.Network.BrokerURLs), proposal.MaxBrokerURLs)],
-			Subject: dialog.CreateSubject(s.signer.Address()),
+			Subject: broker.Mailbox(s.signer.Address()),
 		}},
 		UpdatedAt: time.Now().UTC().Truncate(time.Millisecond),
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/dialog"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/mysttest"
@@ -91,7 +92,7 @@ func setup(t *testing.T, maxSessions int, price proposal.Price) *env {
 func (e *env) proposal(t *testing.T, svc string, price proposal.Price, at time.Time) proposal.Signed {
 	p := &proposal.Proposal{FormatVersion: 1, ProviderID: e.provider.Address().Hex(), ServiceType: svc,
 		Location: proposal.Location{Country: "DE"}, Price: price,
-		Contacts:  []proposal.Contact{{Type: "nats/v1", BrokerURLs: []string{"nats://127.0.0.1:1"}, Subject: dialog.CreateSubject(e.provider.Address())}},
+		Contacts:  []proposal.Contact{{Type: "nats/v1", BrokerURLs: []string{"nats://127.0.0.1:1"}, Subject: broker.Mailbox(e.provider.Address())}},
 		UpdatedAt: at}
 	s, err := proposal.Sign(p, e.provider)
 	if err != nil {

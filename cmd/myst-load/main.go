@@ -10,8 +10,9 @@
 // one batch. The consumers (in this process, sharing a few broker
 // connections) open sessions at --ramp per second, keep them alive, answer
 // invoices with promises, and hold them for --duration; with --flood, that
-// many signed dialog-creates from fresh unregistered keys are sent during
-// the hold while probe consumers keep dialling. It reports sessions opened,
+// many signed dialog-creates (each a new dialog) from one registered
+// identity are sent during the hold while probe consumers keep dialling
+// (under broker admission nobody else can send). It reports sessions opened,
 // refused and dropped, dialog-create and session-open latency, keep-alives
 // and invoices (missed ones included), promises, the provider's CPU and
 // resident memory (idle, peak, with the sessions), its stop time, and
@@ -54,7 +55,7 @@ func main() {
 	fs.Float64Var(&c.ramp, "ramp", 50, "sessions opened per second (0.1-1000)")
 	fs.DurationVar(&c.keepAlive, "keepalive", 5*time.Second, "consumer keep-alive period")
 	fs.DurationVar(&c.invoiceEvery, "invoice-every", 5*time.Second, "the provider's invoice period")
-	fs.IntVar(&c.flood, "flood", 0, "signed dialog-creates from fresh unregistered keys to send during the hold (0-1000000)")
+	fs.IntVar(&c.flood, "flood", 0, "signed dialog-creates, each a new dialog, from one registered identity to send during the hold (0-1000000)")
 	fs.DurationVar(&c.floodOver, "flood-over", 20*time.Second, "how long the flood lasts")
 	fs.IntVar(&c.probes, "probes", 20, "extra registered consumers that dial now and then to measure dialog-create latency (0-1000)")
 	fs.StringVar(&c.dir, "dir", "", "work directory (default: a new temporary one, removed at the end)")

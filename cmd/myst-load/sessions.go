@@ -150,7 +150,9 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 	provider := common.HexToAddress(pid)
 
 	step("%d consumer identities (+%d probes): registered and funded in one batch", c.sessions, c.probes)
-	signers := make([]*identity.Signer, c.sessions+c.probes)
+	// One more, the flood's sender: under broker admission only a
+	// registered identity can publish, and only as itself.
+	signers := make([]*identity.Signer, c.sessions+c.probes+1)
 	addrs := make([]common.Address, len(signers))
 	for i := range signers {
 		k, err := crypto.GenerateKey()
@@ -184,9 +186,11 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 	if err := cache.Sync(ctx); err != nil {
 		return r, err
 	}
-	conns := make([]*nats.Conn, (len(signers)+99)/100)
+	attacker := signers[len(signers)-1]
+	conns := make([]*nats.Conn, (len(signers)-1+broker.MaxIdentities-1)/broker.MaxIdentities)
 	for i := range conns {
-		if conns[i], err = broker.Connect(nf.BrokerURLs, "myst-load", nil); err != nil {
+		ids := signers[i*broker.MaxIdentities : min((i+1)*broker.MaxIdentities, len(signers)-1)]
+		if conns[i], err = broker.Connect(nf.BrokerURLs, "myst-load", nil, broker.Identities(func() []*identity.Signer { return ids })); err != nil {
 			return r, err
 		}
 		defer conns[i].Close()
@@ -205,7 +209,7 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 	)
 	open := func(i int, s *identity.Signer, held bool) (*consumer, time.Duration, time.Duration, error) {
 		cs := &consumer{signer: s}
-		nc := conns[i%len(conns)]
+		nc := conns[i/broker.MaxIdentities]
 		octx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
 		start := time.Now()
@@ -323,8 +327,8 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 	var floodStart, floodEnd time.Time
 	var side sync.WaitGroup
 	if c.flood > 0 {
-		step("preparing %d dialog-creates from fresh keys", c.flood)
-		creates, subject, err := makeFlood(c.flood, provider, cache)
+		step("preparing %d dialog-creates from one registered identity, %s", c.flood, attacker.Address().Hex())
+		creates, subject, err := makeFlood(c.flood, attacker, provider, cache)
 		if err != nil {
 			return r, err
 		}
@@ -336,7 +340,7 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 			case <-time.After(wait - time.Since(holdStart)):
 			}
 			step("flood: %d creates over %s", c.flood, c.floodOver)
-			nc, err := broker.Connect(nf.BrokerURLs, "myst-load-flood", nil)
+			nc, err := broker.Connect(nf.BrokerURLs, "myst-load-flood", nil, broker.Identities(func() []*identity.Signer { return []*identity.Signer{attacker} }))
 			if err != nil {
 				return
 			}
@@ -463,7 +467,7 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 }
 
 // makeFlood signs and encrypts n dialog-creates from fresh keys.
-func makeFlood(n int, provider common.Address, reg dialog.Registry) ([][]byte, string, error) {
+func makeFlood(n int, from *identity.Signer, provider common.Address, reg dialog.Registry) ([][]byte, string, error) {
 	pub, err := reg.PublicKey(context.Background(), provider)
 	if err != nil {
 		return nil, "", err
@@ -476,12 +480,8 @@ func makeFlood(n int, provider common.Address, reg dialog.Registry) ([][]byte, s
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < n; i += workers {
-				k, err := crypto.GenerateKey()
-				if err != nil {
-					errs <- err
-					return
-				}
-				s, m, err := dialog.CreateMessage(identity.NewSigner(k), provider, pub)
+				// Each a new dialog: a fresh id and ephemeral key.
+				s, m, err := dialog.CreateMessage(from, provider, pub)
 				if err != nil {
 					errs <- err
 					return

@@ -1,0 +1,182 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/mystnode/myst/identity"
+	"github.com/nats-io/nats.go"
+)
+
+func newSigner(t *testing.T) *identity.Signer {
+	t.Helper()
+	k, err := crypto.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return identity.NewSigner(k)
+}
+
+// registry is a fixed set of registered identities that counts questions.
+type registry struct {
+	mu    sync.Mutex
+	ids   map[common.Address]bool
+	asked int
+}
+
+func (r *registry) Registered(_ context.Context, id common.Address) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.asked++
+	return r.ids[id], nil
+}
+
+// errs collects a connection's asynchronous errors (permission
+// violations arrive that way).
+type errs struct {
+	mu  sync.Mutex
+	all []string
+}
+
+func (e *errs) handler(_ *nats.Conn, _ *nats.Subscription, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.all = append(e.all, err.Error())
+}
+
+func (e *errs) has(s string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, m := range e.all {
+		if strings.Contains(strings.ToLower(m), s) {
+			return true
+		}
+	}
+	return false
+}
+
+func waitFor(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAdmission: the embedded broker with admission refuses anonymous
+// clients, unregistered identities and signatures of another nonce; a
+// registered identity that signs the server's nonce connects, receives
+// its own mail, and can neither subscribe to another identity's subjects
+// or ">" nor publish as another identity.
+func TestAdmission(t *testing.T) {
+	alice, bob, mallory := newSigner(t), newSigner(t), newSigner(t)
+	reg := &registry{ids: map[common.Address]bool{alice.Address(): true, bob.Address(): true}}
+	srv, err := StartServer(ServerConfig{Addr: "127.0.0.1:0", Admission: &AdmissionConfig{Registered: reg.Registered}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	url := []string{srv.URL()}
+
+	if nc, err := nats.Connect(srv.URL(), nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Fatal("an anonymous client connected")
+	} else if !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("anonymous: %v", err)
+	}
+	as := func(signers ...*identity.Signer) func() []*identity.Signer {
+		return func() []*identity.Signer { return signers }
+	}
+	if nc, err := nats.Connect(srv.URL(), nats.MaxReconnects(0), Identities(as(mallory))); err == nil {
+		nc.Close()
+		t.Fatal("an unregistered identity connected")
+	}
+	// A signature of some other nonce (a replayed CONNECT): refused.
+	old, _ := SignNonce([]byte("an old nonce"), []*identity.Signer{alice})
+	replay := func(o *nats.Options) error {
+		o.Nkey = AuthNkey
+		o.SignatureCB = func([]byte) ([]byte, error) { return old, nil }
+		return nil
+	}
+	if nc, err := nats.Connect(srv.URL(), nats.MaxReconnects(0), replay); err == nil {
+		nc.Close()
+		t.Fatal("a signature of another nonce was admitted")
+	}
+
+	aliceErrs, bobErrs := &errs{}, &errs{}
+	a, err := Connect(url, "alice", nil, Identities(as(alice, mallory)), nats.ErrorHandler(aliceErrs.handler))
+	if err != nil {
+		t.Fatalf("alice (registered, with an unregistered one along): %v", err)
+	}
+	defer a.Close()
+	b, err := Connect(url, "bob", nil, Identities(as(bob)), nats.ErrorHandler(bobErrs.handler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	got := make(chan string, 16)
+	if _, err := b.Subscribe(FromAny(bob.Address(), "create"), func(m *nats.Msg) { got <- string(m.Data) }); err != nil {
+		t.Fatal(err)
+	}
+	b.Flush()
+	waitFor(t, "bob's subscription", func() bool { return srv.HasInterest(Subject(bob.Address(), alice.Address(), "create")) })
+	if err := a.Publish(Subject(bob.Address(), alice.Address(), "create"), []byte("hello from alice")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if m != "hello from alice" {
+			t.Fatalf("bob got %q", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("alice's mail to bob did not arrive")
+	}
+	// Alice claiming to be someone else (mallory, whom she signed for but
+	// who is not registered; and bob): the broker drops it.
+	a.Publish(Subject(bob.Address(), mallory.Address(), "create"), []byte("as mallory"))
+	a.Publish(Subject(bob.Address(), bob.Address(), "create"), []byte("as bob"))
+	a.Flush()
+	waitFor(t, "alice's publish violations", func() bool { return aliceErrs.has("permissions violation for publish") })
+	select {
+	case m := <-got:
+		t.Fatalf("bob got %q, sent under another identity", m)
+	case <-time.After(300 * time.Millisecond):
+	}
+	// Subscribing to bob's mail or to everything: refused.
+	for _, subj := range []string{FromAny(bob.Address(), "create"), ">", Prefix + ">", "$SYS.>"} {
+		a.Subscribe(subj, func(*nats.Msg) { t.Errorf("alice received on %s", subj) })
+	}
+	a.Flush()
+	waitFor(t, "alice's subscribe violations", func() bool { return aliceErrs.has("permissions violation for subscription") })
+	b.Publish(Subject(bob.Address(), alice.Address(), "create"), []byte("bob to himself, as alice"))
+	b.Publish(Subject(alice.Address(), bob.Address(), "x"), []byte("to alice"))
+	b.Flush()
+	waitFor(t, "bob's publish violation", func() bool { return bobErrs.has("permissions violation for publish") })
+	time.Sleep(200 * time.Millisecond)
+}
+
+func TestSubjects(t *testing.T) {
+	to, from := common.HexToAddress("0x00000000000000000000000000000000000000aa"), common.HexToAddress("0x00000000000000000000000000000000000000bb")
+	s := Subject(to, from, "d.123")
+	if s != "myst.v2.0x00000000000000000000000000000000000000aa.0x00000000000000000000000000000000000000bb.d.123" {
+		t.Fatal(s)
+	}
+	if got, ok := Sender(s); !ok || got != from {
+		t.Fatalf("sender of %s: %s %v", s, got.Hex(), ok)
+	}
+	for _, bad := range []string{"myst.v1.x.y.z", "myst.v2.a", "myst.v2.a.nothex.c"} {
+		if _, ok := Sender(bad); ok {
+			t.Errorf("sender of %q found", bad)
+		}
+	}
+}
