@@ -198,3 +198,52 @@ func (a *admission) start(nc *nats.Conn) error {
 }
 
 func decodeSig(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+// AdmissionConfigText is the nats-server configuration that hands every
+// client but the callout's own user (authPub, an nkey user) to the
+// admission callout, whose JWTs issuerPub signs, placing admitted clients
+// in account. It goes into an external server's configuration as it is.
+func AdmissionConfigText(authPub, issuerPub, account string) string {
+	return fmt.Sprintf(`accounts {
+  AUTH { users: [ { nkey: %q } ] }
+  %s {}
+}
+authorization {
+  auth_callout { issuer: %q, account: AUTH, auth_users: [ %q ] }
+}
+`, authPub, account, issuerPub, authPub)
+}
+
+// ServeAdmission runs the admission callout service on the NATS servers
+// at urls (embedded, or an external cluster configured with
+// AdmissionConfigText), connecting as the callout's user authKey and
+// signing with issuer. Closing the connection stops it.
+func ServeAdmission(urls []string, authKey, issuer nkeys.KeyPair, cfg AdmissionConfig) (*nats.Conn, error) {
+	if cfg.Registered == nil {
+		return nil, errors.New("broker admission needs a registry")
+	}
+	if cfg.Account == "" {
+		cfg.Account = "MYST"
+	}
+	if cfg.Valid <= 0 {
+		cfg.Valid = 24 * time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	authPub, err := authKey.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), nats.Name("myst-admission"), nats.Nkey(authPub, authKey.Sign),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	if err != nil {
+		return nil, fmt.Errorf("connect as the admission callout's user: %w", err)
+	}
+	adm := &admission{cfg: cfg, issuer: issuer, sem: make(chan struct{}, 256)}
+	if err := adm.start(nc); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return nc, nil
+}

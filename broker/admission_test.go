@@ -11,7 +11,9 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/mystnode/myst/identity"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 )
 
 func newSigner(t *testing.T) *identity.Signer {
@@ -179,4 +181,45 @@ func TestSubjects(t *testing.T) {
 			t.Errorf("sender of %q found", bad)
 		}
 	}
+}
+
+// TestExternalServerAdmission: a nats-server configured only with
+// AdmissionConfigText (what 'myst broker-admission init' prints for an
+// external cluster; no option of myst's own) and the callout service of
+// ServeAdmission admit a registered identity and refuse anonymous ones.
+func TestExternalServerAdmission(t *testing.T) {
+	auth, _ := nkeys.CreateUser()
+	issuer, _ := nkeys.CreateAccount()
+	authPub, _ := auth.PublicKey()
+	issuerPub, _ := issuer.PublicKey()
+	opts := &server.Options{}
+	if err := opts.ProcessConfigString(AdmissionConfigText(authPub, issuerPub, "MYST")); err != nil {
+		t.Fatal(err)
+	}
+	opts.Host, opts.Port, opts.NoSigs, opts.NoLog = "127.0.0.1", server.RANDOM_PORT, true, true
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	alice := newSigner(t)
+	reg := &registry{ids: map[common.Address]bool{alice.Address(): true}}
+	svc, err := ServeAdmission([]string{ns.ClientURL()}, auth, issuer, AdmissionConfig{Registered: reg.Registered})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if nc, err := nats.Connect(ns.ClientURL(), nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Fatal("anonymous client admitted")
+	}
+	nc, err := Connect([]string{ns.ClientURL()}, "alice", nil, Identities(func() []*identity.Signer { return []*identity.Signer{alice} }))
+	if err != nil {
+		t.Fatalf("registered identity: %v", err)
+	}
+	nc.Close()
 }

@@ -71,14 +71,7 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		if a.Account == "" {
 			a.Account = "MYST"
 		}
-		conf := fmt.Sprintf(`accounts {
-  AUTH { users: [ { nkey: %q } ] }
-  %s {}
-}
-authorization {
-  auth_callout { issuer: %q, account: AUTH, auth_users: [ %q ] }
-}
-`, authPub, a.Account, issuerPub, authPub)
+		conf := AdmissionConfigText(authPub, issuerPub, a.Account)
 		if err := opts.ProcessConfigString(conf); err != nil {
 			return nil, fmt.Errorf("broker admission config: %w", err)
 		}
@@ -123,18 +116,7 @@ authorization {
 	srv := &Server{ns: ns, account: server.DEFAULT_GLOBAL_ACCOUNT}
 	if a := cfg.Admission; a != nil {
 		srv.account = a.Account
-		if a.Valid <= 0 {
-			a.Valid = 24 * time.Hour
-		}
-		if a.Logger == nil {
-			a.Logger = slog.New(slog.DiscardHandler)
-		}
-		authPub, _ := authKey.PublicKey()
-		srv.auth, err = nats.Connect(ns.ClientURL(), nats.Name("myst-admission"), nats.Nkey(authPub, authKey.Sign), nats.MaxReconnects(-1))
-		if err == nil {
-			adm := &admission{cfg: *a, issuer: issuer, sem: make(chan struct{}, 256)}
-			err = adm.start(srv.auth)
-		}
+		srv.auth, err = ServeAdmission([]string{ns.ClientURL()}, authKey, issuer, *a)
 		if err != nil {
 			srv.Close()
 			return nil, fmt.Errorf("broker admission service: %w", err)

@@ -244,3 +244,25 @@ func TestForgedAnswerWithKnownDialogID(t *testing.T) {
 func encryptToSigner(to interface{ PublicKey() []byte }, msg []byte) ([]byte, error) {
 	return encryptTo(to.PublicKey(), msg)
 }
+
+// TestCreateSentAsAnotherDropped: a create signed by one consumer but sent
+// with another identity as the subject's sender (what broker admission
+// stops at the broker; on an open broker the listener stops it) is
+// dropped, and nobody answers it.
+func TestCreateSentAsAnotherDropped(t *testing.T) {
+	srv := mysttest.StartBroker(t)
+	p := newPair(t, srv.URL(), srv.URL())
+	mallory := mysttest.NewSigner(t)
+	p.reg.Add(mallory)
+	_, msg, err := CreateMessage(mallory, p.provider.Address(), p.provider.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := mysttest.Connect(t, srv.URL())
+	raw.Publish(CreateSubject(p.provider.Address(), p.consumer.Address()), msg)
+	raw.Flush()
+	mysttest.WaitFor(t, 5*time.Second, func() bool { return dropped(p.pMetrics, ReasonWrongPeer) == 1 })
+	if n := len(p.listener.Dialogs()); n != 1 {
+		t.Fatalf("%d dialogs, want only the pair's", n)
+	}
+}

@@ -17,7 +17,7 @@ const (
 	ReasonReplayed       = "replayed"         // a sequence number or dialog id seen before
 	ReasonTooOld         = "too_old"          // behind the replay window
 	ReasonStale          = "stale"            // a dialog-create outside the clock skew
-	ReasonWrongPeer      = "wrong_peer"       // addressed to another identity
+	ReasonWrongPeer      = "wrong_peer"       // addressed to another identity, or sent as another
 	ReasonUnregistered   = "unregistered"     // consumer not registered
 	ReasonCapacity       = "capacity"         // too many dialogs
 	ReasonUnknownDialog  = "unknown_dialog"   // a message for a dialog not open here

@@ -257,7 +257,8 @@ func upsertBatchCases(t *testing.T, store *Store) {
 func TestUpsertBatchSQLite(t *testing.T) { upsertBatchCases(t, sqliteStore(t)) }
 
 // TestOversizedProposalsRefused: a proposal stuffed to ~55 KB (long
-// contact lists) is refused with the field named; nothing is stored.
+// contact lists), or of a made-up service type, is refused with the field
+// named; nothing is stored.
 func TestOversizedProposalsRefused(t *testing.T) {
 	store := sqliteStore(t)
 	srv := startServer(t, store, nil, time.Hour)
@@ -281,6 +282,7 @@ func TestOversizedProposalsRefused(t *testing.T) {
 			pr.Contacts = []proposal.Contact{c, c, c}
 		},
 		"contacts[0].broker_urls": func(pr *proposal.Proposal) { pr.Contacts[0].BrokerURLs = []string{long} },
+		"service_type":            func(pr *proposal.Proposal) { pr.ServiceType = "madeup-7" },
 	}
 	for field, mutate := range cases {
 		pr := newProposal(p, "wireguard", "DE", "0.01", "0", 10)

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +55,10 @@ type Config struct {
 	// ChangePoll (default 100 ms) for those of other replicas.
 	CacheTTL   time.Duration
 	ChangePoll time.Duration
+	// ServiceTypes are those proposals may offer (default
+	// proposal.KnownServiceTypes): made-up ones are refused, so one
+	// provider holds at most this many proposals.
+	ServiceTypes []string
 }
 
 func (cfg Config) withDefaults() Config {
@@ -62,6 +67,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.MaxSkew <= 0 {
 		cfg.MaxSkew = 5 * time.Minute
+	}
+	if len(cfg.ServiceTypes) == 0 {
+		cfg.ServiceTypes = proposal.KnownServiceTypes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -326,6 +334,10 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		} else {
 			s.fail(w, op, http.StatusBadRequest, "proposal", "%v", err)
 		}
+		return
+	}
+	if !slices.Contains(s.cfg.ServiceTypes, p.ServiceType) {
+		s.fail(w, op, http.StatusBadRequest, "service_type", "service type %q is not offered on this network (known: %s)", p.ServiceType, strings.Join(s.cfg.ServiceTypes, ", "))
 		return
 	}
 	now := time.Now()

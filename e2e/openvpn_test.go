@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -275,6 +276,13 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	}
 	if ps := openvpnProcesses(dir); len(ps) != 0 {
 		t.Fatalf("openvpn still running: %v", ps)
+	}
+	// Its keys (CA, server key, tls-crypt key) are gone from disk, and so
+	// are the consumer's copies.
+	for _, d := range []string{filepath.Join(dir, "provider", "openvpn", svc), filepath.Join(dir, "consumer", "openvpn-client")} {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s is still there after stop and disconnect (%v)", d, err)
+		}
 	}
 
 	// Daemon shutdown (SIGTERM) of a connected consumer restores its routes

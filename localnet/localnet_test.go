@@ -2,14 +2,24 @@ package localnet
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"math/big"
+	"net"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/mystnode/myst/broker"
+	"github.com/mystnode/myst/discovery"
+	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/registry"
+	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 )
 
@@ -124,4 +134,127 @@ func TestRestartKeepsChain(t *testing.T) {
 	if ok, err := c.IsRegistered(ctx, id.Address()); err != nil || ok {
 		t.Fatalf("fresh localnet: registered %v, %v", ok, err)
 	}
+}
+
+// TestBrokerAdmitsRegisteredOnly: localnet's broker refuses anonymous
+// clients and unregistered identities, and admits an identity the moment
+// its registration is on the chain (the registry check of the admission
+// sees it at once), with its own subjects only.
+func TestBrokerAdmitsRegisteredOnly(t *testing.T) {
+	ctx := mysttest.Ctx(t, 2*time.Minute)
+	ln, err := Start(ctx, Config{DataDir: t.TempDir(), RPCAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f := ln.File()
+	if nc, err := nats.Connect(f.BrokerURLs[0], nats.MaxReconnects(0)); err == nil {
+		nc.Close()
+		t.Fatal("an anonymous client connected to localnet's broker")
+	}
+	id := mysttest.NewSigner(t)
+	as := broker.Identities(func() []*identity.Signer { return []*identity.Signer{id} })
+	if nc, err := nats.Connect(f.BrokerURLs[0], nats.MaxReconnects(0), as); err == nil {
+		nc.Close()
+		t.Fatal("an unregistered identity connected")
+	} else if !errors.Is(err, nats.ErrAuthorization) {
+		t.Fatalf("unregistered: %v", err)
+	}
+	c, err := registry.Dial(ctx, f.EtherRPCURL, f.ChainID, f.RegistryAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	payer, err := f.GasPayer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Register(ctx, id, payer, nil); err != nil {
+		t.Fatal(err)
+	}
+	violations := make(chan error, 4)
+	nc, err := nats.Connect(f.BrokerURLs[0], nats.MaxReconnects(0), as, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		select {
+		case violations <- err:
+		default:
+		}
+	}))
+	if err != nil {
+		t.Fatalf("registered identity: %v", err)
+	}
+	defer nc.Close()
+	if _, err := nc.Subscribe(">", func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	select {
+	case err := <-violations:
+		if !strings.Contains(strings.ToLower(err.Error()), "permissions violation for subscription") {
+			t.Fatalf("subscribing to >: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("subscribing to > was not refused")
+	}
+}
+
+// TestDiscoverySlowBodies: 200 connections to localnet's discovery that
+// send a body at 1 byte/s are all closed within 35 s (the standalone
+// server's read timeout, 30 s), and the discovery answers others
+// meanwhile.
+func TestDiscoverySlowBodies(t *testing.T) {
+	ctx := mysttest.Ctx(t, 2*time.Minute)
+	ln, err := Start(ctx, Config{DataDir: t.TempDir(), RPCAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	u, err := url.Parse(ln.File().DiscoveryURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	start := time.Now()
+	closed := make(chan time.Duration, n)
+	stop := make(chan struct{})
+	defer close(stop)
+	for range n {
+		c, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST /v1/proposals HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", u.Host)
+		go func() { // a byte a second
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					if _, err := c.Write([]byte(" ")); err != nil {
+						return
+					}
+				}
+			}
+		}()
+		go func() {
+			io.Copy(io.Discard, c) // until the server closes it
+			closed <- time.Since(start)
+		}()
+	}
+	// Meanwhile others are served.
+	if _, _, _, err := discovery.NewClient(ln.File().DiscoveryURL).Search(ctx, nil); err != nil {
+		t.Fatalf("a search during the slow bodies: %v", err)
+	}
+	var last time.Duration
+	for i := range n {
+		select {
+		case d := <-closed:
+			last = max(last, d)
+		case <-time.After(time.Until(start.Add(35 * time.Second))):
+			t.Fatalf("after 35 s, %d of %d slow connections are still open", n-i, n)
+		}
+	}
+	t.Logf("all %d slow-body connections closed after %s", n, last.Round(100*time.Millisecond))
 }

@@ -93,6 +93,9 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 	if err != nil {
 		return api.Connection{}, err
 	}
+	if err := n.mustBeRegistered(ctx, "consumer_id", consumer); err != nil {
+		return api.Connection{}, err
+	}
 	if n.discovery == nil {
 		return api.Connection{}, ErrNoDiscovery
 	}

@@ -144,6 +144,22 @@ func (n *Node) acceptDialog(d *dialog.Dialog) {
 	n.logger.Info("dialog opened", "consumer", d.Peer().Hex(), "provider", d.Self().Hex(), "dialog", d.ID().String())
 }
 
+// mustBeRegistered refuses an identity the registry does not hold, before
+// anything is sent: the broker admits registered identities only, and
+// providers answer only them.
+func (n *Node) mustBeRegistered(ctx context.Context, field string, id common.Address) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ok, err := n.cache.IsRegistered(ctx, id)
+	if err != nil {
+		return upstreamf("ask the registry about %s: %w", id.Hex(), err)
+	}
+	if !ok {
+		return &FieldError{Field: field, Err: retell(registry.ErrNotRegistered, "consumer not registered: %s is not in the identity registry; register it first (`myst identity register %s`)", id.Hex(), id.Hex())}
+	}
+	return nil
+}
+
 // Registration asks the registry about an identity.
 func (n *Node) Registration(ctx context.Context, id string) (api.Registration, error) {
 	addr, err := parseID("id", id)
@@ -176,6 +192,9 @@ func (n *Node) OpenDialog(ctx context.Context, req api.DialogRequest) (api.Dialo
 	}
 	signer, err := n.unlocked("consumer_id", consumer)
 	if err != nil {
+		return api.Dialog{}, err
+	}
+	if err := n.mustBeRegistered(ctx, "consumer_id", consumer); err != nil {
 		return api.Dialog{}, err
 	}
 	timeout := 10 * time.Second

@@ -268,6 +268,8 @@ func (c *Client) Disconnect() {
 	c.mu.Unlock()
 	if p != nil {
 		p.stop()
+		// The provider's CA and tls-crypt key and the credentials file.
+		os.RemoveAll(c.opts.Dir)
 	}
 }
 

@@ -305,7 +305,9 @@ func (s *Server) Close() error {
 	s.proc.stop()
 	// Decisions in flight end once the management interface is gone.
 	s.authorizing.Wait()
-	return nil
+	// The CA and server keys, the tls-crypt key and the management socket
+	// go with the service.
+	return os.RemoveAll(s.cfg.Dir)
 }
 
 // Exited is closed when openvpn exits.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mystnode/myst/discovery"
+	"github.com/mystnode/myst/proposal"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ import (
 
 func newDiscoveryCmd(g *globals) *cobra.Command {
 	var listen, db string
+	var types []string
 	var ttl time.Duration
 	cmd := &cobra.Command{
 		Use:   "discovery",
@@ -44,7 +46,7 @@ network file's IdentityRegistry.`,
 			svc, err := discovery.Start(startCtx, discovery.ServiceConfig{
 				Addr: listen, DB: db,
 				EtherRPCURL: nf.EtherRPCURL, ChainID: nf.ChainID, RegistryAddress: nf.RegistryAddress, RegistryFromBlock: nf.RegistryFromBlock,
-				Server: discovery.Config{TTL: ttl, Logger: logger, Registerer: promReg, Gatherer: promReg},
+				Server: discovery.Config{TTL: ttl, Logger: logger, Registerer: promReg, Gatherer: promReg, ServiceTypes: types},
 			})
 			if err != nil {
 				return fmt.Errorf("%w (check ether_rpc_url in %s, --db and --listen)", err, path)
@@ -57,6 +59,7 @@ network file's IdentityRegistry.`,
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4051", "host:port to serve the API on")
 	cmd.Flags().StringVar(&db, "db", "sqlite:discovery.db", "sqlite:PATH or postgres://user@host/db")
+	cmd.Flags().StringSliceVar(&types, "service-types", proposal.KnownServiceTypes, "service types proposals may offer (others are refused)")
 	cmd.Flags().DurationVar(&ttl, "ttl", 2*time.Minute, "a proposal not re-posted within this long disappears")
 	return cmd
 }

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mystnode/myst/broker"
+	"github.com/mystnode/myst/registry"
+	"github.com/nats-io/nkeys"
+	"github.com/spf13/cobra"
+)
+
+func newBrokerAdmissionCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "broker-admission",
+		Short: "Admit only registered identities to an external NATS cluster (auth callout)",
+		Long: `The embedded broker of 'myst localnet' admits registered identities only.
+For an external NATS cluster (nats-server 2.10+): 'init' makes the callout's
+keys in --dir and prints the server configuration to add; 'serve' runs the
+callout service (one or more, anywhere that reaches the cluster), which
+checks each connecting identity's signature of the server's nonce and its
+registration in the network file's IdentityRegistry, and gives the
+connection publish and subscribe permissions for its own subjects only.`,
+	}
+	var dir, urls string
+	initCmd := &cobra.Command{
+		Use:   "init",
+		Short: "Make the callout's keys and print the nats-server configuration",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return err
+			}
+			auth, err := loadOrMakeSeed(filepath.Join(dir, "auth.nk"), nkeys.CreateUser)
+			if err != nil {
+				return err
+			}
+			issuer, err := loadOrMakeSeed(filepath.Join(dir, "issuer.nk"), nkeys.CreateAccount)
+			if err != nil {
+				return err
+			}
+			authPub, _ := auth.PublicKey()
+			issuerPub, _ := issuer.PublicKey()
+			fmt.Fprintf(cmd.OutOrStdout(), "# add to every nats-server of the cluster (keys in %s; keep them private):\n%s", dir, broker.AdmissionConfigText(authPub, issuerPub, "MYST"))
+			return nil
+		},
+	}
+	serveCmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the admission callout service for the NATS servers at --nats",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			auth, err := loadSeed(filepath.Join(dir, "auth.nk"))
+			if err != nil {
+				return err
+			}
+			issuer, err := loadSeed(filepath.Join(dir, "issuer.nk"))
+			if err != nil {
+				return err
+			}
+			nf, path, err := g.networkFile()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			reg, err := registry.Dial(dctx, nf.EtherRPCURL, nf.ChainID, nf.RegistryAddress)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("%w (check ether_rpc_url in %s)", err, path)
+			}
+			defer reg.Close()
+			cache := registry.NewCache(reg, nf.RegistryFromBlock)
+			go cache.Run(ctx, 2*time.Second, func(err error) { logger.Warn("registry cache", "err", err) })
+			nc, err := broker.ServeAdmission(strings.Split(urls, ","), auth, issuer, broker.AdmissionConfig{Registered: cache.IsRegistered, Logger: logger})
+			if err != nil {
+				return fmt.Errorf("%w (is --nats right, and the server configured with the output of 'myst broker-admission init'?)", err)
+			}
+			defer nc.Close()
+			fmt.Fprintf(cmd.OutOrStdout(), "broker admission serving %s\n", nc.ConnectedUrlRedacted())
+			<-ctx.Done()
+			return nil
+		},
+	}
+	cmd.PersistentFlags().StringVar(&dir, "dir", "broker-admission", "folder of the callout's keys (auth.nk, issuer.nk)")
+	serveCmd.Flags().StringVar(&urls, "nats", "nats://127.0.0.1:4222", "comma-separated URLs of the NATS servers")
+	cmd.AddCommand(initCmd, serveCmd)
+	return cmd
+}
+
+func loadSeed(path string) (nkeys.KeyPair, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w (run 'myst broker-admission init' first)", err)
+	}
+	kp, err := nkeys.FromSeed([]byte(strings.TrimSpace(string(b))))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return kp, nil
+}
+
+func loadOrMakeSeed(path string, create func() (nkeys.KeyPair, error)) (nkeys.KeyPair, error) {
+	if _, err := os.Stat(path); err == nil {
+		return loadSeed(path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	kp, err := create()
+	if err != nil {
+		return nil, err
+	}
+	seed, err := kp.Seed()
+	if err != nil {
+		return nil, err
+	}
+	return kp, os.WriteFile(path, append(seed, '\n'), 0o600)
+}
