@@ -77,7 +77,10 @@ func Start(cfg Config) (*Chain, error) {
 		HTTPHost:         host,
 		HTTPPort:         port,
 		HTTPModules:      []string{"eth", "net", "web3"},
-		HTTPVirtualHosts: []string{"*"},
+		// Requests naming the RPC by IP address are served; by name, only
+		// as localhost: a web page whose name resolves to this host (DNS
+		// rebinding) cannot read or use the chain.
+		HTTPVirtualHosts: []string{"localhost"},
 		HTTPTimeouts:     rpc.DefaultHTTPTimeouts,
 		P2P:              p2p.Config{NoDiscovery: true, MaxPeers: 0, ListenAddr: ""},
 	}

@@ -87,9 +87,13 @@ func (n *NAT) Add(name string, subnet netip.Prefix, uplink string) error {
 	if err := atomicfile.Write(path, raw, 0o600); err != nil {
 		return err
 	}
-	if err := os.WriteFile(ipForwardPath, []byte("1\n"), 0o644); err != nil {
-		undo(path, st)
-		return fmt.Errorf("enable ip_forward: %w", err)
+	// Written only when off: an unprivileged daemon (see the README's
+	// least-privilege unit) cannot, and needs it set at boot instead.
+	if st.ForwardWas != "" {
+		if err := os.WriteFile(ipForwardPath, []byte("1\n"), 0o644); err != nil {
+			undo(path, st)
+			return fmt.Errorf("enable ip_forward: %w (set net.ipv4.ip_forward=1 with sysctl when the daemon runs unprivileged)", err)
+		}
 	}
 	for i, r := range st.Rules {
 		if err := iptables("-A", r); err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -257,4 +258,32 @@ func TestDiscoverySlowBodies(t *testing.T) {
 		}
 	}
 	t.Logf("all %d slow-body connections closed after %s", n, last.Round(100*time.Millisecond))
+}
+
+// TestChainRPCHostCheck: localnet's chain RPC answers requests that name
+// it by IP address or as localhost, and refuses other host names (DNS
+// rebinding).
+func TestChainRPCHostCheck(t *testing.T) {
+	ctx := mysttest.Ctx(t, time.Minute)
+	ln, err := Start(ctx, Config{DataDir: t.TempDir(), RPCAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	body := `{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`
+	for host, want := range map[string]int{"": http.StatusOK, "localhost": http.StatusOK, "rebind.example": http.StatusForbidden} {
+		req, _ := http.NewRequestWithContext(ctx, "POST", ln.File().EtherRPCURL, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %q: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
 }
