@@ -69,7 +69,21 @@ func startProcess(ctx context.Context, bin, dir, confName string, conf []string,
 
 // explain adds where openvpn's own log is to err.
 func (p *process) explain(err error) error {
-	return fmt.Errorf("%w (see %s)", err, filepath.Join(p.dir, "openvpn.log"))
+	log, _ := os.ReadFile(filepath.Join(p.dir, "openvpn.log"))
+	var last []string
+	for _, l := range strings.Split(strings.TrimSpace(string(log)), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			last = append(last, l)
+		}
+	}
+	if len(last) > 3 {
+		last = last[len(last)-3:]
+	}
+	if len(last) == 0 {
+		return err
+	}
+	// The log goes with the service's folder: its end is told here.
+	return fmt.Errorf("%w; openvpn said: %s", err, strings.Join(last, " | "))
 }
 
 // stop asks openvpn to exit (over the management interface when
