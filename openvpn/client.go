@@ -38,22 +38,19 @@ type ClientOptions struct {
 type Client struct {
 	opts ClientOptions
 
-	mu    sync.Mutex
-	proc  *process
-	mgmt  *mgmt
-	iface string
-	// hostRoutes are the /32 routes via the old gateway openvpn adds (the
-	// provider, excluded hosts) that were not there before.
-	hostRoutes []netip.Addr
-	sessionID  string
-	tunnelIP   string
-	bytesIn    uint64
-	bytesOut   uint64
-	connected  chan struct{}
-	authFail   chan struct{}
-	down       chan struct{} // closed when the tunnel goes down after being up
-	downOnce   sync.Once
-	up         bool
+	mu        sync.Mutex
+	proc      *process
+	mgmt      *mgmt
+	iface     string
+	sessionID string
+	tunnelIP  string
+	bytesIn   uint64
+	bytesOut  uint64
+	connected chan struct{}
+	authFail  chan struct{}
+	down      chan struct{} // closed when the tunnel goes down after being up
+	downOnce  sync.Once
+	up        bool
 }
 
 // NewClient makes a client; Connect starts it.
@@ -141,16 +138,12 @@ func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMess
 	// Only the pushed options a myst tunnel needs are taken (no routes,
 	// DNS options or scripts a provider might push).
 	lines = append(lines, pullFilter()...)
-	lines = append(lines, dropPrivileges()...)
 	remote, _ := netip.ParseAddr(cfg.Remote)
-	hosts := []netip.Addr{remote}
 	for _, a := range c.opts.Exclude {
 		if a.Is4() && a != remote && !a.IsLoopback() {
 			lines = append(lines, fmt.Sprintf("route %s 255.255.255.255 net_gateway", a))
-			hosts = append(hosts, a)
 		}
 	}
-	added := hostRoutes(hosts)
 	c.mu.Lock()
 	c.sessionID = sessionID
 	c.connected, c.authFail, c.down = make(chan struct{}), make(chan struct{}), make(chan struct{})
@@ -162,7 +155,7 @@ func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMess
 		return fmt.Errorf("openvpn client: %w", err)
 	}
 	c.mu.Lock()
-	c.proc, c.mgmt, c.iface, c.hostRoutes = p, p.mgmt, iface, added
+	c.proc, c.mgmt, c.iface = p, p.mgmt, iface
 	c.mu.Unlock()
 	go func() {
 		<-p.exited
@@ -271,14 +264,12 @@ func (c *Client) Stats() session.Stats {
 // Disconnect stops openvpn, which removes the routes it added.
 func (c *Client) Disconnect() {
 	c.mu.Lock()
-	p, routes := c.proc, c.hostRoutes
+	p := c.proc
 	c.up = false
-	c.proc, c.mgmt, c.hostRoutes = nil, nil, nil
+	c.proc, c.mgmt = nil, nil
 	c.mu.Unlock()
 	if p != nil {
 		p.stop()
-		// openvpn ran unprivileged: the host routes it added outlive it.
-		removeHostRoutes(routes)
 		// The provider's CA and tls-crypt key and the credentials file.
 		os.RemoveAll(c.opts.Dir)
 	}

@@ -1,30 +1,53 @@
 package openvpn
 
 import (
-	"net/netip"
-	"os/exec"
+	"os"
 	"os/user"
-	"strings"
+	"path/filepath"
+	"strconv"
+	"syscall"
 )
 
-// Unprivileged is the user and group openvpn runs as once its tunnel
-// device, keys and management socket are set up (it parses its peer's
-// packets for the whole session).
+// UnprivilegedUser and UnprivilegedGroup are who openvpn runs as: started
+// as that user with CAP_NET_ADMIN (for its tunnel device and routes) as
+// its only capability, it parses its peer's packets without root. (Not
+// openvpn's own --user, which drops root only after start and with it
+// the death signal that stops openvpn when the daemon is killed.)
 const (
 	UnprivilegedUser  = "nobody"
 	UnprivilegedGroup = "nogroup"
 )
 
-// dropPrivileges are the config lines that make openvpn switch to the
-// unprivileged user and group after start, if both exist on this host.
-func dropPrivileges() []string {
-	if _, err := user.Lookup(UnprivilegedUser); err != nil {
+const capNetAdmin = 12
+
+// unprivileged is the credential openvpn starts with, nil if the user or
+// group is missing (then it keeps the daemon's).
+func unprivileged() *syscall.Credential {
+	u, err := user.Lookup(UnprivilegedUser)
+	if err != nil {
 		return nil
 	}
-	if _, err := user.LookupGroup(UnprivilegedGroup); err != nil {
+	g, err := user.LookupGroup(UnprivilegedGroup)
+	if err != nil {
 		return nil
 	}
-	return []string{"user " + UnprivilegedUser, "group " + UnprivilegedGroup, "persist-key", "persist-tun"}
+	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+	gid, err2 := strconv.ParseUint(g.Gid, 10, 32)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
+}
+
+// handOver gives dir and its files to cred's user, so that openvpn can
+// read its config and keys (0600) and make its management socket there.
+func handOver(dir string, cred *syscall.Credential) error {
+	return filepath.Walk(dir, func(path string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, int(cred.Uid), int(cred.Gid))
+	})
 }
 
 // pulled are the options a consumer takes from what the provider pushes
@@ -42,26 +65,4 @@ func pullFilter() []string {
 		lines = append(lines, `pull-filter accept "`+p+`"`)
 	}
 	return append(lines, `pull-filter ignore ""`)
-}
-
-// hostRoutes lists which of addrs have no /32 route in the main table:
-// those openvpn adds (via net_gateway) and, running unprivileged, cannot
-// take away when it exits; the client deletes them after it.
-func hostRoutes(addrs []netip.Addr) []netip.Addr {
-	var out []netip.Addr
-	for _, a := range addrs {
-		o, err := exec.Command("ip", "-4", "route", "show", "exact", a.String()+"/32").Output()
-		if err == nil && strings.TrimSpace(string(o)) == "" {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-// removeHostRoutes deletes the /32 routes of addrs (what hostRoutes found
-// missing before openvpn started).
-func removeHostRoutes(addrs []netip.Addr) {
-	for _, a := range addrs {
-		exec.Command("ip", "-4", "route", "del", a.String()+"/32").Run()
-	}
 }
