@@ -66,11 +66,12 @@ func TestUnprivilegedProvider(t *testing.T) {
 		"--no-new-privs", "--", mystBin,
 		"--data-dir", pdir, "--network", ln.network, "--lightkdf", "--api-addr", "127.0.0.1:0", "daemon",
 		"--public-ip", netlab.ProviderIP, "--openvpn-port", "0", "--openvpn-subnet", "198.19.0.0/16", "--country", "DE"}
-	// This machine's /dev/net/tun is 0600 root (Debian's is 0666): the
-	// daemon gets a node of the same device that it owns, bind-mounted
-	// over it in its own mount namespace (ip netns exec makes one).
+	// This machine's /dev/net/tun is 0600 root; Debian's is 0666, which the
+	// daemon and openvpn (as nobody) get here: a node of the same device,
+	// bind-mounted over it in the daemon's own mount namespace (ip netns
+	// exec makes one).
 	tun := filepath.Join(dir, "tun")
-	if out, err := exec.Command("mknod", "-m", "0600", tun, "c", "10", "200").CombinedOutput(); err != nil {
+	if out, err := exec.Command("mknod", "-m", "0666", tun, "c", "10", "200").CombinedOutput(); err != nil {
 		t.Fatalf("mknod: %v: %s", err, out)
 	}
 	if err := os.Chown(tun, daemonUID, daemonUID); err != nil {

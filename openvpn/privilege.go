@@ -21,7 +21,8 @@ const (
 const capNetAdmin = 12
 
 // unprivileged is the credential openvpn starts with, nil if the user or
-// group is missing (then it keeps the daemon's).
+// group is missing or could not open the tunnel device (then openvpn
+// keeps the daemon's).
 func unprivileged() *syscall.Credential {
 	u, err := user.Lookup(UnprivilegedUser)
 	if err != nil {
@@ -33,10 +34,20 @@ func unprivileged() *syscall.Credential {
 	}
 	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
 	gid, err2 := strconv.ParseUint(g.Gid, 10, 32)
-	if err1 != nil || err2 != nil {
+	if err1 != nil || err2 != nil || !tunOpenTo(uint32(uid)) {
 		return nil
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
+}
+
+// tunOpenTo says whether uid may open /dev/net/tun: Debian makes it 0666;
+// where it is 0600 root (some containers), openvpn keeps the daemon's user.
+func tunOpenTo(uid uint32) bool {
+	var st syscall.Stat_t
+	if err := syscall.Stat("/dev/net/tun", &st); err != nil {
+		return false
+	}
+	return st.Mode&0o006 == 0o006 || st.Uid == uid && st.Mode&0o600 == 0o600
 }
 
 // handOver gives dir and its files to cred's user, so that openvpn can
