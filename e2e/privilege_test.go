@@ -19,12 +19,12 @@ import (
 const daemonUID = 64990
 
 // daemonCaps is the capability set of the README's systemd unit.
-const daemonCaps = "net_admin,net_raw,net_bind_service,setuid,setgid"
+const daemonCaps = "net_admin,net_raw,net_bind_service"
 
 // TestUnprivilegedProvider runs the provider daemon the way the README's
 // systemd unit does: its own user, only daemonCaps (ambient and bounding),
 // no new privileges. It serves an openvpn session end to end (NAT rules,
-// the tunnel's DNS forwarder on port 53, openvpn dropping to nobody), and
+// the tunnel's DNS forwarder on port 53, openvpn as the same user), and
 // stops cleanly, leaving no rules behind.
 func TestUnprivilegedProvider(t *testing.T) {
 	lab := requireLab(t)
@@ -67,7 +67,7 @@ func TestUnprivilegedProvider(t *testing.T) {
 		"--data-dir", pdir, "--network", ln.network, "--lightkdf", "--api-addr", "127.0.0.1:0", "daemon",
 		"--public-ip", netlab.ProviderIP, "--openvpn-port", "0", "--openvpn-subnet", "198.19.0.0/16", "--country", "DE"}
 	// This machine's /dev/net/tun is 0600 root; Debian's is 0666, which the
-	// daemon and openvpn (as nobody) get here: a node of the same device,
+	// daemon and its openvpn get here: a node of the same device,
 	// bind-mounted over it in the daemon's own mount namespace (ip netns
 	// exec makes one).
 	tun := filepath.Join(dir, "tun")
@@ -98,7 +98,7 @@ func TestUnprivilegedProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Uid:\t" + uid + "\t" + uid, "CapEff:\t00000000000034c0", "CapBnd:\t00000000000034c0", "NoNewPrivs:\t1"} {
+	for _, want := range []string{"Uid:\t" + uid + "\t" + uid, "CapEff:\t0000000000003400", "CapBnd:\t0000000000003400", "NoNewPrivs:\t1"} {
 		if !strings.Contains(string(status), want) {
 			t.Fatalf("daemon status lacks %q:\n%s", want, status)
 		}
@@ -114,15 +114,15 @@ func TestUnprivilegedProvider(t *testing.T) {
 	if got := resolve(lab); got != netlab.WebIP {
 		t.Fatalf("web.test through the unprivileged provider's DNS: %q", got)
 	}
-	// openvpn, started with the daemon's capabilities, runs as nobody.
+	// openvpn runs as the daemon's user, with its capabilities only.
 	ovpn := openvpnProcesses(pdir)
 	if len(ovpn) != 1 {
 		t.Fatalf("the provider's openvpn processes: %q", ovpn)
 	}
 	pid, _, _ := strings.Cut(ovpn[0], " ")
 	st, _ := os.ReadFile("/proc/" + pid + "/status")
-	if !strings.Contains(string(st), "Uid:\t65534\t65534") {
-		t.Fatalf("the openvpn server does not run as nobody:\n%s", st)
+	if !strings.Contains(string(st), "Uid:\t"+uid+"\t"+uid) || !strings.Contains(string(st), "CapEff:\t0000000000003400") {
+		t.Fatalf("the openvpn server does not run as the daemon's user with its capabilities:\n%s", st)
 	}
 	mustMystIn(t, lab.Consumer, append(cd.args, "disconnect")...)
 	mustMystIn(t, lab.Provider, append(pd.args, "service", "stop", svc)...)

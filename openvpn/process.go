@@ -23,8 +23,8 @@ type process struct {
 
 // startProcess writes conf (plus the management socket line) to
 // dir/confName, starts bin on it with its log in dir/openvpn.log (openvpn
-// gets SIGTERM if the daemon dies; it runs as UnprivilegedUser with
-// CAP_NET_ADMIN only), and connects to its management
+// gets SIGTERM if the daemon dies; it runs as the daemon's user, with its
+// capabilities), and connects to its management
 // interface within 10 s or until it exits. notify gets the real-time
 // lines.
 func startProcess(ctx context.Context, bin, dir, confName string, conf []string, notify func(string)) (*process, error) {
@@ -43,15 +43,6 @@ func startProcess(ctx context.Context, bin, dir, confName string, conf []string,
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if cred := unprivileged(); cred != nil {
-		if err := handOver(dir, cred); err != nil {
-			logf.Close()
-			return nil, fmt.Errorf("openvpn's folder for %s: %w", UnprivilegedUser, err)
-		}
-		// Go sets the death signal after the user switch, so it holds.
-		p.cmd.SysProcAttr.Credential = cred
-		p.cmd.SysProcAttr.AmbientCaps = []uintptr{capNetAdmin}
-	}
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start openvpn: %w", err)
