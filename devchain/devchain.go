@@ -73,10 +73,10 @@ func Start(cfg Config) (*Chain, error) {
 		DataDir: cfg.DataDir, // "" is in memory
 		// pebble checks its invariants in race-detector builds, capturing a
 		// stack per table read: 10x slower starts under `go test -race`.
-		DBEngine:         "leveldb",
-		HTTPHost:         host,
-		HTTPPort:         port,
-		HTTPModules:      []string{"eth", "net", "web3"},
+		DBEngine:    "leveldb",
+		HTTPHost:    host,
+		HTTPPort:    port,
+		HTTPModules: []string{"eth", "net", "web3"},
 		// Requests naming the RPC by IP address are served; by name, only
 		// as localhost: a web page whose name resolves to this host (DNS
 		// rebinding) cannot read or use the chain.
