@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/registry/registrytest"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
@@ -23,20 +23,6 @@ func newSigner(t *testing.T) *identity.Signer {
 		t.Fatal(err)
 	}
 	return identity.NewSigner(k)
-}
-
-// registry is a fixed set of registered identities that counts questions.
-type registry struct {
-	mu    sync.Mutex
-	ids   map[common.Address]bool
-	asked int
-}
-
-func (r *registry) Registered(_ context.Context, id common.Address) (bool, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.asked++
-	return r.ids[id], nil
 }
 
 // errs collects a connection's asynchronous errors (permission
@@ -81,8 +67,8 @@ func waitFor(t *testing.T, what string, f func() bool) {
 // or ">" nor publish as another identity.
 func TestAdmission(t *testing.T) {
 	alice, bob, mallory := newSigner(t), newSigner(t), newSigner(t)
-	reg := &registry{ids: map[common.Address]bool{alice.Address(): true, bob.Address(): true}}
-	srv, err := StartServer(ServerConfig{Addr: "127.0.0.1:0", Admission: &AdmissionConfig{Registered: reg.Registered}})
+	reg := registrytest.New(alice, bob)
+	srv, err := StartServer(ServerConfig{Addr: "127.0.0.1:0", Admission: &AdmissionConfig{Registered: reg.IsRegistered}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,8 +193,8 @@ func TestExternalServerAdmission(t *testing.T) {
 		t.Fatal("server not ready")
 	}
 	alice := newSigner(t)
-	reg := &registry{ids: map[common.Address]bool{alice.Address(): true}}
-	svc, err := ServeAdmission([]string{ns.ClientURL()}, auth, issuer, AdmissionConfig{Registered: reg.Registered})
+	reg := registrytest.New(alice)
+	svc, err := ServeAdmission([]string{ns.ClientURL()}, auth, issuer, AdmissionConfig{Registered: reg.IsRegistered})
 	if err != nil {
 		t.Fatal(err)
 	}
