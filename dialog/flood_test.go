@@ -240,3 +240,85 @@ func TestPerConsumerDialogsAndSilentOnes(t *testing.T) {
 	}
 	d2.Close()
 }
+
+// TestFloodFromOneRegisteredIdentity: one registered identity sends 3,000
+// signed dialog-creates with fresh ids at 1,000 a second and never uses the
+// dialogs it gets. Its per-consumer rate and dialog cap hold it to a handful
+// of slots, the rest is dropped and counted, and other consumers' new
+// dialogs are answered all along.
+func TestFloodFromOneRegisteredIdentity(t *testing.T) {
+	srv := mysttest.StartBroker(t)
+	provider, attacker := mysttest.NewSigner(t), mysttest.NewSigner(t)
+	others := make([]*identity.Signer, 10)
+	for i := range others {
+		others[i] = mysttest.NewSigner(t)
+	}
+	reg := registrytest.New(append([]*identity.Signer{provider, attacker}, others...)...)
+	m := NewMetrics(nil, nil)
+	l, err := Listen(mysttest.Connect(t, srv.URL()), provider, reg, ListenConfig{Metrics: m, Accept: func(d *Dialog) { d.Handle("echo", echo) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := mysttest.Ctx(t, time.Minute)
+
+	const n = 3000
+	floods := make([][]byte, n)
+	subjects := make([]string, n)
+	for i := range floods {
+		var err error
+		if subjects[i], floods[i], err = CreateMessage(attacker, provider.Address(), provider.PublicKey()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc := mysttest.Connect(t, srv.URL())
+	flooding := make(chan struct{})
+	go func() {
+		defer close(flooding)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; i < n; i += 10 {
+			<-tick.C
+			for j := i; j < i+10; j++ {
+				nc.Publish(subjects[j], floods[j])
+			}
+		}
+	}()
+	var lat []time.Duration
+	dialer := mysttest.Connect(t, srv.URL())
+loop:
+	for {
+		select {
+		case <-flooding:
+			break loop
+		default:
+		}
+		start := time.Now()
+		d, err := Dial(ctx, dialer, others[len(lat)%len(others)], provider.Address(), reg, DialConfig{})
+		if err != nil {
+			t.Errorf("legitimate dial during the flood: %v", err)
+			continue
+		}
+		if _, err := d.Request(ctx, "echo", []byte("x")); err != nil {
+			t.Errorf("legitimate request during the flood: %v", err)
+		}
+		lat = append(lat, time.Since(start))
+		d.Close()
+		time.Sleep(100 * time.Millisecond)
+	}
+	accepted := func() float64 { return testutil.ToFloat64(m.Opened.WithLabelValues("provider")) }
+	mysttest.WaitFor(t, 10*time.Second, func() bool {
+		return int(dropped(m, ReasonRateLimited)+testutil.ToFloat64(m.Refused.WithLabelValues(ReasonPerConsumer))+dropped(m, ReasonOverload))+int(accepted())-len(lat) == n
+	})
+	slices.Sort(lat)
+	got := int(accepted()) - len(lat)
+	t.Logf("%d creates from one registered identity: %v dropped over its rate, %v refused over its dialog cap, %v dropped overload, %d accepted; %d legitimate dials p50 %v p99 %v max %v",
+		n, dropped(m, ReasonRateLimited), testutil.ToFloat64(m.Refused.WithLabelValues(ReasonPerConsumer)), dropped(m, ReasonOverload), got,
+		len(lat), lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
+	if got > 8 {
+		t.Errorf("the attacker got %d dialogs, want at most the per-consumer cap 8", got)
+	}
+	if len(lat) < 5 {
+		t.Errorf("only %d legitimate dials during the flood", len(lat))
+	}
+}
