@@ -147,7 +147,7 @@ func startLocalnetIn(t *testing.T, ns, host string) *localnet {
 	t.Helper()
 	dir := t.TempDir()
 	_, line := startProcess(t, ns, localnetReadyRE, 60*time.Second,
-		"localnet", "--data-dir", dir, "--rpc-addr", host+":0", "--broker-addr", host+":0", "--discovery-addr", host+":0")
+		"localnet", "--data-dir", dir, "--rpc-addr", host+":0", "--broker-addr", host+":0", "--discovery-addr", host+":0", "--stun-addr", host+":0")
 	t.Logf("%s", line)
 	ln := &localnet{dataDir: dir, network: filepath.Join(dir, "network.json")}
 	var nf struct {

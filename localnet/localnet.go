@@ -13,8 +13,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -31,6 +33,7 @@ import (
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/stun"
 )
 
 // Config says where the network runs.
@@ -41,6 +44,10 @@ type Config struct {
 	BrokerAddr string
 	// DiscoveryAddr is host:port of the embedded Discovery API; port 0 picks one.
 	DiscoveryAddr string
+	// STUNAddr is host:port of the embedded STUN server, which also answers
+	// on the next port (so nodes can tell cone from symmetric NAT); port 0
+	// picks two free ones. Default 127.0.0.1:0.
+	STUNAddr string
 	// ChallengePeriod is how long a consumer waits between announcing a
 	// withdrawal and withdrawing (default 60 s).
 	ChallengePeriod time.Duration
@@ -55,6 +62,7 @@ type Localnet struct {
 	chain     *devchain.Chain
 	broker    *broker.Server
 	discovery *discovery.Service
+	stun      *stun.Server
 	file      *network.File
 	path      string
 	stopCache func() // the broker's registry cache
@@ -150,6 +158,14 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		ln.Close()
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
+	if cfg.STUNAddr == "" {
+		cfg.STUNAddr = "127.0.0.1:0"
+	}
+	if ln.stun, err = startSTUN(cfg.STUNAddr, logger); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	stunHost, _, _ := net.SplitHostPort(cfg.STUNAddr)
 	payerAddr := payer.Address()
 	ln.file = &network.File{
 		ChainID:                devchain.ChainID,
@@ -158,6 +174,7 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		RegistryFromBlock:      regBlock,
 		BrokerURLs:             []string{ln.broker.URL()},
 		DiscoveryURL:           ln.discovery.URL(),
+		STUNURLs:               ln.stun.URLs(stunHost),
 		TokenAddress:           &tokenAddr,
 		PaymentsAddress:        &payAddr,
 		GasPayerAddress:        &payerAddr,
@@ -168,7 +185,7 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		ln.Close()
 		return nil, fmt.Errorf("write network file: %w", err)
 	}
-	logger.Info("localnet ready", "rpc", chain.RPCURL(), "broker", ln.broker.URL(), "discovery", ln.discovery.URL(), "registry", regAddr.Hex(), "gas_payer", payerAddr.Hex())
+	logger.Info("localnet ready", "rpc", chain.RPCURL(), "broker", ln.broker.URL(), "discovery", ln.discovery.URL(), "stun", ln.file.STUNURLs, "registry", regAddr.Hex(), "gas_payer", payerAddr.Hex())
 	return ln, nil
 }
 
@@ -181,6 +198,9 @@ func (l *Localnet) File() *network.File { return l.file }
 // Close stops the broker and the chain. The network file stays, pointing at
 // nothing.
 func (l *Localnet) Close() error {
+	if l.stun != nil {
+		l.stun.Close()
+	}
 	if l.discovery != nil {
 		l.discovery.Close()
 	}
@@ -191,6 +211,28 @@ func (l *Localnet) Close() error {
 		l.stopCache()
 	}
 	return l.chain.Close()
+}
+
+// startSTUN answers STUN on addr and on the port after it (with port 0,
+// on two free ports).
+func startSTUN(addr string, logger *slog.Logger) (*stun.Server, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("STUN address %q: %w", addr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65534 {
+		return nil, fmt.Errorf("STUN address %q: bad port", addr)
+	}
+	second := "0"
+	if p != 0 {
+		second = strconv.Itoa(p + 1)
+	}
+	s, err := stun.Listen(logger, addr, net.JoinHostPort(host, second))
+	if err != nil {
+		return nil, fmt.Errorf("STUN: %w", err)
+	}
+	return s, nil
 }
 
 // deployedBefore returns the network file an earlier run wrote at path if

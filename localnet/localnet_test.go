@@ -20,6 +20,7 @@ import (
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/stun"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 )
@@ -49,6 +50,24 @@ func TestStartWritesUsableNetworkFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		payers = append(payers, payer.Address().Hex())
+		// Its STUN server answers on both listed ports.
+		var servers []string
+		for _, u := range f.STUNURLs {
+			hp, err := stun.ParseURL(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			servers = append(servers, hp)
+		}
+		aps, err := stun.Resolve(ctx, servers)
+		if err != nil || len(aps) != 2 || aps[0] == aps[1] {
+			ln.Close()
+			t.Fatalf("stun_urls %v: %v", f.STUNURLs, err)
+		}
+		if r, err := stun.Probe(ctx, 0, aps, 2*time.Second); err != nil || r.NAT != stun.Public {
+			ln.Close()
+			t.Fatalf("STUN probe of localnet: %+v %v", r, err)
+		}
 		c, err := registry.Dial(ctx, f.EtherRPCURL, f.ChainID, f.RegistryAddress)
 		if err != nil {
 			ln.Close()

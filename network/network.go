@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/atomicfile"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/stun"
 )
 
 // FileName is the name localnet gives the file in its data dir.
@@ -51,6 +52,10 @@ type File struct {
 	// does not answer.
 	DiscoveryURL  string   `json:"discovery_url,omitempty"`
 	DiscoveryURLs []string `json:"discovery_urls,omitempty"`
+	// STUNURLs are STUN servers (stun:host:port) that tell a node its
+	// public address and NAT; two destinations (two servers, or two ports
+	// of one) tell a cone NAT from a symmetric one.
+	STUNURLs []string `json:"stun_urls,omitempty"`
 	// TokenAddress and PaymentsAddress are the payment contracts.
 	TokenAddress    *common.Address `json:"token_address,omitempty"`
 	PaymentsAddress *common.Address `json:"payments_address,omitempty"`
@@ -107,6 +112,11 @@ func (f *File) Validate() error {
 		u, err := url.Parse(d)
 		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 			return fmt.Errorf("discovery_url(s) %q: want an http(s):// URL", d)
+		}
+	}
+	for _, u := range f.STUNURLs {
+		if _, err := stun.ParseURL(u); err != nil {
+			return fmt.Errorf("stun_urls: %w", err)
 		}
 	}
 	if (f.TokenAddress == nil) != (f.PaymentsAddress == nil) {

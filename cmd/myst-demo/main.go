@@ -161,7 +161,7 @@ func run(ctx context.Context, mystBin string) error {
 	step("myst localnet in the provider's namespace (chain, broker, discovery on %s)", netlab.ProviderIP)
 	h := netlab.ProviderIP
 	network, err := d.start(ctx, d.lab.Provider, "localnet", localnetReady, "localnet", "--data-dir", filepath.Join(dir, "localnet"),
-		"--rpc-addr", h+":0", "--broker-addr", h+":0", "--discovery-addr", h+":0")
+		"--rpc-addr", h+":0", "--broker-addr", h+":0", "--discovery-addr", h+":0", "--stun-addr", h+":0")
 	if err != nil {
 		return err
 	}
