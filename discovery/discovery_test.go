@@ -142,7 +142,14 @@ func TestAnnounceSearchUnregister(t *testing.T) {
 		{b, "openvpn", "US", "0", "0.1", 10},
 		{c, "openvpn", "DE", "0.5", "0", 1000},
 	} {
-		if _, err := srv.client.Announce(ctx, signed(t, newProposal(x.s, x.svc, x.cc, x.h, x.g, x.mbps), x.s)); err != nil {
+		p := newProposal(x.s, x.svc, x.cc, x.h, x.g, x.mbps)
+		switch {
+		case x.s == b:
+			p.Reachability = "mapped"
+		case x.s == c:
+			p.Reachability = "symmetric"
+		}
+		if _, err := srv.client.Announce(ctx, signed(t, p, x.s)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -162,6 +169,9 @@ func TestAnnounceSearchUnregister(t *testing.T) {
 		"service_type=openvpn&limit=2":          2,
 		"service_type=openvpn&limit=2&offset=2": 1,
 		"service_type=wireguard":                0,
+		"reachability=mapped":                   1,
+		"reachability=public,mapped,cone":       1,
+		"reachability=symmetric,mapped":         2,
 	}
 	for q, want := range cases {
 		if got := len(search(t, srv.client, q)); got != want {

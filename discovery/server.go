@@ -233,7 +233,7 @@ func NewRecord(p *proposal.Proposal, signed *proposal.Signed, ttl time.Duration)
 	gib, _ := proposal.ParseAmount(p.Price.PerGiB)
 	return &Record{
 		ProviderID: strings.ToLower(p.Provider().Hex()), ServiceType: p.ServiceType, Country: p.Location.Country,
-		BandwidthMbps: p.Quality.BandwidthMbps, PriceHour: hour, PriceGiB: gib,
+		BandwidthMbps: p.Quality.BandwidthMbps, Reachability: p.Reachability, PriceHour: hour, PriceGiB: gib,
 		UpdatedAt: p.UpdatedAt, ExpiresAt: p.UpdatedAt.Add(ttl),
 		Proposal: string(signed.Proposal), Signature: signed.Signature,
 	}
@@ -532,6 +532,16 @@ func ParseFilter(q map[string][]string) (Filter, error) {
 				return f, bad("%q: want Mbit/s between 0 and 1000000", v)
 			}
 			f.MinBandwidth = b
+		case "reachability":
+			if len(f.Reachability) > 0 {
+				return f, bad("given twice: list the values comma-separated")
+			}
+			for r := range strings.SplitSeq(v, ",") {
+				if !proposal.ValidReachability(r) || r == "" {
+					return f, bad("%q: want a comma-separated list of public, mapped, cone, symmetric, unknown", r)
+				}
+				f.Reachability = append(f.Reachability, r)
+			}
 		case "provider_id":
 			a, err := identity.ParseAddress(v)
 			if err != nil {
@@ -557,7 +567,7 @@ func ParseFilter(q map[string][]string) (Filter, error) {
 			}
 			f.After = &k
 		default:
-			return f, bad("unknown filter (known: service_type, country, metering, max_price_hour, max_price_gib, min_bandwidth, provider_id, limit, offset, cursor)")
+			return f, bad("unknown filter (known: service_type, country, metering, max_price_hour, max_price_gib, min_bandwidth, reachability, provider_id, limit, offset, cursor)")
 		}
 	}
 	return f, nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/stun"
 	"golang.org/x/text/language"
 )
 
@@ -51,7 +52,12 @@ type Proposal struct {
 	Quality       Quality   `json:"quality"`
 	Price         Price     `json:"price"`
 	Contacts      []Contact `json:"contacts"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	// Reachability is how consumers reach the provider's tunnel: public,
+	// mapped (a port mapping on its router), cone (punch through its NAT),
+	// symmetric (only consumers that can take its packets), unknown; empty
+	// for services without a tunnel.
+	Reachability string    `json:"reachability,omitempty"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // Location is where the service's traffic appears to come from.
@@ -118,6 +124,12 @@ const (
 	MaxURLLength  = 200
 )
 
+// ValidReachability says whether r is a reachability a proposal may state
+// ("" included: not stated).
+func ValidReachability(r string) bool {
+	return r == "" || stun.NAT(r).Valid()
+}
+
 // Validate checks every field.
 func (p *Proposal) Validate() error {
 	if p.FormatVersion != FormatVersion {
@@ -140,6 +152,9 @@ func (p *Proposal) Validate() error {
 	}
 	if !ipTypes[p.Location.IPType] {
 		return fieldErr("location.ip_type", "%q: want residential, hosting, business or mobile", p.Location.IPType)
+	}
+	if !ValidReachability(p.Reachability) {
+		return fieldErr("reachability", "%q: want public, mapped, cone, symmetric or unknown", p.Reachability)
 	}
 	if p.Quality.BandwidthMbps < 0 || p.Quality.BandwidthMbps > 1e6 {
 		return fieldErr("quality.bandwidth_mbps", "must be between 0 and 1000000")
