@@ -539,7 +539,7 @@ func (r *report) print(w io.Writer, c config) {
 		fmt.Fprintf(w, "dialog-create (probes, quiet): %d, p50 %s, p99 %s; failed %d\n", len(r.ProbeQuiet), ms(pct(r.ProbeQuiet, .5)), ms(pct(r.ProbeQuiet, .99)), r.ProbeFailed)
 	}
 	if c.flood > 0 {
-		fmt.Fprintf(w, "flood:        %d creates from fresh keys sent in %s (%.0f/s)\n", r.FloodSent, r.FloodTook.Round(time.Millisecond), float64(r.FloodSent)/r.FloodTook.Seconds())
+		fmt.Fprintf(w, "flood:        %d creates from one registered identity sent in %s (%.0f/s)\n", r.FloodSent, r.FloodTook.Round(time.Millisecond), float64(r.FloodSent)/r.FloodTook.Seconds())
 		fmt.Fprintf(w, "dialog-create (probes, during the flood): %d, p50 %s, p99 %s, max %s\n", len(r.ProbeFlood), ms(pct(r.ProbeFlood, .5)), ms(pct(r.ProbeFlood, .99)), ms(pct(r.ProbeFlood, 1)))
 		fmt.Fprintf(w, "keep-alives missed during the flood: %d; provider CPU during the flood %.0f%% of a core\n", r.MissedInFlood.Load(), 100*r.FloodCPU)
 	}
