@@ -80,6 +80,12 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 }
 
 // Identities is GET /identities.
+// NAT is what the daemon knows of its public side.
+func (c *Client) NAT(ctx context.Context) (NAT, error) {
+	var v NAT
+	return v, c.do(ctx, http.MethodGet, "/nat", nil, &v)
+}
+
 func (c *Client) Identities(ctx context.Context) ([]Identity, error) {
 	var l IdentityList
 	err := c.do(ctx, http.MethodGet, "/identities", nil, &l)

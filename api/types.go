@@ -22,6 +22,27 @@ type Health struct {
 	Broker  string        `json:"broker"` // connected, reconnecting, ...
 }
 
+// NAT is GET /nat: what STUN tells of the node's public side.
+type NAT struct {
+	// NAT is public, cone, symmetric or unknown.
+	NAT      string `json:"nat"`
+	PublicIP string `json:"public_ip,omitempty"`
+	// Override is --public-ip, which services announce instead.
+	Override    string        `json:"override,omitempty"`
+	STUNServers []string      `json:"stun_servers"`
+	Errors      []string      `json:"errors,omitempty"`
+	CheckedAt   time.Time     `json:"checked_at"`
+	Mappings    []PortMapping `json:"mappings,omitempty"`
+}
+
+// PortMapping is a mapping the node's router granted.
+type PortMapping struct {
+	InternalPort int       `json:"internal_port"`
+	External     string    `json:"external"`
+	Via          string    `json:"via"`
+	Renewed      time.Time `json:"renewed"`
+}
+
 // Identity is one identity in the node's keystore.
 type Identity struct {
 	ID       string `json:"id"`
@@ -98,7 +119,11 @@ type Service struct {
 	Sessions    int             `json:"sessions"`
 	AnnouncedAt time.Time       `json:"announced_at"`
 	AnnounceErr string          `json:"announce_error,omitempty"`
-	StartedAt   time.Time       `json:"started_at"`
+	// Reachability is how consumers reach a tunnel service (public,
+	// mapped, cone, symmetric) and Endpoint where.
+	Reachability string    `json:"reachability,omitempty"`
+	Endpoint     string    `json:"endpoint,omitempty"`
+	StartedAt    time.Time `json:"started_at"`
 }
 
 // ServiceList is GET /services.

@@ -16,6 +16,7 @@ import (
 // Node is what the handlers need from the node.
 type Node interface {
 	Health() api.Health
+	NAT() api.NAT
 	Identities() ([]api.Identity, error)
 	CreateIdentity(passphrase string) (string, error)
 	Unlock(id, passphrase string) error
@@ -48,6 +49,9 @@ func Handler(b Node, token string, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthcheck", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Health())
+	})
+	mux.HandleFunc("GET /nat", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, b.NAT())
 	})
 	mux.HandleFunc("GET /identities", func(w http.ResponseWriter, r *http.Request) {
 		ids, err := b.Identities()

@@ -33,6 +33,7 @@ var statuses = []struct {
 	{node.ErrNoGasPayer, http.StatusConflict},
 	{node.ErrServiceRunning, http.StatusConflict},
 	{node.ErrBusy, http.StatusConflict},
+	{node.ErrUnreachable, http.StatusConflict},
 	{node.ErrTryLater, http.StatusTooManyRequests},
 	{node.ErrNotConnected, http.StatusConflict},
 	{node.ErrNoBroker, http.StatusConflict},

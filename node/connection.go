@@ -176,6 +176,15 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 	if len(found) == 0 {
 		return connection{}, &FieldError{Field: "provider_id", Err: retell(ErrNotOffered, "%s offers no %s service in discovery (see `myst proposals`)", provider.Hex(), p.serviceType)}
 	}
+	if err := n.checkReachable(provider.Hex(), p.serviceType, found[0].Proposal.Reachability); err != nil {
+		return connection{}, err
+	}
+	if found[0].Proposal.Reachability == "cone" {
+		// Through a NAT by punching: it works at once or not at all.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, PunchTimeout)
+		defer cancel()
+	}
 	connector, err := n.connector(p.serviceType, p.signer)
 	if err != nil {
 		return connection{}, &FieldError{Field: "service_type", Err: err}

@@ -28,6 +28,7 @@ import (
 	"github.com/mystnode/myst/killswitch"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/payments"
+	"github.com/mystnode/myst/portmap"
 	"github.com/mystnode/myst/registry"
 	"github.com/mystnode/myst/resolver"
 	"github.com/mystnode/myst/session"
@@ -87,6 +88,9 @@ type Node struct {
 	killSwitch *killswitch.Switch
 	resolver   *resolver.System
 	pools      map[string]*forward.Pool // by tunnel type
+	ports      *portmap.Mapper          // the home router's port mappings
+	natMu      sync.Mutex
+	public     api.NAT
 	pay        *payments.Client
 	payStore   *payments.Store
 	billing    billing
@@ -250,8 +254,15 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.provider = session.NewProvider(session.ProviderConfig{KeepAliveTimeout: cfg.SessionTimeout, Logger: n.logger,
 		Admit: n.admit, OnActive: n.startBilling, OnEnd: n.stopBilling})
 	n.onClose(n.provider.Close)
+	n.ports = portmap.New(n.logger)
+	n.onClose(func() {
+		if err := n.ports.Close(); err != nil {
+			n.logger.Warn("remove port mappings", "err", err)
+		}
+	})
 	n.onClose(n.stopServices)
 	n.onClose(n.closeConnection)
+	n.detectNAT(ctx)
 	return n, nil
 }
 
@@ -315,6 +326,8 @@ func (n *Node) Start() {
 	}
 	n.wg.Add(1)
 	go n.settler()
+	n.wg.Add(1)
+	go n.watchNAT()
 	// Promises a crashed or stopped run stored but did not settle are paid
 	// now (when the network's gas payer can send the transactions; else
 	// once the provider identity is unlocked).

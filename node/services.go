@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/session"
+	"github.com/mystnode/myst/stun"
 )
 
 // service is a running service of this node.
@@ -30,6 +32,8 @@ type service struct {
 	announcedAt time.Time
 	announceErr string
 	proposal    json.RawMessage
+
+	reach reach // how consumers reach a tunnel service
 
 	stop func() // stops the provisioner and gives back what provide took
 
@@ -50,7 +54,8 @@ func (n *Node) buildProposal(s *service) *proposal.Proposal {
 			Type: proposal.ContactNATS, BrokerURLs: n.cfg.Network.BrokerURLs[:min(len(n.cfg.Network.BrokerURLs), proposal.MaxBrokerURLs)],
 			Subject: broker.Mailbox(s.signer.Address()),
 		}},
-		UpdatedAt: time.Now().UTC().Truncate(time.Millisecond),
+		Reachability: string(s.reach.nat),
+		UpdatedAt:    time.Now().UTC().Truncate(time.Millisecond),
 	}
 }
 
@@ -203,6 +208,9 @@ func (n *Node) serviceView(s *service) api.Service {
 	v.AnnouncedAt, v.AnnounceErr, v.Proposal = s.announcedAt, s.announceErr, s.proposal
 	s.mu.Unlock()
 	v.Sessions = n.provider.CountFor(s.info.ID)
+	if s.reach.endpoint.IsValid() {
+		v.Reachability, v.Endpoint = string(s.reach.nat), s.reach.endpoint.String()
+	}
 	return v
 }
 
@@ -273,6 +281,18 @@ func (n *Node) Proposals(ctx context.Context, query url.Values) (api.ProposalLis
 	if dropped > 0 {
 		n.logger.Warn("discovery returned proposals with bad signatures; dropped", "count", dropped)
 	}
+	// Providers this node cannot reach through its NAT come last.
+	own := stun.NAT(n.NAT().NAT)
+	slices.SortStableFunc(found, func(a, b discovery.Found) int {
+		ra, rb := stun.Reachable(stun.NAT(a.Proposal.Reachability), own), stun.Reachable(stun.NAT(b.Proposal.Reachability), own)
+		switch {
+		case ra == rb:
+			return 0
+		case ra:
+			return -1
+		}
+		return 1
+	})
 	out := api.ProposalList{Proposals: make([]json.RawMessage, 0, len(found)), Total: total}
 	for _, f := range found {
 		out.Proposals = append(out.Proposals, f.Signed.Proposal)

@@ -109,6 +109,23 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 		}
 		undo = append(undo, func() { pool.Give(slot) })
 		env.Subnet, env.Port = slot.Subnet, slot.Port
+		if env.Port == 0 {
+			if env.Port, err = freeUDPPort(); err != nil {
+				stop()
+				return nil, nil, err
+			}
+		}
+		r, err := n.reachFor(ctx, t, env.Port, s.info.ID)
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		if r.unmap != nil {
+			undo = append(undo, r.unmap)
+		}
+		s.reach = r
+		env.PublicIP, env.PublicPort, env.Punch = r.endpoint.Addr(), int(r.endpoint.Port()), r.punch
+		n.logger.Info("service reachability", "service", s.info.ID, "type", t.Name, "reachability", r.nat, "endpoint", r.endpoint, "punch", r.punch)
 		if err := n.nat.Add(s.info.ID, slot.Subnet, uplink); err != nil {
 			stop()
 			return nil, nil, fmt.Errorf("NAT: %w", err)
@@ -149,7 +166,7 @@ func (n *Node) connector(typ string, signer *identity.Signer) (session.Connector
 		return nil, err
 	}
 	return t.Connector(session.ConnectEnv{Signer: signer, Dir: filepath.Join(n.cfg.DataDir, t.Name+"-client"), Exclude: n.networkHosts(),
-		Binary: n.cfg.OpenVPNBinary, Logger: n.logger.With("type", t.Name)}), nil
+		Binary: n.cfg.OpenVPNBinary, Logger: n.logger.With("type", t.Name), STUN: n.stunFor()}), nil
 }
 
 // networkHosts are the addresses of the network's services, which must stay

@@ -22,6 +22,10 @@ type Type struct {
 	DefaultSubnet netip.Prefix
 	// Provide starts a service of this type.
 	Provide func(ctx context.Context, env ProvideEnv) (Provisioner, error)
+	// Punches: the type can reach consumers through a cone NAT by
+	// punching (ProvideEnv.Punch), so it runs behind NAT without a port
+	// mapping.
+	Punches bool
 	// Connector makes the consumer's side of one connection.
 	Connector func(env ConnectEnv) Connector
 }
@@ -31,6 +35,13 @@ type ProvideEnv struct {
 	ServiceID string
 	Dir       string     // runtime files of the service; the type creates it (0700)
 	PublicIP  netip.Addr // where consumers reach the provider
+	// PublicPort is the port consumers send to (0: Port); it differs from
+	// Port behind a NAT or a mapping that changes ports.
+	PublicPort int
+	// Punch: the provider is behind a cone NAT; before answering a
+	// session it sends a packet from Port to each of the consumer's
+	// candidates so that the consumer's packets get through its NAT.
+	Punch bool
 	// Subnet and Port are the service's slot (tunnel types only). Port 0:
 	// pick a free one.
 	Subnet netip.Prefix
@@ -48,6 +59,9 @@ type ConnectEnv struct {
 	Exclude []netip.Addr
 	Binary  string
 	Logger  *slog.Logger
+	// STUN servers the consumer's side may ask for its public candidates
+	// (for providers that punch).
+	STUN []netip.AddrPort
 }
 
 // Provisioner is the provider's side of one running service: it grants and

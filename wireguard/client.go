@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os/exec"
 	"strings"
@@ -12,13 +13,15 @@ import (
 	"time"
 
 	"github.com/mystnode/myst/session"
+	"github.com/mystnode/myst/stun"
 )
 
 // connector is a consumer's wireguard connection: a fresh key, a device of
 // its own, and routes that send everything through it.
 type connector struct {
-	env session.ConnectEnv
-	key Key
+	env  session.ConnectEnv
+	key  Key
+	port int // the device's port, the one STUN saw (0: any)
 
 	mu       sync.Mutex
 	dev      *wgDevice
@@ -42,7 +45,34 @@ func (c *connector) Config() (json.RawMessage, error) {
 		return nil, err
 	}
 	c.key = k
-	return json.Marshal(ConsumerConfig{PublicKey: k.Public().String()})
+	cc := ConsumerConfig{PublicKey: k.Public().String()}
+	if len(c.env.STUN) > 0 {
+		// The public side of the port the device will use: a provider
+		// behind a cone NAT punches to it.
+		if cand, port, err := candidate(c.env.STUN); err != nil {
+			c.env.Logger.Info("no public candidate for punching", "err", err)
+		} else {
+			c.port, cc.Candidates = port, []string{cand.String()}
+		}
+	}
+	return json.Marshal(cc)
+}
+
+// candidate asks STUN from a fresh UDP port what it looks like from
+// outside, and frees the port for the device.
+func candidate(servers []netip.AddrPort) (netip.AddrPort, int, error) {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{})
+	if err != nil {
+		return netip.AddrPort{}, 0, err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	a, err := stun.Ask(ctx, conn, servers[0])
+	if err != nil {
+		return netip.AddrPort{}, 0, err
+	}
+	return a, conn.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
 // LostAfter is how long a connection may receive nothing (the provider
@@ -72,7 +102,7 @@ func (c *connector) Connect(ctx context.Context, _ string, raw json.RawMessage) 
 		return errors.New("no key: Config makes it before Connect")
 	}
 	name := randomName("mwgc")
-	dev, err := newDevice(name, c.key, 0, c.env.Logger)
+	dev, err := newDevice(name, c.key, c.port, c.env.Logger)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"strings"
@@ -27,11 +28,16 @@ var Type = session.Type{
 	DefaultSubnet: netip.MustParsePrefix("10.89.0.0/16"),
 	Provide:       provide,
 	Connector:     newConnector,
+	Punches:       true,
 }
 
 // ConsumerConfig is what a consumer sends in session-create.
 type ConsumerConfig struct {
 	PublicKey string `json:"public_key"`
+	// Candidates are the consumer's public address:port as STUN saw its
+	// device's port (at most MaxCandidates); a provider behind a cone NAT
+	// punches to them.
+	Candidates []string `json:"candidates,omitempty"`
 }
 
 // ProviderConfig is what the provider answers.
@@ -53,6 +59,9 @@ type provisioner struct {
 	pub      Key
 	endpoint netip.AddrPort
 	subnet   netip.Prefix
+	port     int  // the device's local port
+	punch    bool // behind a cone NAT: punch to consumers' candidates
+	logger   *slog.Logger
 
 	mu       sync.Mutex
 	sessions map[string]*peer // by session id
@@ -102,8 +111,12 @@ func provide(_ context.Context, env session.ProvideEnv) (session.Provisioner, er
 		return fail(err)
 	}
 	env.Logger.Info("wireguard service running", "interface", name, "port", port, "subnet", env.Subnet, "tun_offloads", dev.batch > 1)
-	return &provisioner{dev: dev, dir: env.Dir, pub: key.Public(), endpoint: netip.AddrPortFrom(env.PublicIP, uint16(port)), subnet: env.Subnet.Masked(),
-		sessions: map[string]*peer{}, keys: map[Key]string{}}, nil
+	public := env.PublicPort
+	if public == 0 {
+		public = port
+	}
+	return &provisioner{dev: dev, dir: env.Dir, pub: key.Public(), endpoint: netip.AddrPortFrom(env.PublicIP, uint16(public)), subnet: env.Subnet.Masked(),
+		port: port, punch: env.Punch, logger: env.Logger, sessions: map[string]*peer{}, keys: map[Key]string{}}, nil
 }
 
 // Start adds the consumer's key as a peer allowed only its tunnel address.
@@ -115,6 +128,10 @@ func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessa
 	key, err := ParseKey(cc.PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("consumer's wireguard config: public_key: %v", err)
+	}
+	cands, err := checkCandidates(cc.Candidates, p.subnet)
+	if err != nil {
+		return nil, fmt.Errorf("consumer's wireguard config: %v", err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -131,6 +148,14 @@ func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessa
 	}
 	p.sessions[s.ID] = &peer{key: key, addr: addr}
 	p.keys[key] = s.ID
+	if p.punch && len(cands) > 0 {
+		// Open this NAT for the consumer's packets before it has the
+		// answer (and once more a moment later).
+		if err := punch(p.port, cands); err != nil {
+			p.logger.Warn("punching to the consumer failed", "session", s.ID, "candidates", cands, "err", err)
+		}
+		time.AfterFunc(PunchAgain, func() { punch(p.port, cands) })
+	}
 	gw := p.subnet.Addr().Next()
 	return json.Marshal(ProviderConfig{PublicKey: p.pub.String(), Endpoint: p.endpoint.String(), Address: netip.PrefixFrom(addr, 32).String(), DNS: gw.String()})
 }

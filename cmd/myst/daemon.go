@@ -74,21 +74,27 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--settle-threshold %q: %v", threshold, err)
 			}
+			// Without --public-ip the node learns its public side from
+			// the network's STUN servers (GET /nat).
 			var pub netip.Addr
 			if publicIP != "" {
 				if pub, err = netip.ParseAddr(publicIP); err != nil {
 					return fmt.Errorf("--public-ip %q is not an IP address", publicIP)
 				}
-			} else if addr, _, err := location.DefaultRouteAddr(); err == nil {
-				pub = addr
 			}
 			if country == "" && geoipDB != "" {
-				if !pub.IsValid() {
+				geo := pub
+				if !geo.IsValid() {
+					if addr, _, err := location.DefaultRouteAddr(); err == nil {
+						geo = addr
+					}
+				}
+				if !geo.IsValid() {
 					return errors.New("--geoip-db needs the public address: pass --public-ip")
 				}
-				c, ci, err := location.Lookup(geoipDB, pub)
+				c, ci, err := location.Lookup(geoipDB, geo)
 				if err != nil {
-					return fmt.Errorf("%w: pass --country, or --public-ip if %s is not this node's public address", err, pub)
+					return fmt.Errorf("%w: pass --country, or --public-ip if %s is not this node's public address", err, geo)
 				}
 				country, city = c, ci
 				logger.Info("location from GeoIP", "ip", pub, "country", country, "city", city)
@@ -135,7 +141,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	cmd.Flags().DurationVar(&invoiceEvery, "invoice-every", 5*time.Second, "how often a provider invoices a priced session")
 	cmd.Flags().DurationVar(&grace, "payment-grace", 20*time.Second, "end a session whose consumer has not paid this long")
 	cmd.Flags().StringVar(&threshold, "settle-threshold", "1", "settle on chain once this much MYSTT is unsettled from one consumer")
-	cmd.Flags().StringVar(&publicIP, "public-ip", "", "the address consumers reach this node at (default: the address of the default-route interface)")
+	cmd.Flags().StringVar(&publicIP, "public-ip", "", "the address consumers reach this node at, when it has one of its own (default: learnt from the network's STUN servers; behind NAT, a port mapping or hole punching)")
 	return cmd
 }
 

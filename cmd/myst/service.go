@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -89,7 +90,7 @@ func newServiceCmd(g *globals) *cobra.Command {
 }
 
 func newProposalsCmd(g *globals) *cobra.Command {
-	var svc, country, metering, maxHour, maxGiB, provider string
+	var svc, country, metering, maxHour, maxGiB, provider, reach string
 	var minBW float64
 	var limit, offset int
 	cmd := &cobra.Command{
@@ -109,6 +110,7 @@ func newProposalsCmd(g *globals) *cobra.Command {
 			set("max_price_hour", maxHour)
 			set("max_price_gib", maxGiB)
 			set("provider_id", provider)
+			set("reachability", reach)
 			if minBW > 0 {
 				q.Set("min_bandwidth", strconv.FormatFloat(minBW, 'f', -1, 64))
 			}
@@ -118,13 +120,17 @@ func newProposalsCmd(g *globals) *cobra.Command {
 				return c.Proposals(ctx, q)
 			}, func(out io.Writer, l api.ProposalList) error {
 				w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "PROVIDER\tSERVICE\tCOUNTRY\tCITY\tMBIT/S\tPRICE/HOUR\tPRICE/GIB")
+				fmt.Fprintln(w, "PROVIDER\tSERVICE\tCOUNTRY\tCITY\tMBIT/S\tPRICE/HOUR\tPRICE/GIB\tREACH")
 				for _, raw := range l.Proposals {
 					var p proposal.Proposal
 					if json.Unmarshal(raw, &p) != nil {
 						continue
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%g\t%s\t%s\n", p.ProviderID, p.ServiceType, p.Location.Country, p.Location.City, p.Quality.BandwidthMbps, p.Price.PerHour, p.Price.PerGiB)
+					reach := p.Reachability
+					if reach == "" {
+						reach = "-"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%g\t%s\t%s\t%s\n", p.ProviderID, p.ServiceType, p.Location.Country, p.Location.City, p.Quality.BandwidthMbps, p.Price.PerHour, p.Price.PerGiB, reach)
 				}
 				w.Flush()
 				fmt.Fprintf(cmd.ErrOrStderr(), "%d shown, %d match\n", len(l.Proposals), l.Total)
@@ -140,6 +146,7 @@ func newProposalsCmd(g *globals) *cobra.Command {
 	f.StringVar(&maxGiB, "max-price-gib", "", "highest price per GiB, MYSTT")
 	f.Float64Var(&minBW, "min-bandwidth", 0, "lowest committed bandwidth, Mbit/s")
 	f.StringVar(&provider, "provider", "", "only this provider")
+	f.StringVar(&reach, "reachability", "", "only providers reachable so, comma-separated: public, mapped, cone, symmetric, unknown (those this node cannot reach are listed last anyway)")
 	f.IntVar(&limit, "limit", 50, "at most this many (1-500)")
 	f.IntVar(&offset, "offset", 0, "skip this many")
 	return cmd
@@ -244,6 +251,39 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return ask(g, cmd, 30*time.Second, (*api.Client).Connection, printConnection)
+		},
+	}
+}
+
+func newNATCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "nat",
+		Short: "Show this node's public side as STUN sees it (public, cone or symmetric NAT) and its port mappings",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return ask(g, cmd, 30*time.Second, (*api.Client).NAT, func(out io.Writer, v api.NAT) error {
+				fmt.Fprintf(out, "nat:        %s\n", v.NAT)
+				if v.PublicIP != "" {
+					fmt.Fprintf(out, "public ip:  %s\n", v.PublicIP)
+				}
+				if v.Override != "" {
+					fmt.Fprintf(out, "announced:  %s (--public-ip)\n", v.Override)
+				}
+				fmt.Fprintf(out, "stun:       %s (checked %s)\n", strings.Join(v.STUNServers, ", "), v.CheckedAt.Format(time.RFC3339))
+				for _, e := range v.Errors {
+					fmt.Fprintf(out, "error:      %s\n", e)
+				}
+				for _, m := range v.Mappings {
+					fmt.Fprintf(out, "mapping:    UDP %d -> %s via %s (renewed %s)\n", m.InternalPort, m.External, m.Via, m.Renewed.Format(time.RFC3339))
+				}
+				switch v.NAT {
+				case "symmetric":
+					fmt.Fprintln(out, "behind symmetric NAT: providers need a port mapping (enable UPnP or NAT-PMP on the router) or a forwarded port with --public-ip; as a consumer, only public, mapped providers are reachable")
+				case "unknown":
+					fmt.Fprintln(out, "no STUN server answered: check the network's stun_urls and that UDP leaves this host; pass --public-ip to the daemon if it has a public address")
+				}
+				return nil
+			})
 		},
 	}
 }

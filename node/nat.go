@@ -1,0 +1,249 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/session"
+	"github.com/mystnode/myst/stun"
+)
+
+// STUN timing: each server gets AskTimeout; the node looks again every
+// NATCheckEvery, and at once when its addresses change.
+const (
+	AskTimeout    = 2 * time.Second
+	NATCheckEvery = 2 * time.Minute
+	// MapTimeout bounds asking the router for a port mapping.
+	MapTimeout = 4 * time.Second
+	// PunchTimeout bounds a connect through a NAT that needs punching.
+	PunchTimeout = 10 * time.Second
+)
+
+// ErrUnreachable: the consumer's NAT and the provider's leave no UDP path
+// between them.
+var ErrUnreachable = errors.New("no UDP path between this node and the provider")
+
+// stunServers are the network's STUN servers, resolved.
+func (n *Node) stunServers(ctx context.Context) ([]netip.AddrPort, error) {
+	var hps []string
+	for _, u := range n.cfg.Network.STUNURLs {
+		hp, err := stun.ParseURL(u)
+		if err != nil {
+			return nil, err
+		}
+		hps = append(hps, hp)
+	}
+	if len(hps) == 0 {
+		return nil, errors.New("the network file lists no stun_urls")
+	}
+	return stun.Resolve(ctx, hps)
+}
+
+// detectNAT asks the network's STUN servers what this node's public side
+// is and keeps the answer for NAT() and services.
+func (n *Node) detectNAT(ctx context.Context) api.NAT {
+	v := api.NAT{NAT: string(stun.Unknown), CheckedAt: time.Now().UTC(), STUNServers: n.cfg.Network.STUNURLs}
+	servers, err := n.stunServers(ctx)
+	if err != nil {
+		v.Errors = []string{err.Error()}
+	} else {
+		r, err := stun.Probe(ctx, 0, servers, AskTimeout)
+		if err != nil {
+			v.Errors = []string{err.Error()}
+		} else {
+			v.NAT, v.Errors = string(r.NAT), r.Errors
+			if r.Public.IsValid() {
+				v.PublicIP = r.Public.Addr().String()
+			}
+		}
+	}
+	if n.cfg.PublicIP.IsValid() {
+		v.Override = n.cfg.PublicIP.String()
+	}
+	n.natMu.Lock()
+	prev := n.public
+	v.Mappings = prev.Mappings
+	n.public = v
+	n.natMu.Unlock()
+	switch {
+	case prev.CheckedAt.IsZero():
+		n.logger.Info("public side of this node", "nat", v.NAT, "public_ip", v.PublicIP, "override", v.Override, "stun_errors", v.Errors)
+	case prev.NAT != v.NAT || prev.PublicIP != v.PublicIP:
+		n.logger.Warn("this node's public side changed; running services keep what they announced until restarted", "nat", v.NAT, "was", prev.NAT,
+			"public_ip", v.PublicIP, "was_ip", prev.PublicIP, "stun_errors", v.Errors)
+	}
+	return v
+}
+
+// NAT is what the node knows of its public side.
+func (n *Node) NAT() api.NAT {
+	n.natMu.Lock()
+	defer n.natMu.Unlock()
+	v := n.public
+	v.Mappings = nil
+	if n.ports != nil {
+		for _, m := range n.ports.Mappings() {
+			v.Mappings = append(v.Mappings, api.PortMapping{InternalPort: m.InternalPort, External: m.External.String(), Via: m.Via, Renewed: m.Renewed.UTC()})
+		}
+	}
+	return v
+}
+
+// watchNAT looks again every NATCheckEvery and when the host's addresses
+// change.
+func (n *Node) watchNAT() {
+	defer n.wg.Done()
+	last := addrKey()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	lastCheck := time.Now()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		k := addrKey()
+		if k == last && time.Since(lastCheck) < NATCheckEvery {
+			continue
+		}
+		if k != last {
+			n.logger.Info("this host's addresses changed; asking STUN again")
+		}
+		last, lastCheck = k, time.Now()
+		ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+		n.detectNAT(ctx)
+		cancel()
+	}
+}
+
+func addrKey() string {
+	as, _ := net.InterfaceAddrs()
+	var s []string
+	for _, a := range as {
+		s = append(s, a.String())
+	}
+	slices.Sort(s)
+	return fmt.Sprint(s)
+}
+
+// stunFor is the STUN servers a consumer connection may ask (none when
+// they do not resolve).
+func (n *Node) stunFor() []netip.AddrPort {
+	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+	defer cancel()
+	s, _ := n.stunServers(ctx)
+	return s
+}
+
+// reach is how consumers reach one tunnel service.
+type reach struct {
+	nat      stun.NAT
+	endpoint netip.AddrPort // announced to consumers
+	punch    bool           // the provider punches to consumers' candidates
+	unmap    func()         // removes a port mapping; nil for none
+}
+
+// reachFor decides how consumers reach a tunnel service of type t on local
+// UDP port (free now; the service binds it next): the --public-ip
+// override; this host's own public address; a port mapping from the
+// router, checked with STUN; else, for types that punch, the NAT's public
+// port for it (cone), or the honest "symmetric". A type that cannot punch
+// behind a NAT without mapping is refused with what to do.
+func (n *Node) reachFor(ctx context.Context, t session.Type, port int, serviceID string) (reach, error) {
+	if n.cfg.PublicIP.IsValid() {
+		return reach{nat: stun.Public, endpoint: netip.AddrPortFrom(n.cfg.PublicIP, uint16(port))}, nil
+	}
+	v := n.NAT()
+	if v.NAT == string(stun.Unknown) {
+		if v = n.detectNAT(ctx); v.NAT == string(stun.Unknown) {
+			return reach{}, fmt.Errorf("this node does not know its public address (%s): pass --public-ip if it has one, or check the network's stun_urls", joinErrs(v.Errors))
+		}
+	}
+	servers, err := n.stunServers(ctx)
+	if err != nil {
+		return reach{}, err
+	}
+	if v.NAT == string(stun.Public) {
+		pub, _ := netip.ParseAddr(v.PublicIP)
+		return reach{nat: stun.Public, endpoint: netip.AddrPortFrom(pub, uint16(port))}, nil
+	}
+	// Behind NAT: ask the router.
+	mctx, cancel := context.WithTimeout(ctx, MapTimeout)
+	m, merr := n.ports.Map(mctx, port, "myst "+t.Name+" "+serviceID)
+	cancel()
+	if merr == nil {
+		// Checked from outside: STUN must see this port leave by the
+		// router's external address.
+		r, err := stun.Probe(ctx, port, servers[:1], AskTimeout)
+		switch {
+		case err != nil:
+			merr = err
+		case r.Public.Addr() != m.External.Addr():
+			merr = fmt.Errorf("the router %s mapped UDP %d to %s but STUN sees the port leave as %v (a second NAT in the way?)", m.Via, port, m.External, r.Public)
+		}
+		if merr == nil {
+			return reach{nat: stun.Mapped, endpoint: m.External, unmap: func() {
+				if err := n.ports.Unmap(port); err != nil {
+					n.logger.Warn("remove the port mapping", "port", port, "err", err)
+				}
+			}}, nil
+		}
+		n.ports.Unmap(port)
+	}
+	n.logger.Info("no port mapping from the router", "service", serviceID, "port", port, "err", merr)
+	if !t.Punches {
+		return reach{}, fmt.Errorf("%s needs a public address or a port mapping: this node is behind %s NAT and the router made no mapping (%v); offer wireguard, which punches through NAT, or forward UDP %d on the router to this host and pass --public-ip",
+			t.Name, v.NAT, merr, port)
+	}
+	// Punching: the NAT's public port for this local port, as STUN sees it.
+	r, err := stun.Probe(ctx, port, servers, AskTimeout)
+	if err != nil {
+		return reach{}, err
+	}
+	if !r.Public.IsValid() {
+		return reach{}, fmt.Errorf("no STUN answer for UDP %d (%s): pass --public-ip if this node has one", port, joinErrs(r.Errors))
+	}
+	if r.NAT == stun.Symmetric {
+		n.logger.Warn("this node is behind symmetric NAT and the router made no mapping: only consumers with a public address can reach the service; enable UPnP or NAT-PMP on the router, or forward the port", "service", serviceID, "port", port)
+	}
+	nat := r.NAT
+	if nat == stun.Public {
+		nat = stun.Cone // seen from this port, yet behind NAT a moment ago: punch anyway
+	}
+	return reach{nat: nat, endpoint: r.Public, punch: true}, nil
+}
+
+func joinErrs(es []string) string {
+	if len(es) == 0 {
+		return "no answer"
+	}
+	return fmt.Sprint(es)
+}
+
+// freeUDPPort is a UDP port free now.
+func freeUDPPort() (int, error) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{})
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
+// checkReachable refuses at once a provider no UDP path leads to from
+// here, naming both sides' NAT.
+func (n *Node) checkReachable(provider, serviceType, providerNAT string) error {
+	own := n.NAT()
+	if stun.Reachable(stun.NAT(providerNAT), stun.NAT(own.NAT)) {
+		return nil
+	}
+	return retell(ErrUnreachable, "%s's %s service is behind %s NAT and this node is behind %s NAT: no UDP path between them, nothing was paid; choose a provider whose reachability is public, mapped or cone (`myst proposals --reachability public,mapped,cone`)",
+		provider, serviceType, providerNAT, own.NAT)
+}

@@ -1,0 +1,86 @@
+package node
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mystnode/myst/localnet"
+	"github.com/mystnode/myst/network"
+	"github.com/mystnode/myst/stun"
+)
+
+// TestDetectNAT: a node learns its public side from the network's STUN
+// servers at start (on loopback: public, 127.0.0.1); a network whose STUN
+// servers say nothing, or answer garbage, leaves it "unknown" with the
+// reasons, and a tunnel service then refuses to start saying what to do;
+// a consumer is refused at once a provider its NAT cannot reach.
+func TestDetectNAT(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ln, err := localnet.Start(ctx, localnet.Config{DataDir: t.TempDir(), RPCAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	nf, err := network.Load(ln.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(ctx, Config{DataDir: filepath.Join(t.TempDir(), "a"), Network: nf, LightKDF: true, Country: "DE", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := n.NAT()
+	n.Close()
+	if v.NAT != string(stun.Public) || v.PublicIP != "127.0.0.1" || len(v.Errors) != 0 {
+		t.Fatalf("NAT on loopback: %+v", v)
+	}
+
+	// A silent server and a garbage one.
+	silent, _ := net.ListenPacket("udp4", "127.0.0.1:0")
+	defer silent.Close()
+	garbage, _ := net.ListenPacket("udp4", "127.0.0.1:0")
+	defer garbage.Close()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := garbage.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			garbage.WriteTo(append([]byte("garbage"), buf[:n]...), from)
+		}
+	}()
+	bad := *nf
+	bad.STUNURLs = []string{"stun:" + silent.LocalAddr().String(), "stun:" + garbage.LocalAddr().String()}
+	start := time.Now()
+	n, err = New(ctx, Config{DataDir: filepath.Join(t.TempDir(), "b"), Network: &bad, LightKDF: true, Country: "DE", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	v = n.NAT()
+	if v.NAT != string(stun.Unknown) || len(v.Errors) != 2 || time.Since(start) > 15*time.Second {
+		t.Fatalf("NAT with dead STUN servers: %+v after %v", v, time.Since(start))
+	}
+	_, err = n.reachFor(ctx, serviceTypes[len(serviceTypes)-1], 40000, "x")
+	if err == nil || !strings.Contains(err.Error(), "--public-ip") {
+		t.Fatalf("a tunnel service without a known public side: %v", err)
+	}
+	// The pre-check: a symmetric node and a cone provider.
+	n.natMu.Lock()
+	n.public.NAT = string(stun.Symmetric)
+	n.natMu.Unlock()
+	err = n.checkReachable("0xP", "wireguard", "cone")
+	if err == nil || !strings.Contains(err.Error(), "behind cone NAT and this node is behind symmetric NAT") {
+		t.Fatalf("pre-check: %v", err)
+	}
+	if err := n.checkReachable("0xP", "wireguard", "mapped"); err != nil {
+		t.Fatal(err)
+	}
+}
