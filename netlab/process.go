@@ -100,3 +100,22 @@ func (p *Process) Kill() {
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.exited
 }
+
+// Start runs name with args inside namespace ns without waiting for
+// anything; its stdout and stderr go to out.
+func Start(ns string, out io.Writer, name string, args ...string) (*Process, error) {
+	cmd := exec.Command(name, args...)
+	if ns != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &Process{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	return p, nil
+}
