@@ -213,5 +213,3 @@ func homeGet(t *testing.T, h *netlab.Home, w *homeWeb) string {
 	b, _ := io.ReadAll(resp.Body)
 	return strings.TrimSpace(string(b))
 }
-
-
