@@ -59,6 +59,7 @@ func TestHomeRouters(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() {
+				t.Logf("cleaning up")
 				if err := h.Close(); err != nil {
 					t.Errorf("delete namespaces: %v", err)
 				}
@@ -126,7 +127,9 @@ func TestHomeRouters(t *testing.T) {
 				t.Fatalf("myst nat:\n%s", out)
 			}
 
+			began := time.Now()
 			svc := mustMystIn(t, providerNS, append(pd.args, "service", "start", "wireguard", "--identity", provider)...).lastLine()
+			t.Logf("service started in %s", time.Since(began).Round(time.Millisecond))
 			ss, err := pd.client.Services(ctx)
 			if err != nil || len(ss) != 1 || ss[0].Reachability != c.reach {
 				t.Fatalf("service %+v, %v; want reachability %s\nprovider log:\n%s", ss, err, c.reach, pd.stderr.String())
@@ -175,7 +178,9 @@ func TestHomeRouters(t *testing.T) {
 			slices.Sort(times)
 			t.Logf("%s: API connect %v, median %s", c.name, times, times[1].Round(time.Millisecond))
 
+			began = time.Now()
 			mustMystIn(t, providerNS, append(pd.args, "service", "stop", svc)...)
+			t.Logf("service stopped in %s", time.Since(began).Round(time.Millisecond))
 			if c.upnp == "allow" {
 				if rules, err := h.UPnPRules(); err != nil || strings.Contains(rules, "dnat") {
 					t.Fatalf("a mapping is left after the service stopped: %v\n%s", err, rules)

@@ -196,14 +196,17 @@ func (h *Home) MiniUPnPd(dir, stunHost string, stunPort int, refuse bool) (*Proc
 	}
 	var u [16]byte
 	rand.Read(u[:])
-	perm := "allow 1024-65535 10.0.1.0/24 1024-65535\ndeny 0-65535 0.0.0.0/0 0-65535\n"
+	perm, natpmp := "allow 1024-65535 10.0.1.0/24 1024-65535\ndeny 0-65535 0.0.0.0/0 0-65535\n", "yes"
 	if refuse {
-		perm = "deny 0-65535 0.0.0.0/0 0-65535\n"
+		// Refusing over UPnP only: miniupnpd answers a NAT-PMP request
+		// its rules deny by trying every other external port first (tens
+		// of thousands of checks, seconds of a core per request).
+		perm, natpmp = "deny 0-65535 0.0.0.0/0 0-65535\n", "no"
 	}
 	conf := fmt.Sprintf(`ext_ifname=%s
 listening_ip=%s
 http_port=0
-enable_natpmp=yes
+enable_natpmp=%s
 enable_upnp=yes
 secure_mode=yes
 system_uptime=yes
@@ -214,7 +217,7 @@ upnp_table_name=myst_upnp
 upnp_nat_table_name=myst_upnp
 lease_file=%s
 uuid=%x-%x-%x-%x-%x
-%s`, h.ProviderWAN, h.ProviderLAN, stunHost, stunPort, filepath.Join(dir, "leases"), u[0:4], u[4:6], u[6:8], u[8:10], u[10:16], perm)
+%s`, h.ProviderWAN, h.ProviderLAN, natpmp, stunHost, stunPort, filepath.Join(dir, "leases"), u[0:4], u[4:6], u[6:8], u[8:10], u[10:16], perm)
 	path := filepath.Join(dir, "miniupnpd.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		return nil, err

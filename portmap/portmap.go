@@ -1,6 +1,6 @@
 // Package portmap asks the home router for UDP port mappings, with UPnP
-// IGD or NAT-PMP (go-ethereum's p2p/nat, which drives
-// github.com/huin/goupnp and github.com/jackpal/go-nat-pmp), renews them
+// IGD (github.com/huin/goupnp) or NAT-PMP (github.com/jackpal/go-nat-pmp),
+// one request per mapping, bounded by the caller's context; renews them
 // at half their lease and removes them when a service stops or the node
 // closes. A router that refuses, does not answer or is not there is an
 // error the caller logs; a mapping the router grants after the caller gave
@@ -15,9 +15,13 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	"github.com/ethereum/go-ethereum/p2p/nat"
 )
+
+// RequestTimeout bounds one request to the router.
+const RequestTimeout = 5 * time.Second
+
+// CloseWait bounds how long Close waits for requests still pending.
+const CloseWait = 2 * time.Second
 
 // Lease is the lifetime asked for each mapping; it is renewed every Lease/2.
 const Lease = 20 * time.Minute
@@ -33,13 +37,14 @@ type Mapping struct {
 // Mapper holds a node's mappings.
 type Mapper struct {
 	logger *slog.Logger
-	find   func() nat.Interface // discovers the router (nat.Any)
+	find   func(context.Context) (Router, error) // discovers the router
 
 	mu     sync.Mutex
-	router nat.Interface // the router found; nil: find again next time
+	router Router // the router found; nil: find again next time
 	maps   map[int]*entry
 	closed bool
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // renewals
+	late   sync.WaitGroup // answers that came after Map gave up
 }
 
 type entry struct {
@@ -50,11 +55,11 @@ type entry struct {
 // New makes a mapper that discovers the router on first use (UPnP and
 // NAT-PMP at once); a failed discovery is tried again on the next Map.
 func New(logger *slog.Logger) *Mapper {
-	return NewWith(logger, nat.Any)
+	return NewWith(logger, Discover)
 }
 
 // NewWith makes a mapper over routers find returns (tests).
-func NewWith(logger *slog.Logger, find func() nat.Interface) *Mapper {
+func NewWith(logger *slog.Logger, find func(context.Context) (Router, error)) *Mapper {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -74,10 +79,13 @@ func (m *Mapper) Map(ctx context.Context, port int, name string) (Mapping, error
 		return Mapping{}, fmt.Errorf("UDP port %d is mapped already", port)
 	}
 	r := m.router
-	if r == nil {
-		r = m.find()
-	}
 	m.mu.Unlock()
+	if r == nil {
+		var err error
+		if r, err = m.find(ctx); err != nil {
+			return Mapping{}, fmt.Errorf("no router that maps ports (UPnP IGD / NAT-PMP): %w", err)
+		}
+	}
 
 	type result struct {
 		mp  Mapping
@@ -85,24 +93,25 @@ func (m *Mapper) Map(ctx context.Context, port int, name string) (Mapping, error
 	}
 	done := make(chan result, 1)
 	go func() {
-		ext, err := r.AddMapping("udp", port, port, name, Lease)
+		// The request runs to its end (a router answering late); what it
+		// maps after Map gave up is removed below.
+		rctx, cancel := context.WithTimeout(context.Background(), RequestTimeout)
+		defer cancel()
+		ext, err := r.Add(rctx, port, port, name, Lease)
 		if err != nil {
 			done <- result{err: fmt.Errorf("%s refused a mapping of UDP %d: %w", r, port, err)}
 			return
 		}
-		ip, err := r.ExternalIP()
+		a, err := r.ExternalIP(rctx)
+		if err == nil && !a.Unmap().Is4() {
+			err = fmt.Errorf("%v is not IPv4", a)
+		}
 		if err != nil {
-			r.DeleteMapping("udp", int(ext), port)
-			done <- result{err: fmt.Errorf("%s gave no external address: %w", r, err)}
+			r.Delete(rctx, ext, port)
+			done <- result{err: fmt.Errorf("%s gave no usable external address: %w", r, err)}
 			return
 		}
-		a, ok := netip.AddrFromSlice(ip)
-		if !ok || !a.Unmap().Is4() {
-			r.DeleteMapping("udp", int(ext), port)
-			done <- result{err: fmt.Errorf("%s gave external address %v, not IPv4", r, ip)}
-			return
-		}
-		done <- result{mp: Mapping{InternalPort: port, External: netip.AddrPortFrom(a.Unmap(), ext), Via: r.String(), Renewed: time.Now()}}
+		done <- result{mp: Mapping{InternalPort: port, External: netip.AddrPortFrom(a.Unmap(), uint16(ext)), Via: r.String(), Renewed: time.Now()}}
 	}()
 	select {
 	case res := <-done:
@@ -117,7 +126,7 @@ func (m *Mapper) Map(ctx context.Context, port int, name string) (Mapping, error
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		if m.closed {
-			r.DeleteMapping("udp", int(res.mp.External.Port()), port)
+			r.Delete(context.Background(), int(res.mp.External.Port()), port)
 			return Mapping{}, errors.New("port mapper closed")
 		}
 		m.router = r
@@ -128,9 +137,11 @@ func (m *Mapper) Map(ctx context.Context, port int, name string) (Mapping, error
 		return res.mp, nil
 	case <-ctx.Done():
 		// Whatever the router grants later is taken back at once.
-		m.wg.Go(func() {
+		m.late.Go(func() {
 			if res := <-done; res.err == nil {
-				r.DeleteMapping("udp", int(res.mp.External.Port()), port)
+				ctx, cancel := context.WithTimeout(context.Background(), RequestTimeout)
+				defer cancel()
+				r.Delete(ctx, int(res.mp.External.Port()), port)
 				m.logger.Info("a port mapping granted too late was removed", "port", port, "external", res.mp.External)
 			}
 		})
@@ -140,7 +151,7 @@ func (m *Mapper) Map(ctx context.Context, port int, name string) (Mapping, error
 
 // renew asks again every Lease/2 until the mapping is removed; a router
 // that forgot the mapping (rebooted) gets it back then.
-func (m *Mapper) renew(r nat.Interface, e *entry, name string) {
+func (m *Mapper) renew(r Router, e *entry, name string) {
 	t := time.NewTicker(Lease / 2)
 	defer t.Stop()
 	for {
@@ -149,7 +160,9 @@ func (m *Mapper) renew(r nat.Interface, e *entry, name string) {
 			return
 		case <-t.C:
 		}
-		ext, err := r.AddMapping("udp", int(e.m.External.Port()), e.m.InternalPort, name, Lease)
+		ctx, cancel := context.WithTimeout(context.Background(), RequestTimeout)
+		ext, err := r.Add(ctx, int(e.m.External.Port()), e.m.InternalPort, name, Lease)
+		cancel()
 		if err != nil {
 			m.logger.Warn("renewing a port mapping failed; consumers may not reach this service", "port", e.m.InternalPort, "via", r, "err", err)
 			continue
@@ -176,7 +189,9 @@ func (m *Mapper) Unmap(port int) error {
 	if r == nil {
 		return nil
 	}
-	if err := r.DeleteMapping("udp", int(e.m.External.Port()), port); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), RequestTimeout)
+	defer cancel()
+	if err := r.Delete(ctx, int(e.m.External.Port()), port); err != nil {
 		return fmt.Errorf("remove the mapping of UDP %d from %s: %w", port, r, err)
 	}
 	m.logger.Info("port mapping removed", "port", port, "external", e.m.External)
@@ -208,5 +223,14 @@ func (m *Mapper) Close() error {
 		errs = append(errs, m.Unmap(p))
 	}
 	m.wg.Wait()
+	// A router still busy with a request Map gave up on gets CloseWait
+	// to answer; a mapping granted after that lapses with its lease.
+	late := make(chan struct{})
+	go func() { m.late.Wait(); close(late) }()
+	select {
+	case <-late:
+	case <-time.After(CloseWait):
+		m.logger.Warn("the router has not answered a port mapping request; if it grants it, the mapping lapses after its lease", "lease", Lease)
+	}
 	return errors.Join(errs...)
 }

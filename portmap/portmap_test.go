@@ -3,13 +3,11 @@ package portmap
 import (
 	"context"
 	"errors"
-	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/ethereum/go-ethereum/p2p/nat"
 )
 
 // router is a stand-in for a UPnP router: it can refuse, or answer late.
@@ -20,7 +18,7 @@ type router struct {
 	delay  time.Duration
 }
 
-func (r *router) AddMapping(_ string, ext, in int, _ string, _ time.Duration) (uint16, error) {
+func (r *router) Add(_ context.Context, ext, in int, _ string, _ time.Duration) (int, error) {
 	r.mu.Lock()
 	d := r.delay
 	r.mu.Unlock()
@@ -31,16 +29,18 @@ func (r *router) AddMapping(_ string, ext, in int, _ string, _ time.Duration) (u
 		return 0, errors.New("ConflictInMappingEntry")
 	}
 	r.maps[ext] = in
-	return uint16(ext), nil
+	return ext, nil
 }
-func (r *router) DeleteMapping(_ string, ext, _ int) error {
+func (r *router) Delete(_ context.Context, ext, _ int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.maps, ext)
 	return nil
 }
-func (r *router) ExternalIP() (net.IP, error) { return net.ParseIP("198.18.10.2"), nil }
-func (r *router) String() string              { return "UPnP(test)" }
+func (r *router) ExternalIP(context.Context) (netip.Addr, error) {
+	return netip.MustParseAddr("198.18.10.2"), nil
+}
+func (r *router) String() string { return "UPnP(test)" }
 func (r *router) set(refuse bool, delay time.Duration) {
 	r.mu.Lock()
 	r.refuse, r.delay = refuse, delay
@@ -51,7 +51,7 @@ func (r *router) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.ma
 func TestMapUnmapRefuseLate(t *testing.T) {
 	r := &router{maps: map[int]int{}}
 	finds := 0
-	m := NewWith(nil, func() nat.Interface { finds++; return r })
+	m := NewWith(nil, func(context.Context) (Router, error) { finds++; return r, nil })
 	ctx := context.Background()
 	mp, err := m.Map(ctx, 51820, "myst")
 	if err != nil || mp.External.String() != "198.18.10.2:51820" {
