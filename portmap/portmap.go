@@ -38,6 +38,9 @@ type Mapping struct {
 type Mapper struct {
 	logger *slog.Logger
 	find   func(context.Context) (Router, error) // discovers the router
+	// RenewEvery is how often a mapping is asked for again (default
+	// Lease/2); a router that forgot it (rebooted) has it back then.
+	RenewEvery time.Duration
 
 	mu     sync.Mutex
 	router Router // the router found; nil: find again next time
@@ -63,7 +66,7 @@ func NewWith(logger *slog.Logger, find func(context.Context) (Router, error)) *M
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Mapper{logger: logger, find: find, maps: map[int]*entry{}}
+	return &Mapper{logger: logger, find: find, maps: map[int]*entry{}, RenewEvery: Lease / 2}
 }
 
 // Map asks for UDP port → the same port (or the one the router gives) and
@@ -152,7 +155,7 @@ func (m *Mapper) Map(ctx context.Context, port int, name string) (Mapping, error
 // renew asks again every Lease/2 until the mapping is removed; a router
 // that forgot the mapping (rebooted) gets it back then.
 func (m *Mapper) renew(r Router, e *entry, name string) {
-	t := time.NewTicker(Lease / 2)
+	t := time.NewTicker(m.RenewEvery)
 	defer t.Stop()
 	for {
 		select {

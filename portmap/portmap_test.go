@@ -76,6 +76,29 @@ func TestMapUnmapRefuseLate(t *testing.T) {
 	if _, err := m.Map(ctx, 51823, "myst"); err != nil {
 		t.Fatal(err)
 	}
+	// A router that forgets the mapping (a reboot) gets it back at the next renewal.
+	m2 := NewWith(nil, func(context.Context) (Router, error) { return r, nil })
+	m2.RenewEvery = 50 * time.Millisecond
+	if _, err := m2.Map(ctx, 51824, "myst"); err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	delete(r.maps, 51824)
+	r.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r.mu.Lock()
+		_, back := r.maps[51824]
+		r.mu.Unlock()
+		if back {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a forgotten mapping was not renewed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	m2.Close()
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,17 @@ import (
 	"time"
 )
 
+// PunchAgain: after the first packet, one more at each of these times, in
+// case the consumer's first handshake left before the provider's NAT was
+// open (WireGuard itself retries a handshake only after 5 s).
+var PunchAgain = []time.Duration{300 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second}
+
 // Punching limits: a consumer names at most MaxCandidates addresses, each
-// gets one packet now and one PunchAgain later, and only during a
+// gets 1+len(PunchAgain) packets of 12 bytes, and only during a
 // session-create of a live, signed dialog (the provider's per-consumer
 // create rate bounds how often).
 const (
 	MaxCandidates = 4
-	PunchAgain    = 300 * time.Millisecond
 	// PunchTTL makes the packet die past the provider's own router and the
 	// next hop: it opens the provider's NAT for the consumer's address and
 	// port, but never reaches the consumer's NAT, whose state for an

@@ -154,7 +154,9 @@ func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessa
 		if err := punch(p.port, cands); err != nil {
 			p.logger.Warn("punching to the consumer failed", "session", s.ID, "candidates", cands, "err", err)
 		}
-		time.AfterFunc(PunchAgain, func() { punch(p.port, cands) })
+		for _, after := range PunchAgain {
+			time.AfterFunc(after, func() { punch(p.port, cands) })
+		}
 	}
 	gw := p.subnet.Addr().Next()
 	return json.Marshal(ProviderConfig{PublicKey: p.pub.String(), Endpoint: p.endpoint.String(), Address: netip.PrefixFrom(addr, 32).String(), DNS: gw.String()})

@@ -233,13 +233,17 @@ func printConnection(out io.Writer, c api.Connection) error {
 
 func printServices(out io.Writer, svcs []api.Service) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tTYPE\tPROVIDER\tCOUNTRY\tPRICE/HOUR\tPRICE/GIB\tSESSIONS\tANNOUNCED")
+	fmt.Fprintln(w, "ID\tTYPE\tPROVIDER\tCOUNTRY\tPRICE/HOUR\tPRICE/GIB\tSESSIONS\tREACH\tANNOUNCED")
 	for _, s := range svcs {
 		ann := s.AnnouncedAt.Format(time.RFC3339)
 		if s.AnnounceErr != "" {
 			ann = "failing: " + s.AnnounceErr
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", s.ID, s.Type, s.ProviderID, s.Options.Country, s.Options.PriceHour, s.Options.PriceGiB, s.Sessions, s.Options.MaxSessions, ann)
+		reach := "-"
+		if s.Reachability != "" {
+			reach = s.Reachability + " " + s.Endpoint
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", s.ID, s.Type, s.ProviderID, s.Options.Country, s.Options.PriceHour, s.Options.PriceGiB, s.Sessions, s.Options.MaxSessions, reach, ann)
 	}
 	return w.Flush()
 }
