@@ -97,7 +97,8 @@ func TestHomeRouters(t *testing.T) {
 			pass := writeFile(t, dir, "pass", "pw\n")
 			provider := newIdentityIn(t, providerNS, ln, filepath.Join(dir, "provider"), pass, true)
 			consumer := newIdentityIn(t, h.Consumer, ln, filepath.Join(dir, "consumer"), pass, true)
-			pd := startDaemonIn(t, providerNS, ln, filepath.Join(dir, "provider"), "--wireguard-port", "0", "--wireguard-subnet", "198.19.0.0/16", "--country", "DE")
+			pd := startDaemonIn(t, providerNS, ln, filepath.Join(dir, "provider"), "--wireguard-port", "0", "--wireguard-subnet", "198.19.0.0/16", "--country", "DE",
+				"--nat-check-every", "2s")
 			cd := startDaemonIn(t, h.Consumer, ln, filepath.Join(dir, "consumer"))
 			mustMystIn(t, providerNS, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
 			mustMystIn(t, h.Consumer, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
@@ -177,6 +178,47 @@ func TestHomeRouters(t *testing.T) {
 			}
 			slices.Sort(times)
 			t.Logf("%s: API connect %v, median %s", c.name, times, times[1].Round(time.Millisecond))
+
+			if c.name == "punch" {
+				// The ISP gives the provider's router a new address: the
+				// provider notices (STUN every 2 s here), says so, points
+				// its service there, and the next connect goes there.
+				if _, err := cd.client.Connect(ctx, req); err != nil {
+					t.Fatal(err)
+				}
+				if err := h.MoveProviderRouter(); err != nil {
+					t.Fatal(err)
+				}
+				moved := time.Now()
+				deadline := time.Now().Add(20 * time.Second)
+				for {
+					ss, err := pd.client.Services(ctx)
+					if err == nil && len(ss) == 1 && strings.HasPrefix(ss[0].Endpoint, netlab.ProviderRouterMovedIP+":") {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("the service still at %+v 20 s after the router's address changed\nprovider log:\n%s", ss, pd.stderr.String())
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+				t.Logf("the provider moved its service %s after the address change", time.Since(moved).Round(time.Millisecond))
+				if log := pd.stderr.String(); !strings.Contains(log, "this node's public side changed") || !strings.Contains(log, "service moved to the new public address") {
+					t.Fatalf("no clear log of the change:\n%s", log)
+				}
+				if v, err := pd.client.NAT(ctx); err != nil || v.PublicIP != netlab.ProviderRouterMovedIP {
+					t.Fatalf("GET /nat after the move: %+v %v", v, err)
+				}
+				cd.client.Disconnect(ctx)
+				if _, err := cd.client.Connect(ctx, req); err != nil {
+					t.Fatalf("connect after the move: %v\nprovider log:\n%s", err, pd.stderr.String())
+				}
+				if got := homeGet(t, h, web); got != netlab.ProviderRouterMovedIP {
+					t.Fatalf("after the move the web host saw %s, want %s", got, netlab.ProviderRouterMovedIP)
+				}
+				if _, err := cd.client.Disconnect(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
 
 			began = time.Now()
 			mustMystIn(t, providerNS, append(pd.args, "service", "stop", svc)...)

@@ -250,6 +250,25 @@ uuid=%x-%x-%x-%x-%x
 	return nil, fmt.Errorf("miniupnpd did not start listening within 10 s: %s", b)
 }
 
+// ProviderRouterMovedIP is the provider router's external address after
+// MoveProviderRouter (an ISP handing out a new address).
+const ProviderRouterMovedIP = "198.18.10.3"
+
+// MoveProviderRouter gives the provider's router a new external address,
+// as an ISP does now and then: connections through the old one break.
+func (h *Home) MoveProviderRouter() error {
+	for _, s := range [][]string{
+		{"-n", h.ProviderRouter, "addr", "del", ProviderRouterIP + "/24", "dev", h.ProviderWAN},
+		{"-n", h.ProviderRouter, "addr", "add", ProviderRouterMovedIP + "/24", "dev", h.ProviderWAN},
+		{"-n", h.ProviderRouter, "route", "replace", "default", "via", "198.18.10.1"},
+	} {
+		if err := run(s...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // UPnPRules lists the port forwards miniupnpd holds in the provider's
 // router (its nftables chain).
 func (h *Home) UPnPRules() (string, error) {

@@ -75,8 +75,11 @@ func (n *Node) detectNAT(ctx context.Context) api.NAT {
 	case prev.CheckedAt.IsZero():
 		n.logger.Info("public side of this node", "nat", v.NAT, "public_ip", v.PublicIP, "override", v.Override, "stun_errors", v.Errors)
 	case prev.NAT != v.NAT || prev.PublicIP != v.PublicIP:
-		n.logger.Warn("this node's public side changed; running services keep what they announced until restarted", "nat", v.NAT, "was", prev.NAT,
+		n.logger.Warn("this node's public side changed", "nat", v.NAT, "was", prev.NAT,
 			"public_ip", v.PublicIP, "was_ip", prev.PublicIP, "stun_errors", v.Errors)
+		if ip, err := netip.ParseAddr(v.PublicIP); err == nil && prev.PublicIP != v.PublicIP && !n.cfg.PublicIP.IsValid() {
+			n.movePublic(ctx, ip, stun.NAT(v.NAT))
+		}
 	}
 	return v
 }
@@ -100,7 +103,7 @@ func (n *Node) NAT() api.NAT {
 func (n *Node) watchNAT() {
 	defer n.wg.Done()
 	last := addrKey()
-	t := time.NewTicker(5 * time.Second)
+	t := time.NewTicker(min(5*time.Second, n.cfg.NATCheckEvery))
 	defer t.Stop()
 	lastCheck := time.Now()
 	for {
@@ -110,7 +113,7 @@ func (n *Node) watchNAT() {
 		case <-t.C:
 		}
 		k := addrKey()
-		if k == last && time.Since(lastCheck) < NATCheckEvery {
+		if k == last && time.Since(lastCheck) < n.cfg.NATCheckEvery {
 			continue
 		}
 		if k != last {
@@ -140,6 +143,45 @@ func (n *Node) stunFor() []netip.AddrPort {
 	defer cancel()
 	s, _ := n.stunServers(ctx)
 	return s
+}
+
+// movePublic points the running tunnel services at the node's new public
+// address (same ports: a mapping stays on the router, a cone NAT keeps
+// its port when it can) and announces them again. Sessions already up
+// whose consumer cannot follow end and reconnect to the new address.
+func (n *Node) movePublic(ctx context.Context, ip netip.Addr, nat stun.NAT) {
+	n.mu.Lock()
+	var svcs []*service
+	for _, s := range n.services {
+		s.mu.Lock()
+		if s.reach.endpoint.IsValid() {
+			svcs = append(svcs, s)
+		}
+		s.mu.Unlock()
+	}
+	n.mu.Unlock()
+	for _, s := range svcs {
+		s.mu.Lock()
+		ep := netip.AddrPortFrom(ip, s.reach.endpoint.Port())
+		s.mu.Unlock()
+		mover, ok := s.provided.Provisioner.(interface{ SetEndpoint(netip.AddrPort) })
+		if !ok {
+			n.logger.Warn("this service cannot change its public address while it runs: restart it (`myst service stop`, `myst service start`)", "service", s.info.ID, "type", s.info.Type)
+			continue
+		}
+		mover.SetEndpoint(ep)
+		s.mu.Lock()
+		old := s.reach.endpoint
+		s.reach.endpoint = ep
+		if s.reach.nat != stun.Mapped && s.reach.nat != stun.Public && (nat == stun.Cone || nat == stun.Symmetric) {
+			s.reach.nat = nat
+		}
+		s.mu.Unlock()
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := n.announce(actx, s)
+		cancel()
+		n.logger.Warn("service moved to the new public address; new sessions go there", "service", s.info.ID, "endpoint", ep, "was", old, "announce_err", err)
+	}
 }
 
 // reach is how consumers reach one tunnel service.

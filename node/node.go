@@ -48,6 +48,9 @@ type Config struct {
 	Country, City string
 	// PublicIP is the address consumers reach this node's services at.
 	PublicIP netip.Addr
+	// NATCheckEvery is how often the node asks STUN again (default
+	// NATCheckEvery); it asks at once when the host's addresses change.
+	NATCheckEvery time.Duration
 	// AnnounceEvery is how often a service re-posts its proposal (default 30 s).
 	AnnounceEvery time.Duration
 	// KeepAliveEvery is how often a consumer session pings its provider
@@ -137,6 +140,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if len(cfg.Network.BrokerURLs) == 0 {
 		return nil, errors.New("node.New: the network file has no broker_urls; the daemon needs a broker (`myst localnet` provides one)")
+	}
+	if cfg.NATCheckEvery <= 0 {
+		cfg.NATCheckEvery = NATCheckEvery
 	}
 	if cfg.AnnounceEvery <= 0 {
 		cfg.AnnounceEvery = 30 * time.Second

@@ -43,6 +43,9 @@ type service struct {
 
 func (n *Node) buildProposal(s *service) *proposal.Proposal {
 	o := s.info.Options
+	s.mu.Lock()
+	reach := s.reach.nat
+	s.mu.Unlock()
 	return &proposal.Proposal{
 		FormatVersion: proposal.FormatVersion,
 		ProviderID:    s.signer.Address().Hex(),
@@ -54,7 +57,7 @@ func (n *Node) buildProposal(s *service) *proposal.Proposal {
 			Type: proposal.ContactNATS, BrokerURLs: n.cfg.Network.BrokerURLs[:min(len(n.cfg.Network.BrokerURLs), proposal.MaxBrokerURLs)],
 			Subject: broker.Mailbox(s.signer.Address()),
 		}},
-		Reachability: string(s.reach.nat),
+		Reachability: string(reach),
 		UpdatedAt:    time.Now().UTC().Truncate(time.Millisecond),
 	}
 }
@@ -206,11 +209,11 @@ func (n *Node) serviceView(s *service) api.Service {
 	v := s.info
 	s.mu.Lock()
 	v.AnnouncedAt, v.AnnounceErr, v.Proposal = s.announcedAt, s.announceErr, s.proposal
-	s.mu.Unlock()
-	v.Sessions = n.provider.CountFor(s.info.ID)
 	if s.reach.endpoint.IsValid() {
 		v.Reachability, v.Endpoint = string(s.reach.nat), s.reach.endpoint.String()
 	}
+	s.mu.Unlock()
+	v.Sessions = n.provider.CountFor(s.info.ID)
 	return v
 }
 

@@ -162,6 +162,14 @@ func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessa
 	return json.Marshal(ProviderConfig{PublicKey: p.pub.String(), Endpoint: p.endpoint.String(), Address: netip.PrefixFrom(addr, 32).String(), DNS: gw.String()})
 }
 
+// SetEndpoint changes where new sessions are told to send (the node's
+// public address moved).
+func (p *provisioner) SetEndpoint(ep netip.AddrPort) {
+	p.mu.Lock()
+	p.endpoint = ep
+	p.mu.Unlock()
+}
+
 // freeAddr is the lowest tunnel address no session holds (the first is the
 // provider's).
 func (p *provisioner) freeAddr() (netip.Addr, error) {

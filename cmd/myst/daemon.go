@@ -32,7 +32,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	var country, city, geoipDB, publicIP string
 	var uplink, vpnBinary string
 	tunnelPorts, tunnelSubnets := map[string]*int{}, map[string]*string{}
-	var invoiceEvery, grace time.Duration
+	var invoiceEvery, grace, natEvery time.Duration
 	var threshold string
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -63,6 +63,9 @@ func newDaemonCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("--%s-subnet %q: want an IPv4 prefix of /24 or larger, like 10.88.0.0/16", name, *tunnelSubnets[name])
 				}
 				tunnels[name] = node.TunnelConfig{Port: *port, Subnet: subnet}
+			}
+			if natEvery < time.Second || natEvery > time.Hour {
+				return fmt.Errorf("--nat-check-every %s: must be between 1s and 1h", natEvery)
 			}
 			if invoiceEvery < 100*time.Millisecond || invoiceEvery > time.Hour {
 				return fmt.Errorf("--invoice-every %s: must be between 100ms and 1h", invoiceEvery)
@@ -101,7 +104,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			}
 			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			n, err := node.New(startCtx, node.Config{DataDir: g.dataDir, Network: nf, LightKDF: g.lightKDF, Version: version, Logger: logger,
-				Country: country, City: city, PublicIP: pub,
+				Country: country, City: city, PublicIP: pub, NATCheckEvery: natEvery,
 				Tunnels: tunnels, Uplink: uplink, OpenVPNBinary: vpnBinary,
 				Payments: node.PaymentsConfig{InvoiceEvery: invoiceEvery, Grace: grace, SettleThreshold: thr}})
 			cancel()
@@ -138,6 +141,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&uplink, "openvpn-uplink", "", "the same as --uplink")
 	cmd.Flags().MarkDeprecated("openvpn-uplink", "use --uplink")
 	cmd.Flags().StringVar(&vpnBinary, "openvpn-binary", "openvpn", "the openvpn program")
+	cmd.Flags().DurationVar(&natEvery, "nat-check-every", node.NATCheckEvery, "how often to ask STUN whether the public address or NAT changed (also at once when the host's addresses change)")
 	cmd.Flags().DurationVar(&invoiceEvery, "invoice-every", 5*time.Second, "how often a provider invoices a priced session")
 	cmd.Flags().DurationVar(&grace, "payment-grace", 20*time.Second, "end a session whose consumer has not paid this long")
 	cmd.Flags().StringVar(&threshold, "settle-threshold", "1", "settle on chain once this much MYSTT is unsettled from one consumer")
