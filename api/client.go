@@ -80,6 +80,12 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 }
 
 // Identities is GET /identities.
+// UICode asks for a one-time web UI sign-in code.
+func (c *Client) UICode(ctx context.Context) (UICode, error) {
+	var v UICode
+	return v, c.do(ctx, http.MethodPost, "/ui/codes", nil, &v)
+}
+
 // NAT is what the daemon knows of its public side.
 func (c *Client) NAT(ctx context.Context) (NAT, error) {
 	var v NAT

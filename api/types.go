@@ -43,6 +43,23 @@ type PortMapping struct {
 	Renewed      time.Time `json:"renewed"`
 }
 
+// UICode is POST /ui/codes: a one-time sign-in code for the web UI.
+type UICode struct {
+	Code    string    `json:"code"`
+	Expires time.Time `json:"expires"`
+}
+
+// UISignIn is POST /ui/session.
+type UISignIn struct {
+	Code string `json:"code"`
+}
+
+// UISession is the web UI's session: its CSRF token goes in X-Myst-CSRF.
+type UISession struct {
+	CSRF    string    `json:"csrf"`
+	Expires time.Time `json:"expires"`
+}
+
 // Identity is one identity in the node's keystore.
 type Identity struct {
 	ID       string `json:"id"`

@@ -46,7 +46,18 @@ const maxBody = 64 << 10
 // Handler serves the API. Every request must carry "Authorization: Bearer
 // <token>". metrics, if not nil, is served at /metrics behind the same token.
 func Handler(b Node, token string, metrics http.Handler) http.Handler {
+	ui := newUIAuth()
 	mux := http.NewServeMux()
+	// A one-time sign-in code for the web UI: the bearer token only (the
+	// CLI's `myst ui`), never a UI session.
+	mux.HandleFunc("POST /ui/codes", func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) != 1 {
+			writeJSON(w, http.StatusForbidden, api.Error{Error: "sign-in codes are given to the API token's holder only: run `myst ui`"})
+			return
+		}
+		code, exp := ui.newCode()
+		writeJSON(w, http.StatusCreated, api.UICode{Code: code, Expires: exp.UTC()})
+	})
 	mux.HandleFunc("GET /healthcheck", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Health())
 	})
@@ -242,14 +253,19 @@ func Handler(b Node, token string, metrics http.Handler) http.Handler {
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
 	}
-	return requireToken(token, mux)
+	top := http.NewServeMux()
+	ui.routes(top)
+	top.Handle("/", requireToken(token, ui, mux))
+	return top
 }
 
-func requireToken(token string, next http.Handler) http.Handler {
+// requireToken lets through requests with the bearer token, and the web
+// UI's with its session cookie and CSRF token.
+func requireToken(token string, ui *uiAuth, next http.Handler) http.Handler {
 	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
+		if subtle.ConstantTimeCompare(got, want) != 1 && (len(got) > 0 || !ui.allowed(r)) {
 			writeJSON(w, http.StatusUnauthorized, api.Error{Error: "missing or wrong API token: send Authorization: Bearer <contents of <data-dir>/api-token>"})
 			return
 		}
