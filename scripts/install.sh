@@ -10,7 +10,7 @@ if ! command -v go >/dev/null; then
 	exit 1
 fi
 
-packages=(iproute2 ca-certificates postgresql openvpn iptables procps wireguard-tools e2fsprogs mount util-linux openresolv dnsmasq-base miniupnpd-nftables nftables)
+packages=(iproute2 ca-certificates postgresql openvpn iptables procps wireguard-tools e2fsprogs mount util-linux openresolv dnsmasq-base miniupnpd-nftables nftables chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
