@@ -66,7 +66,7 @@ func TestWebUI(t *testing.T) {
 		t.Helper()
 		for _, w := range []int64{1440, 375} {
 			run(ctx, "screenshot "+name, chromedp.EmulateViewport(w, 900), chromedp.Sleep(150*time.Millisecond))
-			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +83,8 @@ func TestWebUI(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				if strings.Contains(got, want) {
+				// "=text": exactly; else: contains.
+				if w, exact := strings.CutPrefix(want, "="); (exact && got == w) || (!exact && strings.Contains(got, w)) {
 					return nil
 				}
 				select {
@@ -144,7 +145,7 @@ func TestWebUI(t *testing.T) {
 	run(cctx, "deposit", chromedp.SendKeys(chromedp.ID("deposit-amount"), "50"), chromedp.Click(chromedp.ID("deposit")),
 		waitText(cctx, "#bal-deposit", "50"))
 	run(cctx, "filter", chromedp.SendKeys(chromedp.ID("f-country"), "DE"), chromedp.WaitVisible(chromedp.CSS("button.connect")))
-	run(cctx, "connect", chromedp.Click(chromedp.CSS("button.connect")), waitText(cctx, "#conn-state", "Connected"))
+	run(cctx, "connect", chromedp.Click(chromedp.CSS("button.connect:not([disabled])")), waitText(cctx, "#conn-state", "=Connected"))
 	d1, _ := chromedp.Run(cctx, chromedp.Text(chromedp.ID("conn-duration")))
 	run(cctx, "wait", chromedp.Sleep(2500*time.Millisecond))
 	d2, _ := chromedp.Run(cctx, chromedp.Text(chromedp.ID("conn-duration")))
@@ -170,7 +171,7 @@ func TestWebUI(t *testing.T) {
 	}))
 	t.Logf("connected: duration %q then %q, cost %q", d1, d2, cost)
 	shot(cctx, "consumer")
-	run(cctx, "disconnect", chromedp.Click(chromedp.ID("disconnect")), waitText(cctx, "#conn-state", "NotConnected"))
+	run(cctx, "disconnect", chromedp.Click(chromedp.ID("disconnect")), waitText(cctx, "#conn-state", "=NotConnected"))
 
 	// The provider's earnings show the session.
 	run(ctx, "earnings", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {

@@ -100,7 +100,12 @@ function el(tag, attrs, ...kids) {
   return e;
 }
 
-function fill(tbody, rows, cols, empty) {
+// fill replaces a table's rows, unless what they show is unchanged (rows
+// stay in place: focus, hover and clicks are not disturbed every second).
+function fill(tbody, key, build, cols, empty) {
+  if (tbody.dataset.key === key) return;
+  tbody.dataset.key = key;
+  const rows = build();
   tbody.replaceChildren();
   if (!rows.length) {
     tbody.append(el("tr", {}, el("td", { class: "empty", colspan: String(cols), text: empty })));
@@ -199,7 +204,8 @@ async function refreshNode() {
       call("GET", `/identities/${i.id}/registration`).then((r) => { state.regs[i.id] = r.registered; }).catch(() => {});
     }
   }
-  const rows = state.ids.map((i) => {
+  const regs = state.ids.map((i) => state.regs[i.id]);
+  fill($("identities"), JSON.stringify([state.ids, regs]), () => state.ids.map((i) => {
     const pass = el("input", { type: "password", "aria-label": "Passphrase for " + i.id, autocomplete: "current-password", placeholder: "passphrase" });
     const btn = el("button", { type: "button", class: "secondary", text: "Unlock" });
     btn.addEventListener("click", () => act(btn, async () => {
@@ -216,13 +222,13 @@ async function refreshNode() {
       el("td", {}, i.unlocked ? el("span", { class: "pill ok", text: "unlocked" }) : el("span", { class: "pill", text: "locked" })),
       el("td", {}, regCell),
       el("td", {}, i.unlocked ? "" : el("div", { class: "row" }, pass, btn)));
-  });
-  fill($("identities"), rows, 4, "No identity yet: create one below.");
+  }), 4, "No identity yet: create one below.");
 }
 
 async function refreshProvider() {
   const [svcs, sess] = await Promise.all([call("GET", "/services"), call("GET", "/sessions")]);
-  fill($("services"), (svcs.services || []).map((s) => {
+  const live = (svcs.services || []).map((s) => [s.id, s.type, s.options, s.sessions, s.reachability]);
+  fill($("services"), JSON.stringify(live), () => (svcs.services || []).map((s) => {
     const stop = el("button", { type: "button", class: "danger", text: "Stop", "aria-label": "Stop " + s.type + " service" });
     stop.addEventListener("click", () => act(stop, () => call("DELETE", "/services/" + s.id)));
     return el("tr", { "data-service": s.type },
@@ -233,7 +239,7 @@ async function refreshProvider() {
       el("td", { text: s.reachability || "–" }),
       el("td", {}, stop));
   }), 6, "No service running: start one above.");
-  fill($("sessions"), (sess.sessions || []).map((s) => el("tr", {},
+  fill($("sessions"), JSON.stringify(sess.sessions || []), () => (sess.sessions || []).map((s) => el("tr", {},
     el("td", { class: "mono", text: short(s.consumer_id) }),
     el("td", { text: s.service_type + " · " + s.state }),
     el("td", { text: duration(s.duration_ns) }),
@@ -302,7 +308,8 @@ async function refreshConsumer() {
   if (!validFilters()) return;
   const l = await call("GET", "/proposals?" + proposalQuery());
   const list = sortProposals(l.proposals || []);
-  fill($("proposals"), list.map((p) => {
+  const shown = list.map((p) => [p.provider_id, p.service_type, p.location, p.price, p.reachability]);
+  fill($("proposals"), JSON.stringify([shown, c.state === "NotConnected"]), () => list.map((p) => {
     const btn = el("button", { type: "button", class: "connect", "data-provider": p.provider_id, text: "Connect", "aria-label": `Connect to ${p.service_type} in ${p.location.country}` });
     btn.disabled = c.state !== "NotConnected";
     btn.addEventListener("click", () => act(btn, () => connectTo(p, btn)));
