@@ -116,9 +116,24 @@ func TestWebUI(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#identities input[type=password]`), "pw"),
 		chromedp.Click(chromedp.CSS(`#identities button`)),
 		waitText(ctx, "#identities", "unlocked"), waitText(ctx, "#identities", "registered"))
+	// A new identity from the UI: created, unlocked, registered on chain.
+	run(ctx, "create identity", chromedp.SendKeys(chromedp.ID("create-pass"), "pw2"), chromedp.Click(chromedp.ID("create-btn")),
+		chromedp.WaitReady(chromedp.CSS("#identities tr:nth-child(2)")))
+	ids2, err := pd.client.Identities(ctx)
+	if err != nil || len(ids2) != 2 {
+		t.Fatalf("identities after create: %v %v", ids2, err)
+	}
+	fresh := ids2[0].ID
+	if fresh == provider {
+		fresh = ids2[1].ID
+	}
+	row := `#identities tr[data-id="` + fresh + `"]`
+	run(ctx, "unlock the new identity", chromedp.SendKeys(chromedp.CSS(row+" input"), "pw2"), chromedp.Click(chromedp.CSS(row+" button")),
+		waitText(ctx, row, "unlocked"), waitText(ctx, row, "Register"))
+	run(ctx, "register the new identity", chromedp.Click(chromedp.CSS(row+" button")), waitText(ctx, row, "registered"))
 	shot(ctx, "node")
 	run(ctx, "provider tab", chromedp.Click(chromedp.ID("tab-provider")), chromedp.WaitVisible(chromedp.ID("svc-form")),
-		waitOption(ctx, "#svc-identity"))
+		waitOption(ctx, "#svc-identity"), chromedp.SetValue(chromedp.ID("svc-identity"), provider))
 	// A value out of range: named, nothing sent.
 	run(ctx, "bad form", chromedp.SetValue(chromedp.ID("svc-max"), "0"), chromedp.Click(chromedp.ID("svc-start")),
 		waitText(ctx, `.field-error[data-for="svc"]`, "Max sessions"), waitText(ctx, "#services", "No service running"))

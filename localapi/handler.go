@@ -21,6 +21,7 @@ type Node interface {
 	CreateIdentity(passphrase string) (string, error)
 	Unlock(id, passphrase string) error
 	Registration(ctx context.Context, id string) (api.Registration, error)
+	Register(ctx context.Context, id string) (api.Registration, error)
 	OpenDialog(ctx context.Context, req api.DialogRequest) (api.Dialog, error)
 	Ping(ctx context.Context, dialogID string, req api.PingRequest) (api.Ping, error)
 	CloseDialog(dialogID string) error
@@ -101,6 +102,14 @@ func Handler(b Node, token string, metrics http.Handler) http.Handler {
 	})
 	mux.HandleFunc("GET /identities/{id}/registration", func(w http.ResponseWriter, r *http.Request) {
 		reg, err := b.Registration(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, reg)
+	})
+	mux.HandleFunc("POST /identities/{id}/register", func(w http.ResponseWriter, r *http.Request) {
+		reg, err := b.Register(r.Context(), r.PathValue("id"))
 		if err != nil {
 			writeError(w, err)
 			return

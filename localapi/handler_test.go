@@ -19,6 +19,9 @@ import (
 type stubNode struct{ opened []api.DialogRequest }
 
 func (s *stubNode) Health() api.Health                    { return api.Health{Status: "ok"} }
+func (s *stubNode) Register(context.Context, string) (api.Registration, error) {
+	return api.Registration{}, nil
+}
 func (s *stubNode) NAT() api.NAT                          { return api.NAT{NAT: "public"} }
 func (s *stubNode) Identities() ([]api.Identity, error)   { return []api.Identity{{ID: "0xabc"}}, nil }
 func (s *stubNode) CreateIdentity(string) (string, error) { return "0xnew", nil }

@@ -177,6 +177,34 @@ func (n *Node) Registration(ctx context.Context, id string) (api.Registration, e
 	return api.Registration{ID: addr.Hex(), Registered: ok}, nil
 }
 
+// Register registers an unlocked identity, gas paid by the network's gas
+// payer when it has one, else by the identity itself; it returns once the
+// transaction is mined (or at once when it is registered already).
+func (n *Node) Register(ctx context.Context, id string) (api.Registration, error) {
+	addr, err := parseID("id", id)
+	if err != nil {
+		return api.Registration{}, err
+	}
+	signer, err := n.unlocked("id", addr)
+	if err != nil {
+		return api.Registration{}, err
+	}
+	payer := signer
+	if n.cfg.Network.HasGasPayer() {
+		if payer, err = n.cfg.Network.GasPayer(); err != nil {
+			return api.Registration{}, upstreamf("the network's gas payer: %w", err)
+		}
+	}
+	if _, err := n.reg.Register(ctx, signer, payer, nil); err != nil {
+		if errors.Is(err, registry.ErrNoFunds) && payer == signer {
+			return api.Registration{}, upstreamf("%w: send ether to %s to pay for the registration", err, addr.Hex())
+		}
+		return api.Registration{}, upstreamf("register %s: %w", addr.Hex(), err)
+	}
+	n.logger.Info("identity registered", "id", addr.Hex())
+	return n.Registration(ctx, id)
+}
+
 // OpenDialog opens a dialog from an unlocked identity to a provider.
 func (n *Node) OpenDialog(ctx context.Context, req api.DialogRequest) (api.Dialog, error) {
 	consumer, err := parseID("consumer_id", req.ConsumerID)

@@ -215,9 +215,19 @@ async function refreshNode() {
       pass.value = "";
     }));
     const reg = state.regs[i.id];
-    const regCell = reg === undefined ? "…" : reg ? el("span", { class: "pill ok", text: "registered" })
-      : el("span", { class: "muted", text: "no: myst identity register " + short(i.id) });
-    return el("tr", {},
+    let regCell = reg === undefined ? "…" : reg ? el("span", { class: "pill ok", text: "registered" }) : el("span", { class: "muted", text: "no" });
+    if (reg === false && i.unlocked) {
+      const rb = el("button", { type: "button", class: "secondary", text: "Register" });
+      rb.addEventListener("click", () => act(rb, async () => {
+        rb.textContent = "Waiting for the chain…";
+        const r = await call("POST", `/identities/${i.id}/register`);
+        state.regs[i.id] = r.registered;
+      }));
+      regCell = el("div", { class: "row" }, regCell, rb);
+    } else if (reg === false) {
+      regCell = el("span", { class: "muted", text: "no (unlock it to register)" });
+    }
+    return el("tr", { "data-id": i.id },
       el("td", { class: "mono", text: i.id }),
       el("td", {}, i.unlocked ? el("span", { class: "pill ok", text: "unlocked" }) : el("span", { class: "pill", text: "locked" })),
       el("td", {}, regCell),
