@@ -18,7 +18,7 @@ import (
 // stubNode is a unit-test stand-in; the e2e tests drive the real node.
 type stubNode struct{ opened []api.DialogRequest }
 
-func (s *stubNode) Health() api.Health                    { return api.Health{Status: "ok"} }
+func (s *stubNode) Health() api.Health { return api.Health{Status: "ok"} }
 func (s *stubNode) Register(context.Context, string) (api.Registration, error) {
 	return api.Registration{}, nil
 }

@@ -20,7 +20,10 @@ import (
 
 // Config says where and how to serve.
 type Config struct {
-	Addr      string // host:port; port 0 picks a free one
+	Addr string // host:port; port 0 picks a free one
+	// UIAddr, if set, serves the same API and web UI on a second address
+	// (for a browser on another machine); the daemon warns about it.
+	UIAddr    string
 	TokenPath string // the bearer token is written here (0600) and removed on Close
 	Metrics   prometheus.Gatherer
 	Logger    *slog.Logger
@@ -30,6 +33,7 @@ type Config struct {
 type Server struct {
 	cfg  Config
 	ln   net.Listener
+	uiLn net.Listener // UIAddr's, nil without
 	http *http.Server
 	wg   sync.WaitGroup
 	once sync.Once
@@ -58,7 +62,16 @@ func Listen(b Node, cfg Config) (*Server, error) {
 	if cfg.Metrics != nil {
 		metrics = promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{})
 	}
-	s := &Server{cfg: cfg, ln: ln, http: &http.Server{
+	var uiLn net.Listener
+	if cfg.UIAddr != "" {
+		if uiLn, err = net.Listen("tcp", cfg.UIAddr); err != nil {
+			ln.Close()
+			os.Remove(cfg.TokenPath)
+			return nil, fmt.Errorf("--ui-addr %s: %w", cfg.UIAddr, err)
+		}
+		cfg.Logger.Warn("the web UI and the API also listen on --ui-addr: anyone who can reach it and holds a sign-in link or the API token controls this node; prefer an SSH tunnel to the loopback address", "ui_addr", uiLn.Addr().String())
+	}
+	s := &Server{cfg: cfg, ln: ln, uiLn: uiLn, http: &http.Server{
 		Handler:           Handler(b, token, metrics),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -67,18 +80,31 @@ func Listen(b Node, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// UIAddr is the address of --ui-addr ("" without).
+func (s *Server) UIAddr() string {
+	if s.uiLn == nil {
+		return ""
+	}
+	return s.uiLn.Addr().String()
+}
+
 // Addr is the address the API listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Start serves requests until Close.
 func (s *Server) Start() {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		if err := s.http.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.cfg.Logger.Error("api server", "err", err)
+	for _, ln := range []net.Listener{s.ln, s.uiLn} {
+		if ln == nil {
+			continue
 		}
-	}()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.cfg.Logger.Error("api server", "err", err)
+			}
+		}()
+	}
 }
 
 // Close stops serving (requests in flight get 5 s to finish) and removes
@@ -91,6 +117,9 @@ func (s *Server) Close() {
 			s.http.Close()
 		}
 		s.ln.Close()
+		if s.uiLn != nil {
+			s.uiLn.Close()
+		}
 		s.wg.Wait()
 		os.Remove(s.cfg.TokenPath)
 	})

@@ -204,5 +204,3 @@ func (a *uiAuth) routes(mux *http.ServeMux) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
-
-

@@ -126,3 +126,24 @@ func TestUIExpiry(t *testing.T) {
 		t.Fatal("an expired session was taken")
 	}
 }
+
+// TestUIAddr: --ui-addr serves the same UI and API on a second address,
+// with the same sign-in rules.
+func TestUIAddr(t *testing.T) {
+	s, err := Listen(&stubNode{}, Config{Addr: "127.0.0.1:0", UIAddr: "127.0.0.1:0", TokenPath: t.TempDir() + "/token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer s.Close()
+	for path, want := range map[string]int{"/ui/": 200, "/identities": 401} {
+		resp, err := http.Get("http://" + s.UIAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s on --ui-addr: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+}

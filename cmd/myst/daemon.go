@@ -29,7 +29,7 @@ var version = "dev"
 
 func newDaemonCmd(g *globals) *cobra.Command {
 	var verbose bool
-	var country, city, geoipDB, publicIP string
+	var country, city, geoipDB, publicIP, uiAddr string
 	var uplink, vpnBinary string
 	tunnelPorts, tunnelSubnets := map[string]*int{}, map[string]*string{}
 	var invoiceEvery, grace, natEvery time.Duration
@@ -113,7 +113,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			}
 			defer n.Close()
 			tokenPath := filepath.Join(g.dataDir, api.TokenFile)
-			srv, err := localapi.Listen(n, localapi.Config{Addr: g.apiAddr, TokenPath: tokenPath, Metrics: n.Metrics(), Logger: logger})
+			srv, err := localapi.Listen(n, localapi.Config{Addr: g.apiAddr, UIAddr: uiAddr, TokenPath: tokenPath, Metrics: n.Metrics(), Logger: logger})
 			if err != nil {
 				return fmt.Errorf("localapi.Listen: %w", err)
 			}
@@ -141,6 +141,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&uplink, "openvpn-uplink", "", "the same as --uplink")
 	cmd.Flags().MarkDeprecated("openvpn-uplink", "use --uplink")
 	cmd.Flags().StringVar(&vpnBinary, "openvpn-binary", "openvpn", "the openvpn program")
+	cmd.Flags().StringVar(&uiAddr, "ui-addr", "", "also serve the web UI (and the API) on this host:port, e.g. for a browser on another machine of the LAN; off by default (the API listens on loopback only)")
 	cmd.Flags().DurationVar(&natEvery, "nat-check-every", node.NATCheckEvery, "how often to ask STUN whether the public address or NAT changed (also at once when the host's addresses change)")
 	cmd.Flags().DurationVar(&invoiceEvery, "invoice-every", 5*time.Second, "how often a provider invoices a priced session")
 	cmd.Flags().DurationVar(&grace, "payment-grace", 20*time.Second, "end a session whose consumer has not paid this long")

@@ -13,6 +13,7 @@ import (
 
 func newUICmd(g *globals) *cobra.Command {
 	var open bool
+	var host string
 	cmd := &cobra.Command{
 		Use:   "ui",
 		Short: "Print a sign-in link to the daemon's web UI (valid once, for 2 minutes)",
@@ -23,7 +24,10 @@ the desktop's browser with it (xdg-open).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return ask(g, cmd, 30*time.Second, (*api.Client).UICode, func(out io.Writer, c api.UICode) error {
-				u := fmt.Sprintf("http://%s/ui/#code=%s", g.apiAddr, c.Code)
+				if host == "" {
+					host = g.apiAddr
+				}
+				u := fmt.Sprintf("http://%s/ui/#code=%s", host, c.Code)
 				fmt.Fprintln(out, u)
 				if open {
 					ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
@@ -37,5 +41,6 @@ the desktop's browser with it (xdg-open).`,
 		},
 	}
 	cmd.Flags().BoolVar(&open, "open", false, "open the link in the desktop's browser")
+	cmd.Flags().StringVar(&host, "host", "", "host:port the browser reaches the daemon at (its --ui-addr; default --api-addr)")
 	return cmd
 }

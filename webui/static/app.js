@@ -106,6 +106,9 @@ function fill(tbody, key, build, cols, empty) {
   if (tbody.dataset.key === key) return;
   tbody.dataset.key = key;
   const rows = build();
+  // Column names ride on the cells: narrow screens show them inline.
+  const heads = [...tbody.parentElement.querySelectorAll("thead th")].map((th) => th.textContent);
+  for (const r of rows) [...r.children].forEach((td, i) => { if (heads[i]) td.dataset.label = heads[i]; });
   tbody.replaceChildren();
   if (!rows.length) {
     tbody.append(el("tr", {}, el("td", { class: "empty", colspan: String(cols), text: empty })));
