@@ -20,6 +20,8 @@ type Health struct {
 	Uptime  time.Duration `json:"uptime_ns"`
 	Version string        `json:"version"`
 	Broker  string        `json:"broker"` // connected, reconnecting, ...
+	// Chain is how far the registry cache has read the chain.
+	Chain string `json:"chain,omitempty"`
 }
 
 // NAT is GET /nat: what STUN tells of the node's public side.
@@ -234,6 +236,9 @@ type Earnings struct {
 	Settled    string `json:"settled"`   // MYSTT paid out on chain
 	Unsettled  string `json:"unsettled"` // MYSTT promised, not yet settled
 	Consumers  int    `json:"consumers"`
+	// SettleThreshold: unsettled promises of a consumer past it are
+	// settled on chain automatically.
+	SettleThreshold string `json:"settle_threshold,omitempty"`
 }
 
 // SettleRequest is POST /settle.

@@ -16,7 +16,11 @@ import (
 
 // Health reports the node's state.
 func (n *Node) Health() api.Health {
-	return api.Health{Status: "ok", Uptime: time.Since(n.started), Version: n.cfg.Version, Broker: n.brokerStatus()}
+	chain := "not read yet"
+	if st := n.cache.Stats(); st.ScannedTo > 0 {
+		chain = fmt.Sprintf("registry read to block %d", st.ScannedTo)
+	}
+	return api.Health{Status: "ok", Uptime: time.Since(n.started), Version: n.cfg.Version, Broker: n.brokerStatus(), Chain: chain}
 }
 
 // Identities lists the keystore, marking unlocked identities.

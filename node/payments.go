@@ -318,7 +318,11 @@ func (n *Node) Earnings(ctx context.Context, id string) (api.Earnings, error) {
 		settled.Add(settled, r.Settled)
 		unsettled.Add(unsettled, maxZero(r.Unsettled()))
 	}
-	return api.Earnings{ProviderID: provider.Hex(), Settled: proposal.FormatAmount(settled), Unsettled: proposal.FormatAmount(unsettled), Consumers: len(rs)}, nil
+	e := api.Earnings{ProviderID: provider.Hex(), Settled: proposal.FormatAmount(settled), Unsettled: proposal.FormatAmount(unsettled), Consumers: len(rs)}
+	if n.cfg.Payments.SettleThreshold != nil {
+		e.SettleThreshold = proposal.FormatAmount(n.cfg.Payments.SettleThreshold)
+	}
+	return e, nil
 }
 
 // Settle settles a provider's unsettled promises now.

@@ -183,6 +183,7 @@ async function refreshHealth() {
   $("health").textContent = `${h.status} · broker ${h.broker} · ${h.version}`;
   $("node-status").textContent = h.status;
   $("node-broker").textContent = h.broker;
+  $("node-chain").textContent = h.chain || "–";
   $("node-version").textContent = h.version;
   $("node-uptime").textContent = duration(h.uptime_ns);
 }
@@ -264,6 +265,7 @@ async function refreshProvider() {
     $("earn-settled").textContent = mystt(e.settled);
     $("earn-unsettled").textContent = mystt(e.unsettled);
     $("earn-consumers").textContent = String(e.consumers);
+    $("earn-threshold").textContent = e.settle_threshold ? mystt(e.settle_threshold) : "–";
   }
 }
 
