@@ -22,4 +22,13 @@ if ((${#missing[@]})); then
 fi
 
 go mod download
+# go-ethereum's own geth, at the version go.mod pins, for the end-to-end
+# tests against a separate chain process (e2e.TestDeployToRealChain).
+tools=/usr/local/lib/myst-tools
+gethv="$(go list -m -f '{{.Version}}' github.com/ethereum/go-ethereum)"
+if [[ ! -x "$tools/geth" || "$(cat "$tools/geth.version" 2>/dev/null)" != "$gethv" ]]; then
+	echo "install.sh: building geth $gethv into $tools (a few minutes, once)"
+	GOBIN="$tools" go install "github.com/ethereum/go-ethereum/cmd/geth@$gethv"
+	echo "$gethv" >"$tools/geth.version"
+fi
 echo "install.sh: ready ($(go version))"

@@ -40,7 +40,7 @@ func newRoot() *cobra.Command {
 	pf.BoolVar(&g.lightKDF, "lightkdf", false, "encrypt new keys with light scrypt (fast, weak: tests and throw-away networks only)")
 	pf.StringVar(&g.apiAddr, "api-addr", "127.0.0.1:4050", "host:port of the daemon's local API")
 	root.AddCommand(newIdentityCmd(g), newLocalnetCmd(g), newDaemonCmd(g), newPingCmd(g), newDiscoveryCmd(g), newBrokerAdmissionCmd(g),
-		newServiceCmd(g), newProposalsCmd(g), newConnectCmd(g), newStatusCmd(g), newNATCmd(g), newUICmd(g), newDisconnectCmd(g), newSessionsCmd(g),
+		newServiceCmd(g), newProposalsCmd(g), newConnectCmd(g), newStatusCmd(g), newNATCmd(g), newUICmd(g), newNetworkCmd(g), newDisconnectCmd(g), newSessionsCmd(g),
 		newPaymentsCmd(g), newEarningsCmd(g), newSettleCmd(g), newLeaktestCmd())
 	return root
 }

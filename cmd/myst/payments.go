@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/identity"
@@ -85,9 +87,10 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 		return func(m string) { fmt.Fprintln(cmd.ErrOrStderr(), m) }
 	}
 
+	var fromKey, fromPass, etherFlag string
 	fund := &cobra.Command{
-		Use:   "fund ADDRESS AMOUNT",
-		Short: "Give an identity test tokens (and a little ether for gas) from the network's funded account",
+		Use:   "fund ADDRESS AMOUNT [--from KEYSTORE --passphrase-file F] [--ether AMOUNT]",
+		Short: "Give an identity test tokens (and ether for gas) from the network's funded account, or from a keystore account (--from) on any network",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			who, err := identity.ParseAddress(args[0])
@@ -102,22 +105,46 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if !nf.HasGasPayer() {
-				return errors.New("the network file names no funded account (gas_payer_*): fund only works on development networks")
-			}
-			payer, err := nf.GasPayer()
+			gasWei, err := proposal.ParseAmount(etherFlag) // 18 decimals, like ether
 			if err != nil {
-				return err
+				return fmt.Errorf("--ether: %w", err)
 			}
-			return g.onChain(cmd, 2*time.Minute, func(ctx context.Context, c *payments.Client) error {
-				if _, err := c.Fund(ctx, payer, who, amount, big.NewInt(1e17), progress(cmd)); err != nil {
+			var payer *identity.Signer
+			if fromKey != "" {
+				blob, err := os.ReadFile(fromKey)
+				if err != nil {
+					return fmt.Errorf("--from: %w", err)
+				}
+				pass, err := readPassphrase(cmd, fromPass, "Passphrase of "+fromKey+": ", false)
+				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "sent %s MYSTT and 0.1 ETH for gas to %s\n", proposal.FormatAmount(amount), who.Hex())
+				key, err := keystore.DecryptKey(blob, pass)
+				if err != nil {
+					return fmt.Errorf("--from %s: %w (check --passphrase-file)", fromKey, err)
+				}
+				payer = identity.NewSigner(key.PrivateKey)
+			} else {
+				if !nf.HasGasPayer() {
+					return errors.New("the network file names no funded account (gas_payer_*): pass --from KEYSTORE (an account holding tokens and ether, such as the deployer's)")
+				}
+				if payer, err = nf.GasPayer(); err != nil {
+					return err
+				}
+			}
+			return g.onChain(cmd, 5*time.Minute, func(ctx context.Context, c *payments.Client) error {
+				if _, err := c.Fund(ctx, payer, who, amount, gasWei, progress(cmd)); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "sent %s MYSTT and %s ETH for gas to %s from %s\n", proposal.FormatAmount(amount), proposal.FormatAmount(gasWei), who.Hex(), payer.Address().Hex())
 				return nil
 			})
 		},
 	}
+
+	fund.Flags().StringVar(&fromKey, "from", "", "a keystore file whose account sends the tokens and ether (default: the network's gas payer)")
+	fund.Flags().StringVar(&fromPass, "passphrase-file", "", "file holding --from's passphrase (default: ask)")
+	fund.Flags().StringVar(&etherFlag, "ether", "0.1", "ether sent along for gas")
 
 	var passFile, identityFlag, toFlag string
 	deposit := &cobra.Command{
