@@ -1,14 +1,10 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,74 +12,14 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/mystnode/myst/mysttest"
-	"github.com/mystnode/myst/netlab"
 	"github.com/mystnode/myst/network"
 )
 
-// gethPath finds go-ethereum's geth, built from the pinned module by
-// scripts/install.sh.
-func gethPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("MYST_GETH"), "/usr/local/lib/myst-tools/geth"} {
-		if p != "" {
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-	}
-	if p, err := exec.LookPath("geth"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("geth not found: scripts/install.sh builds it into /usr/local/lib/myst-tools")
-	}
-	t.Skip("geth not found (scripts/install.sh builds it)")
-	return ""
-}
-
-// startGeth runs a separate geth --dev chain that seals a block every 2 s
-// (not per transaction), HTTP on loopback. It returns the RPC URL and the
-// keystore file of its funded dev account (empty passphrase).
+// startGeth runs a separate geth --dev chain sealing every 2 s.
 func startGeth(t *testing.T) (rpc, key string) {
 	t.Helper()
-	bin := gethPath(t)
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	log := &syncBuffer{}
-	p, err := netlab.Start("", log, bin, "--dev", "--dev.period", "2", "--datadir", dir, "--http", "--http.addr", "127.0.0.1",
-		"--http.port", strconv.Itoa(port), "--http.api", "eth,net,web3", "--ipcdisable", "--nodiscover", "--maxpeers", "0", "--port", "0",
-		"--authrpc.port", "0", "--verbosity", "2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Stop(10 * time.Second); err != nil && !strings.Contains(err.Error(), "signal") {
-			t.Logf("geth stop: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("geth log:\n%s", log.String())
-		}
-	})
-	rpc = fmt.Sprintf("http://127.0.0.1:%d", port)
-	mysttest.WaitFor(t, 60*time.Second, func() bool {
-		ec, err := ethclient.Dial(rpc)
-		if err != nil {
-			return false
-		}
-		defer ec.Close()
-		_, err = ec.BlockNumber(context.Background())
-		return err == nil
-	})
-	keys, _ := filepath.Glob(filepath.Join(dir, "keystore", "UTC--*"))
-	if len(keys) != 1 {
-		t.Fatalf("geth --dev keystore: %v\n%s", keys, log.String())
-	}
-	return rpc, keys[0]
+	g := mysttest.StartGeth(t, 2)
+	return g.RPC, g.KeyFile
 }
 
 func readDeployState(t *testing.T, path string) []deployStep {
