@@ -32,6 +32,7 @@ import (
 	"github.com/mystnode/myst/registry"
 	"github.com/mystnode/myst/resolver"
 	"github.com/mystnode/myst/session"
+	"github.com/mystnode/myst/txsend"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -95,6 +96,8 @@ type Node struct {
 	natMu      sync.Mutex
 	public     api.NAT
 	pay        *payments.Client
+	sendersMu  sync.Mutex
+	senders    map[common.Address]*txsend.Sender // by paying account
 	payStore   *payments.Store
 	billing    billing
 
@@ -153,7 +156,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = 20 * time.Second
 	}
-	n := &Node{cfg: cfg, logger: cfg.Logger, listeners: map[common.Address]*dialog.Listener{}, dialogs: map[string]*consumerDialog{},
+	n := &Node{cfg: cfg, logger: cfg.Logger, senders: map[common.Address]*txsend.Sender{}, listeners: map[common.Address]*dialog.Listener{}, dialogs: map[string]*consumerDialog{},
 		services: map[string]*service{}, unlockFails: map[common.Address]unlockFail{}, done: make(chan struct{})}
 	n.conn.view.State = api.NotConnected
 	n.billing.billers = map[string]*payments.Biller{}

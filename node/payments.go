@@ -15,6 +15,7 @@ import (
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/session"
+	"github.com/mystnode/myst/txsend"
 )
 
 // PaymentsConfig tunes metering and settlement.
@@ -22,7 +23,13 @@ type PaymentsConfig struct {
 	InvoiceEvery    time.Duration // default 5 s
 	Grace           time.Duration // end a session unpaid this long (default 20 s)
 	SettleThreshold *big.Int      // settle when this much is unsettled (default 1 MYSTT)
-	SettleRetryMax  time.Duration // longest wait between settlement retries (default SettleRetryMax)
+	// Confirmations a settlement waits for (default 1); MaxFeeGwei caps
+	// the fee per gas offered (default 500); StuckAfter replaces an
+	// unmined settlement with higher fees (default 3 min).
+	Confirmations  uint64
+	MaxFeeGwei     uint64
+	StuckAfter     time.Duration
+	SettleRetryMax time.Duration // longest wait between settlement retries (default SettleRetryMax)
 }
 
 // billing is the provider's payment state.
@@ -49,6 +56,24 @@ func (n *Node) paymentsEnabled() bool { return n.pay != nil }
 
 // gasSender pays gas for an identity's payment transactions: the network's
 // gas payer if it has one, else the identity itself (if unlocked).
+// txSender is the one transaction sender of an account: every settlement
+// it pays goes through it, so concurrent ones never collide on a nonce.
+func (n *Node) txSender(s *identity.Signer) *txsend.Sender {
+	n.sendersMu.Lock()
+	defer n.sendersMu.Unlock()
+	if ts := n.senders[s.Address()]; ts != nil {
+		return ts
+	}
+	pc := n.cfg.Payments
+	cfg := txsend.Config{Confirmations: pc.Confirmations, StuckAfter: pc.StuckAfter, Poll: 100 * time.Millisecond, Logger: n.logger}
+	if pc.MaxFeeGwei > 0 {
+		cfg.MaxFee = new(big.Int).Mul(new(big.Int).SetUint64(pc.MaxFeeGwei), big.NewInt(1e9))
+	}
+	ts := txsend.New(n.reg.Eth(), new(big.Int).SetUint64(n.cfg.Network.ChainID), s, cfg)
+	n.senders[s.Address()] = ts
+	return ts
+}
+
 func (n *Node) gasSender(id common.Address) (*identity.Signer, error) {
 	if n.cfg.Network.HasGasPayer() {
 		return n.cfg.Network.GasPayer()
@@ -256,7 +281,7 @@ func (n *Node) settleOne(consumer, provider common.Address) (*big.Int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w for settling: %w", ErrNoGasPayer, err)
 	}
-	paid, tx, err := n.pay.Settle(ctx, sender, r.Promise, nil)
+	paid, tx, err := n.pay.SettleWith(ctx, n.txSender(sender), r.Promise)
 	if errors.Is(err, payments.ErrNothingToPay) {
 		err = nil
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/mystnode/myst/contracts"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/txsend"
 )
 
 // Sentinel errors.
@@ -219,6 +220,34 @@ func (c *Client) Settle(ctx context.Context, sender *identity.Signer, p Promise,
 			return big.NewInt(0), out, ErrNothingToPay
 		}
 		return nil, out, err
+	}
+	after, err := c.TokenBalance(ctx, p.Provider)
+	if err != nil {
+		return nil, out, err
+	}
+	return new(big.Int).Sub(after, before), out, nil
+}
+
+// SettleWith is Settle sent through a txsend.Sender (its account pays
+// gas): managed nonce, EIP-1559 fees, stuck transactions replaced,
+// confirmations waited for.
+func (c *Client) SettleWith(ctx context.Context, s *txsend.Sender, p Promise) (*big.Int, Tx, error) {
+	before, err := c.TokenBalance(ctx, p.Provider)
+	if err != nil {
+		return nil, Tx{}, err
+	}
+	res, err := s.Send(ctx, "settle", func(o *bind.TransactOpts) (*types.Transaction, error) {
+		return c.payments.Settle(o, p.Consumer, p.Provider, p.Cumulative, p.Signature)
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), "adds nothing") {
+			return big.NewInt(0), Tx{}, ErrNothingToPay
+		}
+		return nil, Tx{}, cleanRevert(err)
+	}
+	out := Tx{Hash: res.Receipt.TxHash, Block: res.Receipt.BlockNumber.Uint64(), GasUsed: res.Receipt.GasUsed}
+	if res.Receipt.Status != types.ReceiptStatusSuccessful {
+		return nil, out, fmt.Errorf("settle: %w in block %d", registry.ErrReverted, out.Block)
 	}
 	after, err := c.TokenBalance(ctx, p.Provider)
 	if err != nil {

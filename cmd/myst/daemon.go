@@ -33,6 +33,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	var uplink, vpnBinary string
 	tunnelPorts, tunnelSubnets := map[string]*int{}, map[string]*string{}
 	var invoiceEvery, grace, natEvery time.Duration
+	var confirmations, maxFeeGwei uint64
 	var threshold string
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -63,6 +64,12 @@ func newDaemonCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("--%s-subnet %q: want an IPv4 prefix of /24 or larger, like 10.88.0.0/16", name, *tunnelSubnets[name])
 				}
 				tunnels[name] = node.TunnelConfig{Port: *port, Subnet: subnet}
+			}
+			if confirmations < 1 || confirmations > 100 {
+				return fmt.Errorf("--confirmations %d: must be between 1 and 100", confirmations)
+			}
+			if maxFeeGwei < 1 || maxFeeGwei > 1_000_000 {
+				return fmt.Errorf("--max-fee-gwei %d: must be between 1 and 1000000", maxFeeGwei)
 			}
 			if natEvery < time.Second || natEvery > time.Hour {
 				return fmt.Errorf("--nat-check-every %s: must be between 1s and 1h", natEvery)
@@ -106,7 +113,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			n, err := node.New(startCtx, node.Config{DataDir: g.dataDir, Network: nf, LightKDF: g.lightKDF, Version: version, Logger: logger,
 				Country: country, City: city, PublicIP: pub, NATCheckEvery: natEvery,
 				Tunnels: tunnels, Uplink: uplink, OpenVPNBinary: vpnBinary,
-				Payments: node.PaymentsConfig{InvoiceEvery: invoiceEvery, Grace: grace, SettleThreshold: thr}})
+				Payments: node.PaymentsConfig{InvoiceEvery: invoiceEvery, Grace: grace, SettleThreshold: thr, Confirmations: confirmations, MaxFeeGwei: maxFeeGwei}})
 			cancel()
 			if err != nil {
 				return fmt.Errorf("node.New: %w", err)
@@ -142,6 +149,8 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	cmd.Flags().MarkDeprecated("openvpn-uplink", "use --uplink")
 	cmd.Flags().StringVar(&vpnBinary, "openvpn-binary", "openvpn", "the openvpn program")
 	cmd.Flags().StringVar(&uiAddr, "ui-addr", "", "also serve the web UI (and the API) on this host:port, e.g. for a browser on another machine of the LAN; off by default (the API listens on loopback only)")
+	cmd.Flags().Uint64Var(&confirmations, "confirmations", 1, "blocks a settlement must have before it counts (1: mined; more on real chains)")
+	cmd.Flags().Uint64Var(&maxFeeGwei, "max-fee-gwei", 500, "the most gwei per gas a settlement offers; a stuck settlement is re-sent with higher fees up to it")
 	cmd.Flags().DurationVar(&natEvery, "nat-check-every", node.NATCheckEvery, "how often to ask STUN whether the public address or NAT changed (also at once when the host's addresses change)")
 	cmd.Flags().DurationVar(&invoiceEvery, "invoice-every", 5*time.Second, "how often a provider invoices a priced session")
 	cmd.Flags().DurationVar(&grace, "payment-grace", 20*time.Second, "end a session whose consumer has not paid this long")
