@@ -1,0 +1,124 @@
+package node
+
+import (
+	"math/big"
+	"os"
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/mystnode/myst/deploy"
+	"github.com/mystnode/myst/mysttest"
+	"github.com/mystnode/myst/network"
+	"github.com/mystnode/myst/payments"
+	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/registry"
+)
+
+// newGethNet is newFaultNet on a separate geth --dev process sealing a
+// block every 2 s, its contracts put there by package deploy, its dev
+// account the network's gas payer.
+func newGethNet(t *testing.T) *faultNet {
+	t.Helper()
+	e := &faultNet{t: t, ctx: mysttest.Ctx(t, 5*time.Minute)}
+	g := mysttest.StartGeth(t, 2)
+	ec, err := ethclient.Dial(g.RPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	supply, _ := proposal.ParseAmount("1000000")
+	st, err := deploy.Run(e.ctx, deploy.Config{RPC: ec, Deployer: g.Dev, TestSupply: supply, ChallengeSeconds: 60,
+		StatePath: filepath.Join(t.TempDir(), "state.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, token, pay := g.Dev.Address(), st.Step("MystToken").Address, st.Step("Payments").Address
+	dir := t.TempDir()
+	f := &network.File{ChainID: 1337, EtherRPCURL: g.RPC, RegistryAddress: st.Step("IdentityRegistry").Address,
+		RegistryFromBlock: st.Step("IdentityRegistry").Block, TokenAddress: &token, PaymentsAddress: &pay,
+		GasPayerAddress: &dev, GasPayerKeystore: g.KeyFile, GasPayerPassphraseFile: filepath.Join(dir, "empty")}
+	if err := f.Save(filepath.Join(dir, "network.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeEmpty(f.GasPayerPassphraseFile); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := network.Load(filepath.Join(dir, "network.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.file, e.payer = *loaded, g.Dev
+	if e.reg, err = registry.Dial(e.ctx, e.file.EtherRPCURL, e.file.ChainID, e.file.RegistryAddress); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.reg.Close)
+	if e.pay, err = payments.NewClient(e.reg.Eth(), e.file.ChainID, *e.file.TokenAddress, *e.file.PaymentsAddress); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(e.file.EtherRPCURL)
+	e.rpc = mysttest.StartProxy(t, u.Host)
+	e.brokerAddr, e.discAddr = freeAddr(t), freeAddr(t)
+	e.startBroker()
+	e.startDiscovery()
+	t.Cleanup(func() {
+		e.stopDiscovery()
+		e.stopBroker()
+	})
+	e.file.BrokerURLs = []string{e.broker.URL()}
+	e.file.DiscoveryURL = e.disc.URL()
+	return e
+}
+
+// TestSettlementOnRealChain: a priced session between two nodes on a
+// chain that seals every 2 s; the provider settles with 2 confirmations
+// through its transaction sender; the chain then holds exactly what the
+// consumer signed, and the provider's token balance grew by it, to the
+// unit.
+func TestSettlementOnRealChain(t *testing.T) {
+	t.Parallel()
+	e := newGethNet(t)
+	never, _ := proposal.ParseAmount("1000000")
+	p, pid := e.node("provider", true, Config{Payments: PaymentsConfig{Confirmations: 2, SettleThreshold: never}})
+	e.pricedService(p, pid)
+	c, cid := e.node("consumer", false, Config{})
+	e.connect(c, cid, pid)
+	mysttest.WaitFor(t, 30*time.Second, func() bool { return received(t, p, cid, pid).Sign() > 0 })
+	time.Sleep(2 * time.Second)
+	nothingLost(t, p, c, pid, cid)
+	signed := issued(t, c, cid, pid)
+	before, err := e.pay.TokenBalance(e.ctx, common.HexToAddress(pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := p.Settle(e.ctx, pid); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	settled, err := e.pay.Settled(e.ctx, common.HexToAddress(cid), common.HexToAddress(pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := e.pay.TokenBalance(e.ctx, common.HexToAddress(pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("consumer signed %s; settled on chain %s (2 confirmations, %s); provider's tokens +%s",
+		proposal.FormatAmount(signed), proposal.FormatAmount(settled), took.Round(time.Millisecond), proposal.FormatAmount(new(big.Int).Sub(after, before)))
+	if settled.Cmp(signed) != 0 || new(big.Int).Sub(after, before).Cmp(signed) != 0 {
+		t.Fatalf("signed %s, settled %s, paid %s", signed, settled, new(big.Int).Sub(after, before))
+	}
+	// Settling again pays nothing more.
+	if _, err := p.Settle(e.ctx, pid); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := e.pay.TokenBalance(e.ctx, common.HexToAddress(pid)); again.Cmp(after) != 0 {
+		t.Fatalf("a second settle paid %s more", new(big.Int).Sub(again, after))
+	}
+}
+
+func writeEmpty(path string) error { return os.WriteFile(path, nil, 0o600) }
