@@ -2,8 +2,8 @@ package node
 
 import (
 	"math/big"
-	"os"
 	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
