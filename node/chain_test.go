@@ -1,10 +1,14 @@
 package node
 
 import (
+	"context"
+	"log/slog"
 	"math/big"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,7 +86,13 @@ func TestSettlementOnRealChain(t *testing.T) {
 	t.Parallel()
 	e := newGethNet(t)
 	never, _ := proposal.ParseAmount("1000000")
-	p, pid := e.node("provider", true, Config{Payments: PaymentsConfig{Confirmations: 2, SettleThreshold: never}})
+	var onSent atomic.Pointer[func()]
+	logger := slog.New(&onMessage{msg: "transaction sent", f: func() {
+		if f := onSent.Load(); f != nil {
+			(*f)()
+		}
+	}})
+	p, pid := e.node("provider", true, Config{Logger: logger, Payments: PaymentsConfig{Confirmations: 2, SettleThreshold: never}})
 	e.pricedService(p, pid)
 	c, cid := e.node("consumer", false, Config{})
 	e.connect(c, cid, pid)
@@ -112,6 +122,52 @@ func TestSettlementOnRealChain(t *testing.T) {
 	if settled.Cmp(signed) != 0 || new(big.Int).Sub(after, before).Cmp(signed) != 0 {
 		t.Fatalf("signed %s, settled %s, paid %s", signed, settled, new(big.Int).Sub(after, before))
 	}
+	// Another session; the provider stops right after its settlement
+	// left (before the block that mines it) and starts again: the
+	// promise is settled once, whatever the first transaction did.
+	e.connect(c, cid, pid)
+	mysttest.WaitFor(t, 30*time.Second, func() bool { return received(t, p, cid, pid).Cmp(signed) > 0 })
+	time.Sleep(time.Second)
+	nothingLost(t, p, c, pid, cid)
+	signed2 := issued(t, c, cid, pid)
+	sent := make(chan struct{})
+	var once sync.Once
+	p2cfg := p.cfg
+	closeSent := func() { once.Do(func() { close(sent) }) }
+	onSent.Store(&closeSent)
+	settling := make(chan error, 1)
+	go func() { _, err := p.Settle(e.ctx, pid); settling <- err }()
+	select {
+	case <-sent:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no settlement sent")
+	}
+	p.Close()
+	<-p.Done()
+	t.Logf("provider stopped with its settlement in flight: %v", <-settling)
+	p2cfg.Logger = slog.New(slog.DiscardHandler)
+	p2, err := New(e.ctx, p2cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2.Start()
+	defer func() { p2.Close(); <-p2.Done() }()
+	if err := p2.Unlock(pid, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2.Settle(e.ctx, pid); err != nil {
+		t.Fatal(err)
+	}
+	final, err := e.pay.TokenBalance(e.ctx, common.HexToAddress(pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2, _ := e.pay.Settled(e.ctx, common.HexToAddress(cid), common.HexToAddress(pid)); s2.Cmp(signed2) != 0 || new(big.Int).Sub(final, before).Cmp(signed2) != 0 {
+		t.Fatalf("after the restart: settled %s, paid %s in all, the consumer signed %s", s2, new(big.Int).Sub(final, before), signed2)
+	}
+	t.Logf("after a restart mid-settlement: settled %s = signed, paid once", proposal.FormatAmount(signed2))
+	after = final
+	p = p2
 	// Settling again pays nothing more.
 	if _, err := p.Settle(e.ctx, pid); err != nil {
 		t.Fatal(err)
@@ -120,5 +176,21 @@ func TestSettlementOnRealChain(t *testing.T) {
 		t.Fatalf("a second settle paid %s more", new(big.Int).Sub(again, after))
 	}
 }
+
+// onMessage is a slog handler that calls f on a message.
+type onMessage struct {
+	msg string
+	f   func()
+}
+
+func (h *onMessage) Enabled(context.Context, slog.Level) bool { return true }
+func (h *onMessage) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.f()
+	}
+	return nil
+}
+func (h *onMessage) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *onMessage) WithGroup(string) slog.Handler      { return h }
 
 func writeEmpty(path string) error { return os.WriteFile(path, nil, 0o600) }
