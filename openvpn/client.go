@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mystnode/myst/session"
 )
@@ -177,6 +178,13 @@ func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMess
 	case <-c.authFail:
 		return fail(errors.New("the provider refused the tunnel's credentials"))
 	case <-exited:
+		// openvpn exits on AUTH_FAILED: the management line saying so may
+		// be read a moment after the exit is seen.
+		select {
+		case <-c.authFail:
+			return fail(errors.New("the provider refused the tunnel's credentials"))
+		case <-time.After(300 * time.Millisecond):
+		}
 		return fail(errors.New("openvpn exited before connecting"))
 	case <-ctx.Done():
 		return fail(fmt.Errorf("tunnel not up in time: %w", ctx.Err()))
