@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -176,7 +177,17 @@ func (s *Sender) Send(ctx context.Context, what string, build Build) (Result, er
 		for _, h := range res.Sent {
 			r, err := s.ec.TransactionReceipt(ctx, h)
 			if err != nil {
-				continue
+				if errors.Is(err, ethereum.NotFound) || strings.Contains(err.Error(), "indexing is in progress") {
+					continue // not mined yet
+				}
+				// The RPC fails: give up now (the caller retries; the
+				// contract call must be safe to repeat) and read the
+				// nonce from the chain next time, in case this one is
+				// dropped from the pool.
+				s.mu.Lock()
+				s.haveNonce = false
+				s.mu.Unlock()
+				return res, fmt.Errorf("%s: receipt of %s: %w", what, h.Hex(), err)
 			}
 			if err := s.confirmed(ctx, r); err != nil {
 				return res, fmt.Errorf("%s: %w", what, err)
