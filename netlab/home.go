@@ -132,7 +132,7 @@ func NewHome(prefix string, cfg HomeConfig) (*Home, error) {
 }
 `, r[1], r[2], masq)
 		cmd := exec.Command("ip", "netns", "exec", r[0], "nft", "-f", "-")
-		cmd.Stdin = bytesReader(rules)
+		cmd.Stdin = strings.NewReader(rules)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fail(fmt.Errorf("nft in %s: %v: %s", r[0], err, out))
 		}
@@ -274,5 +274,3 @@ func (h *Home) MoveProviderRouter() error {
 func (h *Home) UPnPRules() (string, error) {
 	return h.output(h.ProviderRouter, "nft", "list", "chain", "inet", "myst_upnp", "prerouting_miniupnpd")
 }
-
-func bytesReader(s string) *strings.Reader { return strings.NewReader(s) }

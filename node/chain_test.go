@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"math/big"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -17,9 +16,7 @@ import (
 	"github.com/mystnode/myst/deploy"
 	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/network"
-	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
-	"github.com/mystnode/myst/registry"
 )
 
 // newGethNet is newFaultNet on a separate geth --dev process sealing a
@@ -56,24 +53,7 @@ func newGethNet(t *testing.T) *faultNet {
 		t.Fatal(err)
 	}
 	e.file, e.payer = *loaded, g.Dev
-	if e.reg, err = registry.Dial(e.ctx, e.file.EtherRPCURL, e.file.ChainID, e.file.RegistryAddress); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.reg.Close)
-	if e.pay, err = payments.NewClient(e.reg.Eth(), e.file.ChainID, *e.file.TokenAddress, *e.file.PaymentsAddress); err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(e.file.EtherRPCURL)
-	e.rpc = mysttest.StartProxy(t, u.Host)
-	e.brokerAddr, e.discAddr = freeAddr(t), freeAddr(t)
-	e.startBroker()
-	e.startDiscovery()
-	t.Cleanup(func() {
-		e.stopDiscovery()
-		e.stopBroker()
-	})
-	e.file.BrokerURLs = []string{e.broker.URL()}
-	e.file.DiscoveryURL = e.disc.URL()
+	e.startServices()
 	return e
 }
 

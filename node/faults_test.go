@@ -59,6 +59,17 @@ func newFaultNet(t *testing.T) *faultNet {
 	if e.payer, err = e.file.GasPayer(); err != nil {
 		t.Fatal(err)
 	}
+	e.startServices()
+	return e
+}
+
+// startServices connects to e.file's chain (through a proxy that can be
+// cut) and starts the broker and discovery, once e.file names the chain,
+// its contracts and the gas payer.
+func (e *faultNet) startServices() {
+	t := e.t
+	t.Helper()
+	var err error
 	if e.reg, err = registry.Dial(e.ctx, e.file.EtherRPCURL, e.file.ChainID, e.file.RegistryAddress); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +88,6 @@ func newFaultNet(t *testing.T) *faultNet {
 	})
 	e.file.BrokerURLs = []string{e.broker.URL()}
 	e.file.DiscoveryURL = e.disc.URL()
-	return e
 }
 
 func freeAddr(t *testing.T) string {

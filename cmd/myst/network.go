@@ -142,11 +142,11 @@ settings and constructor arguments, for source verification).`,
 
 // verification is what a block explorer needs to verify the sources.
 type verification struct {
-	Compiler  string               `json:"compiler"`
-	Settings  map[string]any       `json:"settings"`
-	Contracts []verifiedContract   `json:"contracts"`
-	ChainID   uint64               `json:"chain_id"`
-	Extra     map[string]time.Time `json:"written,omitempty"`
+	Compiler  string             `json:"compiler"`
+	Settings  map[string]any     `json:"settings"`
+	Contracts []verifiedContract `json:"contracts"`
+	ChainID   uint64             `json:"chain_id"`
+	Written   time.Time          `json:"written"`
 }
 
 type verifiedContract struct {
@@ -167,7 +167,7 @@ func writeVerification(path string, st *deploy.State, token common.Address, chal
 	}
 	v := verification{Compiler: "solc 0.8.30 (solcjs, see contracts/generate.sh)", ChainID: st.ChainID,
 		Settings: map[string]any{"optimizer": map[string]any{"enabled": true, "runs": 200}},
-		Extra:    map[string]time.Time{"at": time.Now().UTC()}}
+		Written:  time.Now().UTC()}
 	for _, c := range []struct{ name, args string }{{"IdentityRegistry", ""}, {"MystToken", ""}, {"Payments", hex.EncodeToString(args)}} {
 		s := st.Step(c.name)
 		if s == nil {
