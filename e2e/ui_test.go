@@ -128,7 +128,9 @@ func TestWebUI(t *testing.T) {
 		fresh = ids2[1].ID
 	}
 	row := `#identities tr[data-id="` + fresh + `"]`
-	run(ctx, "unlock the new identity", chromedp.SendKeys(chromedp.CSS(row+" input"), "pw2"), chromedp.Click(chromedp.CSS(row+" button")),
+	// Typed only once the row knows its registration (a redraw keeps what
+	// is typed, but a click may land between two drawings of the row).
+	run(ctx, "unlock the new identity", waitText(ctx, row, "unlock it to register"), chromedp.SendKeys(chromedp.CSS(row+" input"), "pw2"), chromedp.Click(chromedp.CSS(row+" button")),
 		waitText(ctx, row, "unlocked"), waitText(ctx, row, "Register"))
 	run(ctx, "register the new identity", chromedp.Click(chromedp.CSS(row+" button")), waitText(ctx, row, "registered"))
 	shot(ctx, "node")

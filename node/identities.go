@@ -206,6 +206,11 @@ func (n *Node) Register(ctx context.Context, id string) (api.Registration, error
 		return api.Registration{}, upstreamf("register %s: %w", addr.Hex(), err)
 	}
 	n.logger.Info("identity registered", "id", addr.Hex())
+	// The broker admitted this connection for the identities registered
+	// when it was made: connect again to be admitted for this one too.
+	if err := n.joinBroker(); err != nil {
+		n.logger.Warn("broker: join again after a registration", "id", addr.Hex(), "err", err)
+	}
 	return n.Registration(ctx, id)
 }
 

@@ -89,6 +89,26 @@ func TestNodesStopCleanly(t *testing.T) {
 	if _, err := cons.Ping(ctx, d.ID, api.PingRequest{}); err != nil {
 		t.Fatal(err)
 	}
+	// A second identity, unlocked while the provider is connected and
+	// registered after that through the node: the broker admits the
+	// connection for it too, and it answers dialogs.
+	pid2, err := prov.CreateIdentity("pw2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prov.Unlock(pid2, "pw2"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := prov.Register(ctx, pid2); err != nil || !r.Registered {
+		t.Fatalf("register a second identity: %+v %v", r, err)
+	}
+	d2, err := cons.OpenDialog(ctx, api.DialogRequest{ConsumerID: cid, ProviderID: pid2, TimeoutMillis: 5000})
+	if err != nil {
+		t.Fatalf("dial an identity registered while connected: %v", err)
+	}
+	if _, err := cons.Ping(ctx, d2.ID, api.PingRequest{}); err != nil {
+		t.Fatal(err)
+	}
 	if svc.ID == "" || len(prov.Services()) != 1 {
 		t.Fatalf("services %+v", prov.Services())
 	}

@@ -109,12 +109,27 @@ function fill(tbody, key, build, cols, empty) {
   // Column names ride on the cells: narrow screens show them inline.
   const heads = [...tbody.parentElement.querySelectorAll("thead th")].map((th) => th.textContent);
   for (const r of rows) [...r.children].forEach((td, i) => { if (heads[i]) td.dataset.label = heads[i]; });
+  // Fields the user is typing in survive the redraw: a new row's field
+  // with the same data-keep is swapped for the old element, keeping its
+  // value and focus.
+  const typing = new Map();
+  for (const f of tbody.querySelectorAll("[data-keep]")) {
+    if (f.value || f === document.activeElement) typing.set(f.dataset.keep, f);
+  }
+  for (const r of rows) {
+    for (const f of r.querySelectorAll("[data-keep]")) {
+      const old = typing.get(f.dataset.keep);
+      if (old) f.replaceWith(old);
+    }
+  }
+  const focused = document.activeElement;
   tbody.replaceChildren();
   if (!rows.length) {
     tbody.append(el("tr", {}, el("td", { class: "empty", colspan: String(cols), text: empty })));
     return;
   }
   for (const r of rows) tbody.append(r);
+  if (focused && focused !== document.activeElement && tbody.contains(focused)) focused.focus();
 }
 
 function short(id) { return id ? id.slice(0, 8) + "…" + id.slice(-6) : "–"; }
@@ -210,13 +225,15 @@ async function refreshNode() {
   }
   const regs = state.ids.map((i) => state.regs[i.id]);
   fill($("identities"), JSON.stringify([state.ids, regs]), () => state.ids.map((i) => {
-    const pass = el("input", { type: "password", "aria-label": "Passphrase for " + i.id, autocomplete: "current-password", placeholder: "passphrase" });
+    const pass = el("input", { type: "password", "data-keep": "pass-" + i.id, "aria-label": "Passphrase for " + i.id, autocomplete: "current-password", placeholder: "passphrase" });
     const btn = el("button", { type: "button", class: "secondary", text: "Unlock" });
     btn.addEventListener("click", () => act(btn, async () => {
-      if (!pass.value) { pass.setAttribute("aria-invalid", "true"); pass.focus(); throw new APIError(400, { error: "passphrase: type the identity's passphrase" }); }
+      // The field in the row now: a redraw may have kept the old one.
+      const f = btn.parentElement.querySelector("input") || pass;
+      if (!f.value) { f.setAttribute("aria-invalid", "true"); f.focus(); throw new APIError(400, { error: "passphrase: type the identity's passphrase" }); }
       btn.textContent = "Unlocking…";
-      await call("PUT", `/identities/${i.id}/unlock`, { passphrase: pass.value });
-      pass.value = "";
+      await call("PUT", `/identities/${i.id}/unlock`, { passphrase: f.value });
+      f.value = "";
     }));
     const reg = state.regs[i.id];
     let regCell = reg === undefined ? "…" : reg ? el("span", { class: "pill ok", text: "registered" }) : el("span", { class: "muted", text: "no" });
