@@ -6,6 +6,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -74,17 +75,20 @@ type Config struct {
 
 // Node is a running daemon.
 type Node struct {
-	cfg     Config
-	logger  *slog.Logger
-	store   *identity.Store
-	reg     *registry.Client
-	cache   *registry.Cache
-	ncMu    sync.Mutex
-	nc      *nats.Conn // nil until the first identity is unlocked
-	prom    *prometheus.Registry
-	metrics *dialog.Metrics
-	settled *prometheus.CounterVec // settlement attempts, by result
-	started time.Time
+	cfg      Config
+	logger   *slog.Logger
+	store    *identity.Store
+	reg      *registry.Client
+	cache    *registry.Cache
+	ncMu     sync.Mutex
+	nc       *nats.Conn              // nil until the first identity is unlocked
+	admitted map[common.Address]bool // by the last join, guarded by ncMu
+	// joinEvery is how often joinWhenRegistered looks (0: 10 s).
+	joinEvery time.Duration
+	prom      *prometheus.Registry
+	metrics   *dialog.Metrics
+	settled   *prometheus.CounterVec // settlement attempts, by result
+	started   time.Time
 
 	discovery  *discovery.Client
 	provider   *session.Provider
@@ -298,6 +302,13 @@ func (n *Node) brokerConn() (*nats.Conn, error) {
 func (n *Node) joinBroker() error {
 	n.ncMu.Lock()
 	defer n.ncMu.Unlock()
+	// The identities this join is admitted for, as far as the node knows.
+	n.admitted = map[common.Address]bool{}
+	for _, s := range n.store.Signers() {
+		if _, ok := n.cache.Known(s.Address()); ok {
+			n.admitted[s.Address()] = true
+		}
+	}
 	if n.nc != nil {
 		return n.nc.ForceReconnect()
 	}
@@ -319,6 +330,45 @@ func (n *Node) joinBroker() error {
 	return nil
 }
 
+// joinWhenRegistered joins the broker again when an unlocked identity
+// the last join did not know as registered is registered now, by any
+// means (another tool, another node): the broker admitted the connection
+// for the identities registered when it was made, so until then that one
+// gets no messages.
+func (n *Node) joinWhenRegistered(every time.Duration) {
+	defer n.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		n.ncMu.Lock()
+		joined, admitted := n.nc != nil, n.admitted
+		n.ncMu.Unlock()
+		if !joined {
+			continue
+		}
+		for _, s := range n.store.Signers() {
+			if admitted[s.Address()] {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+			ok, err := n.cache.IsRegistered(ctx, s.Address())
+			cancel()
+			if err == nil && ok {
+				n.logger.Info("identity registered; joining the broker again to be admitted for it", "id", s.Address().Hex())
+				if err := n.joinBroker(); err != nil {
+					n.logger.Warn("broker: join again", "err", err)
+				}
+				break
+			}
+		}
+	}
+}
+
 // onClose registers a closer for Close.
 func (n *Node) onClose(f func()) { n.closers = append(n.closers, f) }
 
@@ -330,6 +380,8 @@ func (n *Node) Start() {
 		defer n.wg.Done()
 		n.cache.Run(n.ctx, 2*time.Second, func(err error) { n.logger.Warn("registry cache", "err", err) })
 	}()
+	n.wg.Add(1)
+	go n.joinWhenRegistered(cmp.Or(n.joinEvery, 10*time.Second))
 	if !n.paymentsEnabled() {
 		return
 	}

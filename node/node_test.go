@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/localnet"
@@ -53,6 +54,7 @@ func TestNodesStopCleanly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		n.joinEvery = 500 * time.Millisecond
 		n.Start()
 		id, err := n.CreateIdentity("pw")
 		if err != nil {
@@ -107,6 +109,26 @@ func TestNodesStopCleanly(t *testing.T) {
 		t.Fatalf("dial an identity registered while connected: %v", err)
 	}
 	if _, err := cons.Ping(ctx, d2.ID, api.PingRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	// A third, registered from outside the node (another tool): the node
+	// sees it in the registry and joins again.
+	pid3, err := prov.CreateIdentity("pw3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prov.Unlock(pid3, "pw3"); err != nil {
+		t.Fatal(err)
+	}
+	signer3, _ := prov.store.Signer(common.HexToAddress(pid3))
+	if _, err := reg.Register(ctx, signer3, payer, nil); err != nil {
+		t.Fatal(err)
+	}
+	d3, err := cons.OpenDialog(ctx, api.DialogRequest{ConsumerID: cid, ProviderID: pid3, TimeoutMillis: 8000})
+	if err != nil {
+		t.Fatalf("dial an identity registered from outside while connected: %v", err)
+	}
+	if _, err := cons.Ping(ctx, d3.ID, api.PingRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	if svc.ID == "" || len(prov.Services()) != 1 {
