@@ -43,12 +43,16 @@ type Config struct {
 	// it in memory, gone when the chain stops. A folder holding a chain of
 	// another genesis (other Funded accounts) is refused.
 	DataDir string
+	// Manual seals blocks only when Commit is called (tests of reorgs:
+	// Fork, then Commit a longer side chain); Period is ignored.
+	Manual bool
 }
 
 // Chain is a running development chain.
 type Chain struct {
-	stack *node.Node
-	eth   *eth.Ethereum
+	stack  *node.Node
+	eth    *eth.Ethereum
+	beacon *catalyst.SimulatedBeacon
 }
 
 // Start builds and starts the chain, in memory or in cfg.DataDir.
@@ -127,14 +131,40 @@ func Start(cfg Config) (*Chain, error) {
 		stack.Close()
 		return nil, fmt.Errorf("catalyst.NewSimulatedBeacon: %w", err)
 	}
-	catalyst.RegisterSimulatedBeaconAPIs(stack, beacon)
-	stack.RegisterLifecycle(beacon)
+	if !cfg.Manual {
+		// (Its API's loop seals blocks too: not on a manual chain.)
+		catalyst.RegisterSimulatedBeaconAPIs(stack, beacon)
+		stack.RegisterLifecycle(beacon)
+	}
 
 	if err := stack.Start(); err != nil {
 		stack.Close()
 		return nil, fmt.Errorf("start node: %w", err)
 	}
-	return &Chain{stack: stack, eth: backend}, nil
+	if cfg.Manual {
+		// As go-ethereum's simulated backend: the beacon's fork choice
+		// starts at genesis.
+		if err := beacon.Fork(backend.BlockChain().GetCanonicalHash(0)); err != nil {
+			stack.Close()
+			return nil, fmt.Errorf("manual sealing: %w", err)
+		}
+	}
+	return &Chain{stack: stack, eth: backend, beacon: beacon}, nil
+}
+
+// Commit seals a block with the pending transactions (Manual chains).
+func (c *Chain) Commit() common.Hash { return c.beacon.Commit() }
+
+// Fork makes parent the head at once (a reorg; Manual chains): the next
+// Commit builds on it. Transactions of the blocks left behind return to
+// the pool.
+func (c *Chain) Fork(parent common.Hash) error {
+	if err := c.beacon.Fork(parent); err != nil {
+		return err
+	}
+	// The pool follows the new head before Fork returns: what the blocks
+	// left behind held is pending again, and can be replaced.
+	return c.eth.TxPool().Sync()
 }
 
 // RPCURL is the HTTP JSON-RPC endpoint, with the port actually bound.

@@ -115,6 +115,10 @@ func TestSettlementOnRealChain(t *testing.T) {
 	p2cfg := p.cfg
 	closeSent := func() { once.Do(func() { close(sent) }) }
 	onSent.Store(&closeSent)
+	payerNonce, err := e.reg.Eth().NonceAt(e.ctx, e.payer.Address(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	settling := make(chan error, 1)
 	go func() { _, err := p.Settle(e.ctx, pid); settling <- err }()
 	select {
@@ -145,7 +149,11 @@ func TestSettlementOnRealChain(t *testing.T) {
 	if s2, _ := e.pay.Settled(e.ctx, common.HexToAddress(cid), common.HexToAddress(pid)); s2.Cmp(signed2) != 0 || new(big.Int).Sub(final, before).Cmp(signed2) != 0 {
 		t.Fatalf("after the restart: settled %s, paid %s in all, the consumer signed %s", s2, new(big.Int).Sub(final, before), signed2)
 	}
-	t.Logf("after a restart mid-settlement: settled %s = signed, paid once", proposal.FormatAmount(signed2))
+	// One transaction: the restarted node waited for the journaled one.
+	if n, err := e.reg.Eth().NonceAt(e.ctx, e.payer.Address(), nil); err != nil || n != payerNonce+1 {
+		t.Fatalf("the gas payer sent %d transactions for one settlement across the restart (%v)", n-payerNonce, err)
+	}
+	t.Logf("after a restart mid-settlement: settled %s = signed, paid once, one transaction", proposal.FormatAmount(signed2))
 	after = final
 	p = p2
 	// Settling again pays nothing more.

@@ -102,6 +102,7 @@ type Node struct {
 	pay        *payments.Client
 	sendersMu  sync.Mutex
 	senders    map[common.Address]*txsend.Sender // by paying account
+	txJournal  *txsend.Journal
 	payStore   *payments.Store
 	billing    billing
 
@@ -236,6 +237,10 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			return fail(fmt.Errorf("payments.OpenStore: %w", err))
 		}
 		n.onClose(func() { n.payStore.Close() })
+		// Settlements sent and not yet confirmed, kept across restarts.
+		if n.txJournal, err = txsend.OpenJournal(filepath.Join(cfg.DataDir, "transactions")); err != nil {
+			return fail(err)
+		}
 	}
 
 	n.prom = prometheus.NewRegistry()

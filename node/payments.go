@@ -65,7 +65,7 @@ func (n *Node) txSender(s *identity.Signer) *txsend.Sender {
 		return ts
 	}
 	pc := n.cfg.Payments
-	cfg := txsend.Config{Confirmations: pc.Confirmations, StuckAfter: pc.StuckAfter, Poll: 100 * time.Millisecond, Logger: n.logger}
+	cfg := txsend.Config{Confirmations: pc.Confirmations, StuckAfter: pc.StuckAfter, Poll: 100 * time.Millisecond, Logger: n.logger, Journal: n.txJournal}
 	if pc.MaxFeeGwei > 0 {
 		cfg.MaxFee = new(big.Int).Mul(new(big.Int).SetUint64(pc.MaxFeeGwei), big.NewInt(1e9))
 	}
@@ -273,6 +273,24 @@ func (n *Node) settleOne(consumer, provider common.Address) (*big.Int, error) {
 	// chain; what is not settled stays in the store for the next start.
 	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Minute)
 	defer cancel()
+	paid, err := n.settleRound(ctx, consumer, provider)
+	if err != nil || paid == nil {
+		return paid, err
+	}
+	// The round may have waited for a settlement an earlier run sent (an
+	// older promise, found in the transaction journal): the newest is
+	// sent now.
+	more, err := n.settleRound(ctx, consumer, provider)
+	if more != nil {
+		paid = new(big.Int).Add(paid, maxZero(more))
+	}
+	return paid, err
+}
+
+// settleRound sends (or waits for the journaled) settlement of consumer's
+// newest stored promise to provider, and marks what the chain then holds
+// as settled.
+func (n *Node) settleRound(ctx context.Context, consumer, provider common.Address) (*big.Int, error) {
 	r, err := n.payStore.ReceivedFrom(ctx, consumer, provider)
 	if err != nil || r.Unsettled().Sign() <= 0 {
 		return new(big.Int), err

@@ -236,7 +236,9 @@ func (c *Client) SettleWith(ctx context.Context, s *txsend.Sender, p Promise) (*
 	if err != nil {
 		return nil, Tx{}, err
 	}
-	res, err := s.Send(ctx, "settle", func(o *bind.TransactOpts) (*types.Transaction, error) {
+	// One name per pair: a settlement sent before a restart is waited for,
+	// not sent twice (see txsend's journal).
+	res, err := s.Send(ctx, "settle "+p.Consumer.Hex()+" to "+p.Provider.Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
 		return c.payments.Settle(o, p.Consumer, p.Provider, p.Cumulative, p.Signature)
 	})
 	if err != nil {

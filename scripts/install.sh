@@ -31,4 +31,12 @@ if [[ ! -x "$tools/geth" || "$(cat "$tools/geth.version" 2>/dev/null)" != "$geth
 	GOBIN="$tools" go install "github.com/ethereum/go-ethereum/cmd/geth@$gethv"
 	echo "$gethv" >"$tools/geth.version"
 fi
+# A standalone nats-server, at the version go.mod pins, for the end-to-end
+# test of a network on separate processes (e2e.TestNetworkOnRealChain).
+natsv="$(go list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2)"
+if [[ ! -x "$tools/nats-server" || "$(cat "$tools/nats-server.version" 2>/dev/null)" != "$natsv" ]]; then
+	echo "install.sh: building nats-server $natsv into $tools"
+	GOBIN="$tools" go install "github.com/nats-io/nats-server/v2@$natsv"
+	echo "$natsv" >"$tools/nats-server.version"
+fi
 echo "install.sh: ready ($(go version))"

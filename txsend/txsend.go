@@ -36,6 +36,9 @@ type Config struct {
 	// Poll is how often receipts and the head are asked for (default 1 s).
 	Poll   time.Duration
 	Logger *slog.Logger
+	// Journal, if not nil, keeps every transaction sent until it is
+	// confirmed, for a restart to wait for it instead of sending again.
+	Journal *Journal
 	// firstFee, if set, prices the first attempt (tests: a stuck one).
 	firstFee func(tip, cap *big.Int) (*big.Int, *big.Int)
 }
@@ -93,11 +96,14 @@ func (s *Sender) Fees(ctx context.Context) (tip, feeCap *big.Int, err error) {
 			tips = append(tips, r[0])
 		}
 	}
-	tip = big.NewInt(1e9) // 1 gwei when the chain says nothing
 	if len(tips) > 0 {
 		tip = new(big.Int).Set(tips[len(tips)/2])
-		if tip.Sign() == 0 {
-			tip.SetInt64(1)
+	}
+	if tip == nil || tip.Sign() == 0 {
+		// Empty blocks say nothing: the node's suggestion (its miner's
+		// least tip on a dev chain), else 1 gwei.
+		if tip, err = s.ec.SuggestGasTipCap(ctx); err != nil || tip.Sign() == 0 {
+			tip = big.NewInt(1e9)
 		}
 	}
 	feeCap = new(big.Int).Add(new(big.Int).Mul(base, big.NewInt(2)), tip)
@@ -122,27 +128,116 @@ type Result struct {
 	Receipt  *types.Receipt
 	Sent     []common.Hash // every version sent, the first first
 	Replaced int
+	// Resumed: the transaction was sent before (by an earlier run, found
+	// in the journal) and this call waited for it instead of sending one.
+	Resumed bool
+	// Dropped counts versions whose nonce another transaction took (a
+	// reorg, or the account used elsewhere): the call was sent again.
+	Dropped int
 }
+
+// ErrDropped: no version of a transaction was mined and its nonce was
+// taken by another transaction.
+var ErrDropped = errors.New("transaction dropped: its nonce was used by another transaction")
+
+// maxDrops bounds how often Send sends again after a drop.
+const maxDrops = 3
 
 // Send builds, signs and sends a transaction, replaces it while it is
 // stuck, and returns the receipt of the version mined once it has the
 // confirmations asked. The ctx bounds the whole.
+//
+// what names the transaction in logs and errors, and in the journal (when
+// the Sender has one): every version is written there before it is sent,
+// and a Send of the same what after a restart waits for the journaled
+// transaction (sending it again if the node it went to forgot it) instead
+// of sending a second one. A transaction that a reorg removes and whose
+// nonce another takes is built and sent again, so build must be safe to
+// run more than once.
 func (s *Sender) Send(ctx context.Context, what string, build Build) (Result, error) {
+	var res Result
+	if e, ok := s.cfg.Journal.get(s.from.Address(), what); ok {
+		st := &pending{nonce: e.Nonce}
+		for _, raw := range e.Raw {
+			tx := new(types.Transaction)
+			if err := tx.UnmarshalBinary(raw); err != nil {
+				continue
+			}
+			st.versions = append(st.versions, tx)
+			res.Sent = append(res.Sent, tx.Hash())
+		}
+		if len(st.versions) > 0 {
+			last := st.versions[len(st.versions)-1]
+			st.tip, st.feeCap, st.gas = last.GasTipCap(), last.GasFeeCap(), last.Gas()
+			res.Resumed = true
+			s.cfg.Logger.Info("transaction sent by an earlier run; waiting for it", "what", what, "tx", last.Hash().Hex(), "nonce", e.Nonce)
+			for _, tx := range st.versions {
+				s.rebroadcast(ctx, tx)
+			}
+			r, err := s.await(ctx, what, build, st, &res)
+			switch {
+			case err == nil:
+				s.cfg.Journal.remove(s.from.Address(), what)
+				res.Receipt = r
+				return res, nil
+			case !errors.Is(err, ErrDropped):
+				return res, err
+			}
+			res.Dropped++
+			s.cfg.Logger.Warn("transaction of an earlier run dropped; sending it again", "what", what, "nonce", e.Nonce)
+		}
+		s.cfg.Journal.remove(s.from.Address(), what)
+	}
+	for {
+		st, err := s.first(ctx, what, build)
+		if err != nil {
+			return res, err
+		}
+		res.Sent = append(res.Sent, st.versions[0].Hash())
+		r, err := s.await(ctx, what, build, st, &res)
+		if err == nil {
+			s.cfg.Journal.remove(s.from.Address(), what)
+			res.Receipt = r
+			return res, nil
+		}
+		if !errors.Is(err, ErrDropped) || res.Dropped >= maxDrops {
+			return res, err
+		}
+		res.Dropped++
+		s.cfg.Journal.remove(s.from.Address(), what)
+		s.cfg.Logger.Warn("transaction dropped (a reorg, or its nonce used elsewhere); sending it again", "what", what, "nonce", st.nonce)
+	}
+}
+
+// pending is a transaction in flight: its nonce, every version sent, the
+// fees of the last.
+type pending struct {
+	nonce        uint64
+	versions     []*types.Transaction
+	tip, feeCap  *big.Int
+	gas          uint64
+	sentAt       time.Time
+	reorgWarned  bool
+	unseenNonces int
+}
+
+// first builds, journals and sends the first version with the account's
+// next nonce.
+func (s *Sender) first(ctx context.Context, what string, build Build) (*pending, error) {
 	tip, feeCap, err := s.Fees(ctx)
 	if err != nil {
-		return Result{}, fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	var gas uint64
 	var firstTip, firstCap *big.Int
 	if s.cfg.firstFee != nil {
 		firstTip, firstCap = s.cfg.firstFee(tip, feeCap)
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if !s.haveNonce {
 		n, err := s.ec.PendingNonceAt(ctx, s.from.Address())
 		if err != nil {
-			s.mu.Unlock()
-			return Result{}, fmt.Errorf("%s: nonce of %s: %w", what, s.from.Address().Hex(), err)
+			return nil, fmt.Errorf("%s: nonce of %s: %w", what, s.from.Address().Hex(), err)
 		}
 		s.next, s.haveNonce = n, true
 	}
@@ -151,85 +246,145 @@ func (s *Sender) Send(ctx context.Context, what string, build Build) (Result, er
 	if err == nil && firstTip != nil {
 		// Priced by the test (under the base fee, say), with the gas
 		// estimated at a real price.
-		gas, tip, feeCap = tx.Gas(), firstTip, firstCap
-		tx, err = s.sign(ctx, build, nonce, tip, feeCap, gas)
+		tip, feeCap = firstTip, firstCap
+		tx, err = s.sign(ctx, build, nonce, tip, feeCap, tx.Gas())
 	}
-	if err == nil {
-		err = s.ec.SendTransaction(ctx, tx)
-		if err != nil && strings.Contains(strings.ToLower(err.Error()), "nonce too low") {
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	st := &pending{nonce: nonce, versions: []*types.Transaction{tx}, tip: tip, feeCap: feeCap, gas: tx.Gas(), sentAt: time.Now()}
+	if err := s.cfg.Journal.put(s.from.Address(), what, st); err != nil {
+		return nil, fmt.Errorf("%s: write it down before sending: %w", what, err)
+	}
+	if err := s.ec.SendTransaction(ctx, tx); err != nil {
+		s.cfg.Journal.remove(s.from.Address(), what)
+		if strings.Contains(strings.ToLower(err.Error()), "nonce too low") {
 			// Someone else used this account: start again from the chain's count.
 			s.haveNonce = false
 		}
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	if err == nil {
-		s.next++
-	}
-	s.mu.Unlock()
-	if err != nil {
-		return Result{}, fmt.Errorf("%s: %w", what, err)
-	}
-	res := Result{Sent: []common.Hash{tx.Hash()}}
+	s.next++
 	s.cfg.Logger.Info("transaction sent", "what", what, "tx", tx.Hash().Hex(), "nonce", nonce, "fee_cap", feeCap, "tip", tip)
-	sentAt := time.Now()
+	return st, nil
+}
+
+// rebroadcast sends a version again, for a node that may have forgotten
+// it (a restart, a reorg); "known" and "nonce too low" answers are fine.
+func (s *Sender) rebroadcast(ctx context.Context, tx *types.Transaction) {
+	if err := s.ec.SendTransaction(ctx, tx); err != nil {
+		s.cfg.Logger.Debug("rebroadcast", "tx", tx.Hash().Hex(), "err", err)
+	}
+}
+
+// await waits for a version of st to be mined with the confirmations
+// asked, replacing it with higher fees while it is stuck (when build is
+// not nil). It returns ErrDropped when the nonce was taken by a
+// transaction that is none of st's versions.
+func (s *Sender) await(ctx context.Context, what string, build Build, st *pending, res *Result) (*types.Receipt, error) {
+	if st.sentAt.IsZero() {
+		st.sentAt = time.Now()
+	}
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
 	for {
-		for _, h := range res.Sent {
+		// The nonce first: a version mined between the two questions is
+		// then seen by the receipts.
+		used, nerr := s.ec.NonceAt(ctx, s.from.Address(), nil)
+		mined := false
+		for _, tx := range st.versions {
+			h := tx.Hash()
 			r, err := s.ec.TransactionReceipt(ctx, h)
 			if err != nil {
 				if errors.Is(err, ethereum.NotFound) || strings.Contains(err.Error(), "indexing is in progress") {
-					continue // not mined yet
+					continue // not mined (yet, or any more)
 				}
 				// The RPC fails: give up now (the caller retries; the
-				// contract call must be safe to repeat) and read the
-				// nonce from the chain next time, in case this one is
-				// dropped from the pool.
+				// contract call must be safe to repeat, and the journal
+				// keeps the transaction) and read the nonce from the
+				// chain next time, in case this one is dropped.
 				s.mu.Lock()
 				s.haveNonce = false
 				s.mu.Unlock()
-				return res, fmt.Errorf("%s: receipt of %s: %w", what, h.Hex(), err)
+				return nil, fmt.Errorf("%s: receipt of %s: %w", what, h.Hex(), err)
 			}
+			mined = true
 			if err := s.confirmed(ctx, r); err != nil {
-				return res, fmt.Errorf("%s: %w", what, err)
+				return nil, fmt.Errorf("%s: %w", what, err)
 			}
-			// Still there after the confirmations (a reorg may have moved it).
-			if r2, err := s.ec.TransactionReceipt(ctx, h); err == nil {
-				res.Receipt = r2
-				return res, nil
+			// Still there, in the same block, after the confirmations:
+			// else a reorg moved or removed it, and the wait goes on.
+			r2, err := s.ec.TransactionReceipt(ctx, h)
+			if err == nil && r2.BlockHash == r.BlockHash {
+				return r2, nil
 			}
+			if !st.reorgWarned {
+				st.reorgWarned = true
+				s.cfg.Logger.Warn("a reorg took the transaction out of its block; waiting for it again", "what", what, "tx", h.Hex(), "block", r.BlockNumber)
+			}
+			for _, v := range st.versions {
+				s.rebroadcast(ctx, v)
+			}
+			st.sentAt = time.Now()
 		}
-		if time.Since(sentAt) > s.cfg.StuckAfter {
-			// Same nonce, fees up by at least 12.5 % (what nodes ask of a
-			// replacement) or to today's, within the ceiling.
-			ntip, ncap, err := s.Fees(ctx)
-			if err != nil {
-				s.cfg.Logger.Warn("a stuck transaction cannot be replaced", "what", what, "err", err)
-			} else {
-				tip, feeCap = bump(tip, ntip, s.cfg.MaxFee), bump(feeCap, ncap, s.cfg.MaxFee)
-				if tip.Cmp(feeCap) > 0 {
-					tip = new(big.Int).Set(feeCap)
-				}
-				rtx, err := s.sign(ctx, build, nonce, tip, feeCap, tx.Gas())
-				if err == nil {
-					err = s.ec.SendTransaction(ctx, rtx)
-				}
-				if err != nil {
-					s.cfg.Logger.Warn("replacing a stuck transaction failed", "what", what, "tx", tx.Hash().Hex(), "err", err)
-				} else {
-					res.Sent = append(res.Sent, rtx.Hash())
-					res.Replaced++
-					s.cfg.Logger.Warn("transaction stuck; replaced with higher fees", "what", what, "was", tx.Hash().Hex(), "now", rtx.Hash().Hex(), "fee_cap", feeCap, "tip", tip)
-					tx = rtx
-				}
+		if !mined && nerr == nil && used > st.nonce {
+			// The nonce is taken and none of ours holds it. Asked twice,
+			// a poll apart, so a receipt still being indexed is not
+			// mistaken for a drop.
+			st.unseenNonces++
+			if st.unseenNonces >= 2 {
+				s.mu.Lock()
+				s.haveNonce = false
+				s.mu.Unlock()
+				return nil, fmt.Errorf("%s: %w (nonce %d)", what, ErrDropped, st.nonce)
 			}
-			sentAt = time.Now()
+		} else {
+			st.unseenNonces = 0
+		}
+		if !mined && build != nil && time.Since(st.sentAt) > s.cfg.StuckAfter {
+			s.replace(ctx, what, build, st, res)
+			st.sentAt = time.Now()
 		}
 		select {
 		case <-ctx.Done():
-			return res, fmt.Errorf("%s: not mined (sent %v): %w", what, res.Sent, ctx.Err())
+			return nil, fmt.Errorf("%s: not mined (sent %v): %w", what, res.Sent, ctx.Err())
 		case <-t.C:
 		}
 	}
+}
+
+// replace sends a stuck transaction again with the same nonce and fees up
+// by at least 12.5 % (what nodes ask of a replacement) or to today's,
+// within the ceiling; written down before it is sent.
+func (s *Sender) replace(ctx context.Context, what string, build Build, st *pending, res *Result) {
+	ntip, ncap, err := s.Fees(ctx)
+	if err != nil {
+		s.cfg.Logger.Warn("a stuck transaction cannot be replaced", "what", what, "err", err)
+		return
+	}
+	tip, feeCap := bump(st.tip, ntip, s.cfg.MaxFee), bump(st.feeCap, ncap, s.cfg.MaxFee)
+	if tip.Cmp(feeCap) > 0 {
+		tip = new(big.Int).Set(feeCap)
+	}
+	was := st.versions[len(st.versions)-1]
+	rtx, err := s.sign(ctx, build, st.nonce, tip, feeCap, st.gas)
+	if err == nil {
+		next := *st
+		next.versions = append(append([]*types.Transaction{}, st.versions...), rtx)
+		err = s.cfg.Journal.put(s.from.Address(), what, &next)
+	}
+	if err == nil {
+		err = s.ec.SendTransaction(ctx, rtx)
+	}
+	if err != nil {
+		s.cfg.Logger.Warn("replacing a stuck transaction failed", "what", what, "tx", was.Hash().Hex(), "err", err)
+		return
+	}
+	st.versions = append(st.versions, rtx)
+	st.tip, st.feeCap = tip, feeCap
+	res.Sent = append(res.Sent, rtx.Hash())
+	res.Replaced++
+	s.cfg.Logger.Warn("transaction stuck; replaced with higher fees", "what", what, "was", was.Hash().Hex(), "now", rtx.Hash().Hex(), "fee_cap", feeCap, "tip", tip)
 }
 
 // sign builds the transaction with the nonce and fees given (and gas, when
