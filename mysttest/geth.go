@@ -32,20 +32,28 @@ type Geth struct {
 // (CI set) and is skipped elsewhere.
 func GethPath(t testing.TB) string {
 	t.Helper()
-	for _, p := range []string{os.Getenv("MYST_GETH"), "/usr/local/lib/myst-tools/geth"} {
+	return ToolPath(t, "geth", "MYST_GETH")
+}
+
+// ToolPath finds a program scripts/install.sh builds: $env, then
+// /usr/local/lib/myst-tools/name, then PATH. Missing: the test fails in
+// CI (CI set) and is skipped elsewhere.
+func ToolPath(t testing.TB, name, env string) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv(env), "/usr/local/lib/myst-tools/" + name} {
 		if p != "" {
 			if _, err := os.Stat(p); err == nil {
 				return p
 			}
 		}
 	}
-	if p, err := exec.LookPath("geth"); err == nil {
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
 	if os.Getenv("CI") != "" {
-		t.Fatal("geth not found: scripts/install.sh builds it into /usr/local/lib/myst-tools")
+		t.Fatalf("%s not found: scripts/install.sh builds it into /usr/local/lib/myst-tools", name)
 	}
-	t.Skip("geth not found (scripts/install.sh builds it)")
+	t.Skipf("%s not found (scripts/install.sh builds it)", name)
 	return ""
 }
 
