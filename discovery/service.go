@@ -21,6 +21,7 @@ type ServiceConfig struct {
 	DB   string // sqlite:PATH or a postgres:// URL
 
 	EtherRPCURL       string
+	EtherRPCURLs      []string // more endpoints, failed over to
 	ChainID           uint64
 	RegistryAddress   common.Address
 	RegistryFromBlock uint64
@@ -52,7 +53,7 @@ func Start(ctx context.Context, cfg ServiceConfig) (*Service, error) {
 		return nil, err
 	}
 	var err error
-	if s.reg, err = registry.Dial(ctx, cfg.EtherRPCURL, cfg.ChainID, cfg.RegistryAddress); err != nil {
+	if s.reg, err = registry.DialURLs(ctx, append([]string{cfg.EtherRPCURL}, cfg.EtherRPCURLs...), cfg.ChainID, cfg.RegistryAddress); err != nil {
 		return fail(fmt.Errorf("registry.Dial: %w", err))
 	}
 	if s.store, err = OpenStore(ctx, cfg.DB); err != nil {

@@ -126,7 +126,10 @@ func TestNetworkOnRealChain(t *testing.T) {
 	}
 
 	ln := &localnet{network: netPath, rpcURL: g.RPC}
-	pArgs := []string{"--invoice-every", "300ms", "--payment-grace", "3s", "--settle-threshold", "1000", "--confirmations", "2"}
+	// The provider's first RPC URL is dead: it fails over to geth.
+	deadRPC := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	pArgs := []string{"--invoice-every", "300ms", "--payment-grace", "3s", "--settle-threshold", "1000", "--confirmations", "2",
+		"--rpc", deadRPC, "--rpc", g.RPC}
 	pd := startDaemon(t, ln, filepath.Join(dir, "provider"), pArgs...)
 	cd := startDaemon(t, ln, filepath.Join(dir, "consumer"), "--confirmations", "2")
 	mustMyst(t, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
@@ -165,6 +168,9 @@ func TestNetworkOnRealChain(t *testing.T) {
 		settled = mustAmount(t, e.Settled)
 		return true
 	})
+	if !strings.Contains(pd.stderr.String(), "Ethereum RPC failing; using the next URL") {
+		t.Errorf("the provider never said it failed over from %s", deadRPC)
+	}
 	if !strings.Contains(pd.stderr.String(), "transaction sent by an earlier run; waiting for it") {
 		t.Errorf("the restarted provider did not wait for its journaled settlement:\n%s", pd.stderr.String())
 	}

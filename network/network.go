@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/common"
@@ -36,13 +37,27 @@ func (f *File) Discoveries() []string {
 	return out
 }
 
+// RPCURLs are the chain's JSON-RPC endpoints, ether_rpc_url first.
+func (f *File) RPCURLs() []string {
+	out := []string{f.EtherRPCURL}
+	for _, u := range f.EtherRPCURLs {
+		if u != "" && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
 // ErrNoGasPayer means the network file names no account that pays gas.
 var ErrNoGasPayer = errors.New("the network file names no gas payer")
 
 // File is the content of network.json.
 type File struct {
-	ChainID           uint64         `json:"chain_id"`
-	EtherRPCURL       string         `json:"ether_rpc_url"`
+	ChainID     uint64 `json:"chain_id"`
+	EtherRPCURL string `json:"ether_rpc_url"`
+	// EtherRPCURLs are more endpoints of the chain, tried in turn when
+	// one fails or rate-limits (http(s) only).
+	EtherRPCURLs      []string       `json:"ether_rpc_urls,omitempty"`
 	RegistryAddress   common.Address `json:"registry_address"`
 	RegistryFromBlock uint64         `json:"registry_from_block"`
 	// BrokerURLs are NATS servers (nats://host:port); a node uses any of them.
@@ -98,6 +113,12 @@ func (f *File) Validate() error {
 	u, err := url.Parse(f.EtherRPCURL)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") {
 		return fmt.Errorf("ether_rpc_url %q: want an http(s):// or ws(s):// URL", f.EtherRPCURL)
+	}
+	for _, r := range f.EtherRPCURLs {
+		u, err := url.Parse(r)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("ether_rpc_urls: %q is not an http(s):// URL", r)
+		}
 	}
 	if f.RegistryAddress == (common.Address{}) {
 		return errors.New("registry_address is missing")

@@ -194,7 +194,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.store = identity.NewStore(filepath.Join(cfg.DataDir, "keystore"), kdf)
 
-	reg, err := registry.Dial(ctx, cfg.Network.EtherRPCURL, cfg.Network.ChainID, cfg.Network.RegistryAddress)
+	reg, err := registry.DialURLs(ctx, cfg.Network.RPCURLs(), cfg.Network.ChainID, cfg.Network.RegistryAddress)
 	if err != nil {
 		return fail(fmt.Errorf("registry.Dial: %w", err))
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/mystnode/myst/contracts"
+	"github.com/mystnode/myst/ethrpc"
 	"github.com/mystnode/myst/identity"
 )
 
@@ -42,7 +43,14 @@ type Client struct {
 // Dial connects to the chain at rpcURL, checks that it serves chainID and
 // that a contract is deployed at address.
 func Dial(ctx context.Context, rpcURL string, chainID uint64, address common.Address) (*Client, error) {
-	ec, err := ethclient.DialContext(ctx, rpcURL)
+	return DialURLs(ctx, []string{rpcURL}, chainID, address)
+}
+
+// DialURLs is Dial over several RPC URLs of one chain, failed over and
+// retried (see package ethrpc).
+func DialURLs(ctx context.Context, urls []string, chainID uint64, address common.Address) (*Client, error) {
+	rpcURL := strings.Join(urls, ", ")
+	ec, err := ethrpc.Dial(ctx, urls, ethrpc.Config{})
 	if err != nil {
 		return nil, fmt.Errorf("%w at %s: %v", ErrUnreachable, rpcURL, err)
 	}

@@ -95,7 +95,7 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := registry.Dial(ctx, nf.EtherRPCURL, nf.ChainID, nf.RegistryAddress)
+	reg, err := registry.DialURLs(ctx, nf.RPCURLs(), nf.ChainID, nf.RegistryAddress)
 	if err != nil {
 		return nil, err
 	}

@@ -74,7 +74,7 @@ connection publish and subscribe permissions for its own subjects only.`,
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			reg, err := registry.Dial(dctx, nf.EtherRPCURL, nf.ChainID, nf.RegistryAddress)
+			reg, err := registry.DialURLs(dctx, nf.RPCURLs(), nf.ChainID, nf.RegistryAddress)
 			cancel()
 			if err != nil {
 				return fmt.Errorf("%w (check ether_rpc_url in %s)", err, path)

@@ -34,6 +34,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	tunnelPorts, tunnelSubnets := map[string]*int{}, map[string]*string{}
 	var invoiceEvery, grace, natEvery time.Duration
 	var confirmations, maxFeeGwei uint64
+	var rpcURLs []string
 	var threshold string
 	cmd := &cobra.Command{
 		Use:   "daemon",
@@ -109,6 +110,13 @@ func newDaemonCmd(g *globals) *cobra.Command {
 				country, city = c, ci
 				logger.Info("location from GeoIP", "ip", pub, "country", country, "city", city)
 			}
+			if len(rpcURLs) > 0 {
+				// --rpc replaces the network file's endpoints, in order.
+				nf.EtherRPCURL, nf.EtherRPCURLs = rpcURLs[0], rpcURLs[1:]
+				if err := nf.Validate(); err != nil {
+					return fmt.Errorf("--rpc: %w", err)
+				}
+			}
 			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			n, err := node.New(startCtx, node.Config{DataDir: g.dataDir, Network: nf, LightKDF: g.lightKDF, Version: version, Logger: logger,
 				Country: country, City: city, PublicIP: pub, NATCheckEvery: natEvery,
@@ -149,6 +157,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	cmd.Flags().MarkDeprecated("openvpn-uplink", "use --uplink")
 	cmd.Flags().StringVar(&vpnBinary, "openvpn-binary", "openvpn", "the openvpn program")
 	cmd.Flags().StringVar(&uiAddr, "ui-addr", "", "also serve the web UI (and the API) on this host:port, e.g. for a browser on another machine of the LAN; off by default (the API listens on loopback only)")
+	cmd.Flags().StringArrayVar(&rpcURLs, "rpc", nil, "Ethereum JSON-RPC URL of the network's chain, instead of the network file's; repeat it for endpoints to fail over to (a failing or rate-limiting one is left for the next)")
 	cmd.Flags().Uint64Var(&confirmations, "confirmations", 1, "blocks a settlement must have before it counts (1: mined; more on real chains)")
 	cmd.Flags().Uint64Var(&maxFeeGwei, "max-fee-gwei", 500, "the most gwei per gas a settlement offers; a stuck settlement is re-sent with higher fees up to it")
 	cmd.Flags().DurationVar(&natEvery, "nat-check-every", node.NATCheckEvery, "how often to ask STUN whether the public address or NAT changed (also at once when the host's addresses change)")

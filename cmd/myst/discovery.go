@@ -45,7 +45,7 @@ network file's IdentityRegistry.`,
 			promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			svc, err := discovery.Start(startCtx, discovery.ServiceConfig{
 				Addr: listen, DB: db,
-				EtherRPCURL: nf.EtherRPCURL, ChainID: nf.ChainID, RegistryAddress: nf.RegistryAddress, RegistryFromBlock: nf.RegistryFromBlock,
+				EtherRPCURL: nf.EtherRPCURL, EtherRPCURLs: nf.EtherRPCURLs, ChainID: nf.ChainID, RegistryAddress: nf.RegistryAddress, RegistryFromBlock: nf.RegistryFromBlock,
 				Server: discovery.Config{TTL: ttl, Logger: logger, Registerer: promReg, Gatherer: promReg, ServiceTypes: types},
 			})
 			if err != nil {

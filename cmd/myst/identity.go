@@ -64,7 +64,7 @@ func (g *globals) registry(ctx context.Context) (*network.File, *registry.Client
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := registry.Dial(ctx, f.EtherRPCURL, f.ChainID, f.RegistryAddress)
+	c, err := registry.DialURLs(ctx, f.RPCURLs(), f.ChainID, f.RegistryAddress)
 	switch {
 	case errors.Is(err, registry.ErrUnreachable):
 		return nil, nil, fmt.Errorf("%w: is the chain running? check ether_rpc_url in %s", err, path)
