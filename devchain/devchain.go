@@ -155,6 +155,10 @@ func Start(cfg Config) (*Chain, error) {
 // Commit seals a block with the pending transactions (Manual chains).
 func (c *Chain) Commit() common.Hash { return c.beacon.Commit() }
 
+// Rollback empties the transaction pool (Manual chains): after a Fork,
+// what the blocks left behind held is then gone for good.
+func (c *Chain) Rollback() { c.beacon.Rollback() }
+
 // Fork makes parent the head at once (a reorg; Manual chains): the next
 // Commit builds on it. Transactions of the blocks left behind return to
 // the pool.

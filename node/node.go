@@ -201,6 +201,19 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.reg = reg
 	n.onClose(reg.Close)
 	n.cache = registry.NewCache(reg, cfg.Network.RegistryFromBlock)
+	// The registry's events read so far, kept across restarts: a node
+	// scans from where it stopped, not from the registry's first block.
+	if err := n.cache.Persist(filepath.Join(cfg.DataDir, "registry-cache.json"), 10*time.Second); err != nil {
+		n.logger.Warn("registry cache file unreadable; scanning the registry again", "err", err)
+	}
+	n.cache.OnReorg = func(after uint64, dropped int) {
+		n.logger.Warn("chain reorganized: registry events after this block read again", "block", after, "identities_dropped", dropped)
+	}
+	n.onClose(func() {
+		if err := n.cache.Save(); err != nil {
+			n.logger.Warn("registry cache file", "err", err)
+		}
+	})
 
 	if urls := cfg.Network.Discoveries(); len(urls) > 0 {
 		n.discovery = discovery.NewClient(urls...)

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/identity"
@@ -39,10 +41,26 @@ type Cache struct {
 	// before the first full scan (default 10 s).
 	NegativeTTL time.Duration
 
+	// OnReorg, if set, hears of a reorg: what was learnt after block
+	// `after` (dropped identities) is forgotten and scanned again.
+	OnReorg func(after uint64, dropped int)
+
 	mu       sync.RWMutex
 	keys     map[common.Address][]byte
-	next     uint64 // first block not yet scanned for events
+	learnt   map[common.Address]uint64 // block of the event, for reorgs
+	refs     []blockRef                // heads scanned, oldest first
+	next     uint64                    // first block not yet scanned for events
+	maxBatch uint64
+	okRun    int // ranges read without a refusal since the last
 	negative map[common.Address]time.Time
+	dirty    bool // changed since saved
+	loaded   bool
+
+	// Persisted state (see Persist).
+	saveMu   sync.Mutex
+	path     string
+	savedAt  time.Time
+	saveEach time.Duration
 
 	// syncing admits one scan at a time; questions that wait for it use
 	// its result.
@@ -52,6 +70,7 @@ type Cache struct {
 	views   chan struct{}
 	stats   struct {
 		hits, misses, viewHits, scanAnswers, negHits, scans atomic.Uint64
+		reorgs, rangeRetries                                atomic.Uint64
 	}
 }
 
@@ -67,9 +86,9 @@ const ViewConcurrency = 8
 // NewCache returns a cache over client that scans events from fromBlock
 // (the registry's deployment block, or 0).
 func NewCache(client *Client, fromBlock uint64) *Cache {
-	return &Cache{client: client, fromBlock: fromBlock, next: fromBlock, batch: 5000,
+	return &Cache{client: client, fromBlock: fromBlock, next: fromBlock, batch: 2000, maxBatch: 2000,
 		Freshness: 250 * time.Millisecond, NegativeTTL: 10 * time.Second,
-		keys: map[common.Address][]byte{}, negative: map[common.Address]time.Time{},
+		keys: map[common.Address][]byte{}, learnt: map[common.Address]uint64{}, negative: map[common.Address]time.Time{},
 		syncing: make(chan struct{}, 1), views: make(chan struct{}, ViewConcurrency)}
 }
 
@@ -114,41 +133,176 @@ func (c *Cache) syncLocked(ctx context.Context) error {
 	return err
 }
 
+// maxRefs is how many scanned heads are remembered to find where a reorg
+// forked; a deeper reorg rescans from the registry's first block.
+const maxRefs = 64
+
+// blockRef is a scanned head.
+type blockRef struct {
+	N uint64      `json:"n"`
+	H common.Hash `json:"h"`
+}
+
 func (c *Cache) scanToHead(ctx context.Context) error {
-	head, err := c.client.eth.BlockNumber(ctx)
+	head, err := c.client.eth.HeaderByNumber(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("registry cache: block number: %w", err)
+		return fmt.Errorf("registry cache: head: %w", err)
+	}
+	c.mu.RLock()
+	var last blockRef
+	if n := len(c.refs); n > 0 {
+		last = c.refs[n-1]
+	}
+	c.mu.RUnlock()
+	if last.H == head.Hash() {
+		return nil // nothing new
+	}
+	if last.H != (common.Hash{}) {
+		if err := c.checkReorg(ctx); err != nil {
+			return err
+		}
 	}
 	c.mu.RLock()
 	from := c.next
 	c.mu.RUnlock()
-	for from <= head {
-		to := min(from+c.batch-1, head)
-		it, err := c.client.contract.FilterRegistered(&bind.FilterOpts{Start: from, End: &to, Context: ctx}, nil)
+	to := head.Number.Uint64()
+	for from <= to {
+		end, err := c.scanRange(ctx, from, to)
 		if err != nil {
-			return fmt.Errorf("registry cache: logs %d-%d: %w", from, to, err)
+			return err
 		}
-		found := map[common.Address][]byte{}
-		for it.Next() {
-			if it.Event.Raw.Removed {
-				continue
-			}
-			found[it.Event.Identity] = bytes.Clone(it.Event.PublicKey)
+		from = end + 1
+	}
+	c.mu.Lock()
+	if c.next > to {
+		c.refs = append(c.refs, blockRef{N: to, H: head.Hash()})
+		if len(c.refs) > maxRefs {
+			c.refs = append([]blockRef(nil), c.refs[len(c.refs)-maxRefs:]...)
 		}
-		err = it.Error()
-		it.Close()
-		if err != nil {
-			return fmt.Errorf("registry cache: logs %d-%d: %w", from, to, err)
+	}
+	c.dirty = true
+	c.mu.Unlock()
+	c.maybeSave(false)
+	return nil
+}
+
+// checkReorg compares the remembered heads with the chain's blocks at
+// their heights, newest first; from the newest that still matches, what
+// was learnt in later blocks is forgotten and scanned again. None
+// matching: everything is scanned again from the first block.
+func (c *Cache) checkReorg(ctx context.Context) error {
+	c.mu.RLock()
+	refs := append([]blockRef(nil), c.refs...)
+	c.mu.RUnlock()
+	keep := -1
+	for i := len(refs) - 1; i >= 0; i-- {
+		h, err := c.client.eth.HeaderByNumber(ctx, new(big.Int).SetUint64(refs[i].N))
+		if err != nil && !errors.Is(err, ethereum.NotFound) {
+			return fmt.Errorf("registry cache: block %d: %w", refs[i].N, err)
 		}
-		c.mu.Lock()
-		for id, key := range found {
-			c.storeLocked(id, key)
+		if err == nil && h.Hash() == refs[i].H {
+			keep = i
+			break
 		}
-		c.next = to + 1
-		c.mu.Unlock()
-		from = to + 1
+	}
+	if keep == len(refs)-1 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var after uint64 // blocks after this one are scanned again
+	if keep >= 0 {
+		after = refs[keep].N
+		c.refs = c.refs[:keep+1]
+		c.next = after + 1
+	} else {
+		c.refs = nil
+		c.next = c.fromBlock
+		if c.fromBlock > 0 {
+			after = c.fromBlock - 1
+		}
+	}
+	dropped := 0
+	for id, b := range c.learnt {
+		if b > after || keep < 0 {
+			delete(c.keys, id)
+			delete(c.learnt, id)
+			dropped++
+		}
+	}
+	c.stats.reorgs.Add(1)
+	c.dirty = true
+	if c.OnReorg != nil {
+		c.OnReorg(after, dropped)
 	}
 	return nil
+}
+
+// scanRange reads the events of [from, to], or of a first part of it when
+// the RPC refuses a range that long or fails: the range is halved and
+// tried again, a few times with a growing wait. It returns the last block
+// read.
+func (c *Cache) scanRange(ctx context.Context, from, to uint64) (uint64, error) {
+	wait := 100 * time.Millisecond
+	var lastErr error
+	for attempt := 0; attempt < 8; attempt++ {
+		c.mu.RLock()
+		batch := c.batch
+		c.mu.RUnlock()
+		end := min(from+batch-1, to)
+		found, err := c.logs(ctx, from, end)
+		if err == nil {
+			c.mu.Lock()
+			for id, ev := range found {
+				if c.storeLocked(id, ev.key) {
+					c.learnt[id] = ev.block
+				}
+			}
+			c.next = end + 1
+			// Ranges that worked a few times running: try longer ones.
+			if c.okRun++; c.okRun >= 8 {
+				c.batch, c.okRun = min(c.batch*2, c.maxBatch), 0
+			}
+			c.mu.Unlock()
+			return end, nil
+		}
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("registry cache: logs %d-%d: %w", from, end, err)
+		}
+		lastErr = fmt.Errorf("registry cache: logs %d-%d: %w", from, end, err)
+		c.mu.Lock()
+		c.batch, c.okRun = max(1, c.batch/2), 0
+		c.mu.Unlock()
+		c.stats.rangeRetries.Add(1)
+		select {
+		case <-ctx.Done():
+			return 0, lastErr
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+	return 0, lastErr
+}
+
+type event struct {
+	key   []byte
+	block uint64
+}
+
+func (c *Cache) logs(ctx context.Context, from, to uint64) (map[common.Address]event, error) {
+	it, err := c.client.contract.FilterRegistered(&bind.FilterOpts{Start: from, End: &to, Context: ctx}, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	found := map[common.Address]event{}
+	for it.Next() {
+		if it.Event.Raw.Removed {
+			continue
+		}
+		found[it.Event.Identity] = event{key: bytes.Clone(it.Event.PublicKey), block: it.Event.Raw.BlockNumber}
+	}
+	return found, it.Error()
 }
 
 // catchUp waits for a scan that started at or after asked, running one if
@@ -177,11 +331,12 @@ func (c *Cache) catchUp(ctx context.Context, asked time.Time) error {
 }
 
 // storeLocked adds a key after checking that it belongs to id.
-func (c *Cache) storeLocked(id common.Address, key []byte) {
+func (c *Cache) storeLocked(id common.Address, key []byte) bool {
 	if got, err := identity.AddressOfPublicKey(key); err != nil || got != id {
-		return
+		return false
 	}
 	c.keys[id] = key
+	return true
 }
 
 // PublicKey returns id's registered 64-byte public key, or an error
@@ -277,6 +432,9 @@ type CacheStats struct {
 	Scans                     uint64 // scans started (periodic and catch-up)
 	ScannedTo                 uint64 // last block scanned for events
 	FirstBlock                uint64
+	Reorgs                    uint64 // reorgs seen (learnt events dropped and scanned again)
+	RangeRetries              uint64 // event ranges the RPC refused or failed, read again shorter
+	Loaded                    bool   // state read from the Persist file at start
 }
 
 // Stats returns the cache's counters.
@@ -290,5 +448,6 @@ func (c *Cache) Stats() CacheStats {
 	return CacheStats{
 		Known: len(c.keys), Hits: c.stats.hits.Load(), Misses: c.stats.misses.Load(),
 		ViewHits: c.stats.viewHits.Load(), ScanAnswers: c.stats.scanAnswers.Load(), NegativeHits: c.stats.negHits.Load(), Scans: c.stats.scans.Load(), ScannedTo: scanned, FirstBlock: c.fromBlock,
+		Reorgs: c.stats.reorgs.Load(), RangeRetries: c.stats.rangeRetries.Load(), Loaded: c.loaded,
 	}
 }
