@@ -200,6 +200,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.reg = reg
 	n.onClose(reg.Close)
+	// Transactions (registrations, settlements) sent and not yet
+	// confirmed, kept across restarts.
+	if n.txJournal, err = txsend.OpenJournal(filepath.Join(cfg.DataDir, "transactions")); err != nil {
+		return fail(err)
+	}
 	n.cache = registry.NewCache(reg, cfg.Network.RegistryFromBlock)
 	// The registry's events read so far, kept across restarts: a node
 	// scans from where it stopped, not from the registry's first block.
@@ -250,10 +255,6 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			return fail(fmt.Errorf("payments.OpenStore: %w", err))
 		}
 		n.onClose(func() { n.payStore.Close() })
-		// Settlements sent and not yet confirmed, kept across restarts.
-		if n.txJournal, err = txsend.OpenJournal(filepath.Join(cfg.DataDir, "transactions")); err != nil {
-			return fail(err)
-		}
 	}
 
 	n.prom = prometheus.NewRegistry()
@@ -397,6 +398,19 @@ func (n *Node) Start() {
 	go func() {
 		defer n.wg.Done()
 		n.cache.Run(n.ctx, 2*time.Second, func(err error) { n.logger.Warn("registry cache", "err", err) })
+	}()
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := context.WithTimeout(n.ctx, time.Minute)
+		defer cancel()
+		done, resent, err := n.txJournal.Resume(ctx, n.reg.Eth())
+		switch {
+		case err != nil:
+			n.logger.Warn("transactions an earlier run left in flight: the chain cannot be asked now; they are waited for when sent again", "err", err)
+		case done+resent > 0:
+			n.logger.Info("transactions an earlier run left in flight", "mined", done, "sent_again", resent)
+		}
 	}()
 	n.wg.Add(1)
 	go n.joinWhenRegistered(cmp.Or(n.joinEvery, 10*time.Second))

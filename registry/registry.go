@@ -195,6 +195,48 @@ func (c *Client) Register(ctx context.Context, id, payer *identity.Signer, progr
 	return out, nil
 }
 
+// SendFunc sends the transaction build makes and returns its receipt
+// once it counts (a txsend.Sender's Send: managed nonce, EIP-1559 fees, a
+// stuck one replaced, confirmations, a journal across restarts).
+type SendFunc func(ctx context.Context, what string, build func(*bind.TransactOpts) (*types.Transaction, error)) (*types.Receipt, error)
+
+// RegisterWith is Register with the transaction sent by send, from the
+// payer's account: a restart then waits for the registration it sent
+// instead of sending another.
+func (c *Client) RegisterWith(ctx context.Context, id *identity.Signer, send SendFunc) (Receipt, error) {
+	already, err := c.IsRegistered(ctx, id.Address())
+	if err != nil {
+		return Receipt{}, err
+	}
+	if already {
+		return Receipt{AlreadyRegistered: true}, nil
+	}
+	sig, err := id.Sign(RegistrationDigest(c.address, c.chainID, id.Address()))
+	if err != nil {
+		return Receipt{}, err
+	}
+	r, err := send(ctx, "register "+id.Address().Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
+		return c.contract.Register(o, id.PublicKey(), sig)
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), "already registered") {
+			return Receipt{AlreadyRegistered: true}, nil
+		}
+		if isFundsError(err) {
+			return Receipt{}, fmt.Errorf("%w: %v", ErrNoFunds, err)
+		}
+		return Receipt{}, err
+	}
+	out := Receipt{TxHash: r.TxHash, Block: r.BlockNumber.Uint64(), GasUsed: r.GasUsed}
+	if r.Status != types.ReceiptStatusSuccessful {
+		if ok, err := c.IsRegistered(ctx, id.Address()); err == nil && ok {
+			return Receipt{AlreadyRegistered: true}, nil
+		}
+		return out, fmt.Errorf("register(%s): %w in block %d", id.Address().Hex(), ErrReverted, out.Block)
+	}
+	return out, nil
+}
+
 // TransactOpts returns transaction options that sign with payer's key.
 func (c *Client) TransactOpts(ctx context.Context, payer *identity.Signer) *bind.TransactOpts {
 	return payer.TransactOpts(ctx, c.chainID)

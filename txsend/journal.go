@@ -1,16 +1,21 @@
 package txsend
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/mystnode/myst/atomicfile"
 )
 
@@ -107,4 +112,41 @@ func (j *Journal) Entries() ([]JournalEntry, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// Resume looks at what an earlier run left in flight: an entry one of
+// whose versions is mined is removed (done; the next Send of it would
+// find the same), the others are sent to the chain again for a node that
+// may have forgotten them. A later Send of the same thing waits for them.
+func (j *Journal) Resume(ctx context.Context, ec *ethclient.Client) (done, resent int, err error) {
+	es, err := j.Entries()
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range es {
+		mined := false
+		var txs []*types.Transaction
+		for _, raw := range e.Raw {
+			tx := new(types.Transaction)
+			if tx.UnmarshalBinary(raw) != nil {
+				continue
+			}
+			txs = append(txs, tx)
+			if _, err := ec.TransactionReceipt(ctx, tx.Hash()); err == nil {
+				mined = true
+			} else if !errors.Is(err, ethereum.NotFound) {
+				return done, resent, err
+			}
+		}
+		if mined {
+			j.remove(e.From, e.What)
+			done++
+			continue
+		}
+		for _, tx := range txs {
+			ec.SendTransaction(ctx, tx) // "already known" and "nonce too low" are fine
+		}
+		resent++
+	}
+	return done, resent, nil
 }

@@ -176,6 +176,10 @@ func TestJournalResume(t *testing.T) {
 	if es, err := j.Entries(); err != nil || len(es) != 1 || es[0].Nonce != 0 || len(es[0].Raw) != 1 {
 		t.Fatalf("journal after the crash: %+v %v", es, err)
 	}
+	// At start a node sends what the journal holds again (not mined yet).
+	if done, resent, err := j.Resume(ctx, ec); err != nil || done != 0 || resent != 1 {
+		t.Fatalf("resume: done %d, sent again %d, %v", done, resent, err)
+	}
 	second := New(ec, big.NewInt(devchain.ChainID), from, cfg)
 	done := make(chan error, 1)
 	var res Result
