@@ -66,8 +66,8 @@ func newDaemonCmd(g *globals) *cobra.Command {
 				}
 				tunnels[name] = node.TunnelConfig{Port: *port, Subnet: subnet}
 			}
-			if confirmations < 1 || confirmations > 100 {
-				return fmt.Errorf("--confirmations %d: must be between 1 and 100", confirmations)
+			if confirmations > 100 {
+				return fmt.Errorf("--confirmations %d: must be between 0 (automatic) and 100", confirmations)
 			}
 			if maxFeeGwei < 1 || maxFeeGwei > 1_000_000 {
 				return fmt.Errorf("--max-fee-gwei %d: must be between 1 and 1000000", maxFeeGwei)
@@ -117,6 +117,14 @@ func newDaemonCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("--rpc: %w", err)
 				}
 			}
+			if confirmations == 0 {
+				// A dev chain never reorganizes; a real one can, a few blocks deep.
+				confirmations = 3
+				if nf.ChainID == 1337 || nf.ChainID == 31337 {
+					confirmations = 1
+				}
+				logger.Info("transactions count after this many blocks (--confirmations)", "confirmations", confirmations, "chain_id", nf.ChainID)
+			}
 			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			n, err := node.New(startCtx, node.Config{DataDir: g.dataDir, Network: nf, LightKDF: g.lightKDF, Version: version, Logger: logger,
 				Country: country, City: city, PublicIP: pub, NATCheckEvery: natEvery,
@@ -158,7 +166,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&vpnBinary, "openvpn-binary", "openvpn", "the openvpn program")
 	cmd.Flags().StringVar(&uiAddr, "ui-addr", "", "also serve the web UI (and the API) on this host:port, e.g. for a browser on another machine of the LAN; off by default (the API listens on loopback only)")
 	cmd.Flags().StringArrayVar(&rpcURLs, "rpc", nil, "Ethereum JSON-RPC URL of the network's chain, instead of the network file's; repeat it for endpoints to fail over to (a failing or rate-limiting one is left for the next)")
-	cmd.Flags().Uint64Var(&confirmations, "confirmations", 1, "blocks a settlement must have before it counts (1: mined; more on real chains)")
+	cmd.Flags().Uint64Var(&confirmations, "confirmations", 0, "blocks a settlement or registration must have before it counts, its own included (0: automatic, 1 on a dev chain (chain id 1337 or 31337), 3 elsewhere)")
 	cmd.Flags().Uint64Var(&maxFeeGwei, "max-fee-gwei", 500, "the most gwei per gas a settlement offers; a stuck settlement is re-sent with higher fees up to it")
 	cmd.Flags().DurationVar(&natEvery, "nat-check-every", node.NATCheckEvery, "how often to ask STUN whether the public address or NAT changed (also at once when the host's addresses change)")
 	cmd.Flags().DurationVar(&invoiceEvery, "invoice-every", 5*time.Second, "how often a provider invoices a priced session")
