@@ -171,8 +171,11 @@ func TestNetworkOnRealChain(t *testing.T) {
 	if !strings.Contains(pd.stderr.String(), "Ethereum RPC failing; using the next URL") {
 		t.Errorf("the provider never said it failed over from %s", deadRPC)
 	}
-	if !strings.Contains(pd.stderr.String(), "transaction sent by an earlier run; waiting for it") {
-		t.Errorf("the restarted provider did not wait for its journaled settlement:\n%s", pd.stderr.String())
+	// The journal was used: the settlement was waited for, or (mined
+	// meanwhile, under load) found mined at start.
+	if log := pd.stderr.String(); !strings.Contains(log, "transaction sent by an earlier run; waiting for it") &&
+		!strings.Contains(log, `msg="transactions an earlier run left in flight" mined=1`) {
+		t.Errorf("the restarted provider did not look at its journaled settlement:\n%s", log)
 	}
 	_, prov1 := balances(t, ccli, provider)
 	gained := new(big.Int).Sub(prov1, prov0)
