@@ -5,11 +5,9 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,27 +35,7 @@ func startNATSServer(t *testing.T, port int, conf string) {
 	t.Helper()
 	bin := mysttest.ToolPath(t, "nats-server", "MYST_NATS_SERVER")
 	path := writeFile(t, t.TempDir(), "nats.conf", fmt.Sprintf("listen: 127.0.0.1:%d\n%s", port, conf))
-	log := &syncBuffer{}
-	cmd := exec.Command(bin, "-c", path)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("nats-server log:\n%s", log.String())
-		}
-	})
+	mysttest.StartTool(t, "nats-server", bin, "-c", path)
 	mysttest.WaitFor(t, 20*time.Second, func() bool {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err == nil {

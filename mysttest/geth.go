@@ -74,22 +74,14 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// StartGeth runs geth --dev --dev.period period in a temp dir until the
-// test ends.
-func StartGeth(t testing.TB, period int) *Geth {
+// StartTool runs bin with args until the test ends (then SIGTERM, SIGKILL
+// after 10 s; killed with the test process too). It returns the
+// program's output, logged if the test failed, and a channel closed when
+// it exits.
+func StartTool(t testing.TB, name, bin string, args ...string) (fmt.Stringer, <-chan struct{}) {
 	t.Helper()
-	bin := GethPath(t)
-	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	log := &lockedBuffer{}
-	cmd := exec.Command(bin, "--dev", "--dev.period", strconv.Itoa(period), "--datadir", dir, "--http", "--http.addr", "127.0.0.1",
-		"--http.port", strconv.Itoa(port), "--http.api", "eth,net,web3,txpool", "--ipcdisable", "--nodiscover", "--maxpeers", "0", "--port", "0",
-		"--authrpc.port", "0", "--verbosity", "2")
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -106,9 +98,27 @@ func StartGeth(t testing.TB, period int) *Geth {
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("geth log:\n%s", log.String())
+			t.Logf("%s log:\n%s", name, log.String())
 		}
 	})
+	return log, exited
+}
+
+// StartGeth runs geth --dev --dev.period period in a temp dir until the
+// test ends.
+func StartGeth(t testing.TB, period int) *Geth {
+	t.Helper()
+	bin := GethPath(t)
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	log, exited := StartTool(t, "geth", bin, "--dev", "--dev.period", strconv.Itoa(period), "--datadir", dir, "--http", "--http.addr", "127.0.0.1",
+		"--http.port", strconv.Itoa(port), "--http.api", "eth,net,web3,txpool", "--ipcdisable", "--nodiscover", "--maxpeers", "0", "--port", "0",
+		"--authrpc.port", "0", "--verbosity", "2")
 	g := &Geth{RPC: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -150,16 +150,9 @@ func (c *Client) Register(ctx context.Context, id, payer *identity.Signer, progr
 	if progress == nil {
 		progress = func(string) {}
 	}
-	already, err := c.IsRegistered(ctx, id.Address())
-	if err != nil {
-		return Receipt{}, err
-	}
-	if already {
-		return Receipt{AlreadyRegistered: true}, nil
-	}
-	sig, err := id.Sign(RegistrationDigest(c.address, c.chainID, id.Address()))
-	if err != nil {
-		return Receipt{}, err
+	sig, err := c.registrationSig(ctx, id)
+	if err != nil || sig == nil {
+		return Receipt{AlreadyRegistered: err == nil}, err
 	}
 	balance, err := c.eth.BalanceAt(ctx, payer.Address(), nil)
 	if err != nil {
@@ -195,6 +188,16 @@ func (c *Client) Register(ctx context.Context, id, payer *identity.Signer, progr
 	return out, nil
 }
 
+// registrationSig is id's signature of its registration, or nil when id
+// is registered already.
+func (c *Client) registrationSig(ctx context.Context, id *identity.Signer) ([]byte, error) {
+	already, err := c.IsRegistered(ctx, id.Address())
+	if err != nil || already {
+		return nil, err
+	}
+	return id.Sign(RegistrationDigest(c.address, c.chainID, id.Address()))
+}
+
 // SendFunc sends the transaction build makes and returns its receipt
 // once it counts (a txsend.Sender's Send: managed nonce, EIP-1559 fees, a
 // stuck one replaced, confirmations, a journal across restarts).
@@ -204,16 +207,9 @@ type SendFunc func(ctx context.Context, what string, build func(*bind.TransactOp
 // payer's account: a restart then waits for the registration it sent
 // instead of sending another.
 func (c *Client) RegisterWith(ctx context.Context, id *identity.Signer, send SendFunc) (Receipt, error) {
-	already, err := c.IsRegistered(ctx, id.Address())
-	if err != nil {
-		return Receipt{}, err
-	}
-	if already {
-		return Receipt{AlreadyRegistered: true}, nil
-	}
-	sig, err := id.Sign(RegistrationDigest(c.address, c.chainID, id.Address()))
-	if err != nil {
-		return Receipt{}, err
+	sig, err := c.registrationSig(ctx, id)
+	if err != nil || sig == nil {
+		return Receipt{AlreadyRegistered: err == nil}, err
 	}
 	r, err := send(ctx, "register "+id.Address().Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
 		return c.contract.Register(o, id.PublicKey(), sig)
