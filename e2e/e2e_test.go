@@ -15,12 +15,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/netlab"
 )
 
@@ -200,22 +200,7 @@ func (p *process) stop(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = mysttest.SyncBuffer
 
 // ethCall calls a view with plain JSON-RPC over HTTP.
 func ethCall(t *testing.T, rpcURL string, to common.Address, data []byte) []byte {

@@ -17,17 +17,6 @@ import (
 	"github.com/mystnode/myst/proposal"
 )
 
-// freePort is a free TCP port on loopback (released at once).
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startNATSServer runs the standalone nats-server scripts/install.sh
 // builds, with the configuration conf, listening on port, until the test
 // ends.
@@ -60,7 +49,7 @@ func TestNetworkOnRealChain(t *testing.T) {
 	empty := writeFile(t, dir, "empty", "")
 	pass := writeFile(t, dir, "pass", "pw\n")
 	netPath := filepath.Join(dir, "network.json")
-	natsPort, discPort := freePort(t), freePort(t)
+	natsPort, discPort := mysttest.FreePort(t), mysttest.FreePort(t)
 	natsURL := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
 	discAddr := fmt.Sprintf("127.0.0.1:%d", discPort)
 
@@ -105,7 +94,7 @@ func TestNetworkOnRealChain(t *testing.T) {
 
 	ln := &localnet{network: netPath, rpcURL: g.RPC}
 	// The provider's first RPC URL is dead: it fails over to geth.
-	deadRPC := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	deadRPC := fmt.Sprintf("http://127.0.0.1:%d", mysttest.FreePort(t))
 	pArgs := []string{"--invoice-every", "300ms", "--payment-grace", "3s", "--settle-threshold", "1000", "--confirmations", "2",
 		"--rpc", deadRPC, "--rpc", g.RPC}
 	pd := startDaemon(t, ln, filepath.Join(dir, "provider"), pArgs...)

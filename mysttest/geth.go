@@ -57,21 +57,34 @@ func ToolPath(t testing.TB, name, env string) string {
 	return ""
 }
 
-type lockedBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent writes and reads
+// (a process's output read while it runs).
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *SyncBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *SyncBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// FreePort is a TCP port free on loopback a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // StartTool runs bin with args until the test ends (then SIGTERM, SIGKILL
@@ -80,7 +93,7 @@ func (l *lockedBuffer) String() string {
 // it exits.
 func StartTool(t testing.TB, name, bin string, args ...string) (fmt.Stringer, <-chan struct{}) {
 	t.Helper()
-	log := &lockedBuffer{}
+	log := &SyncBuffer{}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -110,12 +123,7 @@ func StartGeth(t testing.TB, period int) *Geth {
 	t.Helper()
 	bin := GethPath(t)
 	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := FreePort(t)
 	log, exited := StartTool(t, "geth", bin, "--dev", "--dev.period", strconv.Itoa(period), "--datadir", dir, "--http", "--http.addr", "127.0.0.1",
 		"--http.port", strconv.Itoa(port), "--http.api", "eth,net,web3,txpool", "--ipcdisable", "--nodiscover", "--maxpeers", "0", "--port", "0",
 		"--authrpc.port", "0", "--verbosity", "2")
