@@ -170,6 +170,9 @@ type ConnectionRequest struct {
 	// provider's resolver, through the tunnel), "system" (leave the
 	// host's), or an IP address.
 	DNS string `json:"dns,omitempty"`
+	// MaxSpend caps what the session may cost, in MYSTT ("": the daemon's
+	// --max-spend, if any); at the cap the session ends.
+	MaxSpend string `json:"max_spend,omitempty"`
 }
 
 // Connection states.
@@ -202,6 +205,10 @@ type Connection struct {
 	BytesReceived uint64        `json:"bytes_received"`
 	Duration      time.Duration `json:"duration_ns"`
 	Cost          string        `json:"cost,omitempty"` // MYSTT promised in this session
+	// SpendPerHour is what the session cost an hour on average so far;
+	// MaxSpend the cap it ends at ("" for none).
+	SpendPerHour string `json:"spend_per_hour,omitempty"`
+	MaxSpend     string `json:"max_spend,omitempty"`
 	// KillSwitch says whether traffic outside the tunnel is blocked.
 	KillSwitch bool `json:"kill_switch"`
 	// DNS is the resolver the host uses while connected ("" when left

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/netip"
 	"net/url"
 	"sync/atomic"
@@ -43,6 +44,7 @@ type plan struct {
 	allowLAN    bool
 	dns         string     // "provider", "system", or "ip"
 	dnsAddr     netip.Addr // for "ip"
+	maxSpend    *big.Int   // what one session may cost; nil: no cap
 }
 
 // Connection reports the consumer's connection.
@@ -56,6 +58,10 @@ func (n *Node) Connection() api.Connection {
 		v.BytesReceived, v.BytesSent, v.TunnelIP = st.BytesIn, st.BytesOut, st.TunnelIP
 		if p != nil {
 			v.Cost = proposal.FormatAmount(p.Paid())
+			v.SpendPerHour = proposal.FormatAmount(p.RatePerHour())
+			if p.MaxSpend() != nil {
+				v.MaxSpend = proposal.FormatAmount(p.MaxSpend())
+			}
 		}
 	}
 	return v
@@ -99,7 +105,15 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 	if n.discovery == nil {
 		return api.Connection{}, ErrNoDiscovery
 	}
-	p := &plan{signer: signer, provider: provider, serviceType: req.ServiceType, killSwitch: t.Tunnel, allowLAN: req.AllowLAN, dns: "provider"}
+	p := &plan{signer: signer, provider: provider, serviceType: req.ServiceType, killSwitch: t.Tunnel, allowLAN: req.AllowLAN, dns: "provider",
+		maxSpend: n.cfg.Payments.MaxSpend}
+	if req.MaxSpend != "" {
+		v, err := proposal.ParseAmount(req.MaxSpend)
+		if err != nil || v.Sign() <= 0 {
+			return api.Connection{}, fieldErrorf("max_spend", "%q: want a positive decimal amount of MYSTT", req.MaxSpend)
+		}
+		p.maxSpend = v
+	}
 	switch req.DNS {
 	case "", "provider":
 	case "system":
@@ -215,6 +229,39 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 		}
 		return n.killSwitch.On(killswitch.Config{Allow: append(n.networkHosts(), peer.Endpoint), AllowLAN: p.allowLAN})
 	}
+	// Billing starts at session-create: the payer answers invoices from the
+	// provider's acceptance on, with its clock started when it asked.
+	var payer *payments.Payer
+	price := found[0].Proposal.Price
+	if payments.Priced(price) {
+		if !n.paymentsEnabled() {
+			d.Close()
+			return connection{}, fmt.Errorf("%w to pay a priced service with", ErrNoPayments)
+		}
+		cfg.OnAccepted = func(sessionID string, asked time.Time) error {
+			bytes := func() uint64 { st := connector.Stats(); return st.BytesIn + st.BytesOut }
+			var err error
+			payer, err = payments.NewPayer(ctx, payments.PayerConfig{
+				Client: n.pay, Store: n.payStore, Consumer: p.signer, Provider: provider, SessionID: sessionID,
+				Price: price, Start: asked, Bytes: bytes, MaxSpend: p.maxSpend,
+				OnOverbilled: func(reason string) {
+					n.logger.Warn("refusing an invoice; ending the session", "provider", provider.Hex(), "reason", reason)
+					if c := opened.Load(); c != nil {
+						c.Abort(reason)
+					} else {
+						d.Close() // still connecting: the connect fails
+					}
+				},
+			})
+			if err != nil {
+				return fmt.Errorf("payments: %w", err)
+			}
+			d.Handle(payments.TopicInvoice, payer.Handle)
+			d.Handle(payments.TopicAck, payer.HandleAck)
+			d.Handle(payments.TopicReserve, payer.HandleReserve)
+			return nil
+		}
+	}
 	conn, err := session.Open(ctx, d, found[0].Signed, connector, cfg)
 	if err == nil {
 		opened.Store(conn)
@@ -259,28 +306,6 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 			n.logger.Warn("DNS through the tunnel fails", "dns", addr, "err", err)
 		}
 		cancel()
-	}
-	var payer *payments.Payer
-	if payments.Priced(conn.Proposal().Price) {
-		if !n.paymentsEnabled() {
-			conn.Abort("the network has no payment contracts to pay a priced service with")
-			return connection{}, fmt.Errorf("%w to pay a priced service with", ErrNoPayments)
-		}
-		bytes := func() uint64 { st := connector.Stats(); return st.BytesIn + st.BytesOut }
-		payer, err = payments.NewPayer(ctx, payments.PayerConfig{
-			Client: n.pay, Store: n.payStore, Consumer: p.signer, Provider: provider, SessionID: conn.ID(),
-			Price: conn.Proposal().Price, Start: conn.Since(), Bytes: bytes,
-			OnOverbilled: func(reason string) {
-				n.logger.Warn("refusing an invoice; ending the session", "provider", provider.Hex(), "reason", reason)
-				conn.Abort(reason)
-			},
-		})
-		if err != nil {
-			conn.Abort("the consumer could not set up payments")
-			return connection{}, fmt.Errorf("payments: %w", err)
-		}
-		conn.Dialog().Handle(payments.TopicInvoice, payer.Handle)
-		conn.Dialog().Handle(payments.TopicAck, payer.HandleAck)
 	}
 	return connection{view: view, plan: p, session: conn, connector: connector, payer: payer}, nil
 }

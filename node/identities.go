@@ -108,7 +108,7 @@ func (n *Node) Unlock(id, passphrase string) error {
 	if n.paymentsEnabled() && !n.cfg.Network.HasGasPayer() {
 		// The identity pays gas for its own settlements: settle what an
 		// earlier run left.
-		if err := n.queueUnsettled(addr); err != nil {
+		if err := n.billing.settler.QueueUnsettled(n.ctx, addr); err != nil {
 			n.logger.Warn("settle", "provider", addr.Hex(), "err", err)
 		}
 	}

@@ -164,9 +164,6 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, logger: cfg.Logger, senders: map[common.Address]*txsend.Sender{}, listeners: map[common.Address]*dialog.Listener{}, dialogs: map[string]*consumerDialog{},
 		services: map[string]*service{}, unlockFails: map[common.Address]unlockFail{}, done: make(chan struct{})}
 	n.conn.view.State = api.NotConnected
-	n.billing.billers = map[string]*payments.Biller{}
-	n.billing.queue = map[settlePair]bool{}
-	n.billing.wake = make(chan struct{}, 1)
 	if cfg.Payments.InvoiceEvery <= 0 {
 		n.cfg.Payments.InvoiceEvery = 5 * time.Second
 	}
@@ -255,6 +252,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 			return fail(fmt.Errorf("payments.OpenStore: %w", err))
 		}
 		n.onClose(func() { n.payStore.Close() })
+		if err := n.startPayments(ctx); err != nil {
+			return fail(fmt.Errorf("payments: %w", err))
+		}
 	}
 
 	n.prom = prometheus.NewRegistry()
@@ -284,7 +284,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	})
 	n.onClose(n.closeDialogs)
 	n.provider = session.NewProvider(session.ProviderConfig{KeepAliveTimeout: cfg.SessionTimeout, Logger: n.logger,
-		Admit: n.admit, OnActive: n.startBilling, OnEnd: n.stopBilling})
+		Admit: n.admit, OnCreated: n.startBilling, OnEnd: n.stopBilling})
 	n.onClose(n.provider.Close)
 	n.ports = portmap.New(n.logger)
 	n.onClose(func() {
@@ -414,18 +414,26 @@ func (n *Node) Start() {
 	}()
 	n.wg.Add(1)
 	go n.joinWhenRegistered(cmp.Or(n.joinEvery, 10*time.Second))
+	n.wg.Add(1)
+	go n.watchNAT()
 	if !n.paymentsEnabled() {
 		return
 	}
 	n.wg.Add(1)
-	go n.settler()
+	go func() {
+		defer n.wg.Done()
+		n.billing.settler.Run(n.ctx)
+	}()
 	n.wg.Add(1)
-	go n.watchNAT()
+	go func() {
+		defer n.wg.Done()
+		n.billing.funds.Run(n.ctx, time.Second)
+	}()
 	// Promises a crashed or stopped run stored but did not settle are paid
 	// now (when the network's gas payer can send the transactions; else
 	// once the provider identity is unlocked).
 	if n.cfg.Network.HasGasPayer() {
-		if err := n.queueUnsettled(common.Address{}); err != nil {
+		if err := n.billing.settler.QueueUnsettled(n.ctx, common.Address{}); err != nil {
 			n.logger.Warn("settle at start", "err", err)
 		}
 	}

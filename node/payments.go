@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -30,23 +29,22 @@ type PaymentsConfig struct {
 	MaxFeeGwei     uint64
 	StuckAfter     time.Duration
 	SettleRetryMax time.Duration // longest wait between settlement retries (default SettleRetryMax)
+	// CreditLimit is what a consumer may owe this provider without cover
+	// (a promise backed by a mined lane) at any moment (default
+	// payments.DefaultCreditLimit).
+	CreditLimit *big.Int
+	// MaxSpend caps what one connection of this node as a consumer may
+	// cost (nil: no cap); a connect request may set a lower one.
+	MaxSpend *big.Int
 }
 
-// billing is the provider's payment state.
+// billing is the provider's payment parts: the funds its consumers hold on
+// chain (event-fed), the accounts that bill them, and the settler.
 type billing struct {
-	mu       sync.Mutex
-	billers  map[string]*payments.Biller // by session id
-	settleMu sync.Mutex                  // one settlement at a time
-
-	// Settlements wait here for the settler, which retries failed ones
-	// with backoff until they succeed or the node stops (what is left is
-	// in the store, for the next start).
-	queueMu sync.Mutex
-	queue   map[settlePair]bool
-	wake    chan struct{}
+	funds   *payments.Funds
+	ledger  *payments.Ledger
+	settler *payments.Settler
 }
-
-type settlePair struct{ consumer, provider common.Address }
 
 // SettleRetryMax caps the wait between settlement retries; they start at a
 // second and double.
@@ -54,10 +52,55 @@ const SettleRetryMax = time.Minute
 
 func (n *Node) paymentsEnabled() bool { return n.pay != nil }
 
-// gasSender pays gas for an identity's payment transactions: the network's
-// gas payer if it has one, else the identity itself (if unlocked).
+// startPayments builds the provider's payment parts (New, once the chain
+// and store are open).
+func (n *Node) startPayments(ctx context.Context) error {
+	funds, err := payments.NewFunds(ctx, n.pay, n.logger)
+	if err != nil {
+		return err
+	}
+	pc := n.cfg.Payments
+	settler := payments.NewSettler(payments.SettlerConfig{Client: n.pay, Store: n.payStore, RetryMax: pc.SettleRetryMax, Logger: n.logger,
+		Sender: func(provider common.Address) (*txsend.Sender, error) {
+			s, err := n.gasSender(provider)
+			if err != nil {
+				return nil, fmt.Errorf("%w (%w): %w", payments.ErrNoSender, ErrNoGasPayer, err)
+			}
+			return n.txSender(s), nil
+		},
+		OnShort: func(consumer, provider common.Address, owed, paid *big.Int) {
+			n.billing.ledger.Block(consumer, provider, fmt.Sprintf("the consumer's funds paid %s of the %s MYSTT it promised",
+				proposal.FormatAmount(paid), proposal.FormatAmount(owed)))
+		},
+		OnResult: n.metricsSettle,
+	})
+	ledger := payments.NewLedger(payments.LedgerConfig{Client: n.pay, Store: n.payStore, Funds: funds, CreditLimit: pc.CreditLimit,
+		Every: pc.InvoiceEvery, Grace: pc.Grace, Logger: n.logger, Settle: settler.Request, SettleThreshold: pc.SettleThreshold,
+		Reserve: func(ctx context.Context, r payments.Reservation) error {
+			s, err := n.gasSender(r.Provider)
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrNoGasPayer, err)
+			}
+			_, err = n.pay.ReserveWith(ctx, n.txSender(s), r)
+			return err
+		},
+	})
+	// A consumer announcing a withdrawal, or a lane's release, is settled
+	// at once: what it promised is paid before the money can leave.
+	funds.OnWithdrawal = func(consumer common.Address) {
+		for _, p := range ledger.Owing(consumer) {
+			settler.Request(consumer, p)
+		}
+	}
+	funds.OnLaneRelease = settler.Request
+	n.billing = billing{funds: funds, ledger: ledger, settler: settler}
+	n.onClose(ledger.Close)
+	return nil
+}
+
 // txSender is the one transaction sender of an account: every settlement
-// it pays goes through it, so concurrent ones never collide on a nonce.
+// and reservation it pays goes through it, so concurrent ones never
+// collide on a nonce.
 func (n *Node) txSender(s *identity.Signer) *txsend.Sender {
 	n.sendersMu.Lock()
 	defer n.sendersMu.Unlock()
@@ -74,6 +117,8 @@ func (n *Node) txSender(s *identity.Signer) *txsend.Sender {
 	return ts
 }
 
+// gasSender pays gas for an identity's payment transactions: the network's
+// gas payer if it has one, else the identity itself (if unlocked).
 func (n *Node) gasSender(id common.Address) (*identity.Signer, error) {
 	if n.cfg.Network.HasGasPayer() {
 		return n.cfg.Network.GasPayer()
@@ -81,8 +126,8 @@ func (n *Node) gasSender(id common.Address) (*identity.Signer, error) {
 	return n.store.Signer(id)
 }
 
-// admit refuses a priced session whose consumer's deposit, less what it
-// already promised this provider and is not settled, is empty.
+// admit refuses a priced session whose consumer's funds on chain can't
+// pay for it (see payments.Ledger.Admit).
 func (n *Node) admit(ctx context.Context, s session.Info) error {
 	if !payments.Priced(s.Price) {
 		return nil
@@ -93,37 +138,16 @@ func (n *Node) admit(ctx context.Context, s session.Info) error {
 	if err := n.payStore.Writable(ctx); err != nil {
 		return fmt.Errorf("the provider cannot store promises now (%v); it takes no priced session until its disk takes writes again", err)
 	}
-	consumer, provider := common.HexToAddress(s.ConsumerID), common.HexToAddress(s.ProviderID)
 	bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	bal, err := n.pay.Balance(bctx, consumer)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("the provider could not check the consumer's deposit on the chain (%v); try again later", err)
-	}
-	r, err := n.payStore.ReceivedFrom(ctx, consumer, provider)
-	if err != nil {
-		return err
-	}
-	avail := new(big.Int).Sub(bal, r.Unsettled())
-	need := payments.Due(s.Price, time.Minute, 16<<20)
-	if avail.Cmp(need) < 0 {
-		return fmt.Errorf("the consumer's deposit (%s MYSTT available) can't cover a minute of the session (%s MYSTT): deposit more with `myst payments deposit`",
-			proposal.FormatAmount(maxZero(avail)), proposal.FormatAmount(need))
-	}
-	return nil
+	defer cancel()
+	return n.billing.ledger.Admit(bctx, common.HexToAddress(s.ConsumerID), common.HexToAddress(s.ProviderID), s.Price)
 }
 
-func maxZero(v *big.Int) *big.Int {
-	if v.Sign() < 0 {
-		return new(big.Int)
-	}
-	return v
-}
-
-// startBilling invoices an acked priced session.
-func (n *Node) startBilling(info session.Info, d *dialog.Dialog) {
+// startBilling bills a priced session from its creation: the data plane
+// is open from then on.
+func (n *Node) startBilling(info session.Info, d *dialog.Dialog) error {
 	if !n.paymentsEnabled() || !payments.Priced(info.Price) {
-		return
+		return nil
 	}
 	var bytes func() uint64
 	n.mu.Lock()
@@ -132,128 +156,31 @@ func (n *Node) startBilling(info session.Info, d *dialog.Dialog) {
 		bytes = func() uint64 { in, out := meter(info.ID); return in + out }
 	}
 	n.mu.Unlock()
-	consumer, provider := common.HexToAddress(info.ConsumerID), common.HexToAddress(info.ProviderID)
-	b, err := payments.StartBiller(n.ctx, payments.BillerConfig{
-		Client: n.pay, Store: n.payStore, Dialog: d, SessionID: info.ID, Consumer: consumer, Provider: provider,
-		Price: info.Price, Start: info.CreatedAt, Bytes: bytes, Every: n.cfg.Payments.InvoiceEvery, Grace: n.cfg.Payments.Grace,
-		OnUnpaid: func(reason string) { n.provider.End(info.ID, reason) },
-		OnStoreFailed: func(reason string) {
-			n.logger.Error("promise store failed; ending the session", "session", info.ID, "reason", reason)
-			n.provider.End(info.ID, reason)
-		},
-		OnPromise: func(r payments.Received) {
-			if r.Unsettled().Cmp(n.cfg.Payments.SettleThreshold) >= 0 {
-				n.requestSettle(consumer, provider)
-			}
-		},
-	})
+	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	defer cancel()
+	err := n.billing.ledger.Open(ctx, payments.SessionBilling{ID: info.ID, Consumer: common.HexToAddress(info.ConsumerID), Provider: common.HexToAddress(info.ProviderID),
+		Price: info.Price, Start: info.CreatedAt, Bytes: bytes, Dialog: d,
+		End: func(reason string) { n.provider.End(info.ID, reason) }})
 	if err != nil {
 		n.logger.Error("start billing", "session", info.ID, "err", err)
-		n.provider.End(info.ID, "the provider could not bill the session")
-		return
-	}
-	n.billing.mu.Lock()
-	n.billing.billers[info.ID] = b
-	n.billing.mu.Unlock()
-}
-
-// stopBilling stops invoicing an ended session and settles what it earned.
-func (n *Node) stopBilling(info session.Info) {
-	n.billing.mu.Lock()
-	b := n.billing.billers[info.ID]
-	delete(n.billing.billers, info.ID)
-	n.billing.mu.Unlock()
-	if b == nil {
-		return
-	}
-	b.Close()
-	n.requestSettle(common.HexToAddress(info.ConsumerID), common.HexToAddress(info.ProviderID))
-}
-
-// requestSettle queues a settlement of consumer's newest promise to
-// provider.
-func (n *Node) requestSettle(consumer, provider common.Address) {
-	n.billing.queueMu.Lock()
-	n.billing.queue[settlePair{consumer, provider}] = true
-	n.billing.queueMu.Unlock()
-	select {
-	case n.billing.wake <- struct{}{}:
-	default:
-	}
-}
-
-// queueUnsettled queues every unsettled promise to provider (zero: all).
-func (n *Node) queueUnsettled(provider common.Address) error {
-	rs, err := n.payStore.AllReceived(n.ctx, provider)
-	if err != nil {
-		return err
-	}
-	for _, r := range rs {
-		if r.Unsettled().Sign() > 0 {
-			n.requestSettle(r.Consumer, r.Provider)
-		}
+		return fmt.Errorf("the provider could not bill the session: %w", err)
 	}
 	return nil
 }
 
-// settler settles what is queued, one at a time; failures (chain RPC down,
-// a transaction not mined) are retried after 1 s, 2 s, ... up to
-// SettleRetryMax.
-func (n *Node) settler() {
-	defer n.wg.Done()
-	backoff := time.Second
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
-	var notBefore time.Time // a failed round waits its backoff, whatever wakes it
-	for {
-		select {
-		case <-n.ctx.Done():
-			return
-		case <-n.billing.wake:
-			if time.Now().Before(notBefore) {
-				continue
-			}
-		case <-retry.C:
-		}
-		n.billing.queueMu.Lock()
-		batch := n.billing.queue
-		n.billing.queue = map[settlePair]bool{}
-		n.billing.queueMu.Unlock()
-		failed := 0
-		for pair := range batch {
-			_, err := n.settleOne(pair.consumer, pair.provider)
-			switch {
-			case n.ctx.Err() != nil:
-				return
-			case errors.Is(err, ErrNoGasPayer):
-				// Queued again when the identity is unlocked.
-			case err != nil:
-				failed++
-				n.billing.queueMu.Lock()
-				n.billing.queue[pair] = true
-				n.billing.queueMu.Unlock()
-			}
-			n.metricsSettle(err)
-		}
-		if failed == 0 {
-			backoff, notBefore = time.Second, time.Time{}
-			continue
-		}
-		n.logger.Warn("settlement failed; retrying", "pending", failed, "in", backoff)
-		notBefore = time.Now().Add(backoff)
-		retry.Reset(backoff)
-		backoff = min(2*backoff, n.cfg.Payments.SettleRetryMax)
+// stopBilling stops invoicing an ended session and settles what it earned.
+func (n *Node) stopBilling(info session.Info) {
+	if !n.paymentsEnabled() || !payments.Priced(info.Price) {
+		return
 	}
+	n.billing.ledger.CloseSession(common.HexToAddress(info.ConsumerID), common.HexToAddress(info.ProviderID), info.ID)
 }
 
-func (n *Node) promisedFor(sessionID string) *big.Int {
-	n.billing.mu.Lock()
-	b := n.billing.billers[sessionID]
-	n.billing.mu.Unlock()
-	if b == nil {
+func (n *Node) promisedFor(info session.Info) *big.Int {
+	if !n.paymentsEnabled() {
 		return nil
 	}
-	return b.Promised()
+	return n.billing.ledger.Promised(common.HexToAddress(info.ConsumerID), common.HexToAddress(info.ProviderID), info.ID)
 }
 
 func (n *Node) metricsSettle(err error) {
@@ -264,83 +191,12 @@ func (n *Node) metricsSettle(err error) {
 	}
 }
 
-// settleOne settles consumer's newest promise to provider, if it adds
-// anything.
-func (n *Node) settleOne(consumer, provider common.Address) (*big.Int, error) {
-	n.billing.settleMu.Lock()
-	defer n.billing.settleMu.Unlock()
-	// Bounded by the node's life: Close does not wait minutes for a slow
-	// chain; what is not settled stays in the store for the next start.
-	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Minute)
-	defer cancel()
-	paid, err := n.settleRound(ctx, consumer, provider)
-	if err != nil || paid == nil {
-		return paid, err
-	}
-	// The round may have waited for a settlement an earlier run sent (an
-	// older promise, found in the transaction journal): the newest is
-	// sent now.
-	more, err := n.settleRound(ctx, consumer, provider)
-	if more != nil {
-		paid = new(big.Int).Add(paid, maxZero(more))
-	}
-	return paid, err
-}
-
-// settleRound sends (or waits for the journaled) settlement of consumer's
-// newest stored promise to provider, and marks what the chain then holds
-// as settled.
-func (n *Node) settleRound(ctx context.Context, consumer, provider common.Address) (*big.Int, error) {
-	r, err := n.payStore.ReceivedFrom(ctx, consumer, provider)
-	if err != nil || r.Unsettled().Sign() <= 0 {
-		return new(big.Int), err
-	}
-	sender, err := n.gasSender(provider)
-	if err != nil {
-		return nil, fmt.Errorf("%w for settling: %w", ErrNoGasPayer, err)
-	}
-	paid, tx, err := n.pay.SettleWith(ctx, n.txSender(sender), r.Promise)
-	if errors.Is(err, payments.ErrNothingToPay) {
-		err = nil
-	}
-	if err != nil {
-		n.logger.Warn("settle", "consumer", consumer.Hex(), "provider", provider.Hex(), "err", err)
-		return nil, err
-	}
-	settled, err := n.pay.Settled(ctx, consumer, provider)
-	if err != nil {
-		return paid, err
-	}
-	if err := n.payStore.MarkSettled(ctx, consumer, provider, settled); err != nil {
-		return paid, err
-	}
-	n.logger.Info("settled", "consumer", consumer.Hex(), "provider", provider.Hex(), "paid", proposal.FormatAmount(maxZero(paid)), "gas", tx.GasUsed)
-	return paid, nil
-}
-
 // settleAll settles every unsettled promise to provider (zero: all).
 func (n *Node) settleAll(provider common.Address) (*big.Int, error) {
 	if !n.paymentsEnabled() {
 		return nil, errors.New("the network has no payment contracts")
 	}
-	rs, err := n.payStore.AllReceived(n.ctx, provider)
-	if err != nil {
-		return nil, err
-	}
-	total := new(big.Int)
-	var errs []error
-	for _, r := range rs {
-		if r.Unsettled().Sign() <= 0 {
-			continue
-		}
-		paid, err := n.settleOne(r.Consumer, r.Provider)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		total.Add(total, paid)
-	}
-	return total, errors.Join(errs...)
+	return n.billing.settler.SettleAll(n.ctx, provider)
 }
 
 // Earnings reports a provider's settled and unsettled promises.
@@ -359,7 +215,9 @@ func (n *Node) Earnings(ctx context.Context, id string) (api.Earnings, error) {
 	settled, unsettled := new(big.Int), new(big.Int)
 	for _, r := range rs {
 		settled.Add(settled, r.Settled)
-		unsettled.Add(unsettled, maxZero(r.Unsettled()))
+		if u := r.Unsettled(); u.Sign() > 0 {
+			unsettled.Add(unsettled, u)
+		}
 	}
 	e := api.Earnings{ProviderID: provider.Hex(), Settled: proposal.FormatAmount(settled), Unsettled: proposal.FormatAmount(unsettled), Consumers: len(rs)}
 	if n.cfg.Payments.SettleThreshold != nil {

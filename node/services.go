@@ -319,7 +319,7 @@ func (n *Node) Sessions() []api.SessionInfo {
 		if m := meters[i.ServiceID]; m != nil {
 			v.BytesIn, v.BytesOut = m(i.ID)
 		}
-		if a := n.promisedFor(i.ID); a != nil {
+		if a := n.promisedFor(i); a != nil {
 			v.Amount = proposal.FormatAmount(a)
 		}
 		out = append(out, v)

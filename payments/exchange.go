@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/mystnode/myst/dialog"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/proposal"
 )
@@ -21,13 +20,30 @@ const (
 	TopicAck     = "payment-ack"
 )
 
+// Dialog topic on which a provider asks its consumer for a reservation.
+const TopicReserve = "payment-reserve"
+
 // Invoice asks for a promise: the session's amount due so far, and the
 // cumulative amount (all sessions of this consumer with this provider)
-// the provider expects promised.
+// the provider expects promised: Base plus what of the session no
+// promise covers yet.
 type Invoice struct {
 	SessionID     string   `json:"session_id"`
 	SessionAmount *big.Int `json:"session_amount"`
 	Cumulative    *big.Int `json:"cumulative"`
+	// Base is the newest promise of this consumer the provider holds. It
+	// is signed by the consumer itself, so another daemon of the same
+	// identity (whose own store does not know it) can check it and
+	// promise on top of it: concurrent sessions at one provider are billed
+	// their sum.
+	Base *PromiseMsg `json:"base,omitempty"`
+}
+
+// ReserveRequest asks the consumer to sign a reservation of Amount for
+// the provider with the lane's next Nonce.
+type ReserveRequest struct {
+	Amount *big.Int `json:"amount"`
+	Nonce  uint64   `json:"nonce"`
 }
 
 // PromiseMsg answers an invoice.
@@ -59,144 +75,6 @@ func Due(price proposal.Price, elapsed time.Duration, bytes uint64) *big.Int {
 // Priced reports whether a price charges anything.
 func Priced(p proposal.Price) bool { return Due(p, time.Hour, 1<<30).Sign() > 0 }
 
-// BillerConfig configures the provider's side of one session.
-type BillerConfig struct {
-	Client    *Client
-	Store     *Store
-	Dialog    *dialog.Dialog
-	SessionID string
-	Consumer  common.Address
-	Provider  common.Address
-	Price     proposal.Price
-	Start     time.Time
-	Bytes     func() uint64 // bytes both ways so far; nil: not metered by bytes
-	Every     time.Duration // invoice period
-	Grace     time.Duration // end the session if unpaid this long
-	// OnUnpaid ends the session; OnPromise hears of each stored promise.
-	OnUnpaid  func(reason string)
-	OnPromise func(Received)
-	// OnStoreFailed ends the session when a promise could not be stored
-	// (it was not acknowledged): serving on would be serving unpaid.
-	// Default OnUnpaid.
-	OnStoreFailed func(reason string)
-}
-
-// Biller invoices a consumer every period and keeps the promises.
-type Biller struct {
-	cfg      BillerConfig
-	base     *big.Int
-	mu       sync.Mutex
-	promised *big.Int // this session's amount covered by promises
-	stop     chan struct{}
-	done     chan struct{}
-}
-
-// StartBiller starts invoicing.
-func StartBiller(ctx context.Context, cfg BillerConfig) (*Biller, error) {
-	r, err := cfg.Store.ReceivedFrom(ctx, cfg.Consumer, cfg.Provider)
-	if err != nil {
-		return nil, err
-	}
-	b := &Biller{cfg: cfg, base: r.Cumulative, promised: new(big.Int), stop: make(chan struct{}), done: make(chan struct{})}
-	go b.loop()
-	return b, nil
-}
-
-// Promised is this session's amount covered by the consumer's promises.
-func (b *Biller) Promised() *big.Int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return new(big.Int).Set(b.promised)
-}
-
-// Stop stops invoicing.
-func (b *Biller) Close() {
-	select {
-	case <-b.stop:
-	default:
-		close(b.stop)
-	}
-	<-b.done
-}
-
-func (b *Biller) loop() {
-	defer close(b.done)
-	t := time.NewTicker(b.cfg.Every)
-	defer t.Stop()
-	lastPaid := time.Now()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case <-b.cfg.Dialog.Done():
-			return
-		case <-t.C:
-		}
-		if err := b.invoice(); err != nil {
-			if errors.Is(err, ErrStore) {
-				end := b.cfg.OnStoreFailed
-				if end == nil {
-					end = b.cfg.OnUnpaid
-				}
-				go end(fmt.Sprintf("the provider could not store the consumer's promise, so it ends the session (%v)", err))
-				return
-			}
-			if time.Since(lastPaid) > b.cfg.Grace {
-				go b.cfg.OnUnpaid(fmt.Sprintf("the consumer did not pay for %s: %v", time.Since(lastPaid).Round(time.Second), err))
-				return
-			}
-			continue
-		}
-		lastPaid = time.Now()
-	}
-}
-
-func (b *Biller) invoice() error {
-	var bytes uint64
-	if b.cfg.Bytes != nil {
-		bytes = b.cfg.Bytes()
-	}
-	due := Due(b.cfg.Price, time.Since(b.cfg.Start), bytes)
-	if due.Sign() == 0 {
-		return nil
-	}
-	inv := Invoice{SessionID: b.cfg.SessionID, SessionAmount: due, Cumulative: new(big.Int).Add(b.base, due)}
-	body, _ := json.Marshal(inv)
-	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Every)
-	defer cancel()
-	raw, err := b.cfg.Dialog.Request(ctx, TopicInvoice, body)
-	if err != nil {
-		return err
-	}
-	var pm PromiseMsg
-	if err := json.Unmarshal(raw, &pm); err != nil || pm.Cumulative == nil {
-		return errors.New("malformed promise")
-	}
-	p := Promise{Consumer: b.cfg.Consumer, Provider: b.cfg.Provider, Cumulative: pm.Cumulative, Signature: pm.Signature}
-	if err := b.cfg.Client.Verify(p); err != nil {
-		return err
-	}
-	if p.Cumulative.Cmp(inv.Cumulative) < 0 {
-		return fmt.Errorf("promise of %s is below the invoiced %s", p.Cumulative, inv.Cumulative)
-	}
-	// On disk before it is acknowledged.
-	if err := b.cfg.Store.SaveReceived(ctx, p); err != nil {
-		return err
-	}
-	ack, _ := json.Marshal(PromiseMsg{Cumulative: p.Cumulative})
-	b.cfg.Dialog.Send(TopicAck, ack)
-	b.mu.Lock()
-	b.promised = new(big.Int).Sub(p.Cumulative, b.base)
-	b.mu.Unlock()
-	if b.cfg.OnPromise != nil {
-		r, err := b.cfg.Store.ReceivedFrom(context.Background(), b.cfg.Consumer, b.cfg.Provider)
-		if err == nil {
-			b.cfg.OnPromise(r)
-		}
-	}
-	return nil
-}
-
 // PayerConfig configures the consumer's side of one session.
 type PayerConfig struct {
 	Client    *Client
@@ -205,13 +83,18 @@ type PayerConfig struct {
 	Provider  common.Address
 	SessionID string
 	Price     proposal.Price // the price accepted in session-create
-	Start     time.Time
-	Bytes     func() uint64
+	// Start is when the consumer asked for the session: billing starts at
+	// session-create on both sides, and the consumer's clock starts first.
+	Start time.Time
+	Bytes func() uint64
 	// Tolerance is the fraction an invoice may exceed the consumer's own
 	// meter by (clocks and byte counts differ a little); default 5%. Slack
 	// is an absolute allowance on top (default: 5 s and 1 MiB at the price).
 	Tolerance float64
 	Slack     *big.Int
+	// MaxSpend caps what the session may cost (nil: no cap); an invoice
+	// beyond it is refused and the session ends (OnOverbilled).
+	MaxSpend *big.Int
 	// OnOverbilled ends the session.
 	OnOverbilled func(reason string)
 }
@@ -219,25 +102,20 @@ type PayerConfig struct {
 // Payer answers a provider's invoices with promises.
 type Payer struct {
 	cfg   PayerConfig
-	base  *big.Int
 	mu    sync.Mutex
 	paid  *big.Int // this session's amount promised
 	acked *big.Int // the highest cumulative the provider acknowledged storing
 }
 
-// NewPayer reads what the consumer promised the provider before.
-func NewPayer(ctx context.Context, cfg PayerConfig) (*Payer, error) {
-	base, err := cfg.Store.Issued(ctx, cfg.Consumer.Address(), cfg.Provider)
-	if err != nil {
-		return nil, err
-	}
+// NewPayer makes the consumer's side of a session.
+func NewPayer(_ context.Context, cfg PayerConfig) (*Payer, error) {
 	if cfg.Tolerance == 0 {
 		cfg.Tolerance = 0.05
 	}
 	if cfg.Slack == nil {
 		cfg.Slack = Due(cfg.Price, 5*time.Second, 1<<20)
 	}
-	return &Payer{cfg: cfg, base: base, paid: new(big.Int), acked: new(big.Int)}, nil
+	return &Payer{cfg: cfg, paid: new(big.Int), acked: new(big.Int)}, nil
 }
 
 // Paid is this session's amount promised so far.
@@ -245,6 +123,19 @@ func (p *Payer) Paid() *big.Int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return new(big.Int).Set(p.paid)
+}
+
+// MaxSpend is the session's spending cap (nil: none).
+func (p *Payer) MaxSpend() *big.Int { return p.cfg.MaxSpend }
+
+// RatePerHour is what the session has cost an hour on average so far.
+func (p *Payer) RatePerHour() *big.Int {
+	el := time.Since(p.cfg.Start)
+	if el < time.Second {
+		return new(big.Int)
+	}
+	r := new(big.Int).Mul(p.Paid(), hourNanos)
+	return r.Quo(r, big.NewInt(int64(el)))
 }
 
 // Acked is the highest cumulative amount the provider acknowledged having
@@ -270,7 +161,19 @@ func (p *Payer) HandleAck(_ context.Context, body []byte) ([]byte, error) {
 	return nil, nil
 }
 
-// Handle answers one invoice (a dialog handler for TopicInvoice).
+func (p *Payer) overbilled(reason string) error {
+	if p.cfg.OnOverbilled != nil {
+		go p.cfg.OnOverbilled(reason)
+	}
+	return errors.New(reason)
+}
+
+// Handle answers one invoice (a dialog handler for TopicInvoice): it
+// checks the session's amount against the consumer's own meter and its
+// cap, and promises the newest cumulative it knows (its own, or the
+// invoice's base when that is a higher promise it signed, from another
+// daemon of the same identity) plus what of the session it has not
+// promised yet.
 func (p *Payer) Handle(ctx context.Context, body []byte) ([]byte, error) {
 	var inv Invoice
 	if err := json.Unmarshal(body, &inv); err != nil || inv.SessionAmount == nil || inv.SessionAmount.Sign() < 0 {
@@ -288,18 +191,30 @@ func (p *Payer) Handle(ctx context.Context, body []byte) ([]byte, error) {
 	lim, _ := limit.Int(nil)
 	lim.Add(lim, p.cfg.Slack)
 	if inv.SessionAmount.Cmp(lim) > 0 {
-		reason := fmt.Sprintf("overbilled: the provider asked %s for the session, the consumer's meter says %s", proposal.FormatAmount(inv.SessionAmount), proposal.FormatAmount(meter))
-		if p.cfg.OnOverbilled != nil {
-			go p.cfg.OnOverbilled(reason)
-		}
-		return nil, errors.New(reason)
+		return nil, p.overbilled(fmt.Sprintf("overbilled: the provider asked %s for the session, the consumer's meter says %s", proposal.FormatAmount(inv.SessionAmount), proposal.FormatAmount(meter)))
+	}
+	if p.cfg.MaxSpend != nil && inv.SessionAmount.Cmp(p.cfg.MaxSpend) > 0 {
+		return nil, p.overbilled(fmt.Sprintf("spending cap reached: the session would cost %s MYSTT, the cap is %s", proposal.FormatAmount(inv.SessionAmount), proposal.FormatAmount(p.cfg.MaxSpend)))
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if inv.SessionAmount.Cmp(p.paid) < 0 {
 		return nil, errors.New("invoice below an amount already promised")
 	}
-	cum := new(big.Int).Add(p.base, inv.SessionAmount)
+	base, err := p.cfg.Store.Issued(ctx, p.cfg.Consumer.Address(), p.cfg.Provider)
+	if err != nil {
+		return nil, err
+	}
+	if b := inv.Base; b != nil && b.Cumulative != nil && b.Cumulative.Cmp(base) > 0 {
+		// A higher promise than this daemon ever made: valid only if this
+		// identity signed it (another daemon of it did).
+		own := Promise{Consumer: p.cfg.Consumer.Address(), Provider: p.cfg.Provider, Cumulative: b.Cumulative, Signature: b.Signature}
+		if err := p.cfg.Client.Verify(own); err != nil {
+			return nil, fmt.Errorf("the invoice's base is not this consumer's promise: %w", err)
+		}
+		base = b.Cumulative
+	}
+	cum := new(big.Int).Add(base, new(big.Int).Sub(inv.SessionAmount, p.paid))
 	promise, err := p.cfg.Client.SignPromise(p.cfg.Consumer, p.cfg.Provider, cum)
 	if err != nil {
 		return nil, err
@@ -309,4 +224,29 @@ func (p *Payer) Handle(ctx context.Context, body []byte) ([]byte, error) {
 	}
 	p.paid = new(big.Int).Set(inv.SessionAmount)
 	return json.Marshal(PromiseMsg{Cumulative: cum, Signature: promise.Signature})
+}
+
+// HandleReserve answers a provider's request for a reservation (a dialog
+// handler for TopicReserve): it signs one of the amount asked, or of what
+// is left under the session's spending cap when that is less.
+func (p *Payer) HandleReserve(_ context.Context, body []byte) ([]byte, error) {
+	var req ReserveRequest
+	if err := json.Unmarshal(body, &req); err != nil || req.Amount == nil || req.Amount.Sign() <= 0 {
+		return nil, errors.New("malformed reservation request")
+	}
+	amount := new(big.Int).Set(req.Amount)
+	if p.cfg.MaxSpend != nil {
+		left := new(big.Int).Sub(p.cfg.MaxSpend, p.Paid())
+		if left.Sign() <= 0 {
+			return nil, errors.New("the consumer's spending cap is reached: it reserves nothing more")
+		}
+		if amount.Cmp(left) > 0 {
+			amount = left
+		}
+	}
+	r, err := p.cfg.Client.SignReservation(p.cfg.Consumer, p.cfg.Provider, amount, req.Nonce)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(r)
 }

@@ -223,9 +223,26 @@ func (s *Store) Issued(ctx context.Context, consumer, provider common.Address) (
 	return parseBig(cum), nil
 }
 
-// SaveIssued records a promise the consumer made.
+// SaveIssued records a promise the consumer made, if it is higher than
+// the one recorded (two sessions of one identity may promise out of order).
 func (s *Store) SaveIssued(ctx context.Context, consumer, provider common.Address, cumulative *big.Int) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO issued (consumer, provider, cumulative) VALUES ($1, $2, $3)
-ON CONFLICT (consumer, provider) DO UPDATE SET cumulative = excluded.cumulative`, key(consumer), key(provider), cumulative.String())
-	return err
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var cur string
+	err = tx.QueryRowContext(ctx, `SELECT cumulative FROM issued WHERE consumer=$1 AND provider=$2`, key(consumer), key(provider)).Scan(&cur)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	case parseBig(cur).Cmp(cumulative) >= 0:
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO issued (consumer, provider, cumulative) VALUES ($1, $2, $3)
+ON CONFLICT (consumer, provider) DO UPDATE SET cumulative = excluded.cumulative`, key(consumer), key(provider), cumulative.String()); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

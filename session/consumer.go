@@ -21,6 +21,11 @@ type ConsumerConfig struct {
 	KeepAliveEvery time.Duration
 	// OnEnd hears why the session ended (not called for Close).
 	OnEnd func(reason string)
+	// OnAccepted, if set, hears of the provider's acceptance before the
+	// data channel comes up, with when the consumer asked (billing starts
+	// at session-create: the payer must answer invoices from then on); an
+	// error fails the session.
+	OnAccepted func(sessionID string, asked time.Time) error
 	// BeforeConnect, if set, runs with the provider's config before the
 	// data channel comes up (the kill switch goes on there); an error
 	// fails the session.
@@ -77,6 +82,7 @@ func Open(ctx context.Context, d *dialog.Dialog, found proposal.Signed, connecto
 		}
 		return nil, nil
 	})
+	asked := time.Now()
 	raw, err := d.Request(ctx, TopicCreate, body)
 	if err != nil {
 		return nil, fmt.Errorf("session-create: %w", err)
@@ -90,7 +96,10 @@ func Open(ctx context.Context, d *dialog.Dialog, found proposal.Signed, connecto
 	}
 	c.id = resp.SessionID
 	err = nil
-	if cfg.BeforeConnect != nil {
+	if cfg.OnAccepted != nil {
+		err = cfg.OnAccepted(resp.SessionID, asked)
+	}
+	if err == nil && cfg.BeforeConnect != nil {
 		err = cfg.BeforeConnect(resp.Config)
 	}
 	if err == nil {

@@ -31,6 +31,7 @@ const (
 	RefuseBadRequest      = "bad request"
 	RefuseServiceFailed   = "service failed"
 	RefuseDeposit         = "deposit"
+	RefuseBusy            = "busy"
 )
 
 // CreateRequest asks for a session.

@@ -41,10 +41,14 @@ type ProviderConfig struct {
 	// consumer whose deposit can't pay for it); its error is the detail of
 	// a RefuseDeposit refusal.
 	Admit func(ctx context.Context, s Info) error
-	// OnActive hears of each session the consumer acked, with its dialog;
-	// OnEnd of each session that ended (after the backend stopped it).
-	OnActive func(s Info, d *dialog.Dialog)
-	OnEnd    func(s Info)
+	// OnCreated hears of each session whose data plane the backend opened,
+	// before the consumer is answered (billing starts here); an error
+	// refuses the session. OnActive hears of each session the consumer
+	// acked, with its dialog; OnEnd of each session that ended (after the
+	// backend stopped it), created or active.
+	OnCreated func(s Info, d *dialog.Dialog) error
+	OnActive  func(s Info, d *dialog.Dialog)
+	OnEnd     func(s Info)
 }
 
 // Provider answers session requests on the dialogs of a node's provider
@@ -256,6 +260,14 @@ func (p *Provider) create(ctx context.Context, d *dialog.Dialog, req *CreateRequ
 		p.mu.Unlock()
 		return refuse(req, RefuseCapacity, "the provider serves %d sessions, its maximum", svc.MaxSessions)
 	}
+	// One session waiting for its ack per consumer: a consumer that never
+	// acks gets one data plane at a time, not one per request.
+	for _, o := range p.sessions {
+		if o.info.State == StateCreated && o.info.ConsumerID == info.ConsumerID && o.info.ProviderID == info.ProviderID {
+			p.mu.Unlock()
+			return refuse(req, RefuseBusy, "this consumer has a session (%s) the provider is waiting to have acked: ack or end it first", o.info.ID)
+		}
+	}
 	p.sessions[info.ID] = s // holds the slot while the backend starts
 	p.mu.Unlock()
 
@@ -266,6 +278,18 @@ func (p *Provider) create(ctx context.Context, d *dialog.Dialog, req *CreateRequ
 		p.mu.Unlock()
 		p.cfg.Logger.Warn("session start failed", "session", info.ID, "err", err)
 		return refuse(req, RefuseServiceFailed, "%v", err)
+	}
+	if p.cfg.OnCreated != nil {
+		if err := p.cfg.OnCreated(info, d); err != nil {
+			p.mu.Lock()
+			delete(p.sessions, info.ID)
+			p.mu.Unlock()
+			svc.Provisioner.Stop(info)
+			if p.cfg.OnEnd != nil {
+				p.cfg.OnEnd(info)
+			}
+			return refuse(req, RefuseServiceFailed, "%v", err)
+		}
 	}
 	p.cfg.Logger.Info("session created", "session", info.ID, "consumer", info.ConsumerID, "service", info.ServiceType, "correlation_id", req.CorrelationID)
 	return CreateResponse{Accepted: true, SessionID: info.ID, Config: config, CorrelationID: req.CorrelationID}

@@ -143,6 +143,9 @@ var ErrDropped = errors.New("transaction dropped: its nonce was used by another 
 // maxDrops bounds how often Send sends again after a drop.
 const maxDrops = 3
 
+// From is the account that sends (and pays gas).
+func (s *Sender) From() common.Address { return s.from.Address() }
+
 // Send builds, signs and sends a transaction, replaces it while it is
 // stuck, and returns the receipt of the version mined once it has the
 // confirmations asked. The ctx bounds the whole.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/big"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -20,6 +21,7 @@ import (
 	"github.com/mystnode/myst/localapi"
 	"github.com/mystnode/myst/location"
 	"github.com/mystnode/myst/node"
+	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
 	"github.com/spf13/cobra"
 )
@@ -35,7 +37,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	var invoiceEvery, grace, natEvery time.Duration
 	var confirmations, maxFeeGwei uint64
 	var rpcURLs []string
-	var threshold string
+	var threshold, creditLimit, maxSpend string
 	cmd := &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the node: answer dialogs for unlocked identities and serve the local API on --api-addr",
@@ -85,6 +87,16 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--settle-threshold %q: %v", threshold, err)
 			}
+			credit, err := proposal.ParseAmount(creditLimit)
+			if err != nil || credit.Sign() <= 0 {
+				return fmt.Errorf("--credit-limit %q: want a positive decimal amount of MYSTT", creditLimit)
+			}
+			var spendCap *big.Int
+			if maxSpend != "" {
+				if spendCap, err = proposal.ParseAmount(maxSpend); err != nil || spendCap.Sign() <= 0 {
+					return fmt.Errorf("--max-spend %q: want a positive decimal amount of MYSTT", maxSpend)
+				}
+			}
 			// Without --public-ip the node learns its public side from
 			// the network's STUN servers (GET /nat).
 			var pub netip.Addr
@@ -129,7 +141,8 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			n, err := node.New(startCtx, node.Config{DataDir: g.dataDir, Network: nf, LightKDF: g.lightKDF, Version: version, Logger: logger,
 				Country: country, City: city, PublicIP: pub, NATCheckEvery: natEvery,
 				Tunnels: tunnels, Uplink: uplink, OpenVPNBinary: vpnBinary,
-				Payments: node.PaymentsConfig{InvoiceEvery: invoiceEvery, Grace: grace, SettleThreshold: thr, Confirmations: confirmations, MaxFeeGwei: maxFeeGwei}})
+				Payments: node.PaymentsConfig{InvoiceEvery: invoiceEvery, Grace: grace, SettleThreshold: thr, Confirmations: confirmations, MaxFeeGwei: maxFeeGwei,
+					CreditLimit: credit, MaxSpend: spendCap}})
 			cancel()
 			if err != nil {
 				return fmt.Errorf("node.New: %w", err)
@@ -172,6 +185,8 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	cmd.Flags().DurationVar(&invoiceEvery, "invoice-every", 5*time.Second, "how often a provider invoices a priced session")
 	cmd.Flags().DurationVar(&grace, "payment-grace", 20*time.Second, "end a session whose consumer has not paid this long")
 	cmd.Flags().StringVar(&threshold, "settle-threshold", "1", "settle on chain once this much MYSTT is unsettled from one consumer")
+	cmd.Flags().StringVar(&creditLimit, "credit-limit", proposal.FormatAmount(payments.DefaultCreditLimit), "as a provider: the most MYSTT a consumer may owe without cover (a promise backed by funds it reserved for this provider on chain); beyond half of it the provider asks for a reservation, at it the consumer's sessions end")
+	cmd.Flags().StringVar(&maxSpend, "max-spend", "", "as a consumer: the most MYSTT one session may cost (none by default; `myst connect --max-spend` sets one per connection)")
 	cmd.Flags().StringVar(&publicIP, "public-ip", "", "the address consumers reach this node at, when it has one of its own (default: learnt from the network's STUN servers; behind NAT, a port mapping or hole punching)")
 	return cmd
 }

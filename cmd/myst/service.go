@@ -155,7 +155,7 @@ func newProposalsCmd(g *globals) *cobra.Command {
 func newConnectCmd(g *globals) *cobra.Command {
 	var consumer, svc string
 	var killSwitch, allowLAN bool
-	var dnsFlag string
+	var dnsFlag, maxSpend string
 	cmd := &cobra.Command{
 		Use:   "connect PROVIDER --identity CONSUMER [--service TYPE]",
 		Short: "Connect to a provider's service found in discovery; returns once connected",
@@ -174,7 +174,7 @@ func newConnectCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "connecting to %s (%s)...\n", p.Hex(), svc)
 			start := time.Now()
-			req := api.ConnectionRequest{ConsumerID: cons.Hex(), ProviderID: p.Hex(), ServiceType: svc, KillSwitch: &killSwitch, AllowLAN: allowLAN, DNS: dnsFlag}
+			req := api.ConnectionRequest{ConsumerID: cons.Hex(), ProviderID: p.Hex(), ServiceType: svc, KillSwitch: &killSwitch, AllowLAN: allowLAN, DNS: dnsFlag, MaxSpend: maxSpend}
 			return ask(g, cmd, 2*time.Minute, func(c *api.Client, ctx context.Context) (api.Connection, error) {
 				return c.Connect(ctx, req)
 			}, func(w io.Writer, conn api.Connection) error {
@@ -192,6 +192,7 @@ func newConnectCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&killSwitch, "kill-switch", true, "block all traffic outside the tunnel until `myst disconnect`, also when the tunnel is lost")
 	cmd.Flags().BoolVar(&allowLAN, "allow-lan", false, "let the kill switch pass traffic to the local subnets")
 	cmd.Flags().StringVar(&dnsFlag, "dns", "provider", "resolver while connected: provider (through the tunnel), system (leave it), or an IP")
+	cmd.Flags().StringVar(&maxSpend, "max-spend", "", "the most MYSTT the session may cost; it ends at the cap (default: the daemon's --max-spend)")
 	return cmd
 }
 
@@ -222,6 +223,12 @@ func printConnection(out io.Writer, c api.Connection) error {
 			fmt.Fprintf(out, "received: %s\nsent: %s\n", humanBytes(c.BytesReceived), humanBytes(c.BytesSent))
 			if c.Cost != "" {
 				fmt.Fprintf(out, "cost: %s MYSTT\n", c.Cost)
+				if c.SpendPerHour != "" {
+					fmt.Fprintf(out, "spend rate: %s MYSTT/h\n", c.SpendPerHour)
+				}
+				if c.MaxSpend != "" {
+					fmt.Fprintf(out, "spending cap: %s MYSTT\n", c.MaxSpend)
+				}
 			}
 		}
 	}

@@ -1,0 +1,384 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"math/big"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/dialog"
+	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/mysttest"
+	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/txsend"
+)
+
+// ledgerEnv is a provider's ledger on a dev chain, with one consumer that
+// has a deposit.
+type ledgerEnv struct {
+	t          *testing.T
+	ch         *chain
+	ctx        context.Context
+	cons, prov *identity.Signer
+	funds      *Funds
+	ledger     *Ledger
+	store      *Store
+	sender     *txsend.Sender
+	settles    chan common.Address
+}
+
+func newLedgerEnv(t *testing.T, deposit *big.Int, cfg LedgerConfig) *ledgerEnv {
+	t.Helper()
+	e := &ledgerEnv{t: t, ch: startChain(t, 3), ctx: mysttest.Ctx(t, 2*time.Minute), cons: mysttest.NewSigner(t), prov: mysttest.NewSigner(t),
+		store: openStore(t), settles: make(chan common.Address, 100)}
+	c := e.ch.c
+	if deposit.Sign() > 0 {
+		if _, err := c.Deposit(e.ctx, e.ch.payer, e.cons.Address(), deposit, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	if e.funds, err = NewFunds(e.ctx, c, nil); err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); e.funds.Run(fctx, 100*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done })
+	e.sender = gasSender(t, e.ctx, e.ch)
+	cfg.Client, cfg.Store, cfg.Funds = c, e.store, e.funds
+	if cfg.Every == 0 {
+		cfg.Every = 200 * time.Millisecond
+	}
+	if cfg.Grace == 0 {
+		cfg.Grace = 2 * time.Second
+	}
+	cfg.Settle = func(consumer, _ common.Address) { e.settles <- consumer }
+	if cfg.Reserve == nil {
+		cfg.Reserve = func(ctx context.Context, r Reservation) error {
+			_, err := c.ReserveWith(ctx, e.sender, r)
+			return err
+		}
+	}
+	e.ledger = NewLedger(cfg)
+	t.Cleanup(e.ledger.Close)
+	return e
+}
+
+// session opens a session of the consumer (its side answering with a payer
+// on its own store) and returns the channel its end reason arrives on.
+func (e *ledgerEnv) session(id string, cd, pd *dialog.Dialog, consumerStore *Store, maxSpend *big.Int) (*Payer, chan string) {
+	e.t.Helper()
+	start := time.Now()
+	payer, err := NewPayer(e.ctx, PayerConfig{Client: e.ch.c, Store: consumerStore, Consumer: e.cons, Provider: e.prov.Address(), SessionID: id,
+		Price: perHour, Start: start, MaxSpend: maxSpend})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cd.Handle(TopicInvoice, payer.Handle)
+	cd.Handle(TopicAck, payer.HandleAck)
+	cd.Handle(TopicReserve, payer.HandleReserve)
+	ended := make(chan string, 4)
+	if err := e.ledger.Admit(e.ctx, e.cons.Address(), e.prov.Address(), perHour); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.ledger.Open(e.ctx, SessionBilling{ID: id, Consumer: e.cons.Address(), Provider: e.prov.Address(), Price: perHour, Start: start,
+		Dialog: pd, End: func(r string) { ended <- r }}); err != nil {
+		e.t.Fatal(err)
+	}
+	return payer, ended
+}
+
+// dialogOf opens a dialog between the env's consumer and provider.
+func (e *ledgerEnv) dialogs() (cd, pd *dialog.Dialog) {
+	cd, pd, _, _ = dialogPairOf(e.t, e.cons, e.prov)
+	return cd, pd
+}
+
+// gasSender is a transaction sender of its own funded account (a
+// provider's), apart from the chain's payer the tests send with directly.
+func gasSender(t *testing.T, ctx context.Context, ch *chain) *txsend.Sender {
+	t.Helper()
+	acct := mysttest.NewSigner(t)
+	if _, err := ch.c.Fund(ctx, ch.payer, acct.Address(), big.NewInt(1), big.NewInt(1e18), nil); err != nil {
+		t.Fatal(err)
+	}
+	return txsend.New(ch.c.eth, ch.c.chainID, acct, txsend.Config{Confirmations: 1, Poll: 50 * time.Millisecond})
+}
+
+// TestLedgerReservesAndHoldsExposure: a consumer with 10 MYSTT at 0.01
+// MYSTT/s; the provider's credit limit is 0.05. At half of it the
+// provider asks for a reservation, the consumer signs it, the provider
+// submits it (paying gas) and the lane is on chain; the session runs on
+// past the limit, and the exposure sampled every 50 ms never passes it.
+func TestLedgerReservesAndHoldsExposure(t *testing.T) {
+	limit := new(big.Int).Quo(tokens(5), big.NewInt(100))
+	e := newLedgerEnv(t, tokens(10), LedgerConfig{CreditLimit: limit})
+	cd, pd := e.dialogs()
+	_, ended := e.session("s1", cd, pd, openStore(t), nil)
+	var most *big.Int = new(big.Int)
+	deadline := time.Now().Add(8 * time.Second) // 0.08 MYSTT served: past the limit
+	for time.Now().Before(deadline) {
+		select {
+		case r := <-ended:
+			t.Fatalf("session ended: %s", r)
+		case <-time.After(50 * time.Millisecond):
+		}
+		x, _ := e.ledger.Exposure(e.cons.Address(), e.prov.Address())
+		if x.Cmp(most) > 0 {
+			most = x
+		}
+	}
+	lane, err := e.ch.c.LaneOf(e.ctx, e.cons.Address(), e.prov.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lane.Amount.Sign() == 0 || lane.Nonce == 0 {
+		t.Fatalf("no lane reserved: %+v", lane)
+	}
+	if most.Cmp(limit) > 0 {
+		t.Fatalf("exposure reached %s, limit %s", proposal.FormatAmount(most), proposal.FormatAmount(limit))
+	}
+	t.Logf("lane %s MYSTT (nonce %d); highest exposure %s MYSTT, limit %s", proposal.FormatAmount(lane.Amount), lane.Nonce, proposal.FormatAmount(most), proposal.FormatAmount(limit))
+}
+
+// TestLedgerCutsAtLimit: a consumer that signs no reservation (its cap is
+// reached) is cut when its exposure reaches the limit, not later.
+func TestLedgerCutsAtLimit(t *testing.T) {
+	limit := new(big.Int).Quo(tokens(3), big.NewInt(100)) // 3 s at 0.01/s
+	e := newLedgerEnv(t, tokens(10), LedgerConfig{CreditLimit: limit})
+	cd, pd := e.dialogs()
+	// The consumer pays invoices but reserves nothing.
+	start := time.Now()
+	payer, _ := NewPayer(e.ctx, PayerConfig{Client: e.ch.c, Store: openStore(t), Consumer: e.cons, Provider: e.prov.Address(), SessionID: "s", Price: perHour, Start: start})
+	cd.Handle(TopicInvoice, payer.Handle)
+	ended := make(chan string, 1)
+	if err := e.ledger.Open(e.ctx, SessionBilling{ID: "s", Consumer: e.cons.Address(), Provider: e.prov.Address(), Price: perHour, Start: start,
+		Dialog: pd, End: func(r string) { ended <- r }}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-ended:
+		el := time.Since(start)
+		if !strings.Contains(r, "credit limit") || el < 2500*time.Millisecond || el > 4*time.Second {
+			t.Fatalf("ended after %s: %s", el, r)
+		}
+		t.Logf("cut after %s: %s", el.Round(time.Millisecond), r)
+	case <-time.After(20 * time.Second):
+		t.Fatal("not cut at the credit limit")
+	}
+}
+
+// TestLedgerConcurrentSessionsOneAccount: one identity on two daemons
+// (two consumer stores) runs a session each at one provider at once; the
+// provider's stored promise is the sum of both sessions' promised amounts,
+// not the larger.
+func TestLedgerConcurrentSessionsOneAccount(t *testing.T) {
+	e := newLedgerEnv(t, tokens(10), LedgerConfig{CreditLimit: tokens(5)})
+	cd1, pd1 := e.dialogs()
+	cd2, pd2 := e.dialogs()
+	e.session("a", cd1, pd1, openStore(t), nil)
+	e.session("b", cd2, pd2, openStore(t), nil)
+	time.Sleep(3 * time.Second)
+	pa := e.ledger.Promised(e.cons.Address(), e.prov.Address(), "a")
+	pb := e.ledger.Promised(e.cons.Address(), e.prov.Address(), "b")
+	e.ledger.CloseSession(e.cons.Address(), e.prov.Address(), "a")
+	e.ledger.CloseSession(e.cons.Address(), e.prov.Address(), "b")
+	r, err := e.store.ReceivedFrom(e.ctx, e.cons.Address(), e.prov.Address())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := new(big.Int).Add(pa, pb)
+	if pa.Sign() == 0 || pb.Sign() == 0 || r.Cumulative.Cmp(sum) < 0 {
+		t.Fatalf("stored %s, sessions promised %s + %s", proposal.FormatAmount(r.Cumulative), proposal.FormatAmount(pa), proposal.FormatAmount(pb))
+	}
+	t.Logf("stored %s MYSTT = %s + %s", proposal.FormatAmount(r.Cumulative), proposal.FormatAmount(pa), proposal.FormatAmount(pb))
+	if err := e.ch.c.Verify(r.Promise); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLedgerWithdrawalMidSession: the consumer announces a withdrawal of
+// its deposit mid-session; the provider hears it from the contract's
+// events, settles at once, and ends the session at the next invoice.
+func TestLedgerWithdrawalMidSession(t *testing.T) {
+	e := newLedgerEnv(t, tokens(10), LedgerConfig{CreditLimit: tokens(5)})
+	var mu sync.Mutex
+	settleAsked := false
+	e.funds.OnWithdrawal = func(c common.Address) {
+		mu.Lock()
+		settleAsked = c == e.cons.Address()
+		mu.Unlock()
+	}
+	cd, pd := e.dialogs()
+	_, ended := e.session("s", cd, pd, openStore(t), nil)
+	time.Sleep(time.Second)
+	if _, err := e.ch.c.RequestWithdrawal(e.ctx, e.ch.payer, e.cons, e.cons.Address(), nil); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now()
+	select {
+	case r := <-ended:
+		if !strings.Contains(r, "no longer covers") {
+			t.Fatalf("ended: %s", r)
+		}
+		t.Logf("ended %s after the withdrawal was announced: %s", time.Since(at).Round(time.Millisecond), r)
+	case <-time.After(10 * time.Second):
+		t.Fatal("session not ended after a withdrawal was announced")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !settleAsked {
+		t.Fatal("the withdrawal did not trigger a settlement")
+	}
+}
+
+// TestReservationAttacks: reservations that would fail are not sent (the
+// provider pays no gas for them); a lane pays first and only its
+// provider; a lane goes back to the free deposit only after the challenge
+// period.
+func TestReservationAttacks(t *testing.T) {
+	ch := startChain(t, 2)
+	ctx := mysttest.Ctx(t, time.Minute)
+	c := ch.c
+	cons, prov, other := mysttest.NewSigner(t), mysttest.NewSigner(t), mysttest.NewSigner(t)
+	if _, err := c.Deposit(ctx, ch.payer, cons.Address(), tokens(10), nil); err != nil {
+		t.Fatal(err)
+	}
+	s := gasSender(t, ctx, ch)
+	nonce := func() uint64 {
+		n, err := c.eth.PendingNonceAt(ctx, s.From())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	refused := func(what string, r Reservation, want error) {
+		t.Helper()
+		n0 := nonce()
+		_, err := c.ReserveWith(ctx, s, r)
+		if !errors.Is(err, want) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if n1 := nonce(); n1 != n0 {
+			t.Fatalf("%s: a transaction was sent", what)
+		}
+		t.Logf("%s: refused before sending: %v", what, err)
+	}
+	good, _ := c.SignReservation(cons, prov.Address(), tokens(4), 0)
+	redirected := good
+	redirected.Provider = other.Address()
+	refused("signed for another provider", redirected, ErrBadReservation)
+	tooBig, _ := c.SignReservation(cons, prov.Address(), tokens(11), 0)
+	refused("beyond the free deposit", tooBig, ErrWouldRevert)
+	wrongNonce, _ := c.SignReservation(cons, prov.Address(), tokens(1), 5)
+	refused("a nonce not the lane's", wrongNonce, ErrWouldRevert)
+	tx, err := c.ReserveWith(ctx, s, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("gas: reserve %d", tx.GasUsed)
+	refused("replayed", good, ErrWouldRevert)
+	if b := must(t)(c.Balance(ctx, cons.Address())); b.Cmp(tokens(6)) != 0 {
+		t.Fatalf("free deposit %v after reserving 4", b)
+	}
+	// Another provider takes the whole free deposit; the lane's provider is
+	// still paid from its lane.
+	toOther, _ := c.SignPromise(cons, other.Address(), tokens(100))
+	if paid, _, err := c.Settle(ctx, ch.payer, toOther, nil); err != nil || paid.Cmp(tokens(6)) != 0 {
+		t.Fatalf("other provider paid %v, %v", paid, err)
+	}
+	p3, _ := c.SignPromise(cons, prov.Address(), tokens(3))
+	if would, err := c.SimulateSettle(ctx, ch.payer.Address(), p3); err != nil || would.Cmp(tokens(3)) != 0 {
+		t.Fatalf("simulated settle %v, %v", would, err)
+	}
+	if paid, _, err := c.Settle(ctx, ch.payer, p3, nil); err != nil || paid.Cmp(tokens(3)) != 0 {
+		t.Fatalf("lane's provider paid %v, %v", paid, err)
+	}
+	// Nothing left to pay a further promise beyond the lane's 1: the
+	// simulation says so, and nothing is sent.
+	p9, _ := c.SignPromise(cons, prov.Address(), tokens(9))
+	if would, err := c.SimulateSettle(ctx, ch.payer.Address(), p9); err != nil || would.Cmp(tokens(1)) != 0 {
+		t.Fatalf("simulated settle beyond the lane %v, %v", would, err)
+	}
+	if _, _, err := c.Settle(ctx, ch.payer, p9, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SimulateSettle(ctx, ch.payer.Address(), p9); !errors.Is(err, ErrNothingToPay) {
+		t.Fatalf("a promise with nothing left to pay from: %v", err)
+	}
+	// Release: announced, not before the challenge period.
+	if _, err := c.Deposit(ctx, ch.payer, cons.Address(), tokens(2), nil); err != nil {
+		t.Fatal(err)
+	}
+	r2, _ := c.SignReservation(cons, prov.Address(), tokens(2), 1)
+	if _, err := c.ReserveWith(ctx, s, r2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RequestLaneRelease(ctx, ch.payer, cons, prov.Address(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReleaseLane(ctx, ch.payer, cons.Address(), prov.Address(), nil); err == nil {
+		t.Fatal("a lane released during the challenge period")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err = c.ReleaseLane(ctx, ch.payer, cons.Address(), prov.Address(), nil)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := must(t)(c.Balance(ctx, cons.Address())); b.Cmp(tokens(2)) != 0 {
+		t.Fatalf("free deposit %v after the release, want 2", b)
+	}
+}
+
+// TestSettlerShortPaid: a promise the chain can pay only in part is
+// settled for what there is and reported short; the next, with nothing
+// left, is not sent at all.
+func TestSettlerShortPaid(t *testing.T) {
+	ch := startChain(t, 60)
+	ctx := mysttest.Ctx(t, time.Minute)
+	c := ch.c
+	cons, prov := mysttest.NewSigner(t), mysttest.NewSigner(t)
+	if _, err := c.Deposit(ctx, ch.payer, cons.Address(), tokens(1), nil); err != nil {
+		t.Fatal(err)
+	}
+	store := openStore(t)
+	s := gasSender(t, ctx, ch)
+	type short struct{ owed, paid *big.Int }
+	shorts := make(chan short, 4)
+	st := NewSettler(SettlerConfig{Client: c, Store: store, Sender: func(common.Address) (*txsend.Sender, error) { return s, nil },
+		OnShort: func(_, _ common.Address, owed, paid *big.Int) { shorts <- short{owed, paid} }})
+	p2, _ := c.SignPromise(cons, prov.Address(), tokens(2))
+	if err := store.SaveReceived(ctx, p2); err != nil {
+		t.Fatal(err)
+	}
+	paid, err := st.Settle(ctx, cons.Address(), prov.Address())
+	if err != nil || paid.Cmp(tokens(1)) != 0 {
+		t.Fatalf("paid %v, %v", paid, err)
+	}
+	if x := <-shorts; x.owed.Cmp(tokens(2)) != 0 || x.paid.Cmp(tokens(1)) != 0 {
+		t.Fatalf("short %+v", x)
+	}
+	p3, _ := c.SignPromise(cons, prov.Address(), tokens(3))
+	store.SaveReceived(ctx, p3)
+	n0, _ := c.eth.PendingNonceAt(ctx, s.From())
+	if paid, err := st.Settle(ctx, cons.Address(), prov.Address()); err != nil || paid.Sign() != 0 {
+		t.Fatalf("nothing to pay: %v, %v", paid, err)
+	}
+	if n1, _ := c.eth.PendingNonceAt(ctx, s.From()); n1 != n0 {
+		t.Fatal("a settlement that pays nothing was sent")
+	}
+	if x := <-shorts; x.paid.Sign() != 0 {
+		t.Fatalf("short %+v", x)
+	}
+}
