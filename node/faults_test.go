@@ -340,7 +340,13 @@ func TestFaultChainDown(t *testing.T) {
 		outage = d
 	}
 	threshold, _ := proposal.ParseAmount("0.005")
-	p, pid := e.node("provider", true, Config{Payments: PaymentsConfig{SettleThreshold: threshold, SettleRetryMax: 2 * time.Second}})
+	// The provider settles every 0.005 MYSTT, so it asks for no lane
+	// before the outage; its credit limit (what it serves unsettled and
+	// without a lane) covers the outage at 0.01 MYSTT/s. With the default
+	// 0.05 it would end the session after 5 s without the chain: it can't
+	// know the free deposit is still there.
+	credit, _ := proposal.ParseAmount("1")
+	p, pid := e.node("provider", true, Config{Payments: PaymentsConfig{SettleThreshold: threshold, SettleRetryMax: 2 * time.Second, CreditLimit: credit}})
 	e.pricedService(p, pid)
 	c, cid := e.node("consumer", false, Config{})
 	late, lid := e.node("late", false, Config{})

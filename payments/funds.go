@@ -98,6 +98,13 @@ func (f *Funds) Track(ctx context.Context, consumer, provider common.Address) er
 		if known {
 			return nil
 		}
+		// Read as of the chain's head: events after it are applied by Sync.
+		if err := f.Sync(ctx); err != nil {
+			return fmt.Errorf("read the payments contract's events: %w", err)
+		}
+		f.mu.Lock()
+		head = f.head
+		f.mu.Unlock()
 		fresh, lane, err := f.read(ctx, consumer, provider, head, cf == nil)
 		if err != nil {
 			return err

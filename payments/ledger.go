@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/dialog"
 	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/registry"
 )
 
 // DefaultCreditLimit is what a provider serves a consumer without cover
@@ -226,6 +227,14 @@ func (l *Ledger) Admit(ctx context.Context, consumer, provider common.Address, p
 	}
 	need := Due(price, time.Minute, 16<<20)
 	left := new(big.Int).Sub(avail, owed)
+	if left.Cmp(need) < 0 {
+		// A deposit made a moment ago may be in a block not read yet.
+		if err := l.cfg.Funds.Sync(ctx); err == nil {
+			v, _ = l.cfg.Funds.View(consumer, provider)
+			avail = new(big.Int).Add(v.Spendable(), v.Lane)
+			left = new(big.Int).Sub(avail, owed)
+		}
+	}
 	if left.Cmp(need) < 0 {
 		what := "deposit"
 		if v.WithdrawalAt != 0 {
@@ -486,6 +495,12 @@ func (l *Ledger) reserve(a *account, d *dialog.Dialog, amount *big.Int) {
 		return
 	}
 	if err := l.cfg.Reserve(ctx, r); err != nil {
+		if !errors.Is(err, ErrWouldRevert) && !errors.Is(err, registry.ErrReverted) && !errors.Is(err, ErrBadReservation) {
+			// The chain could not be asked: the session goes on under the
+			// limit, and the next check asks again.
+			l.cfg.Logger.Warn("reservation not sent", "consumer", a.consumer.Hex(), "err", err)
+			return
+		}
 		l.cfg.Logger.Warn("reservation failed; ending the consumer's sessions", "consumer", a.consumer.Hex(), "err", err)
 		l.endAll(a, fmt.Sprintf("the consumer's reservation of %s MYSTT failed (%v): its deposit no longer covers the session", proposal.FormatAmount(r.Amount), err))
 		return
