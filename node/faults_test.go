@@ -40,6 +40,10 @@ type faultNet struct {
 	reg   *registry.Client
 	pay   *payments.Client
 
+	// ownGas: providers pay their own gas (funded with ether at start),
+	// not the network's gas payer, so that several send at once.
+	ownGas bool
+
 	brokerAddr, discAddr string
 	broker               *broker.Server
 	disc                 *discovery.Service
@@ -157,9 +161,42 @@ func (e *faultNet) stopDiscovery() {
 // deposit of 10 MYSTT.
 func (e *faultNet) node(name string, provider bool, cfg Config) (*Node, string) {
 	e.t.Helper()
+	n := e.start(name, provider, cfg)
+	id, err := n.CreateIdentity("pw")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := n.Unlock(id, "pw"); err != nil {
+		e.t.Fatal(err)
+	}
+	addr := common.HexToAddress(id)
+	signer, _ := n.store.Signer(addr)
+	if _, err := e.reg.Register(e.ctx, signer, e.payer, nil); err != nil {
+		e.t.Fatal(err)
+	}
+	if provider && e.ownGas {
+		if _, err := e.pay.Fund(e.ctx, e.payer, addr, big.NewInt(1), big.NewInt(1e18), nil); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if !provider {
+		amount, _ := proposal.ParseAmount("10")
+		if _, err := e.pay.Deposit(e.ctx, e.payer, addr, amount, nil); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return n, id
+}
+
+// start starts a node without identities.
+func (e *faultNet) start(name string, provider bool, cfg Config) *Node {
+	e.t.Helper()
 	file := e.file
 	if provider {
 		file.EtherRPCURL = "http://" + e.rpc.Addr()
+	}
+	if provider && e.ownGas {
+		file.GasPayerAddress, file.GasPayerKeystore, file.GasPayerPassphraseFile = nil, "", ""
 	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = filepath.Join(e.t.TempDir(), name)
@@ -180,25 +217,7 @@ func (e *faultNet) node(name string, provider bool, cfg Config) (*Node, string) 
 	}
 	n.Start()
 	e.t.Cleanup(func() { n.Close(); <-n.Done() })
-	id, err := n.CreateIdentity("pw")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := n.Unlock(id, "pw"); err != nil {
-		e.t.Fatal(err)
-	}
-	addr := common.HexToAddress(id)
-	signer, _ := n.store.Signer(addr)
-	if _, err := e.reg.Register(e.ctx, signer, e.payer, nil); err != nil {
-		e.t.Fatal(err)
-	}
-	if !provider {
-		amount, _ := proposal.ParseAmount("10")
-		if _, err := e.pay.Deposit(e.ctx, e.payer, addr, amount, nil); err != nil {
-			e.t.Fatal(err)
-		}
-	}
-	return n, id
+	return n
 }
 
 // pricedService starts a noop service at 36 MYSTT an hour (0.01 a second).

@@ -313,6 +313,20 @@ func (l *Ledger) Promised(consumer, provider common.Address, id string) *big.Int
 	return nil
 }
 
+// Served is the value the provider served the consumer since the account
+// opened, on top of the promise stored then (zero: no account).
+func (l *Ledger) Served(consumer, provider common.Address) *big.Int {
+	l.mu.Lock()
+	a := l.accounts[pair{consumer, provider}]
+	l.mu.Unlock()
+	if a == nil {
+		return new(big.Int)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.servedLocked()
+}
+
 // Exposure is what a consumer owes a provider without cover now, and the
 // limit it is held under.
 func (l *Ledger) Exposure(consumer, provider common.Address) (exposure, limit *big.Int) {
@@ -429,7 +443,15 @@ func (l *Ledger) watch() {
 // reservation from half of it.
 func (l *Ledger) check(a *account) {
 	e, lim, free := l.exposure(a)
-	if e.Cmp(lim) >= 0 {
+	// Cut one watch period early (two, for the time an end takes): the
+	// exposure must not pass the limit before the next check.
+	ahead := new(big.Int)
+	a.mu.Lock()
+	for _, s := range a.sessions {
+		ahead.Add(ahead, Due(s.Price, 2*l.cfg.Watch, 0))
+	}
+	a.mu.Unlock()
+	if new(big.Int).Add(e, ahead).Cmp(lim) >= 0 {
 		l.cfg.Logger.Warn("credit limit reached; ending the consumer's sessions", "consumer", a.consumer.Hex(), "exposure", proposal.FormatAmount(e), "limit", proposal.FormatAmount(lim))
 		reason := fmt.Sprintf("the consumer owes %s MYSTT without cover, the provider's credit limit is %s: it reserves funds for the provider (a lane) to go on",
 			proposal.FormatAmount(e), proposal.FormatAmount(lim))
