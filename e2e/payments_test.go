@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/contracts"
 	"github.com/mystnode/myst/mysttest"
+	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/proposal"
 )
 
@@ -37,6 +40,27 @@ func balances(t *testing.T, args []string, id string) (deposit, tokens *big.Int)
 		t.Fatalf("balance output:\n%s", out)
 	}
 	return deposit, tokens
+}
+
+// laneOf reads what consumer reserved for provider in the Payments
+// contract, with eth_call.
+func laneOf(t *testing.T, ln *localnet, consumer, provider string) *big.Int {
+	t.Helper()
+	var f network.File
+	readJSONFile(t, ln.network, &f)
+	a, err := contracts.PaymentsMetaData.GetAbi()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := a.Pack("lanes", common.HexToAddress(consumer), common.HexToAddress(provider))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := a.Unpack("lanes", ethCall(t, ln.rpcURL, *f.PaymentsAddress, data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out[0].(*big.Int)
 }
 
 func TestPricedSessionPaidOnChain(t *testing.T) {
@@ -117,9 +141,13 @@ func TestPricedSessionPaidOnChain(t *testing.T) {
 	_, prov1 := balances(t, cli, provider)
 	gained := new(big.Int).Sub(prov1, prov0)
 	spent := new(big.Int).Sub(dep0, dep1)
-	t.Logf("last promise %s MYSTT; provider gained %s, consumer's deposit shrank by %s", proposal.FormatAmount(settled), proposal.FormatAmount(gained), proposal.FormatAmount(spent))
-	if gained.Cmp(settled) != 0 || spent.Cmp(settled) != 0 {
-		t.Fatalf("provider gained %v, deposit shrank %v, last promise %v", gained, spent, settled)
+	// What the provider asked the consumer to reserve for it (its lane)
+	// left the free deposit too; what the lane still holds is not spent.
+	lane := laneOf(t, ln, consumer, provider)
+	t.Logf("last promise %s MYSTT; provider gained %s, consumer's free deposit shrank by %s, of which %s is still in the provider's lane",
+		proposal.FormatAmount(settled), proposal.FormatAmount(gained), proposal.FormatAmount(spent), proposal.FormatAmount(lane))
+	if gained.Cmp(settled) != 0 || new(big.Int).Sub(spent, lane).Cmp(settled) != 0 {
+		t.Fatalf("provider gained %v, deposit shrank %v (lane %v), last promise %v", gained, spent, lane, settled)
 	}
 	// The daemon's API agrees with the chain.
 	pb, err := cd.client.PaymentsBalance(ctx, consumer)

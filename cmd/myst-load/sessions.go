@@ -182,6 +182,7 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 		return r, fmt.Errorf("the provider's proposal in discovery: %d found, %v", len(found), err)
 	}
 	prop := found[0].Signed
+	propPrice := found[0].Proposal.Price
 	cache := registry.NewCache(reg, nf.RegistryFromBlock)
 	if err := cache.Sync(ctx); err != nil {
 		return r, err
@@ -244,9 +245,26 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 			}
 			return nil, nil
 		})
+		dl.Handle(payments.TopicReserve, func(hctx context.Context, body []byte) ([]byte, error) {
+			if p := cs.payer.Load(); p != nil {
+				return p.HandleReserve(hctx, body)
+			}
+			return nil, errors.New("not ready for reservations yet")
+		})
 		ostart := time.Now()
 		conn, err := session.Open(octx, dl, prop, noop.Type.Connector(session.ConnectEnv{}), session.ConsumerConfig{
 			KeepAliveEvery: c.keepAlive,
+			// Billing starts at session-create: the payer answers from the
+			// acceptance on.
+			OnAccepted: func(sessionID string, asked time.Time) error {
+				p, err := payments.NewPayer(octx, payments.PayerConfig{Client: pay, Store: store, Consumer: s, Provider: provider,
+					SessionID: sessionID, Price: propPrice, Start: asked})
+				if err != nil {
+					return err
+				}
+				cs.payer.Store(p)
+				return nil
+			},
 			OnEnd:          func(reason string) { cs.ended.Store(&reason) },
 			OnKeepAlive: func(rtt time.Duration, err error) {
 				r.KeepAlives.Add(1)
@@ -268,13 +286,6 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 			return nil, dialTook, openTook, err
 		}
 		cs.conn = conn
-		p, err := payments.NewPayer(octx, payments.PayerConfig{Client: pay, Store: store, Consumer: s, Provider: provider,
-			SessionID: conn.ID(), Price: conn.Proposal().Price, Start: conn.Since()})
-		if err != nil {
-			conn.Close()
-			return nil, dialTook, openTook, err
-		}
-		cs.payer.Store(p)
 		return cs, dialTook, openTook, nil
 	}
 
