@@ -496,7 +496,7 @@ func (l *Ledger) reserve(a *account, d *dialog.Dialog, amount *big.Int) {
 	body, _ := json.Marshal(ReserveRequest{Amount: amount, Nonce: v.LaneNonce})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rctx, rcancel := context.WithTimeout(ctx, l.cfg.Every)
+	rctx, rcancel := context.WithTimeout(ctx, max(l.cfg.Every, 5*time.Second))
 	raw, err := d.Request(rctx, TopicReserve, body)
 	rcancel()
 	if err != nil {
@@ -522,6 +522,13 @@ func (l *Ledger) reserve(a *account, d *dialog.Dialog, amount *big.Int) {
 			// limit, and the next check asks again.
 			l.cfg.Logger.Warn("reservation not sent", "consumer", a.consumer.Hex(), "err", err)
 			return
+		}
+		// A nonce the view had not caught up with (an earlier reservation
+		// landed meanwhile) is not the consumer's fault: look again.
+		if l.cfg.Funds.Sync(ctx) == nil {
+			if v2, _ := l.cfg.Funds.View(a.consumer, a.provider); v2.LaneNonce != v.LaneNonce {
+				return
+			}
 		}
 		l.cfg.Logger.Warn("reservation failed; ending the consumer's sessions", "consumer", a.consumer.Hex(), "err", err)
 		l.endAll(a, fmt.Sprintf("the consumer's reservation of %s MYSTT failed (%v): its deposit no longer covers the session", proposal.FormatAmount(r.Amount), err))

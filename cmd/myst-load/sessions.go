@@ -125,7 +125,7 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 	if _, err := cli(ctx, c.myst, append(global, "identity", "register", pid, "--passphrase-file", pass)...); err != nil {
 		return nil, err
 	}
-	d, err := startDaemon(ctx, c.myst, global, pdir, "--invoice-every", c.invoiceEvery.String(), "--payment-grace", (4 * c.invoiceEvery).String())
+	d, err := startDaemon(ctx, c.myst, global, pdir, "--invoice-every", c.invoiceEvery.String(), "--payment-grace", (4 * c.invoiceEvery).String(), "--credit-limit", "0.1")
 	if err != nil {
 		return nil, err
 	}
