@@ -265,7 +265,7 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 				cs.payer.Store(p)
 				return nil
 			},
-			OnEnd:          func(reason string) { cs.ended.Store(&reason) },
+			OnEnd: func(reason string) { cs.ended.Store(&reason) },
 			OnKeepAlive: func(rtt time.Duration, err error) {
 				r.KeepAlives.Add(1)
 				if err != nil {
