@@ -45,26 +45,26 @@ type Reservation struct {
 // contract packs (contract, chain id, consumer, provider, amount, nonce,
 // "reserve").
 func ReservationDigest(contract common.Address, chainID *big.Int, consumer, provider common.Address, amount *big.Int, nonce uint64) []byte {
-	b := make([]byte, 0, 20+32+20+20+32+32+7)
-	b = append(b, contract.Bytes()...)
-	b = append(b, common.LeftPadBytes(chainID.Bytes(), 32)...)
-	b = append(b, consumer.Bytes()...)
-	b = append(b, provider.Bytes()...)
-	b = append(b, common.LeftPadBytes(amount.Bytes(), 32)...)
-	b = append(b, common.LeftPadBytes(new(big.Int).SetUint64(nonce).Bytes(), 32)...)
-	b = append(b, "reserve"...)
-	return crypto.Keccak256(b)
+	return laneDigest(contract, chainID, consumer, provider, "reserve", amount, new(big.Int).SetUint64(nonce))
 }
 
 // releaseDigest is what a consumer signs to announce a lane's release.
 func releaseDigest(contract common.Address, chainID *big.Int, consumer, provider common.Address, nonce uint64) []byte {
-	b := make([]byte, 0, 20+32+20+20+32+7)
+	return laneDigest(contract, chainID, consumer, provider, "release", new(big.Int).SetUint64(nonce))
+}
+
+// laneDigest is keccak256 of (contract, chain id, consumer, provider,
+// each of words as uint256, tag), as the contract packs a lane's orders.
+func laneDigest(contract common.Address, chainID *big.Int, consumer, provider common.Address, tag string, words ...*big.Int) []byte {
+	b := make([]byte, 0, 20+32+20+20+32*len(words)+len(tag))
 	b = append(b, contract.Bytes()...)
 	b = append(b, common.LeftPadBytes(chainID.Bytes(), 32)...)
 	b = append(b, consumer.Bytes()...)
 	b = append(b, provider.Bytes()...)
-	b = append(b, common.LeftPadBytes(new(big.Int).SetUint64(nonce).Bytes(), 32)...)
-	b = append(b, "release"...)
+	for _, w := range words {
+		b = append(b, common.LeftPadBytes(w.Bytes(), 32)...)
+	}
+	b = append(b, tag...)
 	return crypto.Keccak256(b)
 }
 

@@ -273,11 +273,16 @@ func (l *Ledger) Open(ctx context.Context, s SessionBilling) error {
 	return nil
 }
 
+// account is the pair's account (nil: none yet).
+func (l *Ledger) account(consumer, provider common.Address) *account {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.accounts[pair{consumer, provider}]
+}
+
 // CloseSession stops billing a session (it ended) and queues a settlement.
 func (l *Ledger) CloseSession(consumer, provider common.Address, id string) {
-	l.mu.Lock()
-	a := l.accounts[pair{consumer, provider}]
-	l.mu.Unlock()
+	a := l.account(consumer, provider)
 	if a == nil {
 		return
 	}
@@ -299,9 +304,7 @@ func (l *Ledger) CloseSession(consumer, provider common.Address, id string) {
 
 // Promised is what promises cover of a session (nil: not billed here).
 func (l *Ledger) Promised(consumer, provider common.Address, id string) *big.Int {
-	l.mu.Lock()
-	a := l.accounts[pair{consumer, provider}]
-	l.mu.Unlock()
+	a := l.account(consumer, provider)
 	if a == nil {
 		return nil
 	}
@@ -316,9 +319,7 @@ func (l *Ledger) Promised(consumer, provider common.Address, id string) *big.Int
 // Served is the value the provider served the consumer since the account
 // opened, on top of the promise stored then (zero: no account).
 func (l *Ledger) Served(consumer, provider common.Address) *big.Int {
-	l.mu.Lock()
-	a := l.accounts[pair{consumer, provider}]
-	l.mu.Unlock()
+	a := l.account(consumer, provider)
 	if a == nil {
 		return new(big.Int)
 	}
@@ -330,9 +331,7 @@ func (l *Ledger) Served(consumer, provider common.Address) *big.Int {
 // Exposure is what a consumer owes a provider without cover now, and the
 // limit it is held under.
 func (l *Ledger) Exposure(consumer, provider common.Address) (exposure, limit *big.Int) {
-	l.mu.Lock()
-	a := l.accounts[pair{consumer, provider}]
-	l.mu.Unlock()
+	a := l.account(consumer, provider)
 	if a == nil {
 		return new(big.Int), new(big.Int).Set(l.cfg.CreditLimit)
 	}
