@@ -209,6 +209,26 @@ func TestPricedSessionPaidOnChain(t *testing.T) {
 	if r = myst(t, append(cli, "payments", "withdraw", "--identity", consumer, "--passphrase-file", pass)...); r.code == 0 || !strings.Contains(r.stderr, "challenge period") {
 		t.Fatalf("withdraw during the challenge period: %s", r.stderr)
 	}
+
+	// What the provider's lane holds comes back the same way: announced,
+	// then refused during the challenge period.
+	release := append(cli, "payments", "release", provider, "--identity", consumer, "--passphrase-file", pass)
+	if lane := laneOf(t, ln, consumer, provider); lane.Sign() == 0 {
+		if r = myst(t, release...); r.code == 0 || !strings.Contains(r.stderr, "no funds reserved") {
+			t.Fatalf("release of no lane: %s", r.stderr)
+		}
+	} else {
+		if r = mustMyst(t, release...); !strings.Contains(r.stdout, "lane release announced") {
+			t.Fatalf("release: %s", r.stdout)
+		}
+		if r = myst(t, release...); r.code == 0 || !strings.Contains(r.stderr, "challenge period") {
+			t.Fatalf("release during the challenge period: %s", r.stderr)
+		}
+		t.Logf("lane of %s MYSTT: release announced, refused during the challenge period", proposal.FormatAmount(lane))
+	}
+	if r = myst(t, append(cli, "payments", "release", "0xnothex", "--identity", consumer, "--passphrase-file", pass)...); r.code == 0 || !strings.Contains(r.stderr, "PROVIDER") {
+		t.Fatalf("release of a malformed provider: %s", r.stderr)
+	}
 }
 
 // afterKill restarts the provider daemon and waits for its start-up

@@ -150,17 +150,21 @@ func (n *Node) startBilling(info session.Info, d *dialog.Dialog) error {
 		return nil
 	}
 	var bytes func() uint64
+	var pause func(bool) error
 	n.mu.Lock()
 	if s := n.services[info.ServiceID]; s != nil {
 		meter := s.provided.Provisioner.Bytes
 		bytes = func() uint64 { in, out := meter(info.ID); return in + out }
+		if p, ok := s.provided.Provisioner.(session.Pauser); ok {
+			pause = func(paused bool) error { return p.Pause(info.ID, paused) }
+		}
 	}
 	n.mu.Unlock()
 	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 	defer cancel()
 	err := n.billing.ledger.Open(ctx, payments.SessionBilling{ID: info.ID, Consumer: common.HexToAddress(info.ConsumerID), Provider: common.HexToAddress(info.ProviderID),
 		Price: info.Price, Start: info.CreatedAt, Bytes: bytes, Dialog: d,
-		End: func(reason string) { n.provider.End(info.ID, reason) }})
+		End: func(reason string) { n.provider.End(info.ID, reason) }, Pause: pause})
 	if err != nil {
 		n.logger.Error("start billing", "session", info.ID, "err", err)
 		return fmt.Errorf("the provider could not bill the session: %w", err)

@@ -25,6 +25,9 @@ func (provisioner) Stop(session.Info)             {}
 func (provisioner) Bytes(string) (uint64, uint64) { return 0, 0 }
 func (provisioner) Close() error                  { return nil }
 
+// Pause has nothing to stop: a noop session moves no traffic.
+func (provisioner) Pause(string, bool) error { return nil }
+
 type connector struct{}
 
 func (connector) Config() (json.RawMessage, error)                       { return nil, nil }

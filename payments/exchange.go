@@ -226,15 +226,25 @@ func (p *Payer) Handle(ctx context.Context, body []byte) ([]byte, error) {
 	return json.Marshal(PromiseMsg{Cumulative: cum, Signature: promise.Signature})
 }
 
+// ReserveFloor is the most a consumer reserves for a provider whatever its
+// price, when half an hour at that price is less: 1 MYSTT.
+var ReserveFloor = big.NewInt(1e18)
+
 // HandleReserve answers a provider's request for a reservation (a dialog
-// handler for TopicReserve): it signs one of the amount asked, or of what
-// is left under the session's spending cap when that is less.
+// handler for TopicReserve): it signs one of the amount asked, no more
+// than the session could use in half an hour (and 2 GiB) at its price, or
+// ReserveFloor, and no more than is left under the session's spending cap.
 func (p *Payer) HandleReserve(_ context.Context, body []byte) ([]byte, error) {
 	var req ReserveRequest
 	if err := json.Unmarshal(body, &req); err != nil || req.Amount == nil || req.Amount.Sign() <= 0 {
 		return nil, errors.New("malformed reservation request")
 	}
 	amount := new(big.Int).Set(req.Amount)
+	// A provider may lock no more of the deposit than the session could
+	// use in a while: half an hour and 2 GiB at its price, or 1 MYSTT.
+	if most := maxBig(Due(p.cfg.Price, 30*time.Minute, 2<<30), ReserveFloor); amount.Cmp(most) > 0 {
+		amount = most
+	}
 	if p.cfg.MaxSpend != nil {
 		left := new(big.Int).Sub(p.cfg.MaxSpend, p.Paid())
 		if left.Sign() <= 0 {

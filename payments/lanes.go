@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"time"
 
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi"
@@ -226,4 +227,49 @@ func (c *Client) ReleaseLane(ctx context.Context, sender *identity.Signer, consu
 	o.GasLimit = 200_000 // see Withdraw: estimation may run inside the period
 	tx, err := c.payments.ReleaseLane(o, consumer, provider)
 	return c.mined(ctx, "lane release", tx, err, progress)
+}
+
+// LaneStep is what ReleaseOrAnnounce did.
+type LaneStep struct {
+	Announced bool      // a release was announced (none was pending)
+	ReleaseAt time.Time // when the lane goes back to the free deposit
+	Released  *big.Int  // what went back, when it completed
+	Tx        Tx
+}
+
+// ErrNoLane means a consumer holds nothing reserved for a provider.
+var ErrNoLane = errors.New("no funds reserved for that provider")
+
+// ReleaseOrAnnounce announces the release of consumer's lane for provider
+// if none is pending (from then on the provider can settle promises it
+// holds, but gets no new reservation with the old nonce), or completes
+// the pending one (ErrChallengePeriod while the period runs): the lane
+// goes back to the consumer's free deposit. sender pays gas.
+func (c *Client) ReleaseOrAnnounce(ctx context.Context, sender, consumer *identity.Signer, provider common.Address, progress registry.Progress) (LaneStep, error) {
+	l, err := c.LaneOf(ctx, consumer.Address(), provider)
+	if err != nil {
+		return LaneStep{}, err
+	}
+	if l.Amount.Sign() == 0 {
+		return LaneStep{}, fmt.Errorf("%w %s", ErrNoLane, provider.Hex())
+	}
+	if l.ReleaseAt == 0 {
+		tx, err := c.RequestLaneRelease(ctx, sender, consumer, provider, progress)
+		if err != nil {
+			return LaneStep{}, err
+		}
+		if l, err = c.LaneOf(ctx, consumer.Address(), provider); err != nil {
+			return LaneStep{}, err
+		}
+		return LaneStep{Announced: true, ReleaseAt: time.Unix(int64(l.ReleaseAt), 0).UTC(), Tx: tx}, nil
+	}
+	at := time.Unix(int64(l.ReleaseAt), 0).UTC()
+	if now := time.Now(); now.Before(at) {
+		return LaneStep{ReleaseAt: at}, fmt.Errorf("%w: it ends at %s, in %s", ErrChallengePeriod, at.Format(time.RFC3339), at.Sub(now).Round(time.Second))
+	}
+	tx, err := c.ReleaseLane(ctx, sender, consumer.Address(), provider, progress)
+	if err != nil {
+		return LaneStep{}, err
+	}
+	return LaneStep{ReleaseAt: at, Released: l.Amount, Tx: tx}, nil
 }

@@ -37,6 +37,10 @@ type LedgerConfig struct {
 	// ReserveFor sizes a reservation: the account's sessions' price over
 	// this long (default 10 min), and at least twice the credit limit.
 	ReserveFor time.Duration
+	// MaxPause is how long a consumer's sessions may stay paused at the
+	// limit, waiting for its reservation to be mined, before they end
+	// (default 30 s).
+	MaxPause time.Duration
 	// Reserve submits a consumer's reservation and returns once it is
 	// mined (with the sender's confirmations), or why it failed.
 	Reserve func(ctx context.Context, r Reservation) error
@@ -56,10 +60,14 @@ type LedgerConfig struct {
 // part covered by both a stored promise and money on chain the consumer
 // can no longer take away (what was settled, and the provider's mined
 // lane). The ledger keeps it under the credit limit at every moment: it
-// asks for a reservation at half the limit and ends the consumer's
-// sessions (their data plane goes with them) when the limit would be
-// passed. The limit applies only while the consumer's spendable free
-// deposit and lane headroom are as large; else what they are.
+// asks for a reservation at half the limit, and when the limit would be
+// passed (by time, or by bytes at the rate the sessions move them) it
+// pauses the consumer's sessions: forwarding stops in the data plane and
+// their meters stop, until the reservation is mined and promised; a
+// session that cannot pause, a reservation that fails, or a pause longer
+// than MaxPause ends them. The limit applies only while the consumer's
+// spendable free deposit and lane headroom are as large; else what they
+// are, and sessions end at it.
 type Ledger struct {
 	cfg LedgerConfig
 
@@ -85,13 +93,21 @@ type account struct {
 	reserving bool     // a reservation is asked or in flight
 }
 
-// billed is one session of an account.
+// billed is one session of an account; the fields below lastPaid are
+// guarded by its account's mu.
 type billed struct {
 	SessionBilling
-	promised *big.Int // what of this session promises cover
 	lastPaid time.Time
 	stop     chan struct{}
 	done     chan struct{}
+	kick     chan struct{} // invoice now
+
+	promised    *big.Int // what of this session promises cover
+	pausedAt    time.Time
+	pausedTotal time.Duration
+	lastBytes   uint64 // at the last watch, for the byte rate
+	lastAt      time.Time
+	rate        float64 // bytes a second while forwarding
 }
 
 // SessionBilling is one session a ledger bills.
@@ -105,14 +121,24 @@ type SessionBilling struct {
 	Dialog   *dialog.Dialog
 	// End ends the session with a reason told to the consumer.
 	End func(reason string)
+	// Pause stops (true) or restarts (false) the session's forwarding in
+	// the data plane without ending it; nil: the session cannot pause, it
+	// ends at the limit.
+	Pause func(paused bool) error
 }
 
+// due is what the session served so far (its account's mu held): its
+// time while not paused, and its bytes.
 func (s *billed) due() *big.Int {
 	var bytes uint64
 	if s.Bytes != nil && perGiB(s.Price) {
 		bytes = s.Bytes()
 	}
-	return Due(s.Price, time.Since(s.Start), bytes)
+	el := time.Since(s.Start) - s.pausedTotal
+	if !s.pausedAt.IsZero() {
+		el -= time.Since(s.pausedAt)
+	}
+	return Due(s.Price, max(el, 0), bytes)
 }
 
 func perGiB(p proposal.Price) bool {
@@ -136,6 +162,9 @@ func NewLedger(cfg LedgerConfig) *Ledger {
 	}
 	if cfg.ReserveFor <= 0 {
 		cfg.ReserveFor = 10 * time.Minute
+	}
+	if cfg.MaxPause <= 0 {
+		cfg.MaxPause = 30 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -265,7 +294,7 @@ func (l *Ledger) Open(ctx context.Context, s SessionBilling) error {
 		l.accounts[k] = a
 	}
 	l.mu.Unlock()
-	b := &billed{SessionBilling: s, promised: new(big.Int), lastPaid: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
+	b := &billed{SessionBilling: s, promised: new(big.Int), lastPaid: time.Now(), stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	a.mu.Lock()
 	a.sessions[s.ID] = b
 	a.mu.Unlock()
@@ -335,7 +364,7 @@ func (l *Ledger) Exposure(consumer, provider common.Address) (exposure, limit *b
 	if a == nil {
 		return new(big.Int), new(big.Int).Set(l.cfg.CreditLimit)
 	}
-	e, lim, _ := l.exposure(a)
+	e, lim, _, _ := l.exposure(a)
 	return e, lim
 }
 
@@ -390,8 +419,9 @@ func (a *account) servedLocked() *big.Int {
 }
 
 // exposure computes an account's exposure and the limit it has now; free
-// is the consumer's spendable free deposit.
-func (l *Ledger) exposure(a *account) (exposure, limit, free *big.Int) {
+// is the consumer's spendable free deposit, headroom what its lane holds
+// beyond its promises.
+func (l *Ledger) exposure(a *account) (exposure, limit, free, headroom *big.Int) {
 	v, ok := l.cfg.Funds.View(a.consumer, a.provider)
 	if !ok {
 		v = FundsView{Free: new(big.Int), Lane: new(big.Int), Settled: new(big.Int)}
@@ -406,9 +436,9 @@ func (l *Ledger) exposure(a *account) (exposure, limit, free *big.Int) {
 	// Credit is what the limit allows, no more than the consumer's money
 	// not yet promised: its spendable free deposit and the lane's headroom.
 	free = v.Spendable()
-	headroom := maxZero(new(big.Int).Sub(v.Lane, unsettled))
+	headroom = maxZero(new(big.Int).Sub(v.Lane, unsettled))
 	limit = minBig(l.cfg.CreditLimit, new(big.Int).Add(free, headroom))
-	return exposure, limit, free
+	return exposure, limit, free, headroom
 }
 
 // watch checks every account with sessions against its limit.
@@ -438,19 +468,63 @@ func (l *Ledger) watch() {
 	}
 }
 
-// check ends an account's sessions at the limit, and asks for a
-// reservation from half of it.
+// check holds an account under its limit: it invoices a session early
+// when what it served unpromised nears the limit, asks for a reservation
+// from half of it, pauses the sessions when the limit would be passed
+// before the next check, and ends them when they cannot wait.
 func (l *Ledger) check(a *account) {
-	e, lim, free := l.exposure(a)
-	// Cut one watch period early (two, for the time an end takes): the
-	// exposure must not pass the limit before the next check.
+	e, lim, free, headroom := l.exposure(a)
+	now := time.Now()
+	// What the sessions serve until the check after next: their time, and
+	// their bytes at the rate of the last period.
 	ahead := new(big.Int)
+	quarter := new(big.Int).Quo(l.cfg.CreditLimit, big.NewInt(4))
+	pausable, paused := true, false
+	var longest time.Duration
 	a.mu.Lock()
 	for _, s := range a.sessions {
-		ahead.Add(ahead, Due(s.Price, 2*l.cfg.Watch, 0))
+		if s.Bytes != nil && perGiB(s.Price) {
+			// The byte rate is measured while the session forwards, and
+			// kept while it is paused (for when it forwards again).
+			b := s.Bytes()
+			if s.pausedAt.IsZero() && !s.lastAt.IsZero() && b >= s.lastBytes {
+				s.rate = float64(b-s.lastBytes) / now.Sub(s.lastAt).Seconds()
+			}
+			s.lastBytes, s.lastAt = b, now
+		}
+		ahead.Add(ahead, Due(s.Price, 2*l.cfg.Watch, uint64(s.rate*(2*l.cfg.Watch).Seconds())))
+		if !s.pausedAt.IsZero() {
+			paused = true
+			longest = max(longest, now.Sub(s.pausedAt))
+		}
+		pausable = pausable && s.Pause != nil
 	}
 	a.mu.Unlock()
-	if new(big.Int).Add(e, ahead).Cmp(lim) >= 0 {
+	// A session faster than the limit allows between two checks cannot be
+	// held under it by checking: it forwards at most half the limit's worth
+	// between pauses (the README's credit limit section says the bound).
+	ahead = minBig(ahead, new(big.Int).Quo(lim, big.NewInt(2)))
+	over := new(big.Int).Add(e, ahead).Cmp(lim) >= 0
+	// Promised value the lane covers is no exposure: invoice early what a
+	// session will have served unpromised by the check after next, from a
+	// quarter of the limit, or at once when the limit is near.
+	a.mu.Lock()
+	for _, s := range a.sessions {
+		u := new(big.Int).Sub(s.due(), s.promised)
+		soon := new(big.Int).Add(u, Due(s.Price, 2*l.cfg.Watch, uint64(s.rate*(2*l.cfg.Watch).Seconds())))
+		if soon.Cmp(quarter) >= 0 || (over || paused) && u.Sign() > 0 {
+			select {
+			case s.kick <- struct{}{}:
+			default:
+			}
+		}
+	}
+	a.mu.Unlock()
+	// Paused sessions can wait for promises and a lane while the
+	// consumer's free deposit and lane headroom hold the limit.
+	waitable := pausable && l.cfg.Reserve != nil && lim.Cmp(l.cfg.CreditLimit) >= 0
+	switch {
+	case over && !waitable:
 		l.cfg.Logger.Warn("credit limit reached; ending the consumer's sessions", "consumer", a.consumer.Hex(), "exposure", proposal.FormatAmount(e), "limit", proposal.FormatAmount(lim))
 		reason := fmt.Sprintf("the consumer owes %s MYSTT without cover, the provider's credit limit is %s: it reserves funds for the provider (a lane) to go on",
 			proposal.FormatAmount(e), proposal.FormatAmount(lim))
@@ -460,9 +534,25 @@ func (l *Ledger) check(a *account) {
 		}
 		l.endAll(a, reason)
 		return
+	case paused && longest > l.cfg.MaxPause:
+		l.cfg.Logger.Warn("no reservation while paused at the credit limit; ending the consumer's sessions", "consumer", a.consumer.Hex(), "paused", longest.Round(time.Millisecond))
+		l.endAll(a, fmt.Sprintf("the consumer owes %s MYSTT without cover, the provider's credit limit is %s, and no reservation (a lane) was mined in %s",
+			proposal.FormatAmount(e), proposal.FormatAmount(lim), l.cfg.MaxPause))
+		return
+	case over:
+		if !paused {
+			l.cfg.Logger.Debug("credit limit near; pausing the consumer's sessions until its reservation is mined", "consumer", a.consumer.Hex(), "exposure", proposal.FormatAmount(e), "limit", proposal.FormatAmount(lim))
+		}
+		l.setPaused(a, true)
+	case paused && new(big.Int).Add(new(big.Int).Mul(e, big.NewInt(2)), ahead).Cmp(lim) < 0:
+		l.cfg.Logger.Debug("credit covered again; the consumer's sessions forward again", "consumer", a.consumer.Hex(), "exposure", proposal.FormatAmount(e))
+		l.setPaused(a, false)
 	}
+	// A reservation is asked from half the limit, or when it is near,
+	// unless the lane holds what is exposed and what comes next.
 	half := new(big.Int).Quo(l.cfg.CreditLimit, big.NewInt(2))
-	if e.Cmp(half) < 0 || free.Sign() == 0 || l.cfg.Reserve == nil {
+	if (e.Cmp(half) < 0 && !over && !paused) || free.Sign() == 0 || l.cfg.Reserve == nil ||
+		headroom.Cmp(new(big.Int).Add(e, new(big.Int).Add(ahead, half))) >= 0 {
 		return
 	}
 	a.mu.Lock()
@@ -481,6 +571,49 @@ func (l *Ledger) check(a *account) {
 	amount := maxBig(rate, new(big.Int).Mul(l.cfg.CreditLimit, big.NewInt(2)))
 	amount = minBig(amount, free)
 	go l.reserve(a, d, amount)
+}
+
+// setPaused pauses or restarts every session of an account: forwarding
+// and the meters stop together. One that fails to pause ends.
+func (l *Ledger) setPaused(a *account, paused bool) {
+	type change struct {
+		s     *billed
+		pause func(bool) error
+	}
+	var changes []change
+	now := time.Now()
+	a.mu.Lock()
+	for _, s := range a.sessions {
+		switch {
+		case paused && s.pausedAt.IsZero():
+			s.pausedAt = now
+		case !paused && !s.pausedAt.IsZero():
+			s.pausedTotal += now.Sub(s.pausedAt)
+			s.pausedAt = time.Time{}
+		default:
+			continue
+		}
+		changes = append(changes, change{s, s.Pause})
+	}
+	a.mu.Unlock()
+	for _, c := range changes {
+		if err := c.pause(paused); err != nil {
+			l.cfg.Logger.Warn("pause a session's forwarding", "session", c.s.ID, "paused", paused, "err", err)
+			go c.s.End(fmt.Sprintf("the provider could not hold the session at its credit limit (%v)", err))
+		}
+	}
+}
+
+// Paused says whether a session is paused at its account's credit limit.
+func (l *Ledger) Paused(consumer, provider common.Address, id string) bool {
+	a := l.account(consumer, provider)
+	if a == nil {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.sessions[id]
+	return s != nil && !s.pausedAt.IsZero()
 }
 
 // reserve asks the consumer for a reservation and submits it; one that
@@ -551,6 +684,7 @@ func (l *Ledger) invoiceLoop(a *account, s *billed) {
 		case <-s.Dialog.Done():
 			return
 		case <-t.C:
+		case <-s.kick:
 		}
 		err := l.invoice(a, s)
 		switch {
@@ -577,7 +711,9 @@ var errUncovered = errors.New("the consumer's deposit no longer covers the sessi
 func (l *Ledger) invoice(a *account, s *billed) error {
 	a.invoiceMu.Lock()
 	defer a.invoiceMu.Unlock()
+	a.mu.Lock()
 	due := s.due()
+	a.mu.Unlock()
 	// The next period must be covered: the consumer's spendable deposit and
 	// lane hold what it promised and did not settle, this session's amount
 	// not promised yet, and one more period.

@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,6 +172,93 @@ func TestLedgerCutsAtLimit(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("not cut at the credit limit")
 	}
+}
+
+// TestLedgerPausesUntilReserved: a session at 10 MYSTT/GiB moving 10 MB/s
+// (0.09 MYSTT/s) passes a 0.05 credit limit in half a second, faster than
+// its reservation is mined (1 s here). The ledger pauses its forwarding
+// instead of ending it, resumes once the lane covers the promises, and the
+// exposure sampled every 20 ms stays under the limit all along.
+func TestLedgerPausesUntilReserved(t *testing.T) {
+	limit := new(big.Int).Quo(tokens(5), big.NewInt(100))
+	var reserved int
+	var mu sync.Mutex
+	e := newLedgerEnv(t, tokens(10), LedgerConfig{CreditLimit: limit})
+	e.ledger.cfg.Reserve = func(ctx context.Context, r Reservation) error {
+		time.Sleep(time.Second) // a slow chain
+		mu.Lock()
+		reserved++
+		mu.Unlock()
+		_, err := e.ch.c.ReserveWith(ctx, e.sender, r)
+		return err
+	}
+	price := proposal.Price{Currency: "MYSTT", PerHour: "0", PerGiB: "10"}
+	var moved atomic.Uint64
+	var paused atomic.Bool
+	var pauses atomic.Int32
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // the data plane: 100 KB every 10 ms while forwarding
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			if !paused.Load() {
+				moved.Add(100 << 10)
+			}
+		}
+	}()
+	cd, pd := e.dialogs()
+	start := time.Now()
+	payer, err := NewPayer(e.ctx, PayerConfig{Client: e.ch.c, Store: openStore(t), Consumer: e.cons, Provider: e.prov.Address(), SessionID: "s", Price: price,
+		Start: start, Bytes: moved.Load})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd.Handle(TopicInvoice, payer.Handle)
+	cd.Handle(TopicAck, payer.HandleAck)
+	cd.Handle(TopicReserve, payer.HandleReserve)
+	ended := make(chan string, 1)
+	if err := e.ledger.Open(e.ctx, SessionBilling{ID: "s", Consumer: e.cons.Address(), Provider: e.prov.Address(), Price: price, Start: start,
+		Bytes: moved.Load, Dialog: pd, End: func(r string) { ended <- r },
+		Pause: func(p bool) error {
+			if p {
+				pauses.Add(1)
+			}
+			paused.Store(p)
+			return nil
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	most := new(big.Int)
+	deadline := time.Now().Add(6 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case r := <-ended:
+			t.Fatalf("session ended: %s", r)
+		case <-time.After(20 * time.Millisecond):
+		}
+		x, _ := e.ledger.Exposure(e.cons.Address(), e.prov.Address())
+		if x.Cmp(most) > 0 {
+			most = x
+		}
+	}
+	served := e.ledger.Served(e.cons.Address(), e.prov.Address())
+	if pauses.Load() == 0 {
+		t.Fatal("the session was never paused")
+	}
+	if most.Cmp(limit) > 0 {
+		t.Fatalf("exposure reached %s, limit %s", proposal.FormatAmount(most), proposal.FormatAmount(limit))
+	}
+	if served.Cmp(new(big.Int).Mul(limit, big.NewInt(3))) < 0 {
+		t.Fatalf("served only %s MYSTT in 6 s", proposal.FormatAmount(served))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("served %s MYSTT (%d MB) in 6 s, paused %d times, %d reservations; highest exposure %s, limit %s",
+		proposal.FormatAmount(served), moved.Load()>>20, pauses.Load(), reserved, proposal.FormatAmount(most), proposal.FormatAmount(limit))
 }
 
 // TestLedgerConcurrentSessionsOneAccount: one identity on two daemons

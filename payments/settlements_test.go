@@ -106,4 +106,33 @@ func TestConcurrentSettlements(t *testing.T) {
 		t.Fatalf("journal after: %d entries, %v", len(es), err)
 	}
 	t.Logf("%d settlements from one gas payer: all mined with 2 confirmations in %s, %d gas each on average", n, took.Round(time.Millisecond), gas/n)
+
+	// Reservations on the same chain: ten consumers reserve 0.1 MYSTT each
+	// for their provider (the gas a provider pays to go past its credit
+	// limit).
+	const nr = 10
+	rgas := make([]uint64, nr)
+	start = time.Now()
+	for i := range nr {
+		wg.Go(func() {
+			r, err := c.SignReservation(consumers[i], providers[i], new(big.Int).Quo(tokens(1), big.NewInt(10)), 0)
+			var tx Tx
+			if err == nil {
+				tx, err = c.ReserveWith(ctx, s, r)
+			}
+			errs[i], rgas[i] = err, tx.GasUsed
+		})
+	}
+	wg.Wait()
+	var sum uint64
+	for i := range nr {
+		if errs[i] != nil {
+			t.Fatalf("reservation %d: %v", i, errs[i])
+		}
+		if l, err := c.LaneOf(ctx, addrs[i], providers[i]); err != nil || l.Amount.Cmp(new(big.Int).Quo(tokens(1), big.NewInt(10))) != 0 {
+			t.Fatalf("lane %d: %+v %v", i, l, err)
+		}
+		sum += rgas[i]
+	}
+	t.Logf("%d reservations from one gas payer: all mined with 2 confirmations in %s, %d gas each on average", nr, time.Since(start).Round(time.Millisecond), sum/nr)
 }

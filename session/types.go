@@ -79,6 +79,13 @@ type Provisioner interface {
 	Close() error
 }
 
+// Pauser is a Provisioner that can stop a session's forwarding for a
+// while without ending it: a provider holding a consumer at its credit
+// limit until the consumer's funds are reserved.
+type Pauser interface {
+	Pause(sessionID string, paused bool) error
+}
+
 // Connector is the consumer's side of one connection.
 type Connector interface {
 	// Config is what the consumer sends in session-create (nil for none).

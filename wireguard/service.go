@@ -202,6 +202,25 @@ func (p *provisioner) Stop(s session.Info) {
 	p.dev.set(fmt.Sprintf("public_key=%s\nremove=true\n", pr.key.hex()))
 }
 
+// Pause takes the peer's tunnel address away (nothing is forwarded from or
+// to it; its handshakes and keepalives go on) or gives it back.
+func (p *provisioner) Pause(sessionID string, paused bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pr := p.sessions[sessionID]
+	if pr == nil {
+		return fmt.Errorf("no session %s", sessionID)
+	}
+	allowed := fmt.Sprintf("allowed_ip=%s/32\n", pr.addr)
+	if paused {
+		allowed = ""
+	}
+	if err := p.dev.set(fmt.Sprintf("public_key=%s\nupdate_only=true\nreplace_allowed_ips=true\n%s", pr.key.hex(), allowed)); err != nil {
+		return fmt.Errorf("set the WireGuard peer's addresses: %w", err)
+	}
+	return nil
+}
+
 // Bytes are the peer's counters: from the consumer, to the consumer.
 func (p *provisioner) Bytes(sessionID string) (in, out uint64) {
 	p.mu.Lock()

@@ -275,7 +275,49 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 	withdraw.Flags().StringVar(&wID, "identity", "", "the consumer identity")
 	withdraw.Flags().StringVar(&toFlag, "to", "", "where the deposit goes (default: the identity)")
 	withdraw.Flags().StringVar(&wPass, "passphrase-file", "", "read the passphrase from the first line of this file instead of prompting")
-	cmd.AddCommand(fund, deposit, balance, withdraw)
+	var rPass, rID string
+	release := &cobra.Command{
+		Use:   "release PROVIDER --identity CONSUMER",
+		Short: "Announce that the funds reserved for a provider (its lane) return to the free deposit, or complete that once the challenge period is over",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := identity.ParseAddress(rID)
+			if err != nil {
+				return fmt.Errorf("--identity: %w", err)
+			}
+			provider, err := identity.ParseAddress(args[0])
+			if err != nil {
+				return fmt.Errorf("PROVIDER: %w", err)
+			}
+			return g.onChain(cmd, 2*time.Minute, func(ctx context.Context, c *payments.Client) error {
+				signer, err := g.unlock(cmd, id, rPass)
+				if err != nil {
+					return err
+				}
+				sender := signer
+				if nf, _, err := g.networkFile(); err == nil && nf.HasGasPayer() {
+					if gp, err := nf.GasPayer(); err == nil {
+						sender = gp
+					}
+				}
+				step, err := c.ReleaseOrAnnounce(ctx, sender, signer, provider, progress(cmd))
+				switch {
+				case errors.Is(err, payments.ErrChallengePeriod):
+					return fmt.Errorf("%w: run this again then", err)
+				case err != nil:
+					return err
+				case step.Announced:
+					fmt.Fprintf(cmd.OutOrStdout(), "lane release announced: the provider can still settle what you promised until %s; run this again then\n", step.ReleaseAt.Format(time.RFC3339))
+					return nil
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "released %s MYSTT back to the free deposit of %s\n", proposal.FormatAmount(step.Released), id.Hex())
+				return nil
+			})
+		},
+	}
+	release.Flags().StringVar(&rID, "identity", "", "the consumer identity")
+	release.Flags().StringVar(&rPass, "passphrase-file", "", "read the passphrase from the first line of this file instead of prompting")
+	cmd.AddCommand(fund, deposit, balance, withdraw, release)
 	return cmd
 }
 
