@@ -88,9 +88,10 @@ type account struct {
 
 	mu        sync.Mutex
 	sessions  map[string]*billed
-	past      *big.Int // value served by ended sessions and before this run (the promise stored at open)
-	promised  *big.Int // the newest stored promise's cumulative
-	reserving bool     // a reservation is asked or in flight
+	past      *big.Int  // value served by ended sessions and before this run (the promise stored at open)
+	promised  *big.Int  // the newest stored promise's cumulative
+	reserving bool      // a reservation is asked or in flight
+	nextAsk   time.Time // not before: the consumer signed none when asked
 }
 
 // billed is one session of an account; the fields below lastPaid are
@@ -556,7 +557,7 @@ func (l *Ledger) check(a *account) {
 		return
 	}
 	a.mu.Lock()
-	if a.reserving {
+	if a.reserving || now.Before(a.nextAsk) {
 		a.mu.Unlock()
 		return
 	}
@@ -633,6 +634,9 @@ func (l *Ledger) reserve(a *account, d *dialog.Dialog, amount *big.Int) {
 	rcancel()
 	if err != nil {
 		l.cfg.Logger.Info("the consumer signed no reservation", "consumer", a.consumer.Hex(), "err", err)
+		a.mu.Lock()
+		a.nextAsk = time.Now().Add(2 * time.Second)
+		a.mu.Unlock()
 		return
 	}
 	var r Reservation

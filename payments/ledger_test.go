@@ -174,24 +174,20 @@ func TestLedgerCutsAtLimit(t *testing.T) {
 	}
 }
 
-// TestLedgerPausesUntilReserved: a session at 10 MYSTT/GiB moving 10 MB/s
-// (0.09 MYSTT/s) passes a 0.05 credit limit in half a second, faster than
-// its reservation is mined (1 s here). The ledger pauses its forwarding
-// instead of ending it, resumes once the lane covers the promises, and the
-// exposure sampled every 20 ms stays under the limit all along.
-func TestLedgerPausesUntilReserved(t *testing.T) {
-	limit := new(big.Int).Quo(tokens(5), big.NewInt(100))
-	var reserved int
-	var mu sync.Mutex
-	e := newLedgerEnv(t, tokens(10), LedgerConfig{CreditLimit: limit})
-	e.ledger.cfg.Reserve = func(ctx context.Context, r Reservation) error {
-		time.Sleep(time.Second) // a slow chain
-		mu.Lock()
-		reserved++
-		mu.Unlock()
-		_, err := e.ch.c.ReserveWith(ctx, e.sender, r)
-		return err
-	}
+// fastSession opens a session at 10 MYSTT/GiB whose data plane moves 10
+// MB/s (0.09 MYSTT/s) while it is not paused; the consumer pays invoices,
+// and signs reservations when reserves is set. It samples the exposure
+// every 20 ms for d or until the session ends.
+type fastRun struct {
+	ended  string // the end's reason, "" if it ran for d
+	most   *big.Int
+	served *big.Int
+	moved  uint64
+	pauses int32
+}
+
+func fastSession(t *testing.T, e *ledgerEnv, reserves bool, d time.Duration) fastRun {
+	t.Helper()
 	price := proposal.Price{Currency: "MYSTT", PerHour: "0", PerGiB: "10"}
 	var moved atomic.Uint64
 	var paused atomic.Bool
@@ -219,7 +215,9 @@ func TestLedgerPausesUntilReserved(t *testing.T) {
 	}
 	cd.Handle(TopicInvoice, payer.Handle)
 	cd.Handle(TopicAck, payer.HandleAck)
-	cd.Handle(TopicReserve, payer.HandleReserve)
+	if reserves {
+		cd.Handle(TopicReserve, payer.HandleReserve)
+	}
 	ended := make(chan string, 1)
 	if err := e.ledger.Open(e.ctx, SessionBilling{ID: "s", Consumer: e.cons.Address(), Provider: e.prov.Address(), Price: price, Start: start,
 		Bytes: moved.Load, Dialog: pd, End: func(r string) { ended <- r },
@@ -232,33 +230,68 @@ func TestLedgerPausesUntilReserved(t *testing.T) {
 		}}); err != nil {
 		t.Fatal(err)
 	}
-	most := new(big.Int)
-	deadline := time.Now().Add(6 * time.Second)
-	for time.Now().Before(deadline) {
+	run := fastRun{most: new(big.Int)}
+	deadline := time.Now().Add(d)
+	for run.ended == "" && time.Now().Before(deadline) {
 		select {
-		case r := <-ended:
-			t.Fatalf("session ended: %s", r)
+		case run.ended = <-ended:
 		case <-time.After(20 * time.Millisecond):
 		}
 		x, _ := e.ledger.Exposure(e.cons.Address(), e.prov.Address())
-		if x.Cmp(most) > 0 {
-			most = x
+		if x.Cmp(run.most) > 0 {
+			run.most = x
 		}
 	}
-	served := e.ledger.Served(e.cons.Address(), e.prov.Address())
-	if pauses.Load() == 0 {
+	run.served, run.moved, run.pauses = e.ledger.Served(e.cons.Address(), e.prov.Address()), moved.Load(), pauses.Load()
+	return run
+}
+
+// TestLedgerPausesUntilReserved: a session at 10 MYSTT/GiB moving 10 MB/s
+// (0.09 MYSTT/s) passes a 0.05 credit limit in half a second, faster than
+// its reservation is mined (1 s here). The ledger pauses its forwarding
+// instead of ending it, resumes once the lane covers the promises, and the
+// exposure sampled every 20 ms stays under the limit all along.
+func TestLedgerPausesUntilReserved(t *testing.T) {
+	limit := new(big.Int).Quo(tokens(5), big.NewInt(100))
+	var reserved atomic.Int32
+	e := newLedgerEnv(t, tokens(10), LedgerConfig{CreditLimit: limit})
+	e.ledger.cfg.Reserve = func(ctx context.Context, r Reservation) error {
+		time.Sleep(time.Second) // a slow chain
+		reserved.Add(1)
+		_, err := e.ch.c.ReserveWith(ctx, e.sender, r)
+		return err
+	}
+	run := fastSession(t, e, true, 6*time.Second)
+	switch {
+	case run.ended != "":
+		t.Fatalf("session ended: %s", run.ended)
+	case run.pauses == 0:
 		t.Fatal("the session was never paused")
+	case run.most.Cmp(limit) > 0:
+		t.Fatalf("exposure reached %s, limit %s", proposal.FormatAmount(run.most), proposal.FormatAmount(limit))
+	case run.served.Cmp(new(big.Int).Mul(limit, big.NewInt(3))) < 0:
+		t.Fatalf("served only %s MYSTT in 6 s", proposal.FormatAmount(run.served))
 	}
-	if most.Cmp(limit) > 0 {
-		t.Fatalf("exposure reached %s, limit %s", proposal.FormatAmount(most), proposal.FormatAmount(limit))
-	}
-	if served.Cmp(new(big.Int).Mul(limit, big.NewInt(3))) < 0 {
-		t.Fatalf("served only %s MYSTT in 6 s", proposal.FormatAmount(served))
-	}
-	mu.Lock()
-	defer mu.Unlock()
 	t.Logf("served %s MYSTT (%d MB) in 6 s, paused %d times, %d reservations; highest exposure %s, limit %s",
-		proposal.FormatAmount(served), moved.Load()>>20, pauses.Load(), reserved, proposal.FormatAmount(most), proposal.FormatAmount(limit))
+		proposal.FormatAmount(run.served), run.moved>>20, run.pauses, reserved.Load(), proposal.FormatAmount(run.most), proposal.FormatAmount(limit))
+}
+
+// TestLedgerPerGiBNoReservation: the same fast per-GiB session, from a
+// consumer that pays invoices but signs no reservation: it is paused at
+// the limit and ended after MaxPause; what it took unpaid stays under the
+// limit.
+func TestLedgerPerGiBNoReservation(t *testing.T) {
+	limit := new(big.Int).Quo(tokens(5), big.NewInt(100))
+	e := newLedgerEnv(t, tokens(10), LedgerConfig{CreditLimit: limit, MaxPause: 2 * time.Second})
+	run := fastSession(t, e, false, 15*time.Second)
+	switch {
+	case !strings.Contains(run.ended, "no reservation"):
+		t.Fatalf("session not ended for want of a reservation: %q", run.ended)
+	case run.most.Cmp(limit) > 0:
+		t.Fatalf("exposure reached %s, limit %s", proposal.FormatAmount(run.most), proposal.FormatAmount(limit))
+	}
+	t.Logf("ended: %s; served %s MYSTT (%d MB), highest exposure %s, limit %s",
+		run.ended, proposal.FormatAmount(run.served), run.moved>>20, proposal.FormatAmount(run.most), proposal.FormatAmount(limit))
 }
 
 // TestLedgerConcurrentSessionsOneAccount: one identity on two daemons
