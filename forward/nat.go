@@ -1,8 +1,10 @@
 // Package forward lets tunnel traffic out of a provider and hands out the
 // tunnel subnets and ports of its services: IP forwarding with NAT to the
-// uplink (crash-safe: every rule recorded before it is added, removed at
-// the next start if a crash left it), and a Pool of subnet/port slots that
-// are given back when a service stops. Every service type shares it.
+// uplink, and only there (an Exit: consumers reach the internet, never the
+// provider's host, its networks or each other), crash-safe: every rule
+// recorded before it is added, removed at the next start if a crash left
+// it; and a Pool of subnet/port slots that are given back when a service
+// stops. Every service type shares it.
 package forward
 
 import (
@@ -41,16 +43,6 @@ type natState struct {
 // NewNAT keeps its state files in dir.
 func NewNAT(dir string) *NAT { return &NAT{dir: dir} }
 
-func natRules(subnet netip.Prefix, uplink, tag string) [][]string {
-	s := subnet.String()
-	c := []string{"-m", "comment", "--comment", tag}
-	return [][]string{
-		append([]string{"-t", "nat", "POSTROUTING", "-s", s, "-o", uplink}, append(c, "-j", "MASQUERADE")...),
-		append([]string{"-t", "filter", "FORWARD", "-s", s, "-o", uplink}, append(c, "-j", "ACCEPT")...),
-		append([]string{"-t", "filter", "FORWARD", "-d", s, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED"}, append(c, "-j", "ACCEPT")...),
-	}
-}
-
 func iptables(op string, rule []string) error {
 	// rule is: -t TABLE CHAIN args...; the op goes before the chain.
 	args := []string{"-w", rule[0], rule[1], op, rule[2]}
@@ -65,12 +57,13 @@ func iptables(op string, rule []string) error {
 	return nil
 }
 
-// Add forwards subnet out of uplink. name names the state file.
-func (n *NAT) Add(name string, subnet netip.Prefix, uplink string) error {
+// Add forwards subnet out of exit.Uplink with the exit's isolation. name
+// names the state file.
+func (n *NAT) Add(name string, subnet netip.Prefix, exit Exit) error {
 	if err := os.MkdirAll(n.dir, 0o700); err != nil {
 		return err
 	}
-	st := natState{Rules: natRules(subnet, uplink, "myst:"+name)}
+	st := natState{Rules: exitRules(subnet, exit, "myst:"+name)}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.active == 0 {
@@ -95,9 +88,10 @@ func (n *NAT) Add(name string, subnet netip.Prefix, uplink string) error {
 			return fmt.Errorf("enable ip_forward: %w (set net.ipv4.ip_forward=1 with sysctl when the daemon runs unprivileged)", err)
 		}
 	}
-	for i, r := range st.Rules {
-		if err := iptables("-A", r); err != nil {
-			undo(path, natState{Rules: st.Rules[:i], ForwardWas: st.ForwardWas})
+	// Inserted last first, so that each chain's head holds them in order.
+	for i := len(st.Rules) - 1; i >= 0; i-- {
+		if err := iptables("-I", st.Rules[i]); err != nil {
+			undo(path, natState{Rules: st.Rules[i+1:], ForwardWas: st.ForwardWas})
 			return err
 		}
 	}

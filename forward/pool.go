@@ -80,3 +80,6 @@ func (p *Pool) slot(i int) Slot {
 	}
 	return s
 }
+
+// Prefix is the range the pool's subnets come from.
+func (p *Pool) Prefix() netip.Prefix { return p.subnets }

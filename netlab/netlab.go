@@ -1,6 +1,7 @@
 // Package netlab builds a small lab network of Linux network namespaces for
 // end-to-end tests and the demo: a consumer host, a provider host and a web
-// host that the consumer can reach only through the provider. Addresses are
+// host one router beyond the provider's uplink, that the consumer can
+// reach only through the provider. Addresses are
 // in 198.18.0.0/15; namespace and link names carry a prefix unique to the
 // run; Close deletes everything.
 package netlab
@@ -12,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,8 +27,12 @@ import (
 const (
 	ConsumerIP    = "198.18.1.2" // consumer, on the consumer-provider link
 	ProviderIP    = "198.18.1.1" // provider, on the consumer-provider link: its public address
-	ProviderWebIP = "198.18.2.1" // provider, on the provider-web link: what the web host sees
-	WebIP         = "198.18.2.2" // web host
+	ProviderWebIP = "198.18.2.1" // provider, on its uplink: what the web host sees
+	// WebRouterIP is the internet's router at the end of the provider's
+	// uplink; the web host sits one hop beyond it, outside the uplink's
+	// subnet (which consumers may not reach).
+	WebRouterIP = "198.18.2.2"
+	WebIP       = "198.18.3.1" // web host
 	// ConsumerResolverIP is the consumer's own ("ISP") resolver on its
 	// link, and WebIP the resolver the provider host uses: the lab's
 	// resolv.conf files name them (tests run the servers).
@@ -42,6 +48,8 @@ type Lab struct {
 	Web      string
 	// ProviderUplink is the provider's interface towards the web host.
 	ProviderUplink string
+	// Extra are namespaces AddHost added.
+	Extra []string
 }
 
 // Available reports whether this process can build a lab (root, ip, netns).
@@ -84,7 +92,8 @@ func New(prefix string) (*Lab, error) {
 		{"-n", l.Consumer, "addr", "add", ConsumerIP + "/24", "dev", p + "c"},
 		{"-n", l.Provider, "addr", "add", ProviderIP + "/24", "dev", p + "pc"},
 		{"-n", l.Provider, "addr", "add", ProviderWebIP + "/24", "dev", l.ProviderUplink},
-		{"-n", l.Web, "addr", "add", WebIP + "/24", "dev", p + "w"},
+		{"-n", l.Web, "addr", "add", WebRouterIP + "/24", "dev", p + "w"},
+		{"-n", l.Web, "addr", "add", WebIP + "/32", "dev", "lo"},
 	}
 	for _, ns := range []string{l.Consumer, l.Provider, l.Web} {
 		steps = append(steps, []string{"-n", ns, "link", "set", "lo", "up"})
@@ -99,7 +108,7 @@ func New(prefix string) (*Lab, error) {
 		// host has no route back to the consumer's network: without the
 		// tunnel (and its NAT) the consumer can't talk to it.
 		[]string{"-n", l.Consumer, "route", "add", "default", "via", ProviderIP},
-		[]string{"-n", l.Provider, "route", "add", "default", "via", WebIP},
+		[]string{"-n", l.Provider, "route", "add", "default", "via", WebRouterIP},
 	)
 	for _, s := range steps {
 		if err := run(s...); err != nil {
@@ -129,7 +138,7 @@ func (l *Lab) ResolvConf(ns string) string { return filepath.Join("/etc/netns", 
 // Close deletes the namespaces (and with them their links).
 func (l *Lab) Close() error {
 	var errs []error
-	for _, ns := range []string{l.Consumer, l.Provider, l.Web} {
+	for _, ns := range append([]string{l.Consumer, l.Provider, l.Web}, l.Extra...) {
 		if _, err := os.Stat("/var/run/netns/" + ns); err == nil {
 			if err := run("netns", "del", ns); err != nil {
 				errs = append(errs, err)
@@ -140,6 +149,43 @@ func (l *Lab) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// AddHost adds a namespace named after the lab and suffix, linked to
+// namespace to: the new host has hostIP and to has toIP, both in subnet's
+// length. With gateway set the new host's default route goes via toIP
+// (a second consumer behind the provider; a home LAN host does not need
+// one). It returns the namespace's name.
+func (l *Lab) AddHost(suffix, to string, toIP, hostIP netip.Prefix, gateway bool, resolver string) (string, error) {
+	ns := l.Prefix + "-" + suffix
+	a, b := l.Prefix+suffix+"a", l.Prefix+suffix+"b"
+	l.Extra = append(l.Extra, ns)
+	steps := [][]string{
+		{"netns", "add", ns},
+		{"link", "add", a, "netns", to, "type", "veth", "peer", "name", b, "netns", ns},
+		{"-n", to, "addr", "add", toIP.String(), "dev", a},
+		{"-n", ns, "addr", "add", hostIP.String(), "dev", b},
+		{"-n", ns, "link", "set", "lo", "up"},
+		{"-n", to, "link", "set", a, "up"},
+		{"-n", ns, "link", "set", b, "up"},
+	}
+	if gateway {
+		steps = append(steps, []string{"-n", ns, "route", "add", "default", "via", toIP.Addr().String()})
+	}
+	for _, s := range steps {
+		if err := run(s...); err != nil {
+			return ns, err
+		}
+	}
+	if resolver != "" {
+		if err := os.MkdirAll(filepath.Dir(l.ResolvConf(ns)), 0o755); err != nil {
+			return ns, err
+		}
+		if err := os.WriteFile(l.ResolvConf(ns), []byte("nameserver "+resolver+"\n"), 0o644); err != nil {
+			return ns, err
+		}
+	}
+	return ns, nil
 }
 
 // Command runs a program inside a namespace.

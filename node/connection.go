@@ -156,6 +156,9 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 				err = errors.Join(err, fmt.Errorf("the kill switch could not be turned off: %w (run `myst disconnect`)", kerr))
 			}
 		}
+		if ierr := n.inbound.Off(); ierr != nil {
+			n.logger.Warn("remove the tunnel's inbound rules", "err", ierr)
+		}
 		n.setConn(api.Connection{State: api.NotConnected, LastError: err.Error()})
 		return api.Connection{}, err
 	}
@@ -223,6 +226,13 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 		}
 		if p.dns == "provider" && !peer.DNS.IsValid() {
 			return errors.New("the provider's config has no DNS address: refused, to keep names inside the tunnel (connect with --dns system or --dns IP)")
+		}
+		// Nothing comes in through the tunnel but answers: the provider
+		// and its other consumers reach none of this host's services.
+		if t, _ := serviceType(p.serviceType); t.Tunnel {
+			if err := n.inbound.On(clientInterfaces()); err != nil {
+				return fmt.Errorf("%w: the tunnel would expose this host's services to the provider", err)
+			}
 		}
 		if !p.killSwitch {
 			return nil
@@ -334,6 +344,9 @@ func (n *Node) lost(s *session.Conn, reason string) {
 				n.conn.view.LastError += "; restoring the resolver failed: " + err.Error()
 			}
 		}
+		if err := n.inbound.Off(); err != nil {
+			n.logger.Warn("remove the tunnel's inbound rules", "err", err)
+		}
 		return
 	}
 	ctx, cancel := context.WithCancel(n.ctx)
@@ -434,6 +447,9 @@ func (n *Node) endConnection(c connection) error {
 		if err := n.killSwitch.Off(); err != nil {
 			errs = append(errs, fmt.Errorf("%w: the kill switch's rules could not be removed: run `myst disconnect` again, or restart the daemon", err))
 		}
+	}
+	if err := n.inbound.Off(); err != nil {
+		errs = append(errs, fmt.Errorf("remove the tunnel's inbound rules: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -67,7 +67,12 @@ type Config struct {
 	// the default route's).
 	Uplink        string
 	OpenVPNBinary string // default "openvpn"
-	Payments      PaymentsConfig
+	// ExitAllow are ranges consumers may reach though they are private (or
+	// the uplink's own); BlockPorts are destination ports refused (nil:
+	// forward.DefaultBlockedPorts; empty: none). See forward.Exit.
+	ExitAllow  []netip.Prefix
+	BlockPorts []uint16
+	Payments   PaymentsConfig
 	// Now is the clock dialog-creates are stamped with (default
 	// time.Now); tests set it to play a consumer whose clock is off.
 	Now func() time.Time
@@ -94,6 +99,7 @@ type Node struct {
 	provider   *session.Provider
 	nat        *forward.NAT
 	killSwitch *killswitch.Switch
+	inbound    *killswitch.Inbound
 	resolver   *resolver.System
 	pools      map[string]*forward.Pool // by tunnel type
 	ports      *portmap.Mapper          // the home router's port mappings
@@ -230,6 +236,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return fail(fmt.Errorf("remove the kill switch an earlier run left on: %w", err))
 	} else if left {
 		n.logger.Warn("removed the kill switch an earlier run left on (it blocked all traffic outside the tunnel since that run died)")
+	}
+	n.inbound = killswitch.NewInbound(cfg.DataDir)
+	if left, err := n.inbound.Recover(); err != nil {
+		return fail(fmt.Errorf("remove the tunnel inbound rules an earlier run left: %w", err))
+	} else if left {
+		n.logger.Warn("removed the rules an earlier run left against connections into its tunnel")
 	}
 	// A resolver a killed run left pointed at its tunnel.
 	n.resolver = resolver.NewSystem(resolver.ResolvConf, cfg.DataDir)

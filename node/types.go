@@ -28,6 +28,18 @@ var serviceTypes = []session.Type{
 	wireguard.Type,
 }
 
+// clientInterfaces are the name prefixes of the consumer's tunnel
+// interfaces, of every type.
+func clientInterfaces() []string {
+	var out []string
+	for _, t := range serviceTypes {
+		if t.ClientInterface != "" {
+			out = append(out, t.ClientInterface)
+		}
+	}
+	return out
+}
+
 // ServiceTypes lists the types, for the CLI's flags and help.
 func ServiceTypes() []session.Type { return serviceTypes }
 
@@ -90,6 +102,7 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 	env := session.ProvideEnv{ServiceID: s.info.ID, Dir: filepath.Join(n.cfg.DataDir, t.Name, s.info.ID), PublicIP: n.cfg.PublicIP,
 		Binary: n.cfg.OpenVPNBinary, Logger: n.logger.With("service", s.info.ID, "type", t.Name)}
 	var undo []func()
+	var exit forward.Exit
 	stop := func() {
 		for i := len(undo) - 1; i >= 0; i-- {
 			undo[i]()
@@ -126,7 +139,11 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 		s.reach = r
 		env.PublicIP, env.PublicPort, env.Punch = r.endpoint.Addr(), int(r.endpoint.Port()), r.punch
 		n.logger.Info("service reachability", "service", s.info.ID, "type", t.Name, "reachability", r.nat, "endpoint", r.endpoint, "punch", r.punch)
-		if err := n.nat.Add(s.info.ID, slot.Subnet, uplink); err != nil {
+		if exit, err = n.exit(uplink, slot.Subnet); err != nil {
+			stop()
+			return nil, nil, err
+		}
+		if err := n.nat.Add(s.info.ID, slot.Subnet, exit); err != nil {
 			stop()
 			return nil, nil, fmt.Errorf("NAT: %w", err)
 		}
@@ -143,11 +160,13 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 	}
 	if t.Tunnel {
 		// Consumers' DNS goes to the provider's tunnel address: a forwarder
-		// there, for tunnel clients only, asks this host's resolver.
+		// there, for tunnel clients only, asks this host's resolver, and
+		// keeps the host's private zones and addresses from them.
 		if up, err := resolver.Upstreams(resolver.ResolvConf); err != nil {
 			n.logger.Warn("no DNS for consumers of this service", "service", s.info.ID, "err", err)
 		} else {
-			fwd := resolver.StartForwarder(env.Subnet.Masked().Addr().Next(), env.Subnet.Masked(), up, env.Logger)
+			policy := resolver.Policy{Refuse: exit.Refuse, Allow: exit.Allow, Private: resolver.SearchDomains(resolver.ResolvConf)}
+			fwd := resolver.StartForwarder(exit.Gateway, env.Subnet.Masked(), up, policy, env.Logger)
 			undo = append(undo, fwd.Close)
 		}
 	}
@@ -198,4 +217,24 @@ func (n *Node) networkHosts() []netip.Addr {
 		}
 	}
 	return out
+}
+
+// exit is what the consumers of a tunnel subnet may reach: the internet
+// through uplink, the host's DNS on the subnet's gateway, and nothing else
+// of the provider's (see forward.Exit).
+func (n *Node) exit(uplink string, subnet netip.Prefix) (forward.Exit, error) {
+	var tunnels []netip.Prefix
+	for _, p := range n.pools {
+		tunnels = append(tunnels, p.Prefix())
+	}
+	refuse, err := forward.Refused(uplink, tunnels)
+	if err != nil {
+		return forward.Exit{}, err
+	}
+	block := n.cfg.BlockPorts
+	if block == nil {
+		block = forward.DefaultBlockedPorts
+	}
+	return forward.Exit{Uplink: uplink, Gateway: subnet.Masked().Addr().Next(), Refuse: refuse, Allow: n.cfg.ExitAllow, BlockPorts: block,
+		HostPorts: []forward.HostPort{{Proto: "udp", Port: 53}, {Proto: "tcp", Port: 53}}}, nil
 }

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -111,7 +113,7 @@ func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMess
 			return err
 		}
 	}
-	iface := "mvpnc" + randomHex(4)
+	iface := Type.ClientInterface + randomHex(4)
 	lines := []string{
 		"client",
 		"dev " + iface,
@@ -174,6 +176,9 @@ func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMess
 	}
 	select {
 	case <-c.connected:
+		if err := c.checkTunnel(cfg); err != nil {
+			return fail(fmt.Errorf("provider's openvpn config refused: %w", err))
+		}
 		return nil
 	case <-c.authFail:
 		return fail(errors.New("the provider refused the tunnel's credentials"))
@@ -189,6 +194,52 @@ func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMess
 	case <-ctx.Done():
 		return fail(fmt.Errorf("tunnel not up in time: %w", ctx.Err()))
 	}
+}
+
+// checkTunnel checks what the provider pushed, as openvpn applied it: the
+// tunnel's address and prefix, its MTU, and that the internet's route
+// leaves through it (route-gateway); see session.CheckTunnel. A tunnel
+// that fails is taken down at once, and openvpn's exit restores the
+// routes.
+func (c *Client) checkTunnel(cfg ClientConfig) error {
+	c.mu.Lock()
+	iface := c.iface
+	c.mu.Unlock()
+	ifc, err := net.InterfaceByName(iface)
+	if err != nil {
+		return fmt.Errorf("tunnel interface %s: %w", iface, err)
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return err
+	}
+	var tunnel netip.Prefix
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+			ip, _ := netip.AddrFromSlice(n.IP.To4())
+			ones, _ := n.Mask.Size()
+			tunnel = netip.PrefixFrom(ip, ones)
+		}
+	}
+	local, err := session.LocalNetworks(iface)
+	if err != nil {
+		return err
+	}
+	dns, _ := netip.ParseAddr(cfg.DNS)
+	remote, _ := netip.ParseAddr(cfg.Remote)
+	if err := session.CheckTunnel(session.TunnelConfig{Address: tunnel, DNS: dns, MTU: ifc.MTU, Keep: append([]netip.Addr{remote}, c.opts.Exclude...)}, local); err != nil {
+		return err
+	}
+	// The internet goes through the tunnel, not a gateway the provider
+	// named on this host's LAN.
+	out, err := exec.Command("ip", "-4", "route", "get", "198.51.100.1").Output()
+	if err != nil {
+		return fmt.Errorf("ip route get: %w", err)
+	}
+	if !strings.Contains(" "+string(out)+" ", " dev "+iface+" ") {
+		return fmt.Errorf("route-gateway: the internet's route does not leave through the tunnel (%s)", strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 func (c *Client) markDown() {

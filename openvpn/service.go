@@ -17,12 +17,13 @@ import (
 // Type is the openvpn service type: one openvpn server per service, a
 // client per connection.
 var Type = session.Type{
-	Name:          "openvpn",
-	Tunnel:        true,
-	DefaultPort:   1194,
-	DefaultSubnet: netip.MustParsePrefix("10.88.0.0/16"),
-	Provide:       provide,
-	Connector:     newConnector,
+	Name:            "openvpn",
+	Tunnel:          true,
+	DefaultPort:     1194,
+	DefaultSubnet:   netip.MustParsePrefix("10.88.0.0/16"),
+	Provide:         provide,
+	Connector:       newConnector,
+	ClientInterface: "mvpnc",
 }
 
 // authMessage is what a consumer signs to prove it holds a session.

@@ -238,7 +238,7 @@ func (c *Client) SettleWith(ctx context.Context, s *txsend.Sender, p Promise) (*
 	}
 	// One name per pair: a settlement sent before a restart is waited for,
 	// not sent twice (see txsend's journal).
-	res, err := s.Send(ctx, "settle "+p.Consumer.Hex()+" to "+p.Provider.Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
+	res, err := s.Send(ctx, settleWhat(p.Consumer, p.Provider), func(o *bind.TransactOpts) (*types.Transaction, error) {
 		return c.payments.Settle(o, p.Consumer, p.Provider, p.Cumulative, p.Signature)
 	})
 	if err != nil {
@@ -420,4 +420,9 @@ func (c *Client) DepositBatch(ctx context.Context, from *identity.Signer, consum
 		}
 	}
 	return nil
+}
+
+// settleWhat names a pair's settlement in the sender's journal.
+func settleWhat(consumer, provider common.Address) string {
+	return "settle " + consumer.Hex() + " to " + provider.Hex()
 }

@@ -173,8 +173,13 @@ func (s *Settler) round(ctx context.Context, consumer, provider common.Address) 
 		return nil, fmt.Errorf("settle: %w", err)
 	}
 	owed := r.Unsettled()
-	// What the chain would pay now; nothing is sent for nothing.
-	would, err := s.cfg.Client.SimulateSettle(ctx, sender.From(), r.Promise)
+	// What the chain would pay now; nothing is sent for nothing. A
+	// settlement an earlier run sent is waited for instead (once mined,
+	// simulating it again would say it pays nothing).
+	would, err := new(big.Int).Set(owed), error(nil)
+	if !sender.Journaled(settleWhat(consumer, provider)) {
+		would, err = s.cfg.Client.SimulateSettle(ctx, sender.From(), r.Promise)
+	}
 	switch {
 	case errors.Is(err, ErrNothingToPay):
 		if done, err := s.markSettled(ctx, consumer, provider); err != nil || done {

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/identity"
@@ -106,6 +108,22 @@ var KnownServiceTypes = []string{"noop", "openvpn", "wireguard"}
 // ValidServiceType reports whether s can name a service type.
 func ValidServiceType(s string) bool { return serviceTypeRE.MatchString(s) }
 
+// Printable reports whether s is UTF-8 without control characters
+// (escape sequences, newlines, tabs) or invisible formatting ones
+// (bidirectional overrides, zero-width characters): text a provider
+// controls that consumers' terminals and pages show as it is.
+func Printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return false
+		}
+	}
+	return true
+}
+
 // ValidCountry reports whether s is an ISO 3166-1 alpha-2 country code.
 func ValidCountry(s string) bool {
 	if len(s) != 2 || strings.ToUpper(s) != s {
@@ -146,6 +164,9 @@ func (p *Proposal) Validate() error {
 	}
 	if len(p.Location.City) > 64 {
 		return fieldErr("location.city", "longer than 64 characters")
+	}
+	if !Printable(p.Location.City) {
+		return fieldErr("location.city", "%q holds control or formatting characters (or is not UTF-8): a terminal or page showing it could be made to do things", p.Location.City)
 	}
 	if p.Location.ASN < 0 || p.Location.ASN > 4294967295 {
 		return fieldErr("location.asn", "out of range")
@@ -188,7 +209,7 @@ func (p *Proposal) Validate() error {
 				return fieldErr(f+".broker_urls", "%q is not a nats://host:port URL", u)
 			}
 		}
-		if c.Subject == "" || len(c.Subject) > 128 || strings.ContainsAny(c.Subject, " \t\r\n*>") {
+		if c.Subject == "" || len(c.Subject) > 128 || strings.ContainsAny(c.Subject, " \t\r\n*>") || !Printable(c.Subject) {
 			return fieldErr(f+".subject", "%q is not a NATS subject", c.Subject)
 		}
 	}
@@ -335,4 +356,24 @@ func (d *DeleteRequest) Verify(provider common.Address, serviceType string) erro
 		return fieldErr("signature", "%v", err)
 	}
 	return nil
+}
+
+// Escape shows s safely on a terminal: control and formatting characters
+// (and bytes that are not UTF-8) become \u escapes, the rest stays.
+func Escape(s string) string {
+	if Printable(s) {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

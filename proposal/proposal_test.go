@@ -73,3 +73,42 @@ func TestSignOpen(t *testing.T) {
 		t.Fatal("delete of noop verified for openvpn")
 	}
 }
+
+// TestProviderTextIsSafe: a city (or subject) holding terminal escape
+// sequences, newlines or bidirectional overrides is refused, naming the
+// field; Escape shows such text inert.
+func TestProviderTextIsSafe(t *testing.T) {
+	k, _ := crypto.GenerateKey()
+	s := identity.NewSigner(k)
+	base := func() *Proposal {
+		return &Proposal{FormatVersion: 1, ProviderID: s.Address().Hex(), ServiceType: "noop", Location: Location{Country: "DE", City: "Zürich"},
+			Price:     Price{Currency: "MYSTT", PerHour: "0.01", PerGiB: "0"},
+			Contacts:  []Contact{{Type: ContactNATS, BrokerURLs: []string{"nats://127.0.0.1:4222"}, Subject: "a.b"}},
+			UpdatedAt: time.Now()}
+	}
+	if err := base().Validate(); err != nil {
+		t.Fatalf("a plain city: %v", err)
+	}
+	for _, city := range []string{"Berlin\x1b]0;owned\x07", "Ber\x1b[2Jlin", "Ber\nlin", "Ber\tlin", "Ber\u202elin", "Ber\u200blin", "Ber\xfflin"} {
+		p := base()
+		p.Location.City = city
+		var fe *FieldError
+		if err := p.Validate(); !errors.As(err, &fe) || fe.Field != "location.city" {
+			t.Errorf("city %q: %v", city, err)
+		}
+		if e := Escape(city); !Printable(e) {
+			t.Errorf("Escape(%q) = %q is not printable", city, e)
+		}
+	}
+	p := base()
+	p.Contacts[0].Subject = "a.\x1bb"
+	if err := p.Validate(); err == nil {
+		t.Error("a subject with an escape character was accepted")
+	}
+	if got := Escape("Ber\x1b[2Jlin\u202e"); got != `Ber\u001b[2Jlin\u202e` {
+		t.Errorf("Escape: %q", got)
+	}
+	if got := Escape("Zürich"); got != "Zürich" {
+		t.Errorf("Escape of plain text: %q", got)
+	}
+}

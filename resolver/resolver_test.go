@@ -119,7 +119,7 @@ func TestForwarderAnswersTunnelOnly(t *testing.T) {
 	// tunnel, .1 the provider, 127.0.0.1 an outsider.
 	base := fmt.Sprintf("127.77.%d", os.Getpid()%200)
 	up := testUpstream(t, base+".9:0")
-	f := StartForwarder(netip.MustParseAddr(base+".1"), netip.MustParsePrefix(base+".0/24"), []string{up}, slog.New(slog.DiscardHandler))
+	f := StartForwarder(netip.MustParseAddr(base+".1"), netip.MustParsePrefix(base+".0/24"), []string{up}, Policy{}, slog.New(slog.DiscardHandler))
 	defer f.Close()
 	server := base + ".1:53"
 	var r *dns.Msg
@@ -138,10 +138,59 @@ func TestForwarderAnswersTunnelOnly(t *testing.T) {
 		// Probe asks from the host's own address (127.0.0.1 here): refused.
 		t.Fatal("probe from outside the tunnel succeeded")
 	}
-	f2 := StartForwarder(netip.MustParseAddr(base+".3"), netip.MustParsePrefix(base+".0/24"), []string{base + ".9:1"}, slog.New(slog.DiscardHandler))
+	f2 := StartForwarder(netip.MustParseAddr(base+".3"), netip.MustParsePrefix(base+".0/24"), []string{base + ".9:1"}, Policy{}, slog.New(slog.DiscardHandler))
 	defer f2.Close()
 	mysttest.WaitFor(t, 10*time.Second, func() bool {
 		r, err := ask(t, base+".2", base+".3:53")
 		return err == nil && r.Rcode == dns.RcodeServerFailure
 	})
+}
+
+// TestPolicyKeepsPrivate: names under the host's search domains and the
+// private zones are not forwarded; answers pointing into the provider's
+// networks (DNS rebinding) are refused unless the operator allows them.
+func TestPolicyKeepsPrivate(t *testing.T) {
+	p := Policy{Refuse: []netip.Prefix{netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("169.254.0.0/16"),
+		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("203.0.113.0/24")},
+		Allow: []netip.Prefix{netip.MustParsePrefix("10.9.0.0/16")}, Private: []string{"home.example", "corp.example."}}
+	for name, want := range map[string]bool{
+		"nas.home.example.": true, "HOME.example": true, "x.corp.example.": true, "printer.local.": true, "router.lan.": true,
+		"10.1.168.192.in-addr.arpa.": true, "254.169.254.169.in-addr.arpa.": true, "1.0.20.172.in-addr.arpa.": true,
+		"example.com.": false, "home.example.com.": false, "7.2.0.192.in-addr.arpa.": false, "1.0.32.172.in-addr.arpa.": false,
+	} {
+		if got := p.private(name); got != want {
+			t.Errorf("private(%q) = %v, want %v", name, got, want)
+		}
+	}
+	answer := func(rrs ...string) *dns.Msg {
+		m := new(dns.Msg)
+		for _, s := range rrs {
+			rr, err := dns.NewRR(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Answer = append(m.Answer, rr)
+		}
+		return m
+	}
+	for _, c := range []struct {
+		msg  *dns.Msg
+		want string
+	}{
+		{answer("a.test. 60 IN A 192.0.2.7"), ""},
+		{answer("a.test. 60 IN A 192.0.2.7", "a.test. 60 IN A 192.168.1.1"), "192.168.1.1"},
+		{answer("meta.test. 60 IN A 169.254.169.254"), "169.254.169.254"},
+		{answer("up.test. 60 IN A 203.0.113.5"), "203.0.113.5"}, // the uplink's subnet
+		{answer("ok.test. 60 IN A 10.9.1.1"), ""},               // allowed
+		{answer("no.test. 60 IN A 10.8.1.1"), "10.8.1.1"},
+		{answer("v6.test. 60 IN AAAA fd00::1"), "fd00::1"},
+		{answer("v6.test. 60 IN AAAA 2001:db8::1"), ""},
+		{answer("m.test. 60 IN AAAA ::ffff:192.168.1.1"), "192.168.1.1"},
+		{answer("c.test. 60 IN CNAME web.test."), ""},
+	} {
+		got := p.refused(c.msg)
+		if (c.want == "" && got.IsValid()) || (c.want != "" && got.String() != c.want) {
+			t.Errorf("refused(%v) = %v, want %q", c.msg.Answer, got, c.want)
+		}
+	}
 }

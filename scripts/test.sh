@@ -18,3 +18,12 @@ if [[ -n "$unformatted" ]]; then
 	exit 1
 fi
 go test -race -count=1 -timeout 30m ./...
+# Every decoder of what a peer sends, fuzzed for a bounded time (go test
+# runs one fuzz target at a time); FUZZTIME=0 skips this.
+fuzztime="${FUZZTIME:-10s}"
+if [[ "$fuzztime" != "0" ]]; then
+	for target in dialog:FuzzDecodeCreateRequest dialog:FuzzDecodeCreateResponse dialog:FuzzDecodeFrame \
+		wireguard:FuzzProviderConfig wireguard:FuzzConsumerConfig openvpn:FuzzClientConfig discovery:FuzzProposalDecoding; do
+		go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "$fuzztime" "./${target%%:*}"
+	done
+fi

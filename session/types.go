@@ -28,6 +28,10 @@ type Type struct {
 	Punches bool
 	// Connector makes the consumer's side of one connection.
 	Connector func(env ConnectEnv) Connector
+	// ClientInterface begins the name of every consumer tunnel interface
+	// of the type ("" for none): the consumer refuses new connections
+	// coming in on them.
+	ClientInterface string
 }
 
 // ProvideEnv is what a node gives a new service.

@@ -146,6 +146,13 @@ const maxDrops = 3
 // From is the account that sends (and pays gas).
 func (s *Sender) From() common.Address { return s.from.Address() }
 
+// Journaled says whether the journal holds a transaction of what that an
+// earlier run sent: a Send of what waits for it.
+func (s *Sender) Journaled(what string) bool {
+	_, ok := s.cfg.Journal.get(s.from.Address(), what)
+	return ok
+}
+
 // Send builds, signs and sends a transaction, replaces it while it is
 // stuck, and returns the receipt of the version mined once it has the
 // confirmations asked. The ctx bounds the whole.

@@ -79,29 +79,62 @@ func candidate(servers []netip.AddrPort) (netip.AddrPort, int, error) {
 // sends a keepalive every KeepaliveEvery) before it counts as down.
 const LostAfter = 25 * time.Second
 
+// providerConfig is a provider's config, parsed.
+type providerConfig struct {
+	key      Key
+	endpoint netip.AddrPort
+	addr     netip.Prefix
+	dns      netip.Addr // invalid: none given
+}
+
+// parseProviderConfig reads what a provider sent in session-create's
+// answer: its key, an IPv4 endpoint, the consumer's IPv4 /32 and the
+// resolver.
+func parseProviderConfig(raw []byte) (providerConfig, error) {
+	var pc ProviderConfig
+	var out providerConfig
+	if err := json.Unmarshal(raw, &pc); err != nil {
+		return out, fmt.Errorf("provider's wireguard config: %w", err)
+	}
+	var err error
+	if out.key, err = ParseKey(pc.PublicKey); err != nil {
+		return out, fmt.Errorf("provider's wireguard config: public_key: %w", err)
+	}
+	if out.endpoint, err = netip.ParseAddrPort(pc.Endpoint); err != nil || !out.endpoint.Addr().Is4() {
+		return out, fmt.Errorf("provider's wireguard config: endpoint %q is not an IPv4 address and port", pc.Endpoint)
+	}
+	if out.addr, err = netip.ParsePrefix(pc.Address); err != nil || !out.addr.Addr().Is4() || out.addr.Bits() != 32 {
+		return out, fmt.Errorf("provider's wireguard config: address %q is not an IPv4 /32", pc.Address)
+	}
+	if pc.DNS != "" {
+		if out.dns, err = netip.ParseAddr(pc.DNS); err != nil {
+			return out, fmt.Errorf("provider's wireguard config: dns %q is not an IP address", pc.DNS)
+		}
+	}
+	return out, nil
+}
+
 // Connect brings the device up, routes everything through it and returns
 // once the first handshake with the provider completed.
 func (c *connector) Connect(ctx context.Context, _ string, raw json.RawMessage) error {
-	var pc ProviderConfig
-	if err := json.Unmarshal(raw, &pc); err != nil {
-		return fmt.Errorf("provider's wireguard config: %w", err)
-	}
-	pub, err := ParseKey(pc.PublicKey)
+	pc, err := parseProviderConfig(raw)
 	if err != nil {
-		return fmt.Errorf("provider's wireguard config: public_key: %w", err)
+		return err
 	}
-	endpoint, err := netip.ParseAddrPort(pc.Endpoint)
-	if err != nil || !endpoint.Addr().Is4() {
-		return fmt.Errorf("provider's wireguard config: endpoint %q is not an IPv4 address and port", pc.Endpoint)
+	pub, endpoint, addr, dns := pc.key, pc.endpoint, pc.addr, pc.dns
+	// Nothing changes on this host for a config that would turn the
+	// tunnel against it.
+	local, err := session.LocalNetworks("")
+	if err != nil {
+		return fmt.Errorf("read this host's networks: %w", err)
 	}
-	addr, err := netip.ParsePrefix(pc.Address)
-	if err != nil || !addr.Addr().Is4() || addr.Bits() != 32 {
-		return fmt.Errorf("provider's wireguard config: address %q is not an IPv4 /32", pc.Address)
+	if err := session.CheckTunnel(session.TunnelConfig{Address: addr, DNS: dns, Keep: append([]netip.Addr{endpoint.Addr()}, c.env.Exclude...)}, local); err != nil {
+		return fmt.Errorf("provider's wireguard config refused: %w", err)
 	}
 	if c.key == (Key{}) {
 		return errors.New("no key: Config makes it before Connect")
 	}
-	name := randomName("mwgc")
+	name := randomName(Type.ClientInterface)
 	dev, err := newDevice(name, c.key, c.port, c.env.Logger)
 	if err != nil {
 		return err

@@ -22,13 +22,14 @@ import (
 
 // Type is the wireguard service type.
 var Type = session.Type{
-	Name:          "wireguard",
-	Tunnel:        true,
-	DefaultPort:   51820,
-	DefaultSubnet: netip.MustParsePrefix("10.89.0.0/16"),
-	Provide:       provide,
-	Connector:     newConnector,
-	Punches:       true,
+	Name:            "wireguard",
+	Tunnel:          true,
+	DefaultPort:     51820,
+	DefaultSubnet:   netip.MustParsePrefix("10.89.0.0/16"),
+	Provide:         provide,
+	Connector:       newConnector,
+	ClientInterface: "mwgc",
+	Punches:         true,
 }
 
 // ConsumerConfig is what a consumer sends in session-create.
@@ -119,19 +120,29 @@ func provide(_ context.Context, env session.ProvideEnv) (session.Provisioner, er
 		port: port, punch: env.Punch, logger: env.Logger, sessions: map[string]*peer{}, keys: map[Key]string{}}, nil
 }
 
-// Start adds the consumer's key as a peer allowed only its tunnel address.
-func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessage) (json.RawMessage, error) {
+// parseConsumerConfig reads what a consumer sent in session-create: its
+// key and the candidates to punch to (none in tunnel).
+func parseConsumerConfig(raw []byte, tunnel netip.Prefix) (Key, []netip.AddrPort, error) {
 	var cc ConsumerConfig
 	if err := json.Unmarshal(raw, &cc); err != nil {
-		return nil, fmt.Errorf("consumer's wireguard config: %v", err)
+		return Key{}, nil, fmt.Errorf("consumer's wireguard config: %v", err)
 	}
 	key, err := ParseKey(cc.PublicKey)
 	if err != nil {
-		return nil, fmt.Errorf("consumer's wireguard config: public_key: %v", err)
+		return Key{}, nil, fmt.Errorf("consumer's wireguard config: public_key: %v", err)
 	}
-	cands, err := checkCandidates(cc.Candidates, p.subnet)
+	cands, err := checkCandidates(cc.Candidates, tunnel)
 	if err != nil {
-		return nil, fmt.Errorf("consumer's wireguard config: %v", err)
+		return Key{}, nil, fmt.Errorf("consumer's wireguard config: %v", err)
+	}
+	return key, cands, nil
+}
+
+// Start adds the consumer's key as a peer allowed only its tunnel address.
+func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessage) (json.RawMessage, error) {
+	key, cands, err := parseConsumerConfig(raw, p.subnet)
+	if err != nil {
+		return nil, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/forward"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/localapi"
 	"github.com/mystnode/myst/location"
@@ -33,6 +34,8 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	var verbose bool
 	var country, city, geoipDB, publicIP, uiAddr string
 	var uplink, vpnBinary string
+	var exitAllow []string
+	var blockPorts string
 	tunnelPorts, tunnelSubnets := map[string]*int{}, map[string]*string{}
 	var invoiceEvery, grace, natEvery time.Duration
 	var confirmations, maxFeeGwei uint64
@@ -137,8 +140,24 @@ func newDaemonCmd(g *globals) *cobra.Command {
 				}
 				logger.Info("transactions count after this many blocks (--confirmations)", "confirmations", confirmations, "chain_id", nf.ChainID)
 			}
+			var allow []netip.Prefix
+			for _, a := range exitAllow {
+				p, err := netip.ParsePrefix(a)
+				if err != nil || !p.Addr().Is4() {
+					return fmt.Errorf("--exit-allow %q: want an IPv4 range like 192.168.50.0/24", a)
+				}
+				allow = append(allow, p.Masked())
+				logger.Warn("consumers may reach this range through this node's tunnels (--exit-allow)", "range", p.Masked())
+			}
+			blocked, err := forward.ParsePorts(blockPorts)
+			if err != nil {
+				return fmt.Errorf("--block-ports: %w", err)
+			}
+			if blocked == nil {
+				blocked = []uint16{}
+			}
 			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			n, err := node.New(startCtx, node.Config{DataDir: g.dataDir, Network: nf, LightKDF: g.lightKDF, Version: version, Logger: logger,
+			n, err := node.New(startCtx, node.Config{ExitAllow: allow, BlockPorts: blocked, DataDir: g.dataDir, Network: nf, LightKDF: g.lightKDF, Version: version, Logger: logger,
 				Country: country, City: city, PublicIP: pub, NATCheckEvery: natEvery,
 				Tunnels: tunnels, Uplink: uplink, OpenVPNBinary: vpnBinary,
 				Payments: node.PaymentsConfig{InvoiceEvery: invoiceEvery, Grace: grace, SettleThreshold: thr, Confirmations: confirmations, MaxFeeGwei: maxFeeGwei,
@@ -177,6 +196,8 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&uplink, "openvpn-uplink", "", "the same as --uplink")
 	cmd.Flags().MarkDeprecated("openvpn-uplink", "use --uplink")
 	cmd.Flags().StringVar(&vpnBinary, "openvpn-binary", "openvpn", "the openvpn program")
+	cmd.Flags().StringArrayVar(&exitAllow, "exit-allow", nil, "a range consumers may reach though it is private or the uplink's own (repeatable; by default they reach only the internet, never this host, its networks, cloud metadata or each other)")
+	cmd.Flags().StringVar(&blockPorts, "block-ports", "25", "destination ports consumers may not reach, TCP and UDP, comma-separated (\"\": none)")
 	cmd.Flags().StringVar(&uiAddr, "ui-addr", "", "also serve the web UI (and the API) on this host:port, e.g. for a browser on another machine of the LAN; off by default (the API listens on loopback only)")
 	cmd.Flags().StringArrayVar(&rpcURLs, "rpc", nil, "Ethereum JSON-RPC URL of the network's chain, instead of the network file's; repeat it for endpoints to fail over to (a failing or rate-limiting one is left for the next)")
 	cmd.Flags().Uint64Var(&confirmations, "confirmations", 0, "blocks a settlement or registration must have before it counts, its own included (0: automatic, 1 on a dev chain (chain id 1337 or 31337), 3 elsewhere)")

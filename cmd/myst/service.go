@@ -130,7 +130,11 @@ func newProposalsCmd(g *globals) *cobra.Command {
 					if reach == "" {
 						reach = "-"
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%g\t%s\t%s\t%s\n", p.ProviderID, p.ServiceType, p.Location.Country, p.Location.City, p.Quality.BandwidthMbps, p.Price.PerHour, p.Price.PerGiB, reach)
+					// What a provider wrote is escaped: no terminal sequences
+					// reach the user's terminal.
+					e := proposal.Escape
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%g\t%s\t%s\t%s\n", e(p.ProviderID), e(p.ServiceType), e(p.Location.Country), e(p.Location.City), p.Quality.BandwidthMbps,
+						e(p.Price.PerHour), e(p.Price.PerGiB), e(reach))
 				}
 				w.Flush()
 				fmt.Fprintf(cmd.ErrOrStderr(), "%d shown, %d match\n", len(l.Proposals), l.Total)
@@ -233,7 +237,7 @@ func printConnection(out io.Writer, c api.Connection) error {
 		}
 	}
 	if c.LastError != "" {
-		fmt.Fprintf(out, "last error: %s\n", c.LastError)
+		fmt.Fprintf(out, "last error: %s\n", proposal.Escape(c.LastError)) // may quote the provider
 	}
 	return nil
 }
