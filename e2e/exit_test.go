@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -130,7 +131,14 @@ func TestExitIsolation(t *testing.T) {
 		svc := mustMystIn(t, lab.Provider, append(pd.args, "service", "start", typ, "--identity", provider, "--max-sessions", "2")...).lastLine()
 		tunnel := map[*consumer]string{}
 		for _, c := range cs {
-			mustMystIn(t, c.ns, append(c.d.args, "connect", provider, "--identity", c.id, "--service", typ, "--kill-switch=false")...)
+			if r := mystIn(t, c.ns, append(c.d.args, "connect", provider, "--identity", c.id, "--service", typ, "--kill-switch=false")...); r.code != 0 {
+				logs, _ := filepath.Glob(filepath.Join(c.d.dataDir, "*", "openvpn.log"))
+				for _, l := range logs {
+					b, _ := os.ReadFile(l)
+					t.Logf("%s:\n%s", l, b)
+				}
+				t.Fatalf("%s: connect: %s\nconsumer log:\n%s\nprovider log:\n%s", typ, r.stderr, c.d.stderr.String(), pd.stderr.String())
+			}
 			conn, err := c.d.client.Connection(ctx)
 			if err != nil || conn.State != "Connected" || conn.TunnelIP == "" {
 				t.Fatalf("%s: connection %+v, %v", typ, conn, err)
@@ -183,8 +191,10 @@ func TestExitIsolation(t *testing.T) {
 				t.Errorf("%s: the provider reached consumer %d's port 7777 through the tunnel", typ, i)
 			}
 		}
-		t.Logf("%s: consumers at %s and %s reach the web host and none of the provider's LAN, metadata, services, each other, port 25",
-			typ, tunnel[cs[0]], tunnel[cs[1]])
+		if !t.Failed() {
+			t.Logf("%s: consumers at %s and %s reach the web host and none of the provider's LAN, metadata, services, each other, port 25",
+				typ, tunnel[cs[0]], tunnel[cs[1]])
+		}
 		for _, c := range cs {
 			mustMystIn(t, c.ns, append(c.d.args, "disconnect")...)
 		}

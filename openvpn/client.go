@@ -165,8 +165,10 @@ func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMess
 		c.markDown()
 	}()
 	fail := func(err error) error {
+		// openvpn's log goes with the folder Disconnect removes: read first.
+		err = p.explain(err)
 		c.Disconnect()
-		return p.explain(err)
+		return err
 	}
 	m, exited := p.mgmt, p.exited
 	for _, cmd := range []string{"state on", "bytecount 1", "hold release"} {

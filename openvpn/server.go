@@ -141,6 +141,9 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		"topology subnet",
 		fmt.Sprintf("server %s %s", cfg.Subnet.Masked().Addr(), mask),
 		"proto udp4",
+		// Answer from the address each client sent to (a host with several
+		// addresses, or reached over several links).
+		"multihome",
 		fmt.Sprintf("port %d", cfg.Port),
 		"ca ca.crt", "cert server.crt", "key server.key", "dh none",
 		"tls-crypt tls-crypt.key",
