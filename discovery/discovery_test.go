@@ -146,8 +146,12 @@ func TestAnnounceSearchUnregister(t *testing.T) {
 		switch {
 		case x.s == b:
 			p.Reachability = "mapped"
+			p.Exit = &proposal.Exit{BlockedPorts: []uint16{25, 465}, SessionMbit: 20}
 		case x.s == c:
 			p.Reachability = "symmetric"
+			p.Exit = &proposal.Exit{BlockedPorts: []uint16{2525}}
+		case x.svc == "openvpn":
+			p.Exit = &proposal.Exit{SessionMbit: 100}
 		}
 		if _, err := srv.client.Announce(ctx, signed(t, p, x.s)); err != nil {
 			t.Fatal(err)
@@ -172,6 +176,13 @@ func TestAnnounceSearchUnregister(t *testing.T) {
 		"reachability=mapped":                   1,
 		"reachability=public,mapped,cone":       1,
 		"reachability=symmetric,mapped":         2,
+		"port=25":                               3, // not b
+		"port=465&service_type=openvpn":         2,
+		"port=2525":                             3, // not c (",25," does not match ",2525,")
+		"port=80":                               4,
+		"min_session_mbit=50":                   3, // a's (100, none) and c (none)
+		"min_session_mbit=10":                   4,
+		"min_session_mbit=200":                  2, // a's noop and c: no limit
 	}
 	for q, want := range cases {
 		if got := len(search(t, srv.client, q)); got != want {

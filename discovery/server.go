@@ -233,7 +233,8 @@ func NewRecord(p *proposal.Proposal, signed *proposal.Signed, ttl time.Duration)
 	gib, _ := proposal.ParseAmount(p.Price.PerGiB)
 	return &Record{
 		ProviderID: strings.ToLower(p.Provider().Hex()), ServiceType: p.ServiceType, Country: p.Location.Country,
-		BandwidthMbps: p.Quality.BandwidthMbps, Reachability: p.Reachability, PriceHour: hour, PriceGiB: gib,
+		BandwidthMbps: p.Quality.BandwidthMbps, Reachability: p.Reachability, BlockedPorts: blockedPorts(p.Exit), SessionMbit: sessionMbit(p.Exit),
+		PriceHour: hour, PriceGiB: gib,
 		UpdatedAt: p.UpdatedAt, ExpiresAt: p.UpdatedAt.Add(ttl),
 		Proposal: string(signed.Proposal), Signature: signed.Signature,
 	}
@@ -542,6 +543,18 @@ func ParseFilter(q map[string][]string) (Filter, error) {
 				}
 				f.Reachability = append(f.Reachability, r)
 			}
+		case "port":
+			n, err := strconv.ParseUint(v, 10, 16)
+			if err != nil || n == 0 {
+				return f, bad("%q: want a destination port, 1 to 65535, the exit must let through", v)
+			}
+			f.Port = uint16(n)
+		case "min_session_mbit":
+			b, err := strconv.ParseFloat(v, 64)
+			if err != nil || b < 0 || b > 100000 {
+				return f, bad("%q: want Mbit/s between 0 and 100000", v)
+			}
+			f.MinSessionMbit = b
 		case "provider_id":
 			a, err := identity.ParseAddress(v)
 			if err != nil {
@@ -567,7 +580,7 @@ func ParseFilter(q map[string][]string) (Filter, error) {
 			}
 			f.After = &k
 		default:
-			return f, bad("unknown filter (known: service_type, country, metering, max_price_hour, max_price_gib, min_bandwidth, reachability, provider_id, limit, offset, cursor)")
+			return f, bad("unknown filter (known: service_type, country, metering, max_price_hour, max_price_gib, min_bandwidth, reachability, port, min_session_mbit, provider_id, limit, offset, cursor)")
 		}
 	}
 	return f, nil
@@ -612,3 +625,24 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	s.requests.WithLabelValues(op, "200").Inc()
 	a.serve(w, r)
 }
+
+// blockedPorts is an exit's blocked ports as stored: ",25,465," ("" for
+// none), so that a port is matched as ",25,".
+func blockedPorts(e *proposal.Exit) string {
+	if e == nil || len(e.BlockedPorts) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for _, p := range e.BlockedPorts {
+		fmt.Fprintf(&b, ",%d", p)
+	}
+	return b.String() + ","
+}
+
+func sessionMbit(e *proposal.Exit) float64 {
+	if e == nil {
+		return 0
+	}
+	return e.SessionMbit
+}
+

@@ -43,6 +43,10 @@ type Record struct {
 	// Reachability is how consumers reach the provider (public, mapped,
 	// cone, symmetric, unknown; "" when the proposal does not say).
 	Reachability string
+	// BlockedPorts are the exit's refused destination ports as ",25,465,"
+	// ("" for none); SessionMbit its per-session limit (0: none).
+	BlockedPorts string
+	SessionMbit  float64
 	// PriceHour and PriceGiB are the prices in the token's smallest unit
 	// (10^-18), stored as 16-byte big-endian numbers so that both
 	// databases index and compare them exactly (bytewise).
@@ -57,7 +61,7 @@ type Record struct {
 // schemaVersion is bumped when the table changes. Proposals are soft state
 // (they live minutes and are re-announced every 30 s), so an older table is
 // dropped and made anew rather than migrated.
-const schemaVersion = 4
+const schemaVersion = 5
 
 // priceBytes is the width of a stored price: a uint128, big-endian.
 const priceBytes = 16
@@ -74,6 +78,8 @@ CREATE TABLE IF NOT EXISTS proposals (
 	country        TEXT NOT NULL,
 	bandwidth_mbps DOUBLE PRECISION NOT NULL,
 	reachability   TEXT NOT NULL,
+	blocked_ports  TEXT NOT NULL,
+	session_mbit   DOUBLE PRECISION NOT NULL,
 	price_hour     %[1]s NOT NULL,
 	price_gib      %[1]s NOT NULL,
 	updated_at_ms  BIGINT NOT NULL,
@@ -82,9 +88,9 @@ CREATE TABLE IF NOT EXISTS proposals (
 	signature      TEXT NOT NULL,
 	PRIMARY KEY (provider_id, service_type)
 )%[2]s;
-CREATE INDEX IF NOT EXISTS proposals_type_country ON proposals (service_type, country, provider_id, expires_at_ms, price_hour, price_gib, bandwidth_mbps, reachability);
-CREATE INDEX IF NOT EXISTS proposals_type ON proposals (service_type, provider_id, expires_at_ms, price_hour, price_gib, country, bandwidth_mbps, reachability);
-CREATE INDEX IF NOT EXISTS proposals_country ON proposals (country, provider_id, service_type, expires_at_ms, price_hour, price_gib, bandwidth_mbps, reachability);
+CREATE INDEX IF NOT EXISTS proposals_type_country ON proposals (service_type, country, provider_id, expires_at_ms, price_hour, price_gib, bandwidth_mbps, reachability, blocked_ports, session_mbit);
+CREATE INDEX IF NOT EXISTS proposals_type ON proposals (service_type, provider_id, expires_at_ms, price_hour, price_gib, country, bandwidth_mbps, reachability, blocked_ports, session_mbit);
+CREATE INDEX IF NOT EXISTS proposals_country ON proposals (country, provider_id, service_type, expires_at_ms, price_hour, price_gib, bandwidth_mbps, reachability, blocked_ports, session_mbit);
 CREATE INDEX IF NOT EXISTS proposals_expiry ON proposals (expires_at_ms);
 CREATE TABLE IF NOT EXISTS discovery_changes (id INTEGER PRIMARY KEY, gen BIGINT NOT NULL);
 INSERT INTO discovery_changes (id, gen) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
@@ -235,10 +241,11 @@ func price(v *big.Int) []byte {
 func parsePrice(b []byte) *big.Int { return new(big.Int).SetBytes(b) }
 
 const upsertSQL = `
-INSERT INTO proposals (provider_id, service_type, country, bandwidth_mbps, price_hour, price_gib, updated_at_ms, expires_at_ms, proposal, signature, reachability)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+INSERT INTO proposals (provider_id, service_type, country, bandwidth_mbps, price_hour, price_gib, updated_at_ms, expires_at_ms, proposal, signature, reachability, blocked_ports, session_mbit)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (provider_id, service_type) DO UPDATE SET
 	country = excluded.country, bandwidth_mbps = excluded.bandwidth_mbps, reachability = excluded.reachability,
+	blocked_ports = excluded.blocked_ports, session_mbit = excluded.session_mbit,
 	price_hour = excluded.price_hour, price_gib = excluded.price_gib,
 	updated_at_ms = excluded.updated_at_ms, expires_at_ms = excluded.expires_at_ms,
 	proposal = excluded.proposal, signature = excluded.signature
@@ -250,7 +257,8 @@ WHERE proposals.updated_at_ms < excluded.updated_at_ms`
 const keepAliveSQL = `
 UPDATE proposals SET updated_at_ms = $7, expires_at_ms = $8, proposal = $9, signature = $10
 WHERE provider_id = $1 AND service_type = $2 AND updated_at_ms < $7
-	AND country = $3 AND bandwidth_mbps = $4 AND price_hour = $5 AND price_gib = $6 AND reachability = $11`
+	AND country = $3 AND bandwidth_mbps = $4 AND price_hour = $5 AND price_gib = $6 AND reachability = $11
+	AND blocked_ports = $12 AND session_mbit = $13`
 
 const bumpSQL = `UPDATE discovery_changes SET gen = gen + 1 WHERE id = 1`
 
@@ -298,7 +306,7 @@ func (s *Store) UpsertBatch(ctx context.Context, recs []*Record) []error {
 			continue
 		}
 		args := []any{r.ProviderID, r.ServiceType, r.Country, r.BandwidthMbps, price(r.PriceHour), price(r.PriceGiB),
-			r.UpdatedAt.UnixMilli(), r.ExpiresAt.UnixMilli(), r.Proposal, r.Signature, r.Reachability}
+			r.UpdatedAt.UnixMilli(), r.ExpiresAt.UnixMilli(), r.Proposal, r.Signature, r.Reachability, r.BlockedPorts, r.SessionMbit}
 		if keep != nil {
 			if n, err := affected(ctx, keep, args); err != nil {
 				return fail(err)
@@ -344,10 +352,11 @@ func affected(ctx context.Context, st *sql.Stmt, args []any) (int64, error) {
 // over arrays), returning the keys it renewed.
 const renewAllSQL = `
 UPDATE proposals p SET updated_at_ms = v.upd, expires_at_ms = v.exp, proposal = v.prop, signature = v.sig
-FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::bytea[], $6::bytea[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[])
-	AS v(pid, st, country, bw, ph, pg, upd, exp, prop, sig, reach)
+FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::bytea[], $6::bytea[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::float8[])
+	AS v(pid, st, country, bw, ph, pg, upd, exp, prop, sig, reach, bp, sm)
 WHERE p.provider_id = v.pid AND p.service_type = v.st AND p.updated_at_ms < v.upd
 	AND p.country = v.country AND p.bandwidth_mbps = v.bw AND p.price_hour = v.ph AND p.price_gib = v.pg AND p.reachability = v.reach
+	AND p.blocked_ports = v.bp AND p.session_mbit = v.sm
 RETURNING p.provider_id, p.service_type`
 
 // renewAll renews what it can of recs in one round trip and reports which
@@ -356,7 +365,8 @@ RETURNING p.provider_id, p.service_type`
 func (s *Store) renewAll(ctx context.Context, tx *sql.Tx, recs []*Record) (map[int]bool, error) {
 	n := len(recs)
 	pid, st, country, prop, sig, reach := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-	bw := make([]float64, 0, n)
+	bw, sm := make([]float64, 0, n), make([]float64, 0, n)
+	bp := make([]string, 0, n)
 	ph, pg := make([][]byte, 0, n), make([][]byte, 0, n)
 	upd, exp := make([]int64, 0, n), make([]int64, 0, n)
 	index := map[Key]int{}
@@ -369,9 +379,9 @@ func (s *Store) renewAll(ctx context.Context, tx *sql.Tx, recs []*Record) (map[i
 		pid, st, country, prop, sig = append(pid, r.ProviderID), append(st, r.ServiceType), append(country, r.Country), append(prop, r.Proposal), append(sig, r.Signature)
 		bw, ph, pg = append(bw, r.BandwidthMbps), append(ph, price(r.PriceHour)), append(pg, price(r.PriceGiB))
 		upd, exp = append(upd, r.UpdatedAt.UnixMilli()), append(exp, r.ExpiresAt.UnixMilli())
-		reach = append(reach, r.Reachability)
+		reach, bp, sm = append(reach, r.Reachability), append(bp, r.BlockedPorts), append(sm, r.SessionMbit)
 	}
-	rows, err := tx.QueryContext(ctx, renewAllSQL, pid, st, country, bw, ph, pg, upd, exp, prop, sig, reach)
+	rows, err := tx.QueryContext(ctx, renewAllSQL, pid, st, country, bw, ph, pg, upd, exp, prop, sig, reach, bp, sm)
 	if err != nil {
 		return nil, err
 	}
@@ -477,6 +487,10 @@ type Filter struct {
 	MinBandwidth float64
 	// Reachability, if not empty, keeps proposals with one of these.
 	Reachability []string
+	// Port, if set, keeps proposals whose exit does not block it;
+	// MinSessionMbit those that limit sessions to no less (or not at all).
+	Port           uint16
+	MinSessionMbit float64
 	ProviderID   string // lowercase hex
 	Limit        int
 	Offset       int
@@ -543,6 +557,12 @@ func (s *Store) Search(ctx context.Context, f Filter, now time.Time) (Page, erro
 			vs[i] = r
 		}
 		add("reachability IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(vs)), ", ")+")", vs...)
+	}
+	if f.Port != 0 {
+		add("blocked_ports NOT LIKE ?", fmt.Sprintf("%%,%d,%%", f.Port))
+	}
+	if f.MinSessionMbit > 0 {
+		add("(session_mbit = 0 OR session_mbit >= ?)", f.MinSessionMbit)
 	}
 	if f.ProviderID != "" {
 		add("provider_id = ?", f.ProviderID)

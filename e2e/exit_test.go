@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,111 @@ func tcpServer(t *testing.T, ns, addr string) string {
 	}()
 	t.Cleanup(func() { ln.Close() })
 	return ln.Addr().String()
+}
+
+// tcpSource writes zeros to every connection until it closes.
+func tcpSource(t *testing.T, ns, addr string) string {
+	t.Helper()
+	ln, err := netlab.Listen(ns, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				for {
+					if _, err := c.Write(buf); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+// tcpSink counts what every connection sends it.
+func tcpSink(t *testing.T, ns, addr string) (string, *atomic.Int64) {
+	t.Helper()
+	ln, err := netlab.Listen(ns, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 64<<10)
+				for {
+					k, err := c.Read(buf)
+					n.Add(int64(k))
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String(), &n
+}
+
+// rate measures a TCP transfer from namespace ns for 11 s, in Mbit/s over
+// its last 10 s (after TCP's start): down reads from a source, up writes
+// to a sink counting what arrives.
+func rate(t *testing.T, ns, source, sink string, sunk *atomic.Int64, down bool) float64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	addr := sink
+	if down {
+		addr = source
+	}
+	c, err := netlab.DialContext(ns)(ctx, "tcp", addr)
+	if err != nil {
+		t.Fatalf("rate: %v", err)
+	}
+	defer c.Close()
+	var got atomic.Int64
+	if down {
+		sunk = &got
+		go func() {
+			buf := make([]byte, 64<<10)
+			for {
+				k, err := c.Read(buf)
+				got.Add(int64(k))
+				if err != nil {
+					return
+				}
+			}
+		}()
+	} else {
+		go func() {
+			buf := make([]byte, 64<<10)
+			for {
+				if _, err := c.Write(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	n0, t0 := sunk.Load(), time.Now()
+	time.Sleep(10 * time.Second)
+	n1, t1 := sunk.Load(), time.Now()
+	return float64(n1-n0) * 8 / t1.Sub(t0).Seconds() / 1e6
 }
 
 // reachTCP says whether a TCP connect from namespace ns to addr gets the
@@ -65,6 +171,8 @@ func TestExitIsolation(t *testing.T) {
 	lab := requireLab(t)
 	web := startWebHost(t, lab)
 	web80 := tcpServer(t, lab.Web, netlab.WebIP+":80")
+	source := tcpSource(t, lab.Web, netlab.WebIP+":0")
+	sink, sunk := tcpSink(t, lab.Web, netlab.WebIP+":0")
 	web25 := tcpServer(t, lab.Web, netlab.WebIP+":25")
 
 	// The provider's home: a LAN host (its default route is the provider,
@@ -115,7 +223,7 @@ func TestExitIsolation(t *testing.T) {
 		c.id = newIdentityIn(t, c.ns, ln, filepath.Join(dir, fmt.Sprintf("consumer%d", i)), pass, true)
 	}
 	pArgs := []string{"--public-ip", netlab.ProviderIP, "--wireguard-port", "0", "--wireguard-subnet", "198.19.0.0/17",
-		"--openvpn-port", "0", "--openvpn-subnet", "198.19.128.0/17", "--country", "DE"}
+		"--openvpn-port", "0", "--openvpn-subnet", "198.19.128.0/17", "--country", "DE", "--session-mbit", "20"}
 	pd := startDaemonIn(t, lab.Provider, ln, filepath.Join(dir, "provider"), pArgs...)
 	mustMystIn(t, lab.Provider, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
 	for i, c := range cs {
@@ -194,6 +302,15 @@ func TestExitIsolation(t *testing.T) {
 		if !t.Failed() {
 			t.Logf("%s: consumers at %s and %s reach the web host and none of the provider's LAN, metadata, services, each other, port 25",
 				typ, tunnel[cs[0]], tunnel[cs[1]])
+		}
+		// --session-mbit 20: each way, in the data plane.
+		down := rate(t, cs[0].ns, source, sink, sunk, true)
+		up := rate(t, cs[0].ns, source, sink, sunk, false)
+		t.Logf("%s: --session-mbit 20: down %.1f Mbit/s, up %.1f Mbit/s (10 s TCP transfers)", typ, down, up)
+		for what, r := range map[string]float64{"down": down, "up": up} {
+			if r < 17 || r > 23 {
+				t.Errorf("%s: %s %.1f Mbit/s, want 20 within 15 %%", typ, what, r)
+			}
 		}
 		for _, c := range cs {
 			mustMystIn(t, c.ns, append(c.d.args, "disconnect")...)

@@ -72,7 +72,10 @@ type Config struct {
 	// forward.DefaultBlockedPorts; empty: none). See forward.Exit.
 	ExitAllow  []netip.Prefix
 	BlockPorts []uint16
-	Payments   PaymentsConfig
+	// SessionMbit holds each tunnel session to this many Mbit/s each way
+	// (0: no limit).
+	SessionMbit float64
+	Payments    PaymentsConfig
 	// Now is the clock dialog-creates are stamped with (default
 	// time.Now); tests set it to play a consumer whose clock is off.
 	Now func() time.Time

@@ -46,6 +46,10 @@ func (n *Node) buildProposal(s *service) *proposal.Proposal {
 	s.mu.Lock()
 	reach := s.reach.nat
 	s.mu.Unlock()
+	var exit *proposal.Exit
+	if t, err := serviceType(s.info.Type); err == nil && t.Tunnel {
+		exit = &proposal.Exit{BlockedPorts: n.blockedPorts(), SessionMbit: n.cfg.SessionMbit, PrivateAllowed: len(n.cfg.ExitAllow) > 0}
+	}
 	return &proposal.Proposal{
 		FormatVersion: proposal.FormatVersion,
 		ProviderID:    s.signer.Address().Hex(),
@@ -58,6 +62,7 @@ func (n *Node) buildProposal(s *service) *proposal.Proposal {
 			Subject: broker.Mailbox(s.signer.Address()),
 		}},
 		Reachability: string(reach),
+		Exit:         exit,
 		UpdatedAt:    time.Now().UTC().Truncate(time.Millisecond),
 	}
 }

@@ -100,7 +100,7 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 		return nil, nil, err
 	}
 	env := session.ProvideEnv{ServiceID: s.info.ID, Dir: filepath.Join(n.cfg.DataDir, t.Name, s.info.ID), PublicIP: n.cfg.PublicIP,
-		Binary: n.cfg.OpenVPNBinary, Logger: n.logger.With("service", s.info.ID, "type", t.Name)}
+		Binary: n.cfg.OpenVPNBinary, SessionMbit: n.cfg.SessionMbit, Logger: n.logger.With("service", s.info.ID, "type", t.Name)}
 	var undo []func()
 	var exit forward.Exit
 	stop := func() {
@@ -231,10 +231,15 @@ func (n *Node) exit(uplink string, subnet netip.Prefix) (forward.Exit, error) {
 	if err != nil {
 		return forward.Exit{}, err
 	}
-	block := n.cfg.BlockPorts
-	if block == nil {
-		block = forward.DefaultBlockedPorts
-	}
-	return forward.Exit{Uplink: uplink, Gateway: subnet.Masked().Addr().Next(), Refuse: refuse, Allow: n.cfg.ExitAllow, BlockPorts: block,
+	return forward.Exit{Uplink: uplink, Gateway: subnet.Masked().Addr().Next(), Refuse: refuse, Allow: n.cfg.ExitAllow, BlockPorts: n.blockedPorts(),
 		HostPorts: []forward.HostPort{{Proto: "udp", Port: 53}, {Proto: "tcp", Port: 53}}}, nil
+}
+
+// blockedPorts are the destination ports refused to consumers (nil in the
+// config: forward.DefaultBlockedPorts).
+func (n *Node) blockedPorts() []uint16 {
+	if n.cfg.BlockPorts == nil {
+		return forward.DefaultBlockedPorts
+	}
+	return n.cfg.BlockPorts
 }

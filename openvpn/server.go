@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/mystnode/myst/forward"
 )
 
 // ErrNoBinary means the openvpn program is not installed.
@@ -48,7 +50,10 @@ type ServerConfig struct {
 	Port      int // UDP; 0 picks a free one
 	Subnet    netip.Prefix
 	Authorize Authorizer
-	Logger    *slog.Logger
+	// SessionMbit holds each client to this many Mbit/s each way (0: no
+	// limit).
+	SessionMbit float64
+	Logger      *slog.Logger
 }
 
 // Server is a running openvpn server.
@@ -57,6 +62,9 @@ type Server struct {
 	pki  *PKI
 	proc *process
 	mgmt *mgmt
+
+	device string          // the tun interface
+	shaper *forward.Shaper // nil: clients are not rate-limited
 
 	mu          sync.Mutex
 	clients     map[string]*serverClient // by openvpn client id
@@ -67,6 +75,7 @@ type Server struct {
 type serverClient struct {
 	cid       string
 	sessionID string
+	addr      netip.Addr // its tunnel address, once known
 	bytesIn   uint64 // from the client
 	bytesOut  uint64 // to the client
 }
@@ -136,8 +145,10 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		}
 	}
 	mask := net.IP(net.CIDRMask(cfg.Subnet.Bits(), 32)).String()
+	device := "mvpns" + randomHex(5)
 	conf := []string{
-		"dev tun",
+		"dev " + device,
+		"dev-type tun",
 		"topology subnet",
 		fmt.Sprintf("server %s %s", cfg.Subnet.Masked().Addr(), mask),
 		"proto udp4",
@@ -159,7 +170,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		"persist-tun",
 		"verb 3",
 	}
-	s := &Server{cfg: cfg, pki: pki, clients: map[string]*serverClient{}}
+	s := &Server{cfg: cfg, pki: pki, device: device, clients: map[string]*serverClient{}}
 	if s.proc, err = startProcess(ctx, bin, cfg.Dir, "server.conf", conf, s.notify); err != nil {
 		return nil, fmt.Errorf("openvpn server: %w", err)
 	}
@@ -171,6 +182,15 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	m := s.mgmt
 	if _, err := m.command("bytecount 2"); err != nil {
 		return fail(err)
+	}
+	if cfg.SessionMbit > 0 {
+		shaper, err := forward.NewShaper(device, cfg.SessionMbit)
+		if err != nil {
+			return fail(fmt.Errorf("limit sessions to %g Mbit/s: %w", cfg.SessionMbit, err))
+		}
+		s.mu.Lock()
+		s.shaper = shaper
+		s.mu.Unlock()
 	}
 
 	cfg.Logger.Info("openvpn server running", "port", cfg.Port, "subnet", cfg.Subnet)
@@ -218,11 +238,25 @@ func (s *Server) notify(line string) {
 		}
 		k, v, _ := strings.Cut(kv, "=")
 		req.env[k] = v
+	case strings.HasPrefix(line, ">CLIENT:ADDRESS,"):
+		// ">CLIENT:ADDRESS,{CID},{ADDR},{PRI}": the client's tunnel address.
+		f := strings.Split(strings.TrimPrefix(line, ">CLIENT:ADDRESS,"), ",")
+		if len(f) < 2 {
+			return
+		}
+		if a, err := netip.ParseAddr(f[1]); err == nil {
+			s.learned(f[0], a)
+		}
 	case strings.HasPrefix(line, ">CLIENT:DISCONNECT,"):
 		cid := strings.TrimPrefix(line, ">CLIENT:DISCONNECT,")
 		s.mu.Lock()
+		c := s.clients[cid]
 		delete(s.clients, cid)
+		shaper := s.shaper
 		s.mu.Unlock()
+		if c != nil && c.addr.IsValid() && shaper != nil {
+			shaper.Unlimit(c.addr)
+		}
 	case strings.HasPrefix(line, ">BYTECOUNT_CLI:"):
 		f := strings.Split(strings.TrimPrefix(line, ">BYTECOUNT_CLI:"), ",")
 		if len(f) != 3 {
@@ -271,6 +305,27 @@ func (s *Server) authorize(req *authRequest) {
 		return
 	}
 	s.cfg.Logger.Info("openvpn client approved", "username", user, "session", sessionID)
+}
+
+// learned holds the client cid, whose tunnel address is addr, to the
+// session rate.
+func (s *Server) learned(cid string, addr netip.Addr) {
+	s.mu.Lock()
+	c := s.clients[cid]
+	if c == nil || c.addr == addr {
+		s.mu.Unlock()
+		return
+	}
+	c.addr = addr
+	shaper := s.shaper
+	s.mu.Unlock()
+	if shaper == nil {
+		return
+	}
+	if err := shaper.Limit(addr); err != nil {
+		s.cfg.Logger.Warn("limit an openvpn client's rate; disconnecting it", "addr", addr, "err", err)
+		s.mgmt.command("client-kill " + cid)
+	}
 }
 
 // Kill disconnects the client of a session.

@@ -44,7 +44,7 @@ func provide(ctx context.Context, env session.ProvideEnv) (session.Provisioner, 
 	p := &provisioner{sessions: map[string]session.Info{}}
 	srv, err := StartServer(ctx, ServerConfig{
 		Name: env.ServiceID, Dir: env.Dir, Binary: env.Binary, PublicIP: env.PublicIP, Port: env.Port, Subnet: env.Subnet,
-		Authorize: p.authorize, Logger: env.Logger,
+		Authorize: p.authorize, SessionMbit: env.SessionMbit, Logger: env.Logger,
 	})
 	if err != nil {
 		return nil, err

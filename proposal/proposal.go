@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -58,8 +59,32 @@ type Proposal struct {
 	// mapped (a port mapping on its router), cone (punch through its NAT),
 	// symmetric (only consumers that can take its packets), unknown; empty
 	// for services without a tunnel.
-	Reachability string    `json:"reachability,omitempty"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	Reachability string `json:"reachability,omitempty"`
+	// Exit is a tunnel service's exit policy (nil for services without a
+	// tunnel).
+	Exit      *Exit     `json:"exit,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Exit is what a tunnel service's consumers cannot do through it, besides
+// reaching the provider's own host and networks (never possible).
+type Exit struct {
+	// BlockedPorts are destination ports refused, TCP and UDP.
+	BlockedPorts []uint16 `json:"blocked_ports,omitempty"`
+	// SessionMbit holds each session to this many Mbit/s each way (0: no
+	// limit).
+	SessionMbit float64 `json:"session_mbit,omitempty"`
+	// PrivateAllowed: the provider lets consumers reach some private
+	// ranges of its own (--exit-allow).
+	PrivateAllowed bool `json:"private_allowed,omitempty"`
+}
+
+// MaxBlockedPorts bounds an exit policy's list.
+const MaxBlockedPorts = 64
+
+// Blocks says whether the policy refuses destination port.
+func (e *Exit) Blocks(port uint16) bool {
+	return e != nil && slices.Contains(e.BlockedPorts, port)
 }
 
 // Location is where the service's traffic appears to come from.
@@ -176,6 +201,19 @@ func (p *Proposal) Validate() error {
 	}
 	if !ValidReachability(p.Reachability) {
 		return fieldErr("reachability", "%q: want public, mapped, cone, symmetric or unknown", p.Reachability)
+	}
+	if e := p.Exit; e != nil {
+		if len(e.BlockedPorts) > MaxBlockedPorts {
+			return fieldErr("exit.blocked_ports", "%d ports, at most %d", len(e.BlockedPorts), MaxBlockedPorts)
+		}
+		for _, port := range e.BlockedPorts {
+			if port == 0 {
+				return fieldErr("exit.blocked_ports", "port 0")
+			}
+		}
+		if e.SessionMbit < 0 || e.SessionMbit > 100000 {
+			return fieldErr("exit.session_mbit", "must be between 0 and 100000")
+		}
 	}
 	if p.Quality.BandwidthMbps < 0 || p.Quality.BandwidthMbps > 1e6 {
 		return fieldErr("quality.bandwidth_mbps", "must be between 0 and 1000000")

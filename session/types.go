@@ -51,7 +51,10 @@ type ProvideEnv struct {
 	Subnet netip.Prefix
 	Port   int
 	Binary string // the program the type runs, where it runs one (openvpn)
-	Logger *slog.Logger
+	// SessionMbit holds each session to this many Mbit/s each way in the
+	// data plane (0: no limit).
+	SessionMbit float64
+	Logger      *slog.Logger
 }
 
 // ConnectEnv is what a node gives the consumer's side of a connection.

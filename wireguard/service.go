@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mystnode/myst/forward"
 	"github.com/mystnode/myst/session"
 )
 
@@ -60,8 +61,9 @@ type provisioner struct {
 	pub      Key
 	endpoint netip.AddrPort
 	subnet   netip.Prefix
-	port     int  // the device's local port
-	punch    bool // behind a cone NAT: punch to consumers' candidates
+	port     int             // the device's local port
+	punch    bool            // behind a cone NAT: punch to consumers' candidates
+	shaper   *forward.Shaper // nil: sessions are not rate-limited
 	logger   *slog.Logger
 
 	mu       sync.Mutex
@@ -111,13 +113,19 @@ func provide(_ context.Context, env session.ProvideEnv) (session.Provisioner, er
 	if err := ip("link", "set", name, "up"); err != nil {
 		return fail(err)
 	}
-	env.Logger.Info("wireguard service running", "interface", name, "port", port, "subnet", env.Subnet, "tun_offloads", dev.batch > 1)
+	var shaper *forward.Shaper
+	if env.SessionMbit > 0 {
+		if shaper, err = forward.NewShaper(name, env.SessionMbit); err != nil {
+			return fail(fmt.Errorf("limit sessions to %g Mbit/s: %w", env.SessionMbit, err))
+		}
+	}
+	env.Logger.Info("wireguard service running", "interface", name, "port", port, "subnet", env.Subnet, "tun_offloads", dev.batch > 1, "session_mbit", env.SessionMbit)
 	public := env.PublicPort
 	if public == 0 {
 		public = port
 	}
 	return &provisioner{dev: dev, dir: env.Dir, pub: key.Public(), endpoint: netip.AddrPortFrom(env.PublicIP, uint16(public)), subnet: env.Subnet.Masked(),
-		port: port, punch: env.Punch, logger: env.Logger, sessions: map[string]*peer{}, keys: map[Key]string{}}, nil
+		port: port, punch: env.Punch, shaper: shaper, logger: env.Logger, sessions: map[string]*peer{}, keys: map[Key]string{}}, nil
 }
 
 // parseConsumerConfig reads what a consumer sent in session-create: its
@@ -156,6 +164,12 @@ func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessa
 	if err := p.dev.set(fmt.Sprintf("public_key=%s\nreplace_allowed_ips=true\nallowed_ip=%s/32\npersistent_keepalive_interval=%d\n",
 		key.hex(), addr, int(KeepaliveEvery/time.Second))); err != nil {
 		return nil, fmt.Errorf("add the WireGuard peer: %w", err)
+	}
+	if p.shaper != nil {
+		if err := p.shaper.Limit(addr); err != nil {
+			p.dev.set(fmt.Sprintf("public_key=%s\nremove=true\n", key.hex()))
+			return nil, fmt.Errorf("limit the session's rate: %w", err)
+		}
 	}
 	p.sessions[s.ID] = &peer{key: key, addr: addr}
 	p.keys[key] = s.ID
@@ -210,6 +224,9 @@ func (p *provisioner) Stop(s session.Info) {
 	}
 	delete(p.sessions, s.ID)
 	delete(p.keys, pr.key)
+	if p.shaper != nil {
+		p.shaper.Unlimit(pr.addr)
+	}
 	p.dev.set(fmt.Sprintf("public_key=%s\nremove=true\n", pr.key.hex()))
 }
 

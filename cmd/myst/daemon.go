@@ -36,6 +36,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	var uplink, vpnBinary string
 	var exitAllow []string
 	var blockPorts string
+	var sessionMbit float64
 	tunnelPorts, tunnelSubnets := map[string]*int{}, map[string]*string{}
 	var invoiceEvery, grace, natEvery time.Duration
 	var confirmations, maxFeeGwei uint64
@@ -156,8 +157,11 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			if blocked == nil {
 				blocked = []uint16{}
 			}
+			if sessionMbit < 0 || sessionMbit > 100000 {
+				return fmt.Errorf("--session-mbit %g: want 0 (no limit) to 100000", sessionMbit)
+			}
 			startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			n, err := node.New(startCtx, node.Config{ExitAllow: allow, BlockPorts: blocked, DataDir: g.dataDir, Network: nf, LightKDF: g.lightKDF, Version: version, Logger: logger,
+			n, err := node.New(startCtx, node.Config{ExitAllow: allow, BlockPorts: blocked, SessionMbit: sessionMbit, DataDir: g.dataDir, Network: nf, LightKDF: g.lightKDF, Version: version, Logger: logger,
 				Country: country, City: city, PublicIP: pub, NATCheckEvery: natEvery,
 				Tunnels: tunnels, Uplink: uplink, OpenVPNBinary: vpnBinary,
 				Payments: node.PaymentsConfig{InvoiceEvery: invoiceEvery, Grace: grace, SettleThreshold: thr, Confirmations: confirmations, MaxFeeGwei: maxFeeGwei,
@@ -197,6 +201,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	cmd.Flags().MarkDeprecated("openvpn-uplink", "use --uplink")
 	cmd.Flags().StringVar(&vpnBinary, "openvpn-binary", "openvpn", "the openvpn program")
 	cmd.Flags().StringArrayVar(&exitAllow, "exit-allow", nil, "a range consumers may reach though it is private or the uplink's own (repeatable; by default they reach only the internet, never this host, its networks, cloud metadata or each other)")
+	cmd.Flags().Float64Var(&sessionMbit, "session-mbit", 0, "hold each tunnel session to this many Mbit/s each way, in the data plane (0: no limit)")
 	cmd.Flags().StringVar(&blockPorts, "block-ports", "25", "destination ports consumers may not reach, TCP and UDP, comma-separated (\"\": none)")
 	cmd.Flags().StringVar(&uiAddr, "ui-addr", "", "also serve the web UI (and the API) on this host:port, e.g. for a browser on another machine of the LAN; off by default (the API listens on loopback only)")
 	cmd.Flags().StringArrayVar(&rpcURLs, "rpc", nil, "Ethereum JSON-RPC URL of the network's chain, instead of the network file's; repeat it for endpoints to fail over to (a failing or rate-limiting one is left for the next)")

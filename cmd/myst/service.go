@@ -91,8 +91,8 @@ func newServiceCmd(g *globals) *cobra.Command {
 
 func newProposalsCmd(g *globals) *cobra.Command {
 	var svc, country, metering, maxHour, maxGiB, provider, reach string
-	var minBW float64
-	var limit, offset int
+	var minBW, minSession float64
+	var limit, offset, port int
 	cmd := &cobra.Command{
 		Use:   "proposals",
 		Short: "Search discovery for service proposals",
@@ -114,13 +114,19 @@ func newProposalsCmd(g *globals) *cobra.Command {
 			if minBW > 0 {
 				q.Set("min_bandwidth", strconv.FormatFloat(minBW, 'f', -1, 64))
 			}
+			if port != 0 {
+				q.Set("port", strconv.Itoa(port))
+			}
+			if minSession > 0 {
+				q.Set("min_session_mbit", strconv.FormatFloat(minSession, 'f', -1, 64))
+			}
 			q.Set("limit", strconv.Itoa(limit))
 			q.Set("offset", strconv.Itoa(offset))
 			return ask(g, cmd, 30*time.Second, func(c *api.Client, ctx context.Context) (api.ProposalList, error) {
 				return c.Proposals(ctx, q)
 			}, func(out io.Writer, l api.ProposalList) error {
 				w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "PROVIDER\tSERVICE\tCOUNTRY\tCITY\tMBIT/S\tPRICE/HOUR\tPRICE/GIB\tREACH")
+				fmt.Fprintln(w, "PROVIDER\tSERVICE\tCOUNTRY\tCITY\tMBIT/S\tPRICE/HOUR\tPRICE/GIB\tREACH\tEXIT")
 				for _, raw := range l.Proposals {
 					var p proposal.Proposal
 					if json.Unmarshal(raw, &p) != nil {
@@ -133,8 +139,8 @@ func newProposalsCmd(g *globals) *cobra.Command {
 					// What a provider wrote is escaped: no terminal sequences
 					// reach the user's terminal.
 					e := proposal.Escape
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%g\t%s\t%s\t%s\n", e(p.ProviderID), e(p.ServiceType), e(p.Location.Country), e(p.Location.City), p.Quality.BandwidthMbps,
-						e(p.Price.PerHour), e(p.Price.PerGiB), e(reach))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%g\t%s\t%s\t%s\t%s\n", e(p.ProviderID), e(p.ServiceType), e(p.Location.Country), e(p.Location.City), p.Quality.BandwidthMbps,
+						e(p.Price.PerHour), e(p.Price.PerGiB), e(reach), exitText(p.Exit))
 				}
 				w.Flush()
 				fmt.Fprintf(cmd.ErrOrStderr(), "%d shown, %d match\n", len(l.Proposals), l.Total)
@@ -149,6 +155,8 @@ func newProposalsCmd(g *globals) *cobra.Command {
 	f.StringVar(&maxHour, "max-price-hour", "", "highest price per hour, MYSTT")
 	f.StringVar(&maxGiB, "max-price-gib", "", "highest price per GiB, MYSTT")
 	f.Float64Var(&minBW, "min-bandwidth", 0, "lowest committed bandwidth, Mbit/s")
+	f.IntVar(&port, "port", 0, "only exits that let this destination port through")
+	f.Float64Var(&minSession, "min-session-mbit", 0, "only exits that hold a session to at least this many Mbit/s, or not at all")
 	f.StringVar(&provider, "provider", "", "only this provider")
 	f.StringVar(&reach, "reachability", "", "only providers reachable so, comma-separated: public, mapped, cone, symmetric, unknown (those this node cannot reach are listed last anyway)")
 	f.IntVar(&limit, "limit", 50, "at most this many (1-500)")
@@ -349,3 +357,29 @@ func humanBytes(n uint64) string {
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
+
+// exitText is an exit policy in a column: "no 25,465; 20 Mbit/s; +LAN".
+func exitText(e *proposal.Exit) string {
+	if e == nil {
+		return "-"
+	}
+	var parts []string
+	if len(e.BlockedPorts) > 0 {
+		var ps []string
+		for _, p := range e.BlockedPorts {
+			ps = append(ps, strconv.Itoa(int(p)))
+		}
+		parts = append(parts, "no "+strings.Join(ps, ","))
+	}
+	if e.SessionMbit > 0 {
+		parts = append(parts, strconv.FormatFloat(e.SessionMbit, 'f', -1, 64)+" Mbit/s")
+	}
+	if e.PrivateAllowed {
+		parts = append(parts, "+private")
+	}
+	if len(parts) == 0 {
+		return "open"
+	}
+	return strings.Join(parts, "; ")
+}
+

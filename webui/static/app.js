@@ -286,6 +286,16 @@ async function refreshProvider() {
   }
 }
 
+// exitText is a proposal's exit policy in a cell: "no 25 · 20 Mbit/s".
+function exitText(e) {
+  if (!e) return "–";
+  const parts = [];
+  if (e.blocked_ports && e.blocked_ports.length) parts.push("no " + e.blocked_ports.join(","));
+  if (e.session_mbit) parts.push(e.session_mbit + " Mbit/s");
+  if (e.private_allowed) parts.push("+private");
+  return parts.length ? parts.join(" · ") : "open";
+}
+
 function proposalQuery() {
   const q = new URLSearchParams({ limit: "100" });
   const t = $("f-type").value, c = $("f-country").value.trim().toUpperCase(), h = $("f-max-hour").value.trim(), bw = $("f-min-bw").value.trim();
@@ -340,7 +350,7 @@ async function refreshConsumer() {
   if (!validFilters()) return;
   const l = await call("GET", "/proposals?" + proposalQuery());
   const list = sortProposals(l.proposals || []);
-  const shown = list.map((p) => [p.provider_id, p.service_type, p.location, p.price, p.reachability]);
+  const shown = list.map((p) => [p.provider_id, p.service_type, p.location, p.price, p.reachability, p.exit]);
   fill($("proposals"), JSON.stringify([shown, c.state === "NotConnected"]), () => list.map((p) => {
     const btn = el("button", { type: "button", class: "connect", "data-provider": p.provider_id, text: "Connect", "aria-label": `Connect to ${p.service_type} in ${p.location.country}` });
     btn.disabled = c.state !== "NotConnected";
@@ -352,8 +362,9 @@ async function refreshConsumer() {
       el("td", { text: p.price.per_hour }),
       el("td", { text: p.price.per_gib }),
       el("td", { text: p.reachability || "–" }),
+      el("td", { text: exitText(p.exit) }),
       el("td", {}, btn));
-  }), 7, "No provider matches these filters.");
+  }), 8, "No provider matches these filters.");
 }
 
 // The throughput chart: bytes per second over the last minute.
