@@ -645,4 +645,3 @@ func sessionMbit(e *proposal.Exit) float64 {
 	}
 	return e.SessionMbit
 }
-

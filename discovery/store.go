@@ -491,9 +491,9 @@ type Filter struct {
 	// MinSessionMbit those that limit sessions to no less (or not at all).
 	Port           uint16
 	MinSessionMbit float64
-	ProviderID   string // lowercase hex
-	Limit        int
-	Offset       int
+	ProviderID     string // lowercase hex
+	Limit          int
+	Offset         int
 	// After, if set, starts the page after this key (keyset pagination).
 	After *Key
 }

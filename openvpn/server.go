@@ -76,8 +76,8 @@ type serverClient struct {
 	cid       string
 	sessionID string
 	addr      netip.Addr // its tunnel address, once known
-	bytesIn   uint64 // from the client
-	bytesOut  uint64 // to the client
+	bytesIn   uint64     // from the client
+	bytesOut  uint64     // to the client
 }
 
 // FindBinary resolves the openvpn program ("" means "openvpn"), looking in

@@ -382,4 +382,3 @@ func exitText(e *proposal.Exit) string {
 	}
 	return strings.Join(parts, "; ")
 }
-
