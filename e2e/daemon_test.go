@@ -36,7 +36,13 @@ func startDaemon(t *testing.T, ln *localnet, dataDir string, extra ...string) *d
 // startDaemonIn runs a daemon inside network namespace ns ("" for this one).
 func startDaemonIn(t *testing.T, ns string, ln *localnet, dataDir string, extra ...string) *daemon {
 	t.Helper()
-	p, apiAddr := startProcess(t, ns, readyRE, 30*time.Second,
+	return startDaemonOf(t, mystBin, ns, ln, dataDir, extra...)
+}
+
+// startDaemonOf is startDaemonIn with another build of myst.
+func startDaemonOf(t *testing.T, bin, ns string, ln *localnet, dataDir string, extra ...string) *daemon {
+	t.Helper()
+	p, apiAddr := startProcessOf(t, bin, ns, readyRE, 30*time.Second,
 		append([]string{"--data-dir", dataDir, "--network", ln.network, "--lightkdf", "--api-addr", "127.0.0.1:0", "daemon"}, extra...)...)
 	d := &daemon{process: p, ns: ns, dataDir: dataDir, apiAddr: apiAddr}
 	d.args = []string{"--data-dir", dataDir, "--network", ln.network, "--lightkdf", "--api-addr", d.apiAddr}

@@ -174,8 +174,14 @@ type process struct {
 // line's first submatch.
 func startProcess(t *testing.T, ns string, ready *regexp.Regexp, timeout time.Duration, args ...string) (*process, string) {
 	t.Helper()
+	return startProcessOf(t, mystBin, ns, ready, timeout, args...)
+}
+
+// startProcessOf is startProcess of another build of myst.
+func startProcessOf(t *testing.T, bin, ns string, ready *regexp.Regexp, timeout time.Duration, args ...string) (*process, string) {
+	t.Helper()
 	stderr := &syncBuffer{}
-	np, v, err := netlab.StartProcess(context.Background(), ns, ready, timeout, stderr, mystBin, args...)
+	np, v, err := netlab.StartProcess(context.Background(), ns, ready, timeout, stderr, bin, args...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}

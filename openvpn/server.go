@@ -170,6 +170,7 @@ func StartServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		"persist-tun",
 		"verb 3",
 	}
+	conf = append(conf, rogueServerLines()...)
 	s := &Server{cfg: cfg, pki: pki, device: device, clients: map[string]*serverClient{}}
 	if s.proc, err = startProcess(ctx, bin, cfg.Dir, "server.conf", conf, s.notify); err != nil {
 		return nil, fmt.Errorf("openvpn server: %w", err)

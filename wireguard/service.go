@@ -184,7 +184,7 @@ func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessa
 		}
 	}
 	gw := p.subnet.Addr().Next()
-	return json.Marshal(ProviderConfig{PublicKey: p.pub.String(), Endpoint: p.endpoint.String(), Address: netip.PrefixFrom(addr, 32).String(), DNS: gw.String()})
+	return json.Marshal(rogueConfig(ProviderConfig{PublicKey: p.pub.String(), Endpoint: p.endpoint.String(), Address: netip.PrefixFrom(addr, 32).String(), DNS: gw.String()}))
 }
 
 // SetEndpoint changes where new sessions are told to send (the node's

@@ -1,0 +1,7 @@
+//go:build !rogueprovider
+
+package openvpn
+
+// rogueServerLines is empty: only a test build (tag rogueprovider) plays
+// a provider that pushes hostile options.
+func rogueServerLines() []string { return nil }
