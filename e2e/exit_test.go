@@ -316,6 +316,9 @@ func TestExitIsolation(t *testing.T) {
 			mustMystIn(t, c.ns, append(c.d.args, "disconnect")...)
 		}
 		mustMystIn(t, lab.Provider, append(pd.args, "service", "stop", svc)...)
+		if l := links(t, lab, lab.Provider); strings.Contains(l, "mifb") {
+			t.Fatalf("%s: the shaper's IFB device outlived the service: %s", typ, l)
+		}
 		if after := natRules(t, lab); after != rulesBefore {
 			t.Fatalf("%s: provider rules after service stop:\n%s\nbefore:\n%s", typ, after, rulesBefore)
 		}

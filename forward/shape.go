@@ -10,12 +10,15 @@ import (
 	"sync"
 )
 
-// Shaper holds each session of a tunnel interface to a rate, each way:
-// traffic to the consumer is shaped (an HTB class per session address),
-// traffic from it is policed on ingress. The qdiscs go with the interface
-// (a service's tunnel device), so nothing outlives the service.
+// Shaper holds each session of a tunnel interface to a rate, each way,
+// with an HTB class per session address: on the interface for what goes
+// to the consumer, and for what comes from it on an IFB device its
+// ingress is redirected to. The interface's qdiscs go with it (a
+// service's tunnel device); Close removes the IFB device, and NewShaper
+// removes one an earlier run of the same interface left.
 type Shaper struct {
 	iface string
+	ifb   string
 	mbit  float64
 
 	mu   sync.Mutex
@@ -39,24 +42,48 @@ func NewShaper(iface string, mbit float64) (*Shaper, error) {
 	if mbit <= 0 {
 		return nil, fmt.Errorf("session rate %g Mbit/s: want more than 0", mbit)
 	}
-	// Unclassified traffic (none of a session's) passes unshaped.
-	if err := tc("qdisc", "replace", "dev", iface, "root", "handle", "1:", "htb", "default", "0"); err != nil {
-		return nil, err
+	ifb := "mifb" + iface[max(0, len(iface)-11):]
+	exec.Command("ip", "link", "del", ifb).Run() // a crashed run's
+	s := &Shaper{iface: iface, ifb: ifb, mbit: mbit, prio: map[netip.Addr]int{}, next: 1}
+	steps := [][]string{
+		{"ip", "link", "add", ifb, "type", "ifb"},
+		{"ip", "link", "set", ifb, "up"},
+		// Unclassified traffic (none of a session's) passes unshaped.
+		{"tc", "qdisc", "replace", "dev", iface, "root", "handle", "1:", "htb", "default", "0"},
+		{"tc", "qdisc", "replace", "dev", ifb, "root", "handle", "1:", "htb", "default", "0"},
+		{"tc", "qdisc", "replace", "dev", iface, "handle", "ffff:", "ingress"},
+		{"tc", "filter", "add", "dev", iface, "parent", "ffff:", "protocol", "ip", "prio", "1", "u32", "match", "u32", "0", "0",
+			"action", "mirred", "egress", "redirect", "dev", ifb},
 	}
-	if err := tc("qdisc", "replace", "dev", iface, "handle", "ffff:", "ingress"); err != nil {
-		return nil, err
+	for _, st := range steps {
+		var err error
+		if st[0] == "ip" {
+			if out, e := exec.Command("ip", st[1:]...).CombinedOutput(); e != nil {
+				err = fmt.Errorf("ip %s: %v: %s", strings.Join(st[1:], " "), e, strings.TrimSpace(string(out)))
+			}
+		} else {
+			err = tc(st[1:]...)
+		}
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
-	return &Shaper{iface: iface, mbit: mbit, prio: map[netip.Addr]int{}, next: 1}, nil
+	return s, nil
+}
+
+// Close removes the IFB device (the tunnel interface's qdiscs go with
+// the interface).
+func (s *Shaper) Close() {
+	exec.Command("ip", "link", "del", s.ifb).Run()
 }
 
 // rate is tc's notation of the rate, in kbit/s.
 func (s *Shaper) rate() string { return strconv.Itoa(int(s.mbit*1000)) + "kbit" }
 
-// burst lets a flow through in bursts of 50 ms at the rate (at least 64
-// KiB), so that TCP keeps near it through the policer.
+// burst lets a class send 10 ms at the rate at once (at least 16 KiB).
 func (s *Shaper) burst() string {
-	b := int(s.mbit * 1e6 / 8 * 0.05)
-	return strconv.Itoa(max(b, 64<<10))
+	return strconv.Itoa(max(int(s.mbit*1e6/8*0.01), 16<<10))
 }
 
 // Limit holds the session at addr to the rate.
@@ -69,11 +96,12 @@ func (s *Shaper) Limit(addr netip.Addr) error {
 	n := s.next
 	s.next++
 	id, prio, host := fmt.Sprintf("1:%x", n), strconv.Itoa(n), addr.String()+"/32"
+	prio = strconv.Itoa(n + 1) // 1 is the ingress redirect's
 	steps := [][]string{
 		{"class", "add", "dev", s.iface, "parent", "1:", "classid", id, "htb", "rate", s.rate(), "ceil", s.rate(), "burst", s.burst()},
 		{"filter", "add", "dev", s.iface, "parent", "1:", "protocol", "ip", "prio", prio, "u32", "match", "ip", "dst", host, "flowid", id},
-		{"filter", "add", "dev", s.iface, "parent", "ffff:", "protocol", "ip", "prio", prio, "u32", "match", "ip", "src", host,
-			"police", "rate", s.rate(), "burst", s.burst(), "drop", "flowid", ":1"},
+		{"class", "add", "dev", s.ifb, "parent", "1:", "classid", id, "htb", "rate", s.rate(), "ceil", s.rate(), "burst", s.burst()},
+		{"filter", "add", "dev", s.ifb, "parent", "1:", "protocol", "ip", "prio", prio, "u32", "match", "ip", "src", host, "flowid", id},
 	}
 	for _, st := range steps {
 		if err := tc(st...); err != nil {
@@ -96,8 +124,9 @@ func (s *Shaper) Unlimit(addr netip.Addr) {
 }
 
 func (s *Shaper) remove(n int) {
-	prio := strconv.Itoa(n)
-	tc("filter", "del", "dev", s.iface, "parent", "ffff:", "protocol", "ip", "prio", prio)
-	tc("filter", "del", "dev", s.iface, "parent", "1:", "protocol", "ip", "prio", prio)
-	tc("class", "del", "dev", s.iface, "classid", fmt.Sprintf("1:%x", n))
+	prio, id := strconv.Itoa(n+1), fmt.Sprintf("1:%x", n)
+	for _, dev := range []string{s.iface, s.ifb} {
+		tc("filter", "del", "dev", dev, "parent", "1:", "protocol", "ip", "prio", prio)
+		tc("class", "del", "dev", dev, "classid", id)
+	}
 }

@@ -364,6 +364,12 @@ func (s *Server) Close() error {
 	s.proc.stop()
 	// Decisions in flight end once the management interface is gone.
 	s.authorizing.Wait()
+	s.mu.Lock()
+	shaper := s.shaper
+	s.mu.Unlock()
+	if shaper != nil {
+		shaper.Close()
+	}
 	// The CA and server keys, the tls-crypt key and the management socket
 	// go with the service.
 	return os.RemoveAll(s.cfg.Dir)

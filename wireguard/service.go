@@ -268,5 +268,8 @@ func (p *provisioner) Bytes(sessionID string) (in, out uint64) {
 // Close removes the device and its interface.
 func (p *provisioner) Close() error {
 	p.dev.close()
+	if p.shaper != nil {
+		p.shaper.Close()
+	}
 	return os.RemoveAll(p.dir)
 }
