@@ -230,6 +230,9 @@ type SessionInfo struct {
 	BytesIn     uint64        `json:"bytes_in"`         // from the consumer
 	BytesOut    uint64        `json:"bytes_out"`        // to the consumer
 	Amount      string        `json:"amount,omitempty"` // MYSTT promised in this session
+	// Paused: forwarding is held at the provider's credit limit until the
+	// consumer's reservation is mined.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // SessionList is GET /sessions.

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ethereum/go-ethereum/common"
 	"net/url"
 	"slices"
 	"sort"
@@ -326,6 +327,7 @@ func (n *Node) Sessions() []api.SessionInfo {
 		}
 		if a := n.promisedFor(i); a != nil {
 			v.Amount = proposal.FormatAmount(a)
+			v.Paused = n.billing.ledger.Paused(common.HexToAddress(i.ConsumerID), common.HexToAddress(i.ProviderID), i.ID)
 		}
 		out = append(out, v)
 	}

@@ -341,7 +341,11 @@ func printSessions(out io.Writer, ss []api.SessionInfo) error {
 		if amount == "" {
 			amount = "-"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", s.ID, s.ConsumerID, s.ServiceType, s.State, s.Duration.Round(time.Second), s.BytesIn, s.BytesOut, amount)
+		state := s.State
+		if s.Paused {
+			state += " (paused: credit limit, waiting for the consumer's lane)"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", s.ID, s.ConsumerID, s.ServiceType, state, s.Duration.Round(time.Second), s.BytesIn, s.BytesOut, amount)
 	}
 	return w.Flush()
 }
