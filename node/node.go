@@ -111,6 +111,7 @@ type Node struct {
 	pay        *payments.Client
 	sendersMu  sync.Mutex
 	senders    map[common.Address]*txsend.Sender // by paying account
+	gasPayer   *identity.Signer                  // the network's, decrypted once (sendersMu)
 	txJournal  *txsend.Journal
 	payStore   *payments.Store
 	billing    billing

@@ -121,7 +121,17 @@ func (n *Node) txSender(s *identity.Signer) *txsend.Sender {
 // gas payer if it has one, else the identity itself (if unlocked).
 func (n *Node) gasSender(id common.Address) (*identity.Signer, error) {
 	if n.cfg.Network.HasGasPayer() {
-		return n.cfg.Network.GasPayer()
+		// Decrypted once: its scrypt takes 256 MiB and a second of a core.
+		n.sendersMu.Lock()
+		defer n.sendersMu.Unlock()
+		if n.gasPayer == nil {
+			gp, err := n.cfg.Network.GasPayer()
+			if err != nil {
+				return nil, err
+			}
+			n.gasPayer = gp
+		}
+		return n.gasPayer, nil
 	}
 	return n.store.Signer(id)
 }

@@ -31,6 +31,8 @@ type Funds struct {
 	OnWithdrawal  func(consumer common.Address)
 	OnLaneRelease func(consumer, provider common.Address)
 
+	syncMu sync.Mutex // one Sync at a time: the others wait and find it done
+
 	mu        sync.Mutex
 	head      uint64 // the last block whose events are applied
 	synced    time.Time
@@ -89,38 +91,54 @@ func NewFunds(ctx context.Context, c *Client, logger *slog.Logger) (*Funds, erro
 // if they are not tracked yet, as of the last block applied (read again if
 // events were applied meanwhile).
 func (f *Funds) Track(ctx context.Context, consumer, provider common.Address) error {
+	f.mu.Lock()
+	cf := f.consumers[consumer]
+	known := cf != nil && cf.lanes[provider] != nil
+	f.mu.Unlock()
+	if known {
+		return nil
+	}
+	// Read as of the chain's head: events after it are applied by Sync.
+	if err := f.Sync(ctx); err != nil {
+		return fmt.Errorf("read the payments contract's events: %w", err)
+	}
+	f.mu.Lock()
+	through := f.head
+	f.mu.Unlock()
+	fresh, lane, err := f.read(ctx, consumer, provider, through, cf == nil)
+	if err != nil {
+		return err
+	}
+	// Events of blocks applied meanwhile (a busy chain mines many) are
+	// applied to what was read, until it is as current as the rest.
+	scratch := &Funds{parser: f.parser, consumers: map[common.Address]*consumerFunds{}}
+	if fresh == nil {
+		fresh = &consumerFunds{free: new(big.Int), lanes: map[common.Address]*laneFunds{}}
+	}
+	fresh.lanes[provider] = lane
+	scratch.consumers[consumer] = fresh
 	for {
 		f.mu.Lock()
-		cf := f.consumers[consumer]
-		known := cf != nil && cf.lanes[provider] != nil
-		head := f.head
-		f.mu.Unlock()
-		if known {
-			return nil
-		}
-		// Read as of the chain's head: events after it are applied by Sync.
-		if err := f.Sync(ctx); err != nil {
-			return fmt.Errorf("read the payments contract's events: %w", err)
-		}
-		f.mu.Lock()
-		head = f.head
-		f.mu.Unlock()
-		fresh, lane, err := f.read(ctx, consumer, provider, head, cf == nil)
-		if err != nil {
-			return err
-		}
-		f.mu.Lock()
-		if f.head == head {
+		if f.head == through {
 			if f.consumers[consumer] == nil {
 				f.consumers[consumer] = fresh
-			}
-			if cf := f.consumers[consumer]; cf.lanes[provider] == nil {
-				cf.lanes[provider] = lane
+			} else if cur := f.consumers[consumer]; cur.lanes[provider] == nil {
+				cur.lanes[provider] = lane
 			}
 			f.mu.Unlock()
 			return nil
 		}
+		upTo := f.head
 		f.mu.Unlock()
+		logs, err := f.c.eth.FilterLogs(ctx, ethereum.FilterQuery{FromBlock: new(big.Int).SetUint64(through + 1), ToBlock: new(big.Int).SetUint64(upTo),
+			Addresses: []common.Address{f.c.payAt}})
+		if err != nil {
+			return fmt.Errorf("read the payments contract's events: %w", err)
+		}
+		for _, lg := range logs {
+			scratch.apply(lg)
+		}
+		through = upTo
 	}
 }
 
@@ -194,6 +212,8 @@ func (f *Funds) Run(ctx context.Context, interval time.Duration) {
 // Sync applies the events of the blocks after the last one applied, up to
 // the chain's head.
 func (f *Funds) Sync(ctx context.Context) error {
+	f.syncMu.Lock()
+	defer f.syncMu.Unlock()
 	head, err := f.c.eth.BlockNumber(ctx)
 	if err != nil {
 		return err

@@ -479,7 +479,7 @@ func (l *Ledger) check(a *account) {
 	// What the sessions serve until the check after next: their time, and
 	// their bytes at the rate of the last period.
 	ahead := new(big.Int)
-	quarter := new(big.Int).Quo(l.cfg.CreditLimit, big.NewInt(4))
+	early := new(big.Int).Quo(l.cfg.CreditLimit, big.NewInt(2)) // unpromised value that is invoiced at once
 	pausable, paused := true, false
 	var longest time.Duration
 	a.mu.Lock()
@@ -508,12 +508,12 @@ func (l *Ledger) check(a *account) {
 	over := new(big.Int).Add(e, ahead).Cmp(lim) >= 0
 	// Promised value the lane covers is no exposure: invoice early what a
 	// session will have served unpromised by the check after next, from a
-	// quarter of the limit, or at once when the limit is near.
+	// half of the limit, or at once when the limit is near.
 	a.mu.Lock()
 	for _, s := range a.sessions {
 		u := new(big.Int).Sub(s.due(), s.promised)
 		soon := new(big.Int).Add(u, Due(s.Price, 2*l.cfg.Watch, uint64(s.rate*(2*l.cfg.Watch).Seconds())))
-		if soon.Cmp(quarter) >= 0 || (over || paused) && u.Sign() > 0 {
+		if soon.Cmp(early) >= 0 || (over || paused) && u.Sign() > 0 {
 			select {
 			case s.kick <- struct{}{}:
 			default:
@@ -569,6 +569,13 @@ func (l *Ledger) check(a *account) {
 		d = s.Dialog
 	}
 	a.mu.Unlock()
+	if d == nil {
+		// The sessions ended meanwhile.
+		a.mu.Lock()
+		a.reserving = false
+		a.mu.Unlock()
+		return
+	}
 	amount := maxBig(rate, new(big.Int).Mul(l.cfg.CreditLimit, big.NewInt(2)))
 	amount = minBig(amount, free)
 	go l.reserve(a, d, amount)
@@ -767,8 +774,11 @@ func (l *Ledger) invoice(a *account, s *billed) error {
 	if p.Cumulative.Cmp(inv.Cumulative) < 0 {
 		return fmt.Errorf("promise of %s is below the invoiced %s", p.Cumulative, inv.Cumulative)
 	}
-	// On disk before it is acknowledged.
-	if err := l.cfg.Store.SaveReceived(ctx, p); err != nil {
+	// On disk before it is acknowledged, with time of its own: a slow
+	// answer must not leave the store too little to write.
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if err := l.cfg.Store.SaveReceived(sctx, p); err != nil {
 		return err
 	}
 	ack, _ := json.Marshal(PromiseMsg{Cumulative: p.Cumulative})

@@ -310,7 +310,7 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 			switch {
 			case errors.As(err, &re):
 				r.Refused++
-				r.RefusedBy[re.Reason]++
+				r.RefusedBy[shorten(re.Explain())]++
 			case errors.Is(err, dialog.ErrRefused):
 				r.Refused++
 				r.RefusedBy["dialog: "+err.Error()]++
