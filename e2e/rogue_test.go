@@ -95,6 +95,28 @@ func TestRogueProviderConfigs(t *testing.T) {
 	mustMystIn(t, lab.Consumer, append(cd.args, "disconnect")...)
 	mustMystIn(t, lab.Provider, append(pd.args, "service", "stop", svc)...)
 
+	// openvpn applies what it pulls itself: the result is checked at once
+	// and the tunnel taken down.
+	for _, c := range []struct {
+		what   string
+		client []string
+		want   string
+	}{
+		{"an address on the consumer's LAN", []string{"ifconfig-push 198.18.1.130 255.255.255.0"}, "overlaps 198.18.1.0/24"},
+	} {
+		setRogue(map[string]any{"openvpn_client": c.client})
+		svc := mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "openvpn", "--identity", provider)...).lastLine()
+		r := connect("openvpn")
+		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("openvpn, %s: exit %d, %q; want refused with %q", c.what, r.code, r.stderr, c.want)
+			mystIn(t, lab.Consumer, append(cd.args, "disconnect")...)
+		}
+		if after := routes(); after != before {
+			t.Fatalf("openvpn, %s: the consumer's routes and addresses changed:\n%s\nbefore:\n%s", c.what, after, before)
+		}
+		t.Logf("openvpn, %s: %s", c.what, strings.TrimSpace(lastLineOf(r.stderr)))
+		mustMystIn(t, lab.Provider, append(pd.args, "service", "stop", svc)...)
+	}
 	// A tiny MTU pushed is not taken: the tunnel keeps 1500 and works.
 	setRogue(map[string]any{"openvpn": []string{`push "tun-mtu 576"`}})
 	svc = mustMystIn(t, lab.Provider, append(pd.args, "service", "start", "openvpn", "--identity", provider)...).lastLine()

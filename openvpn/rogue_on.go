@@ -24,3 +24,20 @@ func rogueServerLines() []string {
 	}
 	return f.OpenVPN
 }
+
+// rogueClientConfig are the "openvpn_client" lines of $MYST_ROGUE_FILE,
+// read at each client's approval: a client-specific config (such as
+// ifconfig-push) of a test build only.
+func rogueClientConfig() []string {
+	raw, err := os.ReadFile(os.Getenv("MYST_ROGUE_FILE"))
+	if err != nil {
+		return nil
+	}
+	var f struct {
+		Client []string `json:"openvpn_client"`
+	}
+	if json.Unmarshal(raw, &f) != nil {
+		return nil
+	}
+	return f.Client
+}

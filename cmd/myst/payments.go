@@ -251,12 +251,7 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				sender := signer
-				if nf, _, err := g.networkFile(); err == nil && nf.HasGasPayer() {
-					if gp, err := nf.GasPayer(); err == nil {
-						sender = gp
-					}
-				}
+				sender := g.gasPayerOr(signer)
 				step, err := c.WithdrawOrAnnounce(ctx, sender, signer, to, progress(cmd))
 				switch {
 				case errors.Is(err, payments.ErrChallengePeriod):
@@ -294,12 +289,7 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				sender := signer
-				if nf, _, err := g.networkFile(); err == nil && nf.HasGasPayer() {
-					if gp, err := nf.GasPayer(); err == nil {
-						sender = gp
-					}
-				}
+				sender := g.gasPayerOr(signer)
 				step, err := c.ReleaseOrAnnounce(ctx, sender, signer, provider, progress(cmd))
 				switch {
 				case errors.Is(err, payments.ErrChallengePeriod):
@@ -319,6 +309,17 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 	release.Flags().StringVar(&rPass, "passphrase-file", "", "read the passphrase from the first line of this file instead of prompting")
 	cmd.AddCommand(fund, deposit, balance, withdraw, release)
 	return cmd
+}
+
+// gasPayerOr is the network's gas payer, if it has one, else signer: who
+// pays the gas of an identity's payment transactions.
+func (g *globals) gasPayerOr(signer *identity.Signer) *identity.Signer {
+	if nf, _, err := g.networkFile(); err == nil && nf.HasGasPayer() {
+		if gp, err := nf.GasPayer(); err == nil {
+			return gp
+		}
+	}
+	return signer
 }
 
 // unlockedInDaemon says whether a daemon runs for --data-dir with id
