@@ -15,8 +15,9 @@ import (
 	"github.com/mystnode/myst/netlab"
 )
 
-// tcpServer accepts on addr in namespace ns and answers "ok".
-func tcpServer(t *testing.T, ns, addr string) string {
+// serveTCP accepts on addr in namespace ns, handing each connection to
+// handle (which closes it), until the test ends.
+func serveTCP(t *testing.T, ns, addr string, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := netlab.Listen(ns, addr)
 	if err != nil {
@@ -28,71 +29,51 @@ func tcpServer(t *testing.T, ns, addr string) string {
 			if err != nil {
 				return
 			}
-			fmt.Fprintln(c, "ok")
-			c.Close()
+			go handle(c)
 		}
 	}()
 	t.Cleanup(func() { ln.Close() })
 	return ln.Addr().String()
+}
+
+// tcpServer answers "ok" to every connection.
+func tcpServer(t *testing.T, ns, addr string) string {
+	t.Helper()
+	return serveTCP(t, ns, addr, func(c net.Conn) {
+		fmt.Fprintln(c, "ok")
+		c.Close()
+	})
 }
 
 // tcpSource writes zeros to every connection until it closes.
 func tcpSource(t *testing.T, ns, addr string) string {
 	t.Helper()
-	ln, err := netlab.Listen(ns, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
+	return serveTCP(t, ns, addr, func(c net.Conn) {
+		defer c.Close()
 		buf := make([]byte, 64<<10)
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if _, err := c.Write(buf); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				for {
-					if _, err := c.Write(buf); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return ln.Addr().String()
+	})
 }
 
 // tcpSink counts what every connection sends it.
 func tcpSink(t *testing.T, ns, addr string) (string, *atomic.Int64) {
 	t.Helper()
-	ln, err := netlab.Listen(ns, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var n atomic.Int64
-	go func() {
+	return serveTCP(t, ns, addr, func(c net.Conn) {
+		defer c.Close()
+		buf := make([]byte, 64<<10)
 		for {
-			c, err := ln.Accept()
+			k, err := c.Read(buf)
+			n.Add(int64(k))
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 64<<10)
-				for {
-					k, err := c.Read(buf)
-					n.Add(int64(k))
-					if err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return ln.Addr().String(), &n
+	}), &n
 }
 
 // rate measures a TCP transfer from namespace ns for 11 s, in Mbit/s over

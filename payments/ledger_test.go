@@ -2,6 +2,7 @@ package payments
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math/big"
 	"strings"
@@ -501,5 +502,42 @@ func TestSettlerShortPaid(t *testing.T) {
 	}
 	if x := <-shorts; x.paid.Sign() != 0 {
 		t.Fatalf("short %+v", x)
+	}
+}
+
+// TestReserveRequestCapped: a hostile provider asks a consumer to reserve
+// its whole deposit (1000 MYSTT) for it. The consumer signs no more than
+// half an hour and 2 GiB at the session's price (18 MYSTT at 36 an hour),
+// and no more than is left under its spending cap.
+func TestReserveRequestCapped(t *testing.T) {
+	ch := startChain(t, 3)
+	cons, prov := mysttest.NewSigner(t), mysttest.NewSigner(t)
+	ctx := mysttest.Ctx(t, time.Minute)
+	for _, c := range []struct {
+		maxSpend, want *big.Int
+	}{
+		{nil, tokens(18)},
+		{tokens(5), tokens(5)},
+	} {
+		payer, err := NewPayer(ctx, PayerConfig{Client: ch.c, Store: openStore(t), Consumer: cons, Provider: prov.Address(), SessionID: "s",
+			Price: perHour, Start: time.Now(), MaxSpend: c.maxSpend})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(ReserveRequest{Amount: tokens(1000), Nonce: 0})
+		raw, err := payer.HandleReserve(ctx, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r Reservation
+		if err := json.Unmarshal(raw, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Amount.Cmp(c.want) != 0 {
+			t.Fatalf("max spend %v: signed a reservation of %s, want %s", c.maxSpend, proposal.FormatAmount(r.Amount), proposal.FormatAmount(c.want))
+		}
+		if err := ch.c.VerifyReservation(r); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
