@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -308,13 +307,12 @@ type PostResult struct {
 }
 
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, op string, v any) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		s.fail(w, op, http.StatusRequestEntityTooLarge, "", "request body over %d bytes", maxBody)
-		return false
-	}
 	var se *httpjson.StatusError
-	if err := httpjson.Decode(body, v); errors.As(err, &se) {
+	body, err := httpjson.ReadBody(r, w, maxBody)
+	if err == nil {
+		err = httpjson.Decode(body, v)
+	}
+	if errors.As(err, &se) {
 		s.fail(w, op, se.Status, se.Body.Field, "%s", se.Body.Error)
 		return false
 	}

@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 )
 
@@ -116,8 +118,8 @@ func WriteError(w http.ResponseWriter, status int, field, format string, args ..
 
 // Read decodes a request body of at most max bytes into v strictly: one
 // JSON value, no unknown fields, no trailing data. On failure it has
-// answered with 400 or 413 naming the problem (and the field where there is
-// one) and returns false.
+// answered with 400, 408 or 413 naming the problem (and the field where
+// there is one) and returns false.
 func Read(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
 	dec.DisallowUnknownFields()
@@ -131,6 +133,30 @@ func Read(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 		return false
 	}
 	return true
+}
+
+// ReadBody reads a request body of at most max bytes. On failure it returns
+// the problem as a *StatusError: 413 for a body over max, 408 for one that
+// did not arrive within the server's read timeout, 400 otherwise.
+func ReadBody(r *http.Request, w http.ResponseWriter, max int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err == nil {
+		return body, nil
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, &StatusError{Status: http.StatusRequestEntityTooLarge, Body: ErrorBody{Error: fmt.Sprintf("request body over %d bytes", max)}}
+	case isTimeout(err):
+		return nil, &StatusError{Status: http.StatusRequestTimeout, Body: ErrorBody{Error: "request body arrived too slowly: send it within the server's read timeout"}}
+	}
+	return nil, &StatusError{Status: http.StatusBadRequest, Body: ErrorBody{Error: "read the request body: " + err.Error()}}
+}
+
+// isTimeout reports whether err is a read deadline passing.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // Decode decodes body into v as strictly as Read does, returning the
@@ -155,6 +181,8 @@ func explain(err error, max int64) (status int, field, msg string) {
 	switch {
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge, "", fmt.Sprintf("request body over %d bytes", max)
+	case isTimeout(err):
+		return http.StatusRequestTimeout, "", "request body arrived too slowly: send it within the server's read timeout"
 	case errors.As(err, &typeErr):
 		return http.StatusBadRequest, typeErr.Field, fmt.Sprintf("field %q must be %s", typeErr.Field, typeErr.Type)
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
