@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/netlab"
 )
@@ -51,41 +50,16 @@ func (h *lanHost) count() int {
 	return len(h.seen)
 }
 
-// dnsServer is a resolver in the lab: it answers web.test with the web
-// host's address (NXDOMAIN for other names) and records who asked.
-type dnsServer struct {
-	mu   sync.Mutex
-	from []string
-}
-
-func startDNSServer(t *testing.T, ns, addr string) *dnsServer {
+// startDNSServer runs the lab's resolver (netlab.Resolver) at addr in ns
+// until the test ends.
+func startDNSServer(t *testing.T, ns, addr string) *netlab.Resolver {
 	t.Helper()
-	d := &dnsServer{}
-	var pc net.PacketConn
-	if err := netlab.In(ns, func() (err error) {
-		pc, err = net.ListenPacket("udp", addr)
-		return err
-	}); err != nil {
+	r, err := netlab.StartResolver(ns, addr)
+	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
-		host, _, _ := net.SplitHostPort(w.RemoteAddr().String())
-		d.mu.Lock()
-		d.from = append(d.from, host)
-		d.mu.Unlock()
-		m := new(dns.Msg)
-		m.SetReply(q)
-		if len(q.Question) == 1 && q.Question[0].Name == "web.test." && q.Question[0].Qtype == dns.TypeA {
-			rr, _ := dns.NewRR("web.test. 60 IN A " + netlab.WebIP)
-			m.Answer = append(m.Answer, rr)
-		} else if len(q.Question) == 1 && q.Question[0].Name != "." {
-			m.SetRcode(q, dns.RcodeNameError)
-		}
-		w.WriteMsg(m)
-	})}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
-	return d
+	t.Cleanup(func() { r.Close() })
+	return r
 }
 
 // dnsmasq is Debian's dnsmasq serving as the consumer's "ISP" resolver:
@@ -133,11 +107,6 @@ func (d *dnsmasq) askedBy() []string {
 	return from
 }
 
-func (d *dnsServer) askedBy() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]string(nil), d.from...)
-}
 
 // resolve looks web.test up from the consumer's namespace with the system
 // resolver (getent: /etc/resolv.conf as the namespace sees it).
@@ -290,7 +259,7 @@ func TestKillSwitch(t *testing.T) {
 	if n := len(isp.askedBy()); n != ispAsked {
 		t.Fatalf("connected: the consumer's own resolver got %d queries", n-ispAsked)
 	}
-	if by := public.askedBy(); len(by) == 0 || by[len(by)-1] != netlab.ProviderWebIP {
+	if by := public.AskedBy(); len(by) == 0 || by[len(by)-1] != netlab.ProviderWebIP {
 		t.Fatalf("the public resolver was asked by %v, want the provider %s", by, netlab.ProviderWebIP)
 	}
 	lt := mustMystIn(t, lab.Consumer, "leaktest", "--echo-url", web.url, "--name", "web.test").stdout

@@ -86,9 +86,18 @@ func TestWireGuardEndToEnd(t *testing.T) {
 	}
 
 	start := time.Now()
-	mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard", "--kill-switch=false")...)
+	out := mustMystIn(t, lab.Consumer, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard", "--kill-switch=false")...).stdout
 	connected := time.Since(start)
 	firstPage(t, lab, web, cd, start, connected)
+	// Connect returns once the tunnel carries traffic; the resolver check
+	// (the provider's host resolver has no server in this lab) comes after,
+	// in status.
+	if strings.Contains(out, "dns failing") {
+		t.Fatalf("connect waited for the resolver probe:\n%s", out)
+	}
+	mysttest.WaitFor(t, 10*time.Second, func() bool {
+		return strings.Contains(mustMystIn(t, lab.Consumer, append(cd.args, "status")...).stdout, "dns failing: the resolver 198.19.")
+	})
 
 	// 32 MiB down: both sides count about that, and the consumer pays for it.
 	const size = 32 << 20

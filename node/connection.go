@@ -170,10 +170,11 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		return api.Connection{}, ErrStopping
 	}
 	view.State, view.SessionID, view.Since = api.Connected, c.session.ID(), c.session.Since().UTC()
-	view.DNS, view.DNSError = c.view.DNS, c.view.DNSError
+	view.DNS = c.view.DNS
 	c.view = view
 	n.conn = c
 	n.connMu.Unlock()
+	n.probeDNS(c.session, view.DNS)
 	n.logger.Info("connected", "provider", provider.Hex(), "service", req.ServiceType, "session", c.session.ID(), "kill_switch", p.killSwitch)
 	return n.Connection(), nil
 }
@@ -310,14 +311,35 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 			return connection{}, err
 		}
 		view.DNS = addr.String()
-		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		if err := resolver.Probe(pctx, addr, "."); err != nil {
-			view.DNSError = fmt.Sprintf("the resolver %s does not answer: %v (names do not resolve; nothing falls back to the host's own resolver)", addr, err)
-			n.logger.Warn("DNS through the tunnel fails", "dns", addr, "err", err)
-		}
-		cancel()
 	}
 	return connection{view: view, plan: p, session: conn, connector: connector, payer: payer}, nil
+}
+
+// probeDNS asks the resolver dns (when one was set) for the root once the
+// session s carries traffic, and writes the outcome into the connection's
+// view while s is still the connection: connect returns as soon as the
+// tunnel works, and status shows a resolver that does not answer.
+func (n *Node) probeDNS(s *session.Conn, dns string) {
+	addr, err := netip.ParseAddr(dns)
+	if err != nil {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := context.WithTimeout(n.ctx, 3*time.Second)
+		defer cancel()
+		msg := ""
+		if err := resolver.Probe(ctx, addr, "."); err != nil {
+			msg = fmt.Sprintf("the resolver %s does not answer: %v (names do not resolve; nothing falls back to the host's own resolver)", addr, err)
+			n.logger.Warn("DNS through the tunnel fails", "dns", addr, "err", err)
+		}
+		n.connMu.Lock()
+		defer n.connMu.Unlock()
+		if n.conn.session == s {
+			n.conn.view.DNSError = msg
+		}
+	}()
 }
 
 // ReconnectTries is how many new sessions a lost connection tries before
@@ -383,10 +405,11 @@ func (n *Node) reconnect(ctx context.Context, p *plan, reason string, done chan 
 			}
 			v := n.conn.view
 			v.State, v.SessionID, v.Since, v.LastError = api.Connected, c.session.ID(), c.session.Since().UTC(), "reconnected after: "+reason
-			v.DNS, v.DNSError = c.view.DNS, c.view.DNSError
+			v.DNS, v.DNSError = c.view.DNS, ""
 			c.view = v
 			n.conn = c
 			n.connMu.Unlock()
+			n.probeDNS(c.session, v.DNS)
 			n.logger.Info("reconnected", "provider", p.provider.Hex(), "session", c.session.ID(), "try", try)
 			return
 		}
