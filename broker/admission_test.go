@@ -1,4 +1,4 @@
-package broker
+package broker_test
 
 import (
 	"errors"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/mystnode/myst/broker"
+	"github.com/mystnode/myst/brokerd"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/registry/registrytest"
 	"github.com/nats-io/nats-server/v2/server"
@@ -68,7 +70,7 @@ func waitFor(t *testing.T, what string, f func() bool) {
 func TestAdmission(t *testing.T) {
 	alice, bob, mallory := newSigner(t), newSigner(t), newSigner(t)
 	reg := registrytest.New(alice, bob)
-	srv, err := StartServer(ServerConfig{Addr: "127.0.0.1:0", Admission: &AdmissionConfig{Registered: reg.IsRegistered}})
+	srv, err := brokerd.StartServer(brokerd.ServerConfig{Addr: "127.0.0.1:0", Admission: &broker.AdmissionConfig{Registered: reg.IsRegistered}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,14 +86,14 @@ func TestAdmission(t *testing.T) {
 	as := func(signers ...*identity.Signer) func() []*identity.Signer {
 		return func() []*identity.Signer { return signers }
 	}
-	if nc, err := nats.Connect(srv.URL(), nats.MaxReconnects(0), Identities(as(mallory))); err == nil {
+	if nc, err := nats.Connect(srv.URL(), nats.MaxReconnects(0), broker.Identities(as(mallory))); err == nil {
 		nc.Close()
 		t.Fatal("an unregistered identity connected")
 	}
 	// A signature of some other nonce (a replayed CONNECT): refused.
-	old, _ := SignNonce([]byte("an old nonce"), []*identity.Signer{alice})
+	old, _ := broker.SignNonce([]byte("an old nonce"), []*identity.Signer{alice})
 	replay := func(o *nats.Options) error {
-		o.Nkey = AuthNkey
+		o.Nkey = broker.AuthNkey
 		o.SignatureCB = func([]byte) ([]byte, error) { return old, nil }
 		return nil
 	}
@@ -101,24 +103,24 @@ func TestAdmission(t *testing.T) {
 	}
 
 	aliceErrs, bobErrs := &errs{}, &errs{}
-	a, err := Connect(url, "alice", nil, Identities(as(alice, mallory)), nats.ErrorHandler(aliceErrs.handler))
+	a, err := broker.Connect(url, "alice", nil, broker.Identities(as(alice, mallory)), nats.ErrorHandler(aliceErrs.handler))
 	if err != nil {
 		t.Fatalf("alice (registered, with an unregistered one along): %v", err)
 	}
 	defer a.Close()
-	b, err := Connect(url, "bob", nil, Identities(as(bob)), nats.ErrorHandler(bobErrs.handler))
+	b, err := broker.Connect(url, "bob", nil, broker.Identities(as(bob)), nats.ErrorHandler(bobErrs.handler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
 
 	got := make(chan string, 16)
-	if _, err := b.Subscribe(FromAny(bob.Address(), "create"), func(m *nats.Msg) { got <- string(m.Data) }); err != nil {
+	if _, err := b.Subscribe(broker.FromAny(bob.Address(), "create"), func(m *nats.Msg) { got <- string(m.Data) }); err != nil {
 		t.Fatal(err)
 	}
 	b.Flush()
-	waitFor(t, "bob's subscription", func() bool { return srv.HasInterest(Subject(bob.Address(), alice.Address(), "create")) })
-	if err := a.Publish(Subject(bob.Address(), alice.Address(), "create"), []byte("hello from alice")); err != nil {
+	waitFor(t, "bob's subscription", func() bool { return srv.HasInterest(broker.Subject(bob.Address(), alice.Address(), "create")) })
+	if err := a.Publish(broker.Subject(bob.Address(), alice.Address(), "create"), []byte("hello from alice")); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -131,8 +133,8 @@ func TestAdmission(t *testing.T) {
 	}
 	// Alice claiming to be someone else (mallory, whom she signed for but
 	// who is not registered; and bob): the broker drops it.
-	a.Publish(Subject(bob.Address(), mallory.Address(), "create"), []byte("as mallory"))
-	a.Publish(Subject(bob.Address(), bob.Address(), "create"), []byte("as bob"))
+	a.Publish(broker.Subject(bob.Address(), mallory.Address(), "create"), []byte("as mallory"))
+	a.Publish(broker.Subject(bob.Address(), bob.Address(), "create"), []byte("as bob"))
 	a.Flush()
 	waitFor(t, "alice's publish violations", func() bool { return aliceErrs.has("permissions violation for publish") })
 	select {
@@ -141,13 +143,13 @@ func TestAdmission(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 	// Subscribing to bob's mail or to everything: refused.
-	for _, subj := range []string{FromAny(bob.Address(), "create"), ">", Prefix + ">", "$SYS.>"} {
+	for _, subj := range []string{broker.FromAny(bob.Address(), "create"), ">", broker.Prefix + ">", "$SYS.>"} {
 		a.Subscribe(subj, func(*nats.Msg) { t.Errorf("alice received on %s", subj) })
 	}
 	a.Flush()
 	waitFor(t, "alice's subscribe violations", func() bool { return aliceErrs.has("permissions violation for subscription") })
-	b.Publish(Subject(bob.Address(), alice.Address(), "create"), []byte("bob to himself, as alice"))
-	b.Publish(Subject(alice.Address(), bob.Address(), "x"), []byte("to alice"))
+	b.Publish(broker.Subject(bob.Address(), alice.Address(), "create"), []byte("bob to himself, as alice"))
+	b.Publish(broker.Subject(alice.Address(), bob.Address(), "x"), []byte("to alice"))
 	b.Flush()
 	waitFor(t, "bob's publish violation", func() bool { return bobErrs.has("permissions violation for publish") })
 	time.Sleep(200 * time.Millisecond)
@@ -155,15 +157,15 @@ func TestAdmission(t *testing.T) {
 
 func TestSubjects(t *testing.T) {
 	to, from := common.HexToAddress("0x00000000000000000000000000000000000000aa"), common.HexToAddress("0x00000000000000000000000000000000000000bb")
-	s := Subject(to, from, "d.123")
+	s := broker.Subject(to, from, "d.123")
 	if s != "myst.v2.0x00000000000000000000000000000000000000aa.0x00000000000000000000000000000000000000bb.d.123" {
 		t.Fatal(s)
 	}
-	if got, ok := Sender(s); !ok || got != from {
+	if got, ok := broker.Sender(s); !ok || got != from {
 		t.Fatalf("sender of %s: %s %v", s, got.Hex(), ok)
 	}
 	for _, bad := range []string{"myst.v1.x.y.z", "myst.v2.a", "myst.v2.a.nothex.c"} {
-		if _, ok := Sender(bad); ok {
+		if _, ok := broker.Sender(bad); ok {
 			t.Errorf("sender of %q found", bad)
 		}
 	}
@@ -179,7 +181,7 @@ func TestExternalServerAdmission(t *testing.T) {
 	authPub, _ := auth.PublicKey()
 	issuerPub, _ := issuer.PublicKey()
 	opts := &server.Options{}
-	if err := opts.ProcessConfigString(AdmissionConfigText(authPub, issuerPub, "MYST")); err != nil {
+	if err := opts.ProcessConfigString(broker.AdmissionConfigText(authPub, issuerPub, "MYST")); err != nil {
 		t.Fatal(err)
 	}
 	opts.Host, opts.Port, opts.NoSigs, opts.NoLog = "127.0.0.1", server.RANDOM_PORT, true, true
@@ -194,7 +196,7 @@ func TestExternalServerAdmission(t *testing.T) {
 	}
 	alice := newSigner(t)
 	reg := registrytest.New(alice)
-	svc, err := ServeAdmission([]string{ns.ClientURL()}, auth, issuer, AdmissionConfig{Registered: reg.IsRegistered})
+	svc, err := broker.ServeAdmission([]string{ns.ClientURL()}, auth, issuer, broker.AdmissionConfig{Registered: reg.IsRegistered})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +205,7 @@ func TestExternalServerAdmission(t *testing.T) {
 		nc.Close()
 		t.Fatal("anonymous client admitted")
 	}
-	nc, err := Connect([]string{ns.ClientURL()}, "alice", nil, Identities(func() []*identity.Signer { return []*identity.Signer{alice} }))
+	nc, err := broker.Connect([]string{ns.ClientURL()}, "alice", nil, broker.Identities(func() []*identity.Signer { return []*identity.Signer{alice} }))
 	if err != nil {
 		t.Fatalf("registered identity: %v", err)
 	}

@@ -7,21 +7,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mystnode/myst/broker"
+	"github.com/mystnode/myst/brokerd"
 	"github.com/mystnode/myst/mysttest"
 )
 
 // TestAcrossNATSCluster runs the provider on one server of a three-server
 // cluster and the consumer on another.
 func TestAcrossNATSCluster(t *testing.T) {
-	seed, err := broker.StartServer(broker.ServerConfig{Addr: "127.0.0.1:0", ClusterAddr: "127.0.0.1:0"})
+	seed, err := brokerd.StartServer(brokerd.ServerConfig{Addr: "127.0.0.1:0", ClusterAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer seed.Close()
-	servers := []*broker.Server{seed}
+	servers := []*brokerd.Server{seed}
 	for range 2 {
-		s, err := broker.StartServer(broker.ServerConfig{Addr: "127.0.0.1:0", ClusterAddr: "127.0.0.1:0", Routes: []string{seed.RouteURL()}})
+		s, err := brokerd.StartServer(brokerd.ServerConfig{Addr: "127.0.0.1:0", ClusterAddr: "127.0.0.1:0", Routes: []string{seed.RouteURL()}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func freeAddr(t *testing.T) string {
 // resumes once the broker is back.
 func TestBrokerRestart(t *testing.T) {
 	addr := freeAddr(t)
-	srv, err := broker.StartServer(broker.ServerConfig{Addr: addr})
+	srv, err := brokerd.StartServer(brokerd.ServerConfig{Addr: addr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestBrokerRestart(t *testing.T) {
 	if time.Since(start) > 3*time.Second {
 		t.Fatal("request hung past its deadline")
 	}
-	srv, err = broker.StartServer(broker.ServerConfig{Addr: addr})
+	srv, err = brokerd.StartServer(brokerd.ServerConfig{Addr: addr})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,7 +107,6 @@ func (d *dnsmasq) askedBy() []string {
 	return from
 }
 
-
 // resolve looks web.test up from the consumer's namespace with the system
 // resolver (getent: /etc/resolv.conf as the namespace sees it).
 func resolve(lab *netlab.Lab) string {

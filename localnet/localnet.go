@@ -27,6 +27,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/mystnode/myst/atomicfile"
 	"github.com/mystnode/myst/broker"
+	"github.com/mystnode/myst/brokerd"
 	"github.com/mystnode/myst/devchain"
 	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/identity"
@@ -60,7 +61,7 @@ type Config struct {
 // Localnet is a running local network.
 type Localnet struct {
 	chain     *devchain.Chain
-	broker    *broker.Server
+	broker    *brokerd.Server
 	discovery *discovery.Service
 	stun      *stun.Server
 	file      *network.File
@@ -139,7 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		cache.Run(cacheCtx, 2*time.Second, func(err error) { logger.Warn("broker registry cache", "err", err) })
 	})
 	ln.stopCache = func() { stopCache(); cacheDone.Wait(); reg.Close() }
-	ln.broker, err = broker.StartServer(broker.ServerConfig{Addr: cfg.BrokerAddr,
+	ln.broker, err = brokerd.StartServer(brokerd.ServerConfig{Addr: cfg.BrokerAddr,
 		Admission: &broker.AdmissionConfig{Registered: cache.IsRegistered, Logger: logger}})
 	if err != nil {
 		ln.stopCache()

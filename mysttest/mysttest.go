@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/mystnode/myst/broker"
+	"github.com/mystnode/myst/brokerd"
 	"github.com/mystnode/myst/devchain"
 	"github.com/mystnode/myst/identity"
 	"github.com/nats-io/nats.go"
@@ -51,9 +52,9 @@ func NewSigner(t testing.TB) *identity.Signer {
 }
 
 // StartBroker runs an embedded NATS server on a free loopback port.
-func StartBroker(t testing.TB) *broker.Server {
+func StartBroker(t testing.TB) *brokerd.Server {
 	t.Helper()
-	s, err := broker.StartServer(broker.ServerConfig{Addr: "127.0.0.1:0"})
+	s, err := brokerd.StartServer(brokerd.ServerConfig{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/api"
-	"github.com/mystnode/myst/broker"
+	"github.com/mystnode/myst/brokerd"
 	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/localnet"
@@ -45,7 +45,7 @@ type faultNet struct {
 	ownGas bool
 
 	brokerAddr, discAddr string
-	broker               *broker.Server
+	broker               *brokerd.Server
 	disc                 *discovery.Service
 	discN                int
 }
@@ -105,7 +105,7 @@ func freeAddr(t *testing.T) string {
 func (e *faultNet) startBroker() {
 	e.t.Helper()
 	e.retry(func() (err error) {
-		e.broker, err = broker.StartServer(broker.ServerConfig{Addr: e.brokerAddr})
+		e.broker, err = brokerd.StartServer(brokerd.ServerConfig{Addr: e.brokerAddr})
 		return err
 	})
 }
