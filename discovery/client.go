@@ -1,3 +1,6 @@
+// Package discovery is the client side of the Discovery API: the typed
+// search filter, its query form, and the client nodes announce and search
+// with (package discoveryd is the server).
 package discovery
 
 import (
@@ -112,9 +115,9 @@ type Found struct {
 
 // Search queries proposals. Each result's signature is checked here too; a
 // result that fails is left out and counted in dropped.
-func (c *Client) Search(ctx context.Context, query url.Values) (found []Found, total, dropped int, err error) {
+func (c *Client) Search(ctx context.Context, f Filter) (found []Found, total, dropped int, err error) {
 	var r SearchResult
-	if err := c.do(ctx, http.MethodGet, "/v1/proposals?"+query.Encode(), nil, &r); err != nil {
+	if err := c.do(ctx, http.MethodGet, "/v1/proposals?"+f.Query().Encode(), nil, &r); err != nil {
 		return nil, 0, 0, err
 	}
 	for _, s := range r.Proposals {
@@ -128,8 +131,9 @@ func (c *Client) Search(ctx context.Context, query url.Values) (found []Found, t
 	return found, r.Total, dropped, nil
 }
 
-// SearchPage queries one page and returns the API's answer as is (the
-// signatures unchecked): for tools that page through results by cursor.
+// SearchPage sends query as it is and returns the API's answer as is (the
+// signatures unchecked): for tools and tests that page by cursor or send
+// queries the typed Filter cannot express.
 func (c *Client) SearchPage(ctx context.Context, query url.Values) (SearchResult, error) {
 	var r SearchResult
 	err := c.do(ctx, http.MethodGet, "/v1/proposals?"+query.Encode(), nil, &r)

@@ -6,11 +6,13 @@ package localapi
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"net/http"
-	"net/url"
 
 	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/httpjson"
+	"github.com/mystnode/myst/proposal"
 )
 
 // Node is what the handlers need from the node.
@@ -29,7 +31,7 @@ type Node interface {
 	StartService(ctx context.Context, req api.ServiceRequest) (api.Service, error)
 	Services() []api.Service
 	StopService(ctx context.Context, id string) error
-	Proposals(ctx context.Context, query url.Values) (api.ProposalList, error)
+	Proposals(ctx context.Context, f discovery.Filter) (api.ProposalList, error)
 	Connect(ctx context.Context, req api.ConnectionRequest) (api.Connection, error)
 	Connection() api.Connection
 	Disconnect(ctx context.Context) (api.Connection, error)
@@ -170,7 +172,14 @@ func Handler(b Node, token string, metrics http.Handler) http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /proposals", func(w http.ResponseWriter, r *http.Request) {
-		l, err := b.Proposals(r.Context(), r.URL.Query())
+		f, err := discovery.ParseFilter(r.URL.Query())
+		if err != nil {
+			var fe *proposal.FieldError
+			errors.As(err, &fe)
+			writeJSON(w, http.StatusBadRequest, api.Error{Error: err.Error(), Field: fe.Field})
+			return
+		}
+		l, err := b.Proposals(r.Context(), f)
 		if err != nil {
 			writeError(w, err)
 			return

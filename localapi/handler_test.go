@@ -6,11 +6,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/node"
 )
@@ -48,7 +48,7 @@ func (s *stubNode) StartService(context.Context, api.ServiceRequest) (api.Servic
 }
 func (s *stubNode) Services() []api.Service                   { return nil }
 func (s *stubNode) StopService(context.Context, string) error { return nil }
-func (s *stubNode) Proposals(context.Context, url.Values) (api.ProposalList, error) {
+func (s *stubNode) Proposals(context.Context, discovery.Filter) (api.ProposalList, error) {
 	return api.ProposalList{}, nil
 }
 func (s *stubNode) Connect(context.Context, api.ConnectionRequest) (api.Connection, error) {

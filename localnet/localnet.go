@@ -29,7 +29,7 @@ import (
 	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/brokerd"
 	"github.com/mystnode/myst/devchain"
-	"github.com/mystnode/myst/discovery"
+	"github.com/mystnode/myst/discoveryd"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/payments"
@@ -62,7 +62,7 @@ type Config struct {
 type Localnet struct {
 	chain     *devchain.Chain
 	broker    *brokerd.Server
-	discovery *discovery.Service
+	discovery *discoveryd.Service
 	stun      *stun.Server
 	file      *network.File
 	path      string
@@ -150,10 +150,10 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 	if cfg.DiscoveryAddr == "" {
 		cfg.DiscoveryAddr = "127.0.0.1:0"
 	}
-	ln.discovery, err = discovery.Start(ctx, discovery.ServiceConfig{
+	ln.discovery, err = discoveryd.Start(ctx, discoveryd.ServiceConfig{
 		Addr: cfg.DiscoveryAddr, DB: "sqlite:" + dbPath,
 		EtherRPCURL: chain.RPCURL(), ChainID: devchain.ChainID, RegistryAddress: regAddr, RegistryFromBlock: regBlock,
-		Server: discovery.Config{Logger: logger},
+		Server: discoveryd.Config{Logger: logger},
 	})
 	if err != nil {
 		ln.Close()

@@ -264,7 +264,7 @@ func TestDiscoverySlowBodies(t *testing.T) {
 		}()
 	}
 	// Meanwhile others are served.
-	if _, _, _, err := discovery.NewClient(ln.File().DiscoveryURL).Search(ctx, nil); err != nil {
+	if _, _, _, err := discovery.NewClient(ln.File().DiscoveryURL).Search(ctx, discovery.Filter{}); err != nil {
 		t.Fatalf("a search during the slow bodies: %v", err)
 	}
 	var last time.Duration

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/dialog"
+	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
@@ -97,7 +97,7 @@ func TestAttackNeverAck(t *testing.T) {
 	p, pid := e.node("provider", true, Config{Payments: PaymentsConfig{Grace: 2 * time.Second}})
 	e.pricedService(p, pid)
 	c, cid := e.node("consumer", false, Config{})
-	found, _, _, err := c.discovery.Search(e.ctx, url.Values{"provider_id": {pid}, "service_type": {"noop"}})
+	found, _, _, err := c.discovery.Search(e.ctx, discovery.Filter{ProviderID: strings.ToLower(pid), ServiceType: "noop"})
 	if err != nil || len(found) == 0 {
 		t.Fatalf("search: %v %d", err, len(found))
 	}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/netip"
-	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -183,7 +183,7 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 // data channel (behind the kill switch when the plan has it), payments.
 func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 	provider := p.provider
-	found, _, _, err := n.discovery.Search(ctx, url.Values{"provider_id": {provider.Hex()}, "service_type": {p.serviceType}})
+	found, _, _, err := n.discovery.Search(ctx, discovery.Filter{ProviderID: strings.ToLower(provider.Hex()), ServiceType: p.serviceType})
 	if err != nil {
 		var he *discovery.HTTPError
 		if errors.As(err, &he) {

@@ -17,6 +17,7 @@ import (
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/brokerd"
 	"github.com/mystnode/myst/discovery"
+	"github.com/mystnode/myst/discoveryd"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/localnet"
 	"github.com/mystnode/myst/mysttest"
@@ -46,7 +47,7 @@ type faultNet struct {
 
 	brokerAddr, discAddr string
 	broker               *brokerd.Server
-	disc                 *discovery.Service
+	disc                 *discoveryd.Service
 	discN                int
 }
 
@@ -141,7 +142,7 @@ func (e *faultNet) startDiscovery() {
 	e.discN++
 	db := "sqlite:" + filepath.Join(e.t.TempDir(), fmt.Sprintf("discovery%d.db", e.discN))
 	e.retry(func() (err error) {
-		e.disc, err = discovery.Start(e.ctx, discovery.ServiceConfig{
+		e.disc, err = discoveryd.Start(e.ctx, discoveryd.ServiceConfig{
 			Addr: e.discAddr, DB: db,
 			EtherRPCURL: e.file.EtherRPCURL, ChainID: e.file.ChainID, RegistryAddress: e.file.RegistryAddress, RegistryFromBlock: e.file.RegistryFromBlock,
 		})
@@ -333,7 +334,7 @@ func TestFaultDiscoveryDown(t *testing.T) {
 	back := time.Now()
 	dc := discovery.NewClient(e.disc.URL())
 	mysttest.WaitFor(t, every+5*time.Second, func() bool {
-		found, _, _, err := dc.Search(e.ctx, url.Values{"provider_id": {pid}})
+		found, _, _, err := dc.Search(e.ctx, discovery.Filter{ProviderID: strings.ToLower(pid)})
 		return err == nil && len(found) == 1
 	})
 	t.Logf("proposal back in discovery %v after it returned (announce period %v)", time.Since(back).Round(10*time.Millisecond), every)

@@ -7,13 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ethereum/go-ethereum/common"
-	"net/url"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/discovery"
@@ -270,16 +269,11 @@ func (n *Node) stopService(ctx context.Context, s *service) error {
 }
 
 // Proposals searches discovery; results are signature-checked.
-func (n *Node) Proposals(ctx context.Context, query url.Values) (api.ProposalList, error) {
-	if _, err := discovery.ParseFilter(query); err != nil {
-		var fe *proposal.FieldError
-		errors.As(err, &fe)
-		return api.ProposalList{}, &FieldError{Field: fe.Field, Err: err}
-	}
+func (n *Node) Proposals(ctx context.Context, f discovery.Filter) (api.ProposalList, error) {
 	if n.discovery == nil {
 		return api.ProposalList{}, ErrNoDiscovery
 	}
-	found, total, dropped, err := n.discovery.Search(ctx, query)
+	found, total, dropped, err := n.discovery.Search(ctx, f)
 	if err != nil {
 		var he *discovery.HTTPError
 		if errors.As(err, &he) {

@@ -26,7 +26,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/mystnode/myst/discovery"
+	"github.com/mystnode/myst/discoveryd"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/proposal"
 )
@@ -113,7 +113,7 @@ func (everyone) IsRegistered(context.Context, common.Address) (bool, error) { re
 
 const seedTTL = 24 * time.Hour
 
-func seedStore(ctx context.Context, store *discovery.Store, n int) error {
+func seedStore(ctx context.Context, store *discoveryd.Store, n int) error {
 	have, err := store.Live(ctx, time.Now().Add(time.Hour))
 	if err != nil {
 		return err
@@ -132,7 +132,7 @@ func seedStore(ctx context.Context, store *discovery.Store, n int) error {
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for from := range jobs {
-				recs := make([]*discovery.Record, 0, batch)
+				recs := make([]*discoveryd.Record, 0, batch)
 				for i := from; i < min(from+batch, n); i++ {
 					signer := identity.NewSigner(providerKey(i))
 					s, err := proposal.Sign(seededProposal(i, signer, time.Now()), signer)
@@ -141,10 +141,10 @@ func seedStore(ctx context.Context, store *discovery.Store, n int) error {
 						return
 					}
 					p, _ := s.Open()
-					recs = append(recs, discovery.NewRecord(p, s, seedTTL))
+					recs = append(recs, discoveryd.NewRecord(p, s, seedTTL))
 				}
 				for _, err := range store.UpsertBatch(ctx, recs) {
-					if err != nil && err != discovery.ErrNotNewer {
+					if err != nil && err != discoveryd.ErrNotNewer {
 						firstErr.CompareAndSwap(nil, &err)
 						return
 					}
@@ -186,7 +186,7 @@ func runDiscovery(ctx context.Context, c discoveryConfig) error {
 		defer os.RemoveAll(dir)
 		c.db = "sqlite:" + filepath.Join(dir, "discovery.db")
 	}
-	store, err := discovery.OpenStore(ctx, c.db)
+	store, err := discoveryd.OpenStore(ctx, c.db)
 	if err != nil {
 		return err
 	}
@@ -198,7 +198,7 @@ func runDiscovery(ctx context.Context, c discoveryConfig) error {
 	if cacheTTL == 0 {
 		cacheTTL = -1
 	}
-	srv := discovery.NewServer(store, everyone{}, discovery.Config{TTL: seedTTL, CacheTTL: cacheTTL})
+	srv := discoveryd.NewServer(store, everyone{}, discoveryd.Config{TTL: seedTTL, CacheTTL: cacheTTL})
 	defer srv.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -177,7 +176,7 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 		r.IdleRSS, r.IdleAnon, r.IdleFile = s.rss, s.anon, s.file
 	}
 
-	found, _, _, err := discovery.NewClient(nf.DiscoveryURL).Search(ctx, url.Values{"provider_id": {pid}, "service_type": {"noop"}})
+	found, _, _, err := discovery.NewClient(nf.DiscoveryURL).Search(ctx, discovery.Filter{ProviderID: strings.ToLower(pid), ServiceType: "noop"})
 	if err != nil || len(found) != 1 {
 		return r, fmt.Errorf("the provider's proposal in discovery: %d found, %v", len(found), err)
 	}

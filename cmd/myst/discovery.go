@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mystnode/myst/discovery"
+	"github.com/mystnode/myst/discoveryd"
 	"github.com/mystnode/myst/proposal"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -43,10 +43,10 @@ network file's IdentityRegistry.`,
 			defer cancel()
 			promReg := prometheus.NewRegistry()
 			promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-			svc, err := discovery.Start(startCtx, discovery.ServiceConfig{
+			svc, err := discoveryd.Start(startCtx, discoveryd.ServiceConfig{
 				Addr: listen, DB: db,
 				EtherRPCURL: nf.EtherRPCURL, EtherRPCURLs: nf.EtherRPCURLs, ChainID: nf.ChainID, RegistryAddress: nf.RegistryAddress, RegistryFromBlock: nf.RegistryFromBlock,
-				Server: discovery.Config{TTL: ttl, Logger: logger, Registerer: promReg, Gatherer: promReg, ServiceTypes: types},
+				Server: discoveryd.Config{TTL: ttl, Logger: logger, Registerer: promReg, Gatherer: promReg, ServiceTypes: types},
 			})
 			if err != nil {
 				return fmt.Errorf("%w (check ether_rpc_url in %s, --db and --listen)", err, path)

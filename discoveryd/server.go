@@ -1,12 +1,12 @@
-// Package discovery is the Discovery API: providers announce signed
-// proposals, consumers search them with filters. The server keeps proposals
-// in SQLite or PostgreSQL; the client is what nodes use.
-package discovery
+// Package discoveryd is the Discovery API server: providers announce
+// signed proposals, consumers search them with filters (package discovery
+// is the client and the filter). It keeps proposals in SQLite or
+// PostgreSQL; nodes do not link it.
+package discoveryd
 
 import (
 	"context"
 	_ "embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/httpjson"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/proposal"
@@ -285,11 +286,9 @@ func (s *Server) expireLoop() {
 }
 
 // APIError is every error body.
-type APIError = httpjson.ErrorBody
-
 func (s *Server) fail(w http.ResponseWriter, op string, status int, field, format string, args ...any) {
 	s.requests.WithLabelValues(op, strconv.Itoa(status)).Inc()
-	httpjson.Write(w, status, APIError{Error: fmt.Sprintf(format, args...), Field: field})
+	httpjson.Write(w, status, discovery.APIError{Error: fmt.Sprintf(format, args...), Field: field})
 }
 
 func (s *Server) ok(w http.ResponseWriter, op string, status int, v any) {
@@ -299,11 +298,6 @@ func (s *Server) ok(w http.ResponseWriter, op string, status int, v any) {
 		return
 	}
 	httpjson.Write(w, status, v)
-}
-
-// PostResult answers a successful POST.
-type PostResult struct {
-	ExpiresAt time.Time `json:"expires_at"`
 }
 
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, op string, v any) bool {
@@ -369,7 +363,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, op, http.StatusServiceUnavailable, "", "could not store the proposal; try again")
 		return
 	}
-	s.ok(w, op, http.StatusOK, PostResult{ExpiresAt: rec.ExpiresAt})
+	s.ok(w, op, http.StatusOK, discovery.PostResult{ExpiresAt: rec.ExpiresAt})
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
@@ -412,24 +406,10 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// SearchResult answers GET /v1/proposals.
-type SearchResult struct {
-	Proposals []proposal.Signed `json:"proposals"`
-	// Total counts the matches (all pages) when TotalExact; otherwise more
-	// than TotalCap match and Total is TotalCap+1, a lower bound.
-	Total      int  `json:"total"`
-	TotalExact bool `json:"total_exact"`
-	Limit      int  `json:"limit"`
-	Offset     int  `json:"offset"`
-	// Next is the cursor of the next page ("" on the last page): pass it
-	// as cursor= with the same filters.
-	Next string `json:"next,omitempty"`
-}
-
 // encodeResult writes a SearchResult's JSON by hand: the stored proposal
 // bytes are compact JSON already (checked when posted), so they are copied,
 // not parsed and re-encoded.
-func encodeResult(page Page, f Filter, next string) []byte {
+func encodeResult(page Page, f discovery.Filter, next string) []byte {
 	size := 128
 	for _, r := range page.Records {
 		size += len(r.Proposal) + len(r.Signature) + 32
@@ -466,128 +446,10 @@ func encodeResult(page Page, f Filter, next string) []byte {
 	return append(b, "}\n"...)
 }
 
-// MaxOffset bounds offset; deeper pages are reached by cursor.
-const MaxOffset = 10000
-
-// EncodeCursor makes the opaque cursor of a page that ends at k.
-func EncodeCursor(k Key) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("v1|" + k.ProviderID + "|" + k.ServiceType))
-}
-
-// DecodeCursor reads a cursor made by EncodeCursor.
-func DecodeCursor(c string) (Key, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	parts := strings.Split(string(b), "|")
-	if err != nil || len(parts) != 3 || parts[0] != "v1" {
-		return Key{}, errors.New("not a cursor this server made (pass the next field of a previous page)")
-	}
-	a, err := identity.ParseAddress(parts[1])
-	if err != nil || strings.ToLower(a.Hex()) != parts[1] || !proposal.ValidServiceType(parts[2]) {
-		return Key{}, errors.New("not a cursor this server made (pass the next field of a previous page)")
-	}
-	return Key{ProviderID: parts[1], ServiceType: parts[2]}, nil
-}
-
-// ParseFilter reads and checks the search query parameters.
-func ParseFilter(q map[string][]string) (Filter, error) {
-	f := Filter{Limit: 50}
-	for name, vals := range q {
-		if len(vals) != 1 {
-			return f, &proposal.FieldError{Field: name, Msg: "give it once"}
-		}
-		v := vals[0]
-		bad := func(format string, args ...any) error {
-			return &proposal.FieldError{Field: name, Msg: fmt.Sprintf(format, args...)}
-		}
-		switch name {
-		case "service_type":
-			if !proposal.ValidServiceType(v) {
-				return f, bad("%q is not a service type", v)
-			}
-			f.ServiceType = v
-		case "country":
-			if !proposal.ValidCountry(v) {
-				return f, bad("%q is not an ISO 3166-1 alpha-2 country code (like DE)", v)
-			}
-			f.Country = v
-		case "metering":
-			if v != "time" && v != "bytes" {
-				return f, bad("%q: want time or bytes", v)
-			}
-			f.Metering = v
-		case "max_price_hour", "max_price_gib":
-			a, err := proposal.ParseAmount(v)
-			if err != nil {
-				return f, bad("%v", err)
-			}
-			if name == "max_price_hour" {
-				f.MaxPriceHour = a
-			} else {
-				f.MaxPriceGiB = a
-			}
-		case "min_bandwidth":
-			b, err := strconv.ParseFloat(v, 64)
-			if err != nil || b < 0 || b > 1e6 {
-				return f, bad("%q: want Mbit/s between 0 and 1000000", v)
-			}
-			f.MinBandwidth = b
-		case "reachability":
-			if len(f.Reachability) > 0 {
-				return f, bad("given twice: list the values comma-separated")
-			}
-			for r := range strings.SplitSeq(v, ",") {
-				if !proposal.ValidReachability(r) || r == "" {
-					return f, bad("%q: want a comma-separated list of public, mapped, cone, symmetric, unknown", r)
-				}
-				f.Reachability = append(f.Reachability, r)
-			}
-		case "port":
-			n, err := strconv.ParseUint(v, 10, 16)
-			if err != nil || n == 0 {
-				return f, bad("%q: want a destination port, 1 to 65535, the exit must let through", v)
-			}
-			f.Port = uint16(n)
-		case "min_session_mbit":
-			b, err := strconv.ParseFloat(v, 64)
-			if err != nil || b < 0 || b > 100000 {
-				return f, bad("%q: want Mbit/s between 0 and 100000", v)
-			}
-			f.MinSessionMbit = b
-		case "provider_id":
-			a, err := identity.ParseAddress(v)
-			if err != nil {
-				return f, bad("%v", err)
-			}
-			f.ProviderID = strings.ToLower(a.Hex())
-		case "limit":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 500 {
-				return f, bad("%q: want 1 to 500", v)
-			}
-			f.Limit = n
-		case "offset":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > MaxOffset {
-				return f, bad("%q: want 0 to %d (page deeper with cursor)", v, MaxOffset)
-			}
-			f.Offset = n
-		case "cursor":
-			k, err := DecodeCursor(v)
-			if err != nil {
-				return f, bad("%v", err)
-			}
-			f.After = &k
-		default:
-			return f, bad("unknown filter (known: service_type, country, metering, max_price_hour, max_price_gib, min_bandwidth, reachability, port, min_session_mbit, provider_id, limit, offset, cursor)")
-		}
-	}
-	return f, nil
-}
-
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	const op = "search"
 	q := r.URL.Query()
-	f, err := ParseFilter(q)
+	f, err := discovery.ParseFilter(q)
 	if err != nil {
 		var fe *proposal.FieldError
 		errors.As(err, &fe)
@@ -604,7 +466,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		}
 		next := ""
 		if page.Next != nil {
-			next = EncodeCursor(*page.Next)
+			next = discovery.EncodeCursor(*page.Next)
 		}
 		var expires time.Time
 		for _, rec := range page.Records {

@@ -1,4 +1,4 @@
-package discovery
+package discoveryd
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/proposal"
@@ -59,7 +61,7 @@ func sqliteStore(t testing.TB) *Store {
 type testServer struct {
 	*httptest.Server
 	reg    *fakeRegistry
-	client *Client
+	client *discovery.Client
 }
 
 func startServer(t testing.TB, store *Store, reg *fakeRegistry, ttl time.Duration) *testServer {
@@ -77,7 +79,7 @@ func startServerWith(t testing.TB, srv *Server) *testServer {
 	t.Helper()
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	return &testServer{Server: hs, reg: srv.registry.(*fakeRegistry), client: NewClient(hs.URL)}
+	return &testServer{Server: hs, reg: srv.registry.(*fakeRegistry), client: discovery.NewClient(hs.URL)}
 }
 
 func (s *testServer) register(ids ...*identity.Signer) {
@@ -111,13 +113,17 @@ func signed(t testing.TB, p *proposal.Proposal, by *identity.Signer) *proposal.S
 	return s
 }
 
-func search(t testing.TB, c *Client, q string) []Found {
+func search(t testing.TB, c *discovery.Client, q string) []discovery.Found {
 	t.Helper()
 	v, err := url.ParseQuery(q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	found, _, dropped, err := c.Search(mysttest.Ctx(t, 30*time.Second), v)
+	f, err := discovery.ParseFilter(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, _, dropped, err := c.Search(mysttest.Ctx(t, 30*time.Second), f)
 	if err != nil {
 		t.Fatalf("search %q: %v", q, err)
 	}
@@ -196,7 +202,7 @@ func TestAnnounceSearchUnregister(t *testing.T) {
 	if got := len(search(t, srv.client, "provider_id="+a.Address().Hex())); got != 1 {
 		t.Fatalf("after unregister: %d proposals of a, want 1", got)
 	}
-	var he *HTTPError
+	var he *discovery.HTTPError
 	if err := srv.client.Unregister(ctx, a, "openvpn"); !errors.As(err, &he) || he.Status != 404 {
 		t.Fatalf("second unregister: %v", err)
 	}
@@ -225,14 +231,14 @@ func TestTTLAndKeepAlive(t *testing.T) {
 	mysttest.WaitFor(t, 3*time.Second, func() bool { return len(search(t, srv.client, "")) == 0 })
 }
 
-func post(t *testing.T, url string, body []byte) (int, APIError) {
+func post(t *testing.T, url string, body []byte) (int, discovery.APIError) {
 	t.Helper()
 	resp, err := http.Post(url+"/v1/proposals", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var e APIError
+	var e discovery.APIError
 	json.NewDecoder(resp.Body).Decode(&e)
 	return resp.StatusCode, e
 }
@@ -303,7 +309,7 @@ func TestBadInput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var e APIError
+		var e discovery.APIError
 		json.NewDecoder(resp.Body).Decode(&e)
 		resp.Body.Close()
 		if resp.StatusCode != 400 || e.Field != field {
@@ -363,7 +369,7 @@ func TestSearchIgnoresForgedStoredProposals(t *testing.T) {
 	if err := store.Upsert(mysttest.Ctx(t, 30*time.Second), rec); err != nil {
 		t.Fatal(err)
 	}
-	found, total, dropped, err := srv.client.Search(mysttest.Ctx(t, 30*time.Second), nil)
+	found, total, dropped, err := srv.client.Search(mysttest.Ctx(t, 30*time.Second), discovery.Filter{})
 	if err != nil || len(found) != 0 || total != 1 || dropped != 1 {
 		t.Fatalf("found %d total %d dropped %d err %v", len(found), total, dropped, err)
 	}
@@ -381,11 +387,20 @@ func BenchmarkSearch(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	q := url.Values{"service_type": {"openvpn"}, "country": {"DE"}, "max_price_hour": {"0.05"}, "limit": {"50"}}
+	q := discovery.Filter{ServiceType: "openvpn", Country: "DE", MaxPriceHour: mustAmount(b, "0.05"), Limit: 50}
 	b.ResetTimer()
 	for b.Loop() {
 		if _, _, _, err := srv.client.Search(ctx, q); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+func mustAmount(t testing.TB, s string) *big.Int {
+	t.Helper()
+	a, err := proposal.ParseAmount(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

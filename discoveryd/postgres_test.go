@@ -1,4 +1,4 @@
-package discovery
+package discoveryd
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/mysttest"
 )
 
@@ -178,7 +179,7 @@ func TestClientFailsOverToReplica(t *testing.T) {
 	}
 	defer store.Close()
 	seed(t, store, 200, time.Hour)
-	client := NewClient(urls...)
+	client := discovery.NewClient(urls...)
 	var failed, done atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

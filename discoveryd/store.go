@@ -1,4 +1,4 @@
-package discovery
+package discoveryd
 
 import (
 	"context"
@@ -12,7 +12,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	_ "modernc.org/sqlite"             // database/sql driver "sqlite", pure Go
+	"github.com/mystnode/myst/discovery"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go
 )
 
 // ErrNotNewer means a stored proposal is as new or newer than the one posted
@@ -369,9 +370,9 @@ func (s *Store) renewAll(ctx context.Context, tx *sql.Tx, recs []*Record) (map[i
 	bp := make([]string, 0, n)
 	ph, pg := make([][]byte, 0, n), make([][]byte, 0, n)
 	upd, exp := make([]int64, 0, n), make([]int64, 0, n)
-	index := map[Key]int{}
+	index := map[discovery.Key]int{}
 	for i, r := range recs {
-		k := Key{r.ProviderID, r.ServiceType}
+		k := discovery.Key{ProviderID: r.ProviderID, ServiceType: r.ServiceType}
 		if _, dup := index[k]; dup {
 			continue
 		}
@@ -388,7 +389,7 @@ func (s *Store) renewAll(ctx context.Context, tx *sql.Tx, recs []*Record) (map[i
 	defer rows.Close()
 	done := map[int]bool{}
 	for rows.Next() {
-		var k Key
+		var k discovery.Key
 		if err := rows.Scan(&k.ProviderID, &k.ServiceType); err != nil {
 			return nil, err
 		}
@@ -477,30 +478,6 @@ func (s *Store) Live(ctx context.Context, now time.Time) (int, error) {
 	return n, nil
 }
 
-// Filter selects proposals. Zero values don't filter.
-type Filter struct {
-	ServiceType  string
-	Country      string
-	Metering     string   // "time": charges per hour; "bytes": charges per GiB
-	MaxPriceHour *big.Int // smallest units; nil: no limit
-	MaxPriceGiB  *big.Int
-	MinBandwidth float64
-	// Reachability, if not empty, keeps proposals with one of these.
-	Reachability []string
-	// Port, if set, keeps proposals whose exit does not block it;
-	// MinSessionMbit those that limit sessions to no less (or not at all).
-	Port           uint16
-	MinSessionMbit float64
-	ProviderID     string // lowercase hex
-	Limit          int
-	Offset         int
-	// After, if set, starts the page after this key (keyset pagination).
-	After *Key
-}
-
-// Key is a proposal's place in the result order (provider, service type).
-type Key struct{ ProviderID, ServiceType string }
-
 // TotalCap bounds how many matches Search counts: a total above it is
 // reported as TotalCap+1 and not exact.
 const TotalCap = 1000
@@ -514,12 +491,12 @@ type Page struct {
 	Total      int
 	TotalExact bool
 	// Next is the key to continue after, if more match.
-	Next *Key
+	Next *discovery.Key
 }
 
 // Search returns a page of the live proposals matching f, in (provider,
 // service type) order, and how many match in all.
-func (s *Store) Search(ctx context.Context, f Filter, now time.Time) (Page, error) {
+func (s *Store) Search(ctx context.Context, f discovery.Filter, now time.Time) (Page, error) {
 	where := []string{"expires_at_ms > $1"}
 	args := []any{now.UnixMilli()}
 	add := func(cond string, vs ...any) {
@@ -603,7 +580,7 @@ FROM proposals WHERE %s ORDER BY provider_id, service_type LIMIT $%d OFFSET $%d`
 	if len(page.Records) > f.Limit {
 		page.Records = page.Records[:f.Limit]
 		last := page.Records[f.Limit-1]
-		page.Next = &Key{ProviderID: last.ProviderID, ServiceType: last.ServiceType}
+		page.Next = &discovery.Key{ProviderID: last.ProviderID, ServiceType: last.ServiceType}
 	}
 	// A first page that holds every match is its own total.
 	if f.After == nil && f.Offset == 0 && page.Next == nil {

@@ -1,4 +1,4 @@
-package discovery
+package discoveryd
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/proposal"
@@ -108,7 +109,7 @@ func TestCursorPagingExactlyOnce(t *testing.T) {
 	if _, err := srv.client.SearchPage(ctx, url.Values{"cursor": {"bm90IGEgY3Vyc29y"}}); err == nil {
 		t.Fatal("a forged cursor was accepted")
 	}
-	if _, err := srv.client.SearchPage(ctx, url.Values{"offset": {strconv.Itoa(MaxOffset + 1)}}); err == nil {
+	if _, err := srv.client.SearchPage(ctx, url.Values{"offset": {strconv.Itoa(discovery.MaxOffset + 1)}}); err == nil {
 		t.Fatal("an offset past the bound was accepted")
 	}
 }
@@ -233,11 +234,11 @@ func upsertBatchCases(t *testing.T, store *Store) {
 	if gen1, _ := store.Generation(ctx); gen1 == gen0 {
 		t.Fatal("a changed and a new proposal did not move the generation")
 	}
-	page, err := store.Search(ctx, Filter{Country: "FR", Limit: 10}, time.Now())
+	page, err := store.Search(ctx, discovery.Filter{Country: "FR", Limit: 10}, time.Now())
 	if err != nil || len(page.Records) != 1 || page.Records[0].ProviderID != batch[3].ProviderID {
 		t.Fatalf("the changed proposal: %+v, %v", page.Records, err)
 	}
-	page, err = store.Search(ctx, Filter{ProviderID: batch[0].ProviderID, Limit: 10}, time.Now())
+	page, err = store.Search(ctx, discovery.Filter{ProviderID: batch[0].ProviderID, Limit: 10}, time.Now())
 	if err != nil || len(page.Records) != 1 || !page.Records[0].UpdatedAt.Equal(batch[6].UpdatedAt.Truncate(time.Millisecond)) {
 		t.Fatalf("the key posted twice: %+v, %v", page.Records, err)
 	}
@@ -292,7 +293,7 @@ func TestOversizedProposalsRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = srv.client.Announce(ctx, s)
-		var he *HTTPError
+		var he *discovery.HTTPError
 		if !errors.As(err, &he) || he.Status != 400 || he.Body.Field != field {
 			t.Fatalf("%s: %d bytes posted: %v, want 400 naming %s", field, len(s.Proposal), err, field)
 		}
