@@ -172,7 +172,7 @@ func TestSubjects(t *testing.T) {
 }
 
 // TestExternalServerAdmission: a nats-server configured only with
-// AdmissionConfigText (what 'myst broker-admission init' prints for an
+// AdmissionConfigText (what 'myst-net broker-admission init' prints for an
 // external cluster; no option of myst's own) and the callout service of
 // ServeAdmission admit a registered identity and refuse anonymous ones.
 func TestExternalServerAdmission(t *testing.T) {

@@ -48,12 +48,12 @@ func TestDeployToRealChain(t *testing.T) {
 	dir := t.TempDir()
 	pass := writeFile(t, dir, "pass", "")
 	out := filepath.Join(dir, "network.json")
-	args := []string{"network", "deploy", "--rpc", rpc, "--keystore", key, "--passphrase-file", pass, "--test-token", "--out", out,
+	args := []string{"deploy", "--rpc", rpc, "--keystore", key, "--passphrase-file", pass, "--test-token", "--out", out,
 		"--confirmations", "2", "--challenge-period", "1m",
 		"--broker-url", "nats://127.0.0.1:4222", "--discovery-url", "http://127.0.0.1:4051", "--stun-url", "stun:127.0.0.1:3478", "--stun-url", "stun:127.0.0.1:3479"}
 
 	// First run: killed once the registry is deployed.
-	first := exec.Command(mystBin, args...)
+	first := exec.Command(mystNetBin, args...)
 	stderr, err := first.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestDeployToRealChain(t *testing.T) {
 
 	// Second run: resumes.
 	start := time.Now()
-	r := mustMyst(t, args...)
+	r := mustMystNet(t, args...)
 	t.Logf("second run (%s):\n%s%s", time.Since(start).Round(time.Millisecond), r.stderr, r.stdout)
 	if !strings.Contains(r.stderr, "resuming the deployment") || !strings.Contains(r.stderr, "IdentityRegistry: done already") {
 		t.Fatalf("the second run did not resume:\n%s", r.stderr)
@@ -142,7 +142,7 @@ func TestDeployToRealChain(t *testing.T) {
 		t.Fatalf("balance after fund --from:\n%s", b)
 	}
 	// A third run has nothing left to do.
-	r = mustMyst(t, args...)
+	r = mustMystNet(t, args...)
 	if strings.Count(r.stderr, "done already") != 4 {
 		t.Fatalf("third run:\n%s", r.stderr)
 	}

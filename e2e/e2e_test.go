@@ -24,7 +24,9 @@ import (
 	"github.com/mystnode/myst/netlab"
 )
 
-var mystBin string
+// mystBin is the node (cmd/myst); mystNetBin the network side
+// (cmd/myst-net: localnet, discovery, broker admission, deploy).
+var mystBin, mystNetBin string
 
 // buildFlags are extra flags for building mystBin.
 var buildFlags []string
@@ -35,13 +37,15 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	mystBin = filepath.Join(dir, "myst")
-	build := exec.Command("go", append(append([]string{"build"}, buildFlags...), "-o", mystBin, "../cmd/myst")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build myst:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	mystBin, mystNetBin = filepath.Join(dir, "myst"), filepath.Join(dir, "myst-net")
+	for bin, pkg := range map[string]string{mystBin: "../cmd/myst", mystNetBin: "../cmd/myst-net"} {
+		build := exec.Command("go", append(append([]string{"build"}, buildFlags...), "-o", bin, pkg)...)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", pkg+":", err)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -72,18 +76,29 @@ func command(ns string, args ...string) *exec.Cmd {
 }
 
 func commandCtx(ctx context.Context, ns string, args ...string) *exec.Cmd {
+	return commandOf(ctx, mystBin, ns, args...)
+}
+
+// commandOf is bin with args, inside network namespace ns unless "".
+func commandOf(ctx context.Context, bin, ns string, args ...string) *exec.Cmd {
 	if ns == "" {
-		return exec.CommandContext(ctx, mystBin, args...)
+		return exec.CommandContext(ctx, bin, args...)
 	}
-	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, mystBin}, args...)...)
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, bin}, args...)...)
 }
 
 // mystIn runs the CLI inside network namespace ns ("" for this one).
 func mystIn(t *testing.T, ns string, args ...string) result {
 	t.Helper()
+	return runOf(t, mystBin, ns, args...)
+}
+
+// runOf runs bin to completion inside ns ("" for this one).
+func runOf(t *testing.T, bin, ns string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := commandCtx(ctx, ns, args...)
+	cmd := commandOf(ctx, bin, ns, args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	cmd.Stdin = strings.NewReader("")
@@ -103,6 +118,17 @@ func mustMyst(t *testing.T, args ...string) result {
 	return mustMystIn(t, "", args...)
 }
 
+// mustMystNet runs myst-net (the network side) and fails the test unless
+// it exits 0.
+func mustMystNet(t *testing.T, args ...string) result {
+	t.Helper()
+	r := runOf(t, mystNetBin, "", args...)
+	if r.code != 0 {
+		t.Fatalf("myst-net %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
 // mustMystIn is mustMyst inside network namespace ns.
 func mustMystIn(t *testing.T, ns string, args ...string) result {
 	t.Helper()
@@ -113,14 +139,14 @@ func mustMystIn(t *testing.T, ns string, args ...string) result {
 	return r
 }
 
-// localnet is a running `myst localnet` process.
+// localnet is a running `myst-net localnet` process.
 type localnet struct {
 	dataDir string
 	network string
 	rpcURL  string
 }
 
-// startLocalnet starts `myst localnet` on a free port and waits for its
+// startLocalnet starts `myst-net localnet` on a free port and waits for its
 // ready line; the process is stopped with SIGTERM when the test ends, and
 // must exit cleanly.
 func startLocalnet(t *testing.T) *localnet {
@@ -146,7 +172,7 @@ func startNetwork(t *testing.T, names ...string) (ln *localnet, dir, pass string
 func startLocalnetIn(t *testing.T, ns, host string) *localnet {
 	t.Helper()
 	dir := t.TempDir()
-	_, line := startProcess(t, ns, localnetReadyRE, 60*time.Second,
+	_, line := startProcessOf(t, mystNetBin, ns, localnetReadyRE, 60*time.Second,
 		"localnet", "--data-dir", dir, "--rpc-addr", host+":0", "--broker-addr", host+":0", "--discovery-addr", host+":0", "--stun-addr", host+":0")
 	t.Logf("%s", line)
 	ln := &localnet{dataDir: dir, network: filepath.Join(dir, "network.json")}

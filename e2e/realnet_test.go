@@ -35,9 +35,9 @@ func startNATSServer(t *testing.T, port int, conf string) {
 }
 
 // TestNetworkOnRealChain runs a whole network as separate processes, none
-// of them localnet: a geth --dev chain sealing every 2 s, `myst network
-// deploy` to it, a standalone nats-server with `myst broker-admission`,
-// a standalone `myst discovery`, and two daemons whose identities pay
+// of them localnet: a geth --dev chain sealing every 2 s, `myst-net
+// deploy` to it, a standalone nats-server with `myst-net broker-admission`,
+// a standalone `myst-net discovery`, and two daemons whose identities pay
 // their own gas (the network has no gas payer). A priced noop session is
 // settled with 2 confirmations; the provider daemon is killed right after
 // its settlement is sent and started again: the chain pays the provider
@@ -54,15 +54,15 @@ func TestNetworkOnRealChain(t *testing.T) {
 	discAddr := fmt.Sprintf("127.0.0.1:%d", discPort)
 
 	// The operator: deploy, then run the broker and discovery.
-	r := mustMyst(t, "network", "deploy", "--rpc", g.RPC, "--keystore", g.KeyFile, "--passphrase-file", empty, "--test-token",
+	r := mustMystNet(t, "deploy", "--rpc", g.RPC, "--keystore", g.KeyFile, "--passphrase-file", empty, "--test-token",
 		"--out", netPath, "--confirmations", "2", "--challenge-period", "1m", "--broker-url", natsURL, "--discovery-url", "http://"+discAddr)
 	t.Logf("deploy:\n%s", r.stderr)
 	admDir := filepath.Join(dir, "admission")
-	conf := mustMyst(t, "broker-admission", "init", "--dir", admDir).stdout
+	conf := mustMystNet(t, "broker-admission", "init", "--dir", admDir).stdout
 	startNATSServer(t, natsPort, conf)
-	startProcess(t, "", regexp.MustCompile(`broker admission serving (\S+)`), 30*time.Second,
+	startProcessOf(t, mystNetBin, "", regexp.MustCompile(`broker admission serving (\S+)`), 30*time.Second,
 		"--network", netPath, "broker-admission", "serve", "--dir", admDir, "--nats", natsURL)
-	startProcess(t, "", regexp.MustCompile(`discovery ready: (\S+)`), 30*time.Second,
+	startProcessOf(t, mystNetBin, "", regexp.MustCompile(`discovery ready: (\S+)`), 30*time.Second,
 		"--network", netPath, "discovery", "--listen", discAddr, "--db", "sqlite:"+filepath.Join(dir, "discovery.db"))
 
 	// Two users: identities funded from the deployer's keystore, each

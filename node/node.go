@@ -157,7 +157,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, errors.New("node.New: no network")
 	}
 	if len(cfg.Network.BrokerURLs) == 0 {
-		return nil, errors.New("node.New: the network file has no broker_urls; the daemon needs a broker (`myst localnet` provides one)")
+		return nil, errors.New("node.New: the network file has no broker_urls; the daemon needs a broker (`myst-net localnet` provides one)")
 	}
 	if cfg.NATCheckEvery <= 0 {
 		cfg.NATCheckEvery = NATCheckEvery

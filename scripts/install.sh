@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what myst's build, demo and tests need on a Debian machine (run as
-# root): system packages from Debian and Go modules from the module proxy.
+# Installs what myst needs on a Debian machine (run as root): the system
+# packages the node and the demo use. With --tests, also what only the
+# tests use: more Debian packages, every Go module, and go-ethereum's geth
+# and a standalone nats-server built at the versions go.mod pins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +12,10 @@ if ! command -v go >/dev/null; then
 	exit 1
 fi
 
-packages=(iproute2 ca-certificates postgresql openvpn iptables procps wireguard-tools e2fsprogs mount util-linux openresolv dnsmasq-base miniupnpd-nftables nftables chromium fonts-dejavu-core)
+packages=(iproute2 ca-certificates openvpn iptables procps wireguard-tools)
+if [[ "${1:-}" == "--tests" ]]; then
+	packages+=(postgresql e2fsprogs mount util-linux openresolv dnsmasq-base miniupnpd-nftables nftables chromium fonts-dejavu-core)
+fi
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -19,6 +24,10 @@ if ((${#missing[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if [[ "${1:-}" != "--tests" ]]; then
+	echo "install.sh: ready ($(go version))"
+	exit 0
 fi
 
 go mod download
@@ -39,4 +48,4 @@ if [[ ! -x "$tools/nats-server" || "$(cat "$tools/nats-server.version" 2>/dev/nu
 	GOBIN="$tools" go install "github.com/nats-io/nats-server/v2@$natsv"
 	echo "$natsv" >"$tools/nats-server.version"
 fi
-echo "install.sh: ready ($(go version))"
+echo "install.sh: ready for the tests ($(go version))"

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/cmd/internal/cli"
 	"github.com/mystnode/myst/forward"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/localapi"
@@ -231,7 +232,7 @@ func newIdentityUnlockCmd(g *globals) *cobra.Command {
 			if _, err := g.client(); err != nil {
 				return err // before asking for the passphrase
 			}
-			pass, err := readPassphrase(cmd, passFile, "Passphrase of "+addr.Hex()+": ", false)
+			pass, err := cli.ReadPassphrase(cmd, passFile, "Passphrase of "+addr.Hex()+": ", false)
 			if err != nil {
 				return err
 			}

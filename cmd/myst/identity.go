@@ -1,24 +1,21 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/atomicfile"
+	"github.com/mystnode/myst/cmd/internal/cli"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/registry"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
 func newIdentityCmd(g *globals) *cobra.Command {
@@ -44,18 +41,7 @@ func (g *globals) store() *identity.Store {
 // networkFile loads the network file named by --network, or the one in the
 // data dir.
 func (g *globals) networkFile() (*network.File, string, error) {
-	path := g.network
-	if path == "" {
-		path = filepath.Join(g.dataDir, network.FileName)
-	}
-	f, err := network.Load(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, path, fmt.Errorf("no network file at %s: pass --network FILE (`myst localnet` writes one into its data dir)", path)
-	}
-	if err != nil {
-		return nil, path, fmt.Errorf("%w: fix the file or pass another with --network", err)
-	}
-	return f, path, nil
+	return cli.LoadNetwork(g.network, g.dataDir)
 }
 
 // registry connects to the network's identity registry.
@@ -76,42 +62,6 @@ func (g *globals) registry(ctx context.Context) (*network.File, *registry.Client
 
 // readPassphrase reads a passphrase from file (its first line), else from the
 // terminal (asking twice when confirm), else one line of standard input.
-func readPassphrase(cmd *cobra.Command, file, prompt string, confirm bool) (string, error) {
-	if file != "" {
-		raw, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("read passphrase file: %w", err)
-		}
-		line, _, _ := strings.Cut(string(raw), "\n")
-		return strings.TrimSuffix(line, "\r"), nil
-	}
-	if f, ok := cmd.InOrStdin().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(cmd.ErrOrStderr(), prompt)
-		p, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(cmd.ErrOrStderr())
-		if err != nil {
-			return "", fmt.Errorf("read passphrase: %w", err)
-		}
-		if confirm {
-			fmt.Fprint(cmd.ErrOrStderr(), "Repeat passphrase: ")
-			again, err := term.ReadPassword(int(f.Fd()))
-			fmt.Fprintln(cmd.ErrOrStderr())
-			if err != nil {
-				return "", fmt.Errorf("read passphrase: %w", err)
-			}
-			if string(again) != string(p) {
-				return "", errors.New("the passphrases differ: run the command again")
-			}
-		}
-		return string(p), nil
-	}
-	line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-	if err != nil && (!errors.Is(err, io.EOF) || line == "") {
-		return "", errors.New("no passphrase: pass --passphrase-file FILE or run the command in a terminal")
-	}
-	return strings.TrimRight(line, "\r\n"), nil
-}
-
 func newIdentityNewCmd(g *globals) *cobra.Command {
 	var passFile string
 	cmd := &cobra.Command{
@@ -119,7 +69,7 @@ func newIdentityNewCmd(g *globals) *cobra.Command {
 		Short: "Create a new identity; prints its address as the last line",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pass, err := readPassphrase(cmd, passFile, "Passphrase for the new identity: ", true)
+			pass, err := cli.ReadPassphrase(cmd, passFile, "Passphrase for the new identity: ", true)
 			if err != nil {
 				return err
 			}
@@ -180,7 +130,7 @@ file with a hex private key (the passphrase encrypts it in the keystore).`,
 			isKeystore := json.Unmarshal(raw, &probe) == nil && len(probe.Crypto) > 0
 			var addr common.Address
 			if isKeystore {
-				pass, err := readPassphrase(cmd, passFile, "Passphrase of the keystore file: ", false)
+				pass, err := cli.ReadPassphrase(cmd, passFile, "Passphrase of the keystore file: ", false)
 				if err != nil {
 					return err
 				}
@@ -196,7 +146,7 @@ file with a hex private key (the passphrase encrypts it in the keystore).`,
 				if err != nil {
 					return fmt.Errorf("%s is neither a keystore v3 file nor a hex private key: %w", args[0], err)
 				}
-				pass, err := readPassphrase(cmd, passFile, "Passphrase to encrypt the key: ", true)
+				pass, err := cli.ReadPassphrase(cmd, passFile, "Passphrase to encrypt the key: ", true)
 				if err != nil {
 					return err
 				}
@@ -228,7 +178,7 @@ func newIdentityExportCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pass, err := readPassphrase(cmd, passFile, "Passphrase: ", false)
+			pass, err := cli.ReadPassphrase(cmd, passFile, "Passphrase: ", false)
 			if err != nil {
 				return err
 			}

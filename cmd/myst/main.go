@@ -1,5 +1,7 @@
-// Command myst is the myst node: it sells VPN service (provider), buys it
-// (consumer), and runs the development network (localnet).
+// Command myst is the myst node: it sells VPN service (provider) and buys
+// it (consumer). The network side (localnet, the Discovery API, broker
+// admission, contract deployment) is cmd/myst-net, so that the node links
+// none of it.
 package main
 
 import (
@@ -39,9 +41,15 @@ func newRoot() *cobra.Command {
 	pf.StringVar(&g.network, "network", "", "network file (network.json); default <data-dir>/network.json")
 	pf.BoolVar(&g.lightKDF, "lightkdf", false, "encrypt new keys with light scrypt (fast, weak: tests and throw-away networks only)")
 	pf.StringVar(&g.apiAddr, "api-addr", "127.0.0.1:4050", "host:port of the daemon's local API")
-	root.AddCommand(newIdentityCmd(g), newLocalnetCmd(g), newDaemonCmd(g), newPingCmd(g), newDiscoveryCmd(g), newBrokerAdmissionCmd(g),
-		newServiceCmd(g), newProposalsCmd(g), newConnectCmd(g), newStatusCmd(g), newNATCmd(g), newUICmd(g), newNetworkCmd(g), newDisconnectCmd(g), newSessionsCmd(g),
+	root.AddCommand(newIdentityCmd(g), newDaemonCmd(g), newPingCmd(g),
+		newServiceCmd(g), newProposalsCmd(g), newConnectCmd(g), newStatusCmd(g), newNATCmd(g), newUICmd(g), newDisconnectCmd(g), newSessionsCmd(g),
 		newPaymentsCmd(g), newEarningsCmd(g), newSettleCmd(g), newLeaktestCmd())
+	// The network side's commands, which the node does not link.
+	for name, netName := range map[string]string{"localnet": "localnet", "discovery": "discovery", "broker-admission": "broker-admission", "network": "deploy"} {
+		root.AddCommand(&cobra.Command{Use: name, Hidden: true, DisableFlagParsing: true, RunE: func(*cobra.Command, []string) error {
+			return fmt.Errorf("%q is a command of myst-net, the network side, which the node does not link: go build ./cmd/myst-net, then myst-net %s --help", name, netName)
+		}})
+	}
 	return root
 }
 

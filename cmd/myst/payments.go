@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/cmd/internal/cli"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
@@ -70,7 +71,7 @@ func (g *globals) unlock(cmd *cobra.Command, addr common.Address, passFile strin
 	} else if !ok {
 		return nil, fmt.Errorf("%w: %s (see `myst identity list`)", identity.ErrNotFound, addr.Hex())
 	}
-	pass, err := readPassphrase(cmd, passFile, "Passphrase of "+addr.Hex()+": ", false)
+	pass, err := cli.ReadPassphrase(cmd, passFile, "Passphrase of "+addr.Hex()+": ", false)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +116,7 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("--from: %w", err)
 				}
-				pass, err := readPassphrase(cmd, fromPass, "Passphrase of "+fromKey+": ", false)
+				pass, err := cli.ReadPassphrase(cmd, fromPass, "Passphrase of "+fromKey+": ", false)
 				if err != nil {
 					return err
 				}

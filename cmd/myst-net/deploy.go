@@ -16,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/mystnode/myst/atomicfile"
+	"github.com/mystnode/myst/cmd/internal/cli"
 	"github.com/mystnode/myst/contracts"
 	"github.com/mystnode/myst/deploy"
 	"github.com/mystnode/myst/identity"
@@ -24,8 +25,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newNetworkCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "network", Short: "Operate a myst network: deploy its contracts to any Ethereum chain"}
+func newDeployCmd() *cobra.Command {
 	var rpc, keyFile, passFile, tokenFlag, out, statePath, supply string
 	var testToken bool
 	var challenge, timeout time.Duration
@@ -76,7 +76,7 @@ settings and constructor arguments, for source verification).`,
 			if err != nil {
 				return fmt.Errorf("--keystore: %w", err)
 			}
-			pass, err := readPassphrase(cmd, passFile, "Passphrase of the deployer keystore: ", false)
+			pass, err := cli.ReadPassphrase(cmd, passFile, "Passphrase of the deployer keystore: ", false)
 			if err != nil {
 				return err
 			}
@@ -136,8 +136,7 @@ settings and constructor arguments, for source verification).`,
 	f.StringArrayVar(&discoveries, "discovery-url", nil, "a Discovery API URL for network.json (repeatable)")
 	f.StringArrayVar(&stuns, "stun-url", nil, "a STUN server URL (stun:host:port) for network.json (repeatable)")
 	f.DurationVar(&timeout, "timeout", 30*time.Minute, "give up after this long")
-	cmd.AddCommand(dep)
-	return cmd
+	return dep
 }
 
 // verification is what a block explorer needs to verify the sources.

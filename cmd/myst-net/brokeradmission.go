@@ -22,7 +22,7 @@ func newBrokerAdmissionCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "broker-admission",
 		Short: "Admit only registered identities to an external NATS cluster (auth callout)",
-		Long: `The embedded broker of 'myst localnet' admits registered identities only.
+		Long: `The embedded broker of 'myst-net localnet' admits registered identities only.
 For an external NATS cluster (nats-server 2.10+): 'init' makes the callout's
 keys in --dir and prints the server configuration to add; 'serve' runs the
 callout service (one or more, anywhere that reaches the cluster), which
@@ -84,7 +84,7 @@ connection publish and subscribe permissions for its own subjects only.`,
 			go cache.Run(ctx, 2*time.Second, func(err error) { logger.Warn("registry cache", "err", err) })
 			nc, err := broker.ServeAdmission(strings.Split(urls, ","), auth, issuer, broker.AdmissionConfig{Registered: cache.IsRegistered, Logger: logger})
 			if err != nil {
-				return fmt.Errorf("%w (is --nats right, and the server configured with the output of 'myst broker-admission init'?)", err)
+				return fmt.Errorf("%w (is --nats right, and the server configured with the output of 'myst-net broker-admission init'?)", err)
 			}
 			defer nc.Close()
 			fmt.Fprintf(cmd.OutOrStdout(), "broker admission serving %s\n", nc.ConnectedUrlRedacted())
@@ -101,7 +101,7 @@ connection publish and subscribe permissions for its own subjects only.`,
 func loadSeed(path string) (nkeys.KeyPair, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w (run 'myst broker-admission init' first)", err)
+		return nil, fmt.Errorf("%w (run 'myst-net broker-admission init' first)", err)
 	}
 	kp, err := nkeys.FromSeed([]byte(strings.TrimSpace(string(b))))
 	if err != nil {
