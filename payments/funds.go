@@ -268,7 +268,7 @@ func (f *Funds) apply(lg types.Log) (withdrawal *common.Address, release *[2]com
 	if len(lg.Topics) == 0 || lg.Removed {
 		return nil, nil
 	}
-	ev, err := paymentsABI.EventByID(lg.Topics[0])
+	ev, err := paymentsABI().EventByID(lg.Topics[0])
 	if err != nil {
 		return nil, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum"
@@ -111,19 +112,21 @@ func (c *Client) LaneOf(ctx context.Context, consumer, provider common.Address) 
 	return Lane{Amount: l.Amount, ReleaseAt: l.ReleaseAt.Uint64(), Nonce: n.Uint64()}, nil
 }
 
-var paymentsABI = func() *abi.ABI {
+// paymentsABI is parsed on first use, not at start: every CLI command
+// would pay for it.
+var paymentsABI = sync.OnceValue(func() *abi.ABI {
 	a, err := contracts.PaymentsMetaData.GetAbi()
 	if err != nil {
 		panic(err)
 	}
 	return a
-}()
+})
 
 // simulate runs method with args as from would send it, on the latest
 // block, and returns its outputs; a revert is ErrWouldRevert with the
 // contract's reason.
 func (c *Client) simulate(ctx context.Context, from common.Address, method string, args ...any) ([]any, error) {
-	data, err := paymentsABI.Pack(method, args...)
+	data, err := paymentsABI().Pack(method, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +137,7 @@ func (c *Client) simulate(ctx context.Context, from common.Address, method strin
 		}
 		return nil, fmt.Errorf("simulate %s: %w", method, err)
 	}
-	return paymentsABI.Unpack(method, out)
+	return paymentsABI().Unpack(method, out)
 }
 
 // revertReason is the contract's reason in an RPC error, when the error

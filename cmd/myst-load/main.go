@@ -27,6 +27,14 @@
 // with --announce-rate, re-announcements through POST), and ends with one
 // line: discovery: N proposals, C clients, DB: Q q/s, p50 X ms, p99 Y ms,
 // errors E.
+//
+//	myst-load node --myst ./myst --vs ./myst-before --runs 20
+//
+// The node mode measures what the node costs a user, for one binary or two
+// side by side: an idle provider daemon's resident memory 10 s after its
+// identity is unlocked with a noop service started, and the median wall
+// time and peak memory of `myst identity list` and `myst status` against
+// it.
 package main
 
 import (
@@ -40,12 +48,15 @@ import (
 )
 
 func main() {
-	if len(os.Args) < 2 || (os.Args[1] != "sessions" && os.Args[1] != "discovery") {
-		fmt.Fprintln(os.Stderr, "usage: myst-load sessions|discovery [flags] (see myst-load MODE -h)")
+	if len(os.Args) < 2 || (os.Args[1] != "sessions" && os.Args[1] != "discovery" && os.Args[1] != "node") {
+		fmt.Fprintln(os.Stderr, "usage: myst-load sessions|discovery|node [flags] (see myst-load MODE -h)")
 		os.Exit(2)
 	}
-	if os.Args[1] == "discovery" {
+	switch os.Args[1] {
+	case "discovery":
 		os.Exit(discoveryMain(os.Args[2:]))
+	case "node":
+		os.Exit(nodeMain(os.Args[2:]))
 	}
 	fs := flag.NewFlagSet("sessions", flag.ExitOnError)
 	var c config

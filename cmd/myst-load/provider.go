@@ -20,6 +20,7 @@ import (
 type daemon struct {
 	proc   *netlab.Process
 	client *api.Client
+	addr   string // the API's host:port
 }
 
 var apiRE = regexp.MustCompile(`API on http://(\S+),`)
@@ -49,7 +50,7 @@ func startDaemon(ctx context.Context, bin string, global []string, dataDir strin
 	if err != nil {
 		return nil, fmt.Errorf("the provider daemon: %w (see %s)", err, logPath)
 	}
-	d := &daemon{proc: p}
+	d := &daemon{proc: p, addr: addr}
 	token, err := api.ReadToken(filepath.Join(dataDir, api.TokenFile))
 	if err != nil {
 		d.stop()
