@@ -13,12 +13,12 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/mystnode/myst/atomicfile"
+	"github.com/mystnode/myst/syscmd"
 )
 
 const ipForwardPath = "/proc/sys/net/ipv4/ip_forward"
@@ -47,14 +47,8 @@ func iptables(op string, rule []string) error {
 	// rule is: -t TABLE CHAIN args...; the op goes before the chain.
 	args := []string{"-w", rule[0], rule[1], op, rule[2]}
 	args = append(args, rule[3:]...)
-	out, err := exec.Command("iptables", args...).CombinedOutput()
-	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			return fmt.Errorf("iptables not found: install the Debian package iptables")
-		}
-		return fmt.Errorf("iptables %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
+	_, err := syscmd.Run("iptables", args...)
+	return err
 }
 
 // Add forwards subnet out of exit.Uplink with the exit's isolation. name
@@ -129,8 +123,7 @@ func (n *NAT) Remove(name string) error {
 func undo(path string, st natState) error {
 	var errs []error
 	for _, r := range st.Rules {
-		if err := iptables("-D", r); err != nil && !strings.Contains(err.Error(), "does a matching rule exist") &&
-			!strings.Contains(err.Error(), "Bad rule") && !strings.Contains(err.Error(), "No chain/target/match") {
+		if err := iptables("-D", r); err != nil && !syscmd.IPTablesNoRule(err) {
 			errs = append(errs, err)
 		}
 	}

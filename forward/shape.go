@@ -1,13 +1,14 @@
 package forward
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/mystnode/myst/syscmd"
 )
 
 // Shaper holds each session of a tunnel interface to a rate, each way,
@@ -27,14 +28,8 @@ type Shaper struct {
 }
 
 func tc(args ...string) error {
-	out, err := exec.Command("tc", args...).CombinedOutput()
-	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			return errors.New("tc not found: install the Debian package iproute2")
-		}
-		return fmt.Errorf("tc %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
+	_, err := syscmd.Run("tc", args...)
+	return err
 }
 
 // NewShaper readies iface to limit sessions to mbit Mbit/s each way.

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/mystnode/myst/atomicfile"
+	"github.com/mystnode/myst/syscmd"
 )
 
 // Inbound refuses new connections coming in on the consumer's tunnel
@@ -90,8 +90,7 @@ func (g *Inbound) offLocked() error {
 func deleteRules(rules [][]string) error {
 	var errs []error
 	for _, r := range rules {
-		if err := run("iptables", append([]string{"-D"}, r...)...); err != nil && !strings.Contains(err.Error(), "does a matching rule exist") &&
-			!strings.Contains(err.Error(), "Bad rule") {
+		if err := run("iptables", append([]string{"-D"}, r...)...); err != nil && !syscmd.IPTablesNoRule(err) {
 			errs = append(errs, err)
 		}
 	}

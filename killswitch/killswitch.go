@@ -22,6 +22,7 @@ import (
 	"sync"
 
 	"github.com/mystnode/myst/atomicfile"
+	"github.com/mystnode/myst/syscmd"
 )
 
 // Chain is the name of the switch's chain in iptables and ip6tables.
@@ -51,14 +52,8 @@ type Config struct {
 }
 
 func run(bin string, args ...string) error {
-	out, err := exec.Command(bin, append([]string{"-w"}, args...)...).CombinedOutput()
-	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			return fmt.Errorf("%s not found: install the Debian package iptables", bin)
-		}
-		return fmt.Errorf("%s %s: %v: %s", bin, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
+	_, err := syscmd.Run(bin, append([]string{"-w"}, args...)...)
+	return err
 }
 
 // On blocks everything but cfg's hosts and loopback. Calling it again
@@ -117,14 +112,8 @@ func (s *Switch) On(cfg Config) error {
 // restore feeds rules to iptables-restore or ip6tables-restore, keeping
 // what else is there.
 func restore(bin, rules string) error {
-	cmd := exec.Command(bin, "-w", "--noflush")
-	cmd.Stdin = strings.NewReader(rules)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			return fmt.Errorf("%s not found: install the Debian package iptables", bin)
-		}
-		return fmt.Errorf("%s: %v: %s\n%s", bin, err, strings.TrimSpace(string(out)), rules)
+	if _, err := syscmd.RunInput([]byte(rules), bin, "-w", "--noflush"); err != nil {
+		return fmt.Errorf("%w\n%s", err, rules)
 	}
 	return nil
 }
@@ -197,7 +186,7 @@ func remove() error {
 }
 
 func missing(err error) bool {
-	return strings.Contains(err.Error(), "No chain") || strings.Contains(err.Error(), "does not exist")
+	return syscmd.IPTablesNoRule(err)
 }
 
 // Recover removes the rules a killed daemon left on, if any, and says so.

@@ -11,9 +11,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 
+	"github.com/mystnode/myst/syscmd"
 	"github.com/oschwald/maxminddb-golang/v2"
 )
 
@@ -105,27 +105,9 @@ func Route(addr netip.Addr) (dev string, via netip.Addr) {
 	if !addr.IsValid() {
 		return "", netip.Addr{}
 	}
-	out, err := exec.Command("ip", "route", "get", addr.String()).Output()
+	r, err := syscmd.RouteTo(addr)
 	if err != nil {
 		return "", netip.Addr{}
 	}
-	return parseRoute(string(out))
-}
-
-// parseRoute reads `ip route get`'s answer.
-func parseRoute(out string) (dev string, via netip.Addr) {
-	f := strings.Fields(out)
-	for i := 0; i+1 < len(f); i++ {
-		switch f[i] {
-		case "dev":
-			if dev == "" {
-				dev = f[i+1]
-			}
-		case "via":
-			if !via.IsValid() {
-				via, _ = netip.ParseAddr(f[i+1])
-			}
-		}
-	}
-	return dev, via
+	return r.Dev, r.Via
 }

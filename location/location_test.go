@@ -54,21 +54,3 @@ func TestLookup(t *testing.T) {
 		t.Error("missing database opened")
 	}
 }
-
-func TestParseRoute(t *testing.T) {
-	for out, want := range map[string]struct {
-		dev string
-		via string
-	}{
-		"198.19.0.1 dev mwgc0 src 198.19.0.2 uid 0 \n    cache \n":                   {"mwgc0", ""},
-		"1.1.1.1 via 198.19.0.1 dev tun0 src 198.19.0.2 uid 0 \n    cache \n":        {"tun0", "198.19.0.1"},
-		"192.168.1.1 dev eth0 src 192.168.1.5 uid 0 \n":                              {"eth0", ""},
-		"local 127.0.0.1 dev lo table local src 127.0.0.1 uid 0 \n    cache <local>": {"lo", ""},
-		"": {"", ""},
-	} {
-		dev, via := parseRoute(out)
-		if dev != want.dev || (via.IsValid() && via.String() != want.via) || (!via.IsValid() && want.via != "") {
-			t.Errorf("%q: %s via %v, want %s via %q", out, dev, via, want.dev, want.via)
-		}
-	}
-}

@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/mystnode/myst/syscmd"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,11 +65,8 @@ func Available() error {
 }
 
 func run(args ...string) error {
-	out, err := exec.Command("ip", args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
+	_, err := syscmd.Run("ip", args...)
+	return err
 }
 
 // New builds the lab. Names start with prefix and a random suffix.

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/mystnode/myst/session"
+	"github.com/mystnode/myst/syscmd"
 )
 
 // ClientOptions configure a consumer's client.
@@ -234,12 +234,12 @@ func (c *Client) checkTunnel(cfg ClientConfig) error {
 	}
 	// The internet goes through the tunnel, not a gateway the provider
 	// named on this host's LAN.
-	out, err := exec.Command("ip", "-4", "route", "get", "198.51.100.1").Output()
+	r, err := syscmd.RouteTo(netip.MustParseAddr("198.51.100.1"))
 	if err != nil {
-		return fmt.Errorf("ip route get: %w", err)
+		return err
 	}
-	if !strings.Contains(" "+string(out)+" ", " dev "+iface+" ") {
-		return fmt.Errorf("route-gateway: the internet's route does not leave through the tunnel (%s)", strings.TrimSpace(string(out)))
+	if r.Dev != iface {
+		return fmt.Errorf("route-gateway: the internet's route leaves through %q, not the tunnel %s", r.Dev, iface)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/mystnode/myst/syscmd"
 )
 
 // tools records the resolver tools System runs, answering with out.
@@ -193,7 +194,7 @@ func TestSystemOpenresolv(t *testing.T) {
 	os.WriteFile(file, nil, 0o644)
 	os.WriteFile(filepath.Join(etc, "resolvconf.conf"), []byte("resolv_conf=/etc/resolv.conf\nstate_dir="+vardir+"\n"), 0o644)
 	run := func(stdin []byte, name string, args ...string) ([]byte, error) {
-		return runTool(stdin, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
+		return syscmd.RunInput(stdin, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
 	}
 	// The host's own record, as its DHCP client would add it.
 	if _, err := run([]byte("nameserver 198.18.1.53\nsearch lab.test\n"), "resolvconf", "-a", "eth0"); err != nil {

@@ -2,18 +2,17 @@ package resolver
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/mystnode/myst/atomicfile"
+	"github.com/mystnode/myst/syscmd"
 )
 
 // ResolvConf is the host's resolver configuration.
@@ -61,19 +60,7 @@ type saved struct {
 
 // NewSystem manages file (ResolvConf), keeping its saved copy in dir.
 func NewSystem(file, dir string) *System {
-	return &System{file: file, state: filepath.Join(dir, "resolv.conf.saved.json"), run: runTool}
-}
-
-func runTool(stdin []byte, name string, args ...string) ([]byte, error) {
-	cmd := exec.Command(name, args...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return out, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return out, nil
+	return &System{file: file, state: filepath.Join(dir, "resolv.conf.saved.json"), run: syscmd.RunInput}
 }
 
 // Backend says how the host manages file: a symlink into

@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os/exec"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/mystnode/myst/session"
 	"github.com/mystnode/myst/stun"
+	"github.com/mystnode/myst/syscmd"
 )
 
 // connector is a consumer's wireguard connection: a fresh key, a device of
@@ -195,24 +194,18 @@ func (c *connector) Connect(ctx context.Context, _ string, raw json.RawMessage) 
 // keepRoute pins host h, when it is reached through a gateway, to the
 // route it has now, so the tunnel's /1 routes do not capture it.
 func (c *connector) keepRoute(h netip.Addr) error {
-	out, err := exec.Command("ip", "-4", "route", "get", h.String()).Output()
+	r, err := syscmd.RouteTo(h)
 	if err != nil {
-		return fmt.Errorf("ip route get %s: %w", h, err)
+		return err
 	}
-	f := strings.Fields(string(out))
-	args := []string{"route", "add", h.String() + "/32"}
-	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "via" || f[i] == "dev" {
-			args = append(args, f[i], f[i+1])
-		}
-	}
-	if f[0] == "local" || !strings.Contains(string(out), " via ") {
+	if r.Local || !r.Via.IsValid() {
 		// This host itself, or on a connected subnet: its route is more
 		// specific than the tunnel's two /1 routes already.
 		return nil
 	}
+	args := []string{"route", "add", h.String() + "/32", "via", r.Via.String(), "dev", r.Dev}
 	if err := ip(args...); err != nil {
-		if strings.Contains(err.Error(), "File exists") {
+		if syscmd.IPExists(err) {
 			return nil // a route of its own already
 		}
 		return err

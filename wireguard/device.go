@@ -10,10 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 
+	"github.com/mystnode/myst/syscmd"
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
 	"golang.zx2c4.com/wireguard/tun"
@@ -93,7 +94,7 @@ func newDevice(name string, key Key, port int, logger *slog.Logger) (*wgDevice, 
 	d := &wgDevice{name: name, dev: device.NewDevice(t, conn.NewDefaultBind(), wl), batch: t.BatchSize()}
 	if err := d.dev.IpcSet(fmt.Sprintf("private_key=%s\nlisten_port=%d\n", key.hex(), port)); err != nil {
 		d.dev.Close()
-		if strings.Contains(err.Error(), "address already in use") {
+		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, fmt.Errorf("UDP port %d is in use: pick another (--wireguard-port)", port)
 		}
 		return nil, fmt.Errorf("configure WireGuard: %w", err)
@@ -179,14 +180,8 @@ func (d *wgDevice) close() { d.dev.Close() }
 
 // ip runs the ip command of iproute2.
 func ip(args ...string) error {
-	out, err := exec.Command("ip", args...).CombinedOutput()
-	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			return errors.New("ip not found: install the Debian package iproute2")
-		}
-		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
+	_, err := syscmd.Run("ip", args...)
+	return err
 }
 
 // randomName is prefix plus random hex, within the 15 characters of an
