@@ -1,21 +1,21 @@
 // Package deploy puts a myst network's contracts on any Ethereum chain:
 // IdentityRegistry, Payments, and (for test networks) a MystToken with a
-// minted supply. Each transaction is signed, written down in a state file,
-// then sent, then waited for to the confirmations asked; a run that
-// crashed is resumed from the state file (a signed transaction is sent
-// again, never signed anew), so no contract is deployed twice.
+// minted supply. Each transaction goes through package txsend, the one
+// path of every transaction myst sends: signed, written down in its
+// journal (beside the state file), sent, replaced while stuck, waited for
+// to the confirmations asked. The state file records each step done; a
+// run that crashed is resumed from both (a transaction in flight is waited
+// for, never sent anew), so no contract is deployed twice.
 package deploy
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
@@ -24,7 +24,7 @@ import (
 	"github.com/mystnode/myst/atomicfile"
 	"github.com/mystnode/myst/contracts"
 	"github.com/mystnode/myst/identity"
-	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/txsend"
 )
 
 // Step is one transaction of a deployment.
@@ -32,7 +32,6 @@ type Step struct {
 	Name    string         `json:"name"`
 	Address common.Address `json:"address,omitempty"` // the contract, for deployments
 	Tx      common.Hash    `json:"tx,omitempty"`
-	Raw     string         `json:"raw,omitempty"` // the signed transaction, hex, until it is mined
 	Gas     uint64         `json:"gas,omitempty"`
 	Block   uint64         `json:"block,omitempty"`
 	GasUsed uint64         `json:"gas_used,omitempty"`
@@ -98,7 +97,12 @@ func Run(ctx context.Context, cfg Config) (*State, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	d := &deployer{cfg: cfg, chainID: chainID, st: st}
+	journal, err := txsend.OpenJournal(strings.TrimSuffix(cfg.StatePath, ".json") + ".journal")
+	if err != nil {
+		return nil, err
+	}
+	sender := txsend.New(cfg.RPC, chainID, cfg.Deployer, txsend.Config{Confirmations: cfg.Confirmations, Journal: journal, Progress: cfg.Progress})
+	d := &deployer{cfg: cfg, chainID: chainID, st: st, sender: sender}
 	if err := d.run(ctx, "IdentityRegistry", func(o *bind.TransactOpts) (common.Address, *types.Transaction, error) {
 		a, tx, _, err := contracts.DeployIdentityRegistry(o, cfg.RPC)
 		return a, tx, err
@@ -138,6 +142,7 @@ type deployer struct {
 	cfg     Config
 	chainID *big.Int
 	st      *State
+	sender  *txsend.Sender
 }
 
 func (d *deployer) save() error {
@@ -148,60 +153,36 @@ func (d *deployer) save() error {
 	return atomicfile.Write(d.cfg.StatePath, append(raw, '\n'), 0o600)
 }
 
-// run signs, records, sends and waits for one step.
+// run sends one step through the sender (which journals it before it is
+// sent, and waits for a journaled one after a restart) and records it in
+// the state file once it has its confirmations.
 func (d *deployer) run(ctx context.Context, name string, build func(*bind.TransactOpts) (common.Address, *types.Transaction, error)) error {
-	s := d.st.Step(name)
-	if s != nil && s.Done {
+	if s := d.st.Step(name); s != nil && s.Done {
 		d.cfg.Progress(fmt.Sprintf("%s: done already (tx %s, block %d)", name, s.Tx.Hex(), s.Block))
 		return nil
 	}
-	if s == nil {
-		opts := d.cfg.Deployer.TransactOpts(ctx, d.chainID)
-		opts.NoSend = true // signed and estimated here, written down, then sent
-		addr, tx, err := build(opts)
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+	res, err := d.sender.Send(ctx, name, func(o *bind.TransactOpts) (*types.Transaction, error) {
+		_, tx, err := build(o)
+		if err == nil {
+			most := new(big.Int).Mul(tx.GasFeeCap(), new(big.Int).SetUint64(tx.Gas()))
+			d.cfg.Progress(fmt.Sprintf("%s: gas %d at most %s gwei each (tip %s gwei): at most %s ETH", name, tx.Gas(),
+				gwei(tx.GasFeeCap()), gwei(tx.GasTipCap()), ether(most)))
 		}
-		raw, err := tx.MarshalBinary()
-		if err != nil {
-			return err
-		}
-		most := new(big.Int).Mul(tx.GasFeeCap(), new(big.Int).SetUint64(tx.Gas()))
-		d.cfg.Progress(fmt.Sprintf("%s: gas %d at most %s gwei each (tip %s gwei): at most %s ETH", name, tx.Gas(),
-			gwei(tx.GasFeeCap()), gwei(tx.GasTipCap()), ether(most)))
-		s = &Step{Name: name, Address: addr, Tx: tx.Hash(), Raw: hex.EncodeToString(raw), Gas: tx.Gas()}
-		d.st.Steps = append(d.st.Steps, s)
-		if err := d.save(); err != nil {
-			return fmt.Errorf("%s: write the state before sending: %w", name, err)
-		}
-	}
-	// Sent now, or again after a crash (the node answers "already known",
-	// or the nonce is used by this very transaction, mined).
-	if s.Raw != "" {
-		raw, err := hex.DecodeString(s.Raw)
-		if err != nil {
-			return fmt.Errorf("%s: the state file's transaction: %w", name, err)
-		}
-		var tx types.Transaction
-		if err := tx.UnmarshalBinary(raw); err != nil {
-			return fmt.Errorf("%s: the state file's transaction: %w", name, err)
-		}
-		if err := d.cfg.RPC.SendTransaction(ctx, &tx); err != nil && !alreadySent(err) {
-			return fmt.Errorf("%s: send %s: %w", name, tx.Hash().Hex(), err)
-		}
-		d.cfg.Progress(fmt.Sprintf("%s: sent %s", name, s.Tx.Hex()))
-	}
-	rcpt, err := registry.WaitMined(ctx, d.cfg.RPC, s.Tx, d.cfg.Progress)
+		return tx, err
+	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	if rcpt.Status != types.ReceiptStatusSuccessful {
-		return fmt.Errorf("%s: transaction %s reverted", name, s.Tx.Hex())
+	r := res.Receipt
+	if r.Status != types.ReceiptStatusSuccessful {
+		return fmt.Errorf("%s: transaction %s reverted", name, r.TxHash.Hex())
 	}
-	if err := d.confirm(ctx, name, rcpt.BlockNumber.Uint64()); err != nil {
-		return err
+	s := &Step{Name: name, Address: r.ContractAddress, Tx: r.TxHash, Gas: r.GasUsed, Block: r.BlockNumber.Uint64(), GasUsed: r.GasUsed, Done: true}
+	if old := d.st.Step(name); old != nil {
+		*old = *s
+	} else {
+		d.st.Steps = append(d.st.Steps, s)
 	}
-	s.Block, s.GasUsed, s.Done, s.Raw = rcpt.BlockNumber.Uint64(), rcpt.GasUsed, true, ""
 	if err := d.save(); err != nil {
 		return err
 	}
@@ -211,31 +192,6 @@ func (d *deployer) run(ctx context.Context, name string, build func(*bind.Transa
 		d.cfg.Progress(fmt.Sprintf("%s done (block %d, gas used %d)", name, s.Block, s.GasUsed))
 	}
 	return nil
-}
-
-// confirm waits until block has Confirmations-1 blocks on top and the
-// transaction is still in it.
-func (d *deployer) confirm(ctx context.Context, name string, block uint64) error {
-	for {
-		head, err := d.cfg.RPC.BlockNumber(ctx)
-		if err != nil {
-			return fmt.Errorf("%s: read the head: %w", name, err)
-		}
-		if head+1 >= block+d.cfg.Confirmations {
-			return nil
-		}
-		d.cfg.Progress(fmt.Sprintf("%s: %d of %d confirmations", name, head+1-block, d.cfg.Confirmations))
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: waiting for confirmations: %w", name, ctx.Err())
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func alreadySent(err error) bool {
-	s := strings.ToLower(err.Error())
-	return strings.Contains(s, "already known") || strings.Contains(s, "nonce too low") || strings.Contains(s, "already imported")
 }
 
 func gwei(v *big.Int) string {

@@ -16,6 +16,7 @@ import (
 	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/registry"
 	"github.com/mystnode/myst/registry/registrytest"
+	"github.com/mystnode/myst/txsend"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -46,7 +47,7 @@ func TestFloodOfUnregisteredCreates(t *testing.T) {
 	}
 	defer client.Close()
 	for _, s := range append([]*identity.Signer{provider, consumer}, others...) {
-		if _, err := client.Register(ctx, s, payer, nil); err != nil {
+		if _, err := client.Register(ctx, s, txsend.New(client.Eth(), client.ChainID(), payer, txsend.Config{})); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -28,11 +28,11 @@ import (
 	"github.com/mystnode/myst/atomicfile"
 	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/brokerd"
+	"github.com/mystnode/myst/deploy"
 	"github.com/mystnode/myst/devchain"
 	"github.com/mystnode/myst/discoveryd"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/network"
-	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/registry"
 	"github.com/mystnode/myst/stun"
 )
@@ -102,18 +102,26 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		regAddr, regBlock, tokenAddr, payAddr = prev.RegistryAddress, prev.RegistryFromBlock, *prev.TokenAddress, *prev.PaymentsAddress
 		logger.Info("continuing the chain kept on disk", "dir", chainDir)
 	} else {
-		if regAddr, regBlock, err = registry.Deploy(ctx, ec, big.NewInt(devchain.ChainID), payer); err != nil {
-			chain.Close()
-			return nil, err
-		}
 		if cfg.ChallengePeriod <= 0 {
 			cfg.ChallengePeriod = time.Minute
 		}
-		supply := new(big.Int).Mul(big.NewInt(1_000_000_000), new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil))
-		if tokenAddr, payAddr, err = payments.DeployAll(ctx, ec, big.NewInt(devchain.ChainID), payer, supply, uint64(cfg.ChallengePeriod/time.Second)); err != nil {
-			chain.Close()
-			return nil, err
+		// A new chain: what an earlier one's deployment wrote down does
+		// not apply to it.
+		state := filepath.Join(cfg.DataDir, "localnet", "deploy.json")
+		for _, p := range []string{state, filepath.Join(cfg.DataDir, "localnet", "deploy.journal")} {
+			if err := os.RemoveAll(p); err != nil {
+				chain.Close()
+				return nil, err
+			}
 		}
+		supply := new(big.Int).Mul(big.NewInt(1_000_000_000), new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil))
+		st, err := deploy.Run(ctx, deploy.Config{RPC: ec, Deployer: payer, TestSupply: supply, ChallengeSeconds: uint64(cfg.ChallengePeriod / time.Second), StatePath: state})
+		if err != nil {
+			chain.Close()
+			return nil, fmt.Errorf("deploy the contracts: %w", err)
+		}
+		regAddr, regBlock = st.Step("IdentityRegistry").Address, st.Step("IdentityRegistry").Block
+		tokenAddr, payAddr = st.Step("MystToken").Address, st.Step("Payments").Address
 		// The chain is new: proposals of an earlier run name registrations
 		// that do not exist on it.
 		for _, suffix := range []string{"", "-wal", "-shm"} {

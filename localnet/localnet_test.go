@@ -21,6 +21,7 @@ import (
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/registry"
 	"github.com/mystnode/myst/stun"
+	"github.com/mystnode/myst/txsend"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 )
@@ -115,7 +116,7 @@ func TestRestartKeepsChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Register(ctx, id, payer, nil); err != nil {
+	if _, err := c.Register(ctx, id, txsend.New(c.Eth(), c.ChainID(), payer, txsend.Config{})); err != nil {
 		t.Fatal(err)
 	}
 	pay, err := payments.NewClient(c.Eth(), f1.ChainID, *f1.TokenAddress, *f1.PaymentsAddress)
@@ -123,7 +124,7 @@ func TestRestartKeepsChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	amount := big.NewInt(5e18)
-	if _, err := pay.Deposit(ctx, payer, id.Address(), amount, nil); err != nil {
+	if _, err := pay.Deposit(ctx, txsend.New(pay.Eth(), pay.ChainID(), payer, txsend.Config{}), id.Address(), amount); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
@@ -189,7 +190,7 @@ func TestBrokerAdmitsRegisteredOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Register(ctx, id, payer, nil); err != nil {
+	if _, err := c.Register(ctx, id, txsend.New(c.Eth(), c.ChainID(), payer, txsend.Config{})); err != nil {
 		t.Fatal(err)
 	}
 	violations := make(chan error, 4)

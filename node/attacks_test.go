@@ -18,6 +18,7 @@ import (
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/session"
+	"github.com/mystnode/myst/txsend"
 )
 
 // The attacks of a consumer on a provider's money, each on a dev chain
@@ -75,11 +76,11 @@ func (e *faultNet) consumerWith(name, deposit string) (*Node, string) {
 		e.t.Fatal(err)
 	}
 	signer, _ := n.store.Signer(common.HexToAddress(id))
-	if _, err := e.reg.Register(e.ctx, signer, e.payer, nil); err != nil {
+	if _, err := e.reg.Register(e.ctx, signer, txsend.New(e.reg.Eth(), e.reg.ChainID(), e.payer, txsend.Config{})); err != nil {
 		e.t.Fatal(err)
 	}
 	amount, _ := proposal.ParseAmount(deposit)
-	if _, err := e.pay.Deposit(e.ctx, e.payer, common.HexToAddress(id), amount, nil); err != nil {
+	if _, err := e.pay.Deposit(e.ctx, txsend.New(e.pay.Eth(), e.pay.ChainID(), e.payer, txsend.Config{}), common.HexToAddress(id), amount); err != nil {
 		e.t.Fatal(err)
 	}
 	return n, id

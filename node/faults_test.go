@@ -25,6 +25,7 @@ import (
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/txsend"
 )
 
 // faultNet is a network whose parts a test can break one at a time: the
@@ -172,17 +173,17 @@ func (e *faultNet) node(name string, provider bool, cfg Config) (*Node, string) 
 	}
 	addr := common.HexToAddress(id)
 	signer, _ := n.store.Signer(addr)
-	if _, err := e.reg.Register(e.ctx, signer, e.payer, nil); err != nil {
+	if _, err := e.reg.Register(e.ctx, signer, txsend.New(e.reg.Eth(), e.reg.ChainID(), e.payer, txsend.Config{})); err != nil {
 		e.t.Fatal(err)
 	}
 	if provider && e.ownGas {
-		if _, err := e.pay.Fund(e.ctx, e.payer, addr, big.NewInt(1), big.NewInt(1e18), nil); err != nil {
+		if _, err := e.pay.Fund(e.ctx, txsend.New(e.pay.Eth(), e.pay.ChainID(), e.payer, txsend.Config{}), addr, big.NewInt(1), big.NewInt(1e18)); err != nil {
 			e.t.Fatal(err)
 		}
 	}
 	if !provider {
 		amount, _ := proposal.ParseAmount("10")
-		if _, err := e.pay.Deposit(e.ctx, e.payer, addr, amount, nil); err != nil {
+		if _, err := e.pay.Deposit(e.ctx, txsend.New(e.pay.Eth(), e.pay.ChainID(), e.payer, txsend.Config{}), addr, amount); err != nil {
 			e.t.Fatal(err)
 		}
 	}

@@ -7,9 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/ethereum/go-ethereum/accounts/abi/bind"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/dialog"
 	"github.com/mystnode/myst/identity"
@@ -195,18 +193,11 @@ func (n *Node) Register(ctx context.Context, id string) (api.Registration, error
 	if err != nil {
 		return api.Registration{}, err
 	}
-	payer := signer
-	if n.cfg.Network.HasGasPayer() {
-		if payer, err = n.cfg.Network.GasPayer(); err != nil {
-			return api.Registration{}, upstreamf("the network's gas payer: %w", err)
-		}
+	payer, err := n.gasSender(addr)
+	if err != nil {
+		return api.Registration{}, upstreamf("the network's gas payer: %w", err)
 	}
-	ts := n.txSender(payer)
-	send := func(ctx context.Context, what string, build func(*bind.TransactOpts) (*types.Transaction, error)) (*types.Receipt, error) {
-		res, err := ts.Send(ctx, what, build)
-		return res.Receipt, err
-	}
-	if _, err := n.reg.RegisterWith(ctx, signer, send); err != nil {
+	if _, err := n.reg.Register(ctx, signer, n.txSender(payer)); err != nil {
 		if errors.Is(err, registry.ErrNoFunds) && payer == signer {
 			return api.Registration{}, upstreamf("%w: send ether to %s to pay for the registration", err, addr.Hex())
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/txsend"
 	"go.uber.org/goleak"
 )
 
@@ -65,7 +66,7 @@ func TestNodesStopCleanly(t *testing.T) {
 		}
 		addr, _ := parseID("id", id)
 		signer, _ := n.store.Signer(addr)
-		if _, err := reg.Register(ctx, signer, payer, nil); err != nil {
+		if _, err := reg.Register(ctx, signer, txsend.New(reg.Eth(), reg.ChainID(), payer, txsend.Config{})); err != nil {
 			t.Fatal(err)
 		}
 		return n, id
@@ -121,7 +122,7 @@ func TestNodesStopCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer3, _ := prov.store.Signer(common.HexToAddress(pid3))
-	if _, err := reg.Register(ctx, signer3, payer, nil); err != nil {
+	if _, err := reg.Register(ctx, signer3, txsend.New(reg.Eth(), reg.ChainID(), payer, txsend.Config{})); err != nil {
 		t.Fatal(err)
 	}
 	d3, err := cons.OpenDialog(ctx, api.DialogRequest{ConsumerID: cid, ProviderID: pid3, TimeoutMillis: 8000})

@@ -297,7 +297,7 @@ func (n *Node) Deposit(ctx context.Context, req api.DepositRequest) (api.Payment
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if _, err := n.pay.Deposit(ctx, signer, who, amount, nil); err != nil {
+	if _, err := n.pay.Deposit(ctx, n.txSender(signer), who, amount); err != nil {
 		return api.PaymentsBalance{}, upstreamf("deposit: %w", err)
 	}
 	return n.PaymentsBalance(ctx, who.Hex())
@@ -330,7 +330,7 @@ func (n *Node) Withdraw(ctx context.Context, req api.WithdrawRequest) (api.Withd
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	step, err := n.pay.WithdrawOrAnnounce(ctx, sender, signer, to, nil)
+	step, err := n.pay.WithdrawOrAnnounce(ctx, n.txSender(sender), signer, to)
 	switch {
 	case errors.Is(err, payments.ErrChallengePeriod):
 		return api.WithdrawResult{}, fmt.Errorf("%w: try again then", err)

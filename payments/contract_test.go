@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"math/big"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/mystnode/myst/deploy"
 	"github.com/mystnode/myst/devchain"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/mysttest"
+	"github.com/mystnode/myst/txsend"
 	"go.uber.org/goleak"
 )
 
@@ -38,10 +42,7 @@ func startChain(t testing.TB, challenge uint64) *chain {
 	t.Cleanup(ec.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	tok, pay, err := DeployAll(ctx, ec, big.NewInt(devchain.ChainID), payer, tokens(1_000_000), challenge)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, pay := deployAll(t, ctx, ec, payer, tokens(1_000_000), challenge)
 	c, err := NewClient(ec, devchain.ChainID, tok, pay)
 	if err != nil {
 		t.Fatal(err)
@@ -65,10 +66,10 @@ func TestDepositSettleAttacksWithdraw(t *testing.T) {
 	c := ch.c
 	consumer, provider, other := mysttest.NewSigner(t), mysttest.NewSigner(t), mysttest.NewSigner(t)
 	// Fund the consumer (tokens + gas) and deposit 10 MYSTT.
-	if _, err := c.Fund(ctx, ch.payer, consumer.Address(), tokens(100), big.NewInt(1e17), nil); err != nil {
+	if _, err := c.Fund(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), consumer.Address(), tokens(100), big.NewInt(1e17)); err != nil {
 		t.Fatal(err)
 	}
-	dep, err := c.Deposit(ctx, consumer, consumer.Address(), tokens(10), nil)
+	dep, err := c.Deposit(ctx, txsend.New(c.Eth(), c.ChainID(), consumer, txsend.Config{}), consumer.Address(), tokens(10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,36 +80,36 @@ func TestDepositSettleAttacksWithdraw(t *testing.T) {
 
 	p1, _ := c.SignPromise(consumer, provider.Address(), tokens(1))
 	p3, _ := c.SignPromise(consumer, provider.Address(), tokens(3))
-	paid, tx, err := c.Settle(ctx, ch.payer, p3, nil)
+	paid, tx, err := c.Settle(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), p3)
 	if err != nil || paid.Cmp(tokens(3)) != 0 {
 		t.Fatalf("settle 3: %v, %v", paid, err)
 	}
 	t.Logf("gas: settle %d", tx.GasUsed)
 	// A replayed older (or the same) promise settles nothing more.
-	if _, _, err := c.Settle(ctx, ch.payer, p1, nil); err != ErrNothingToPay {
+	if _, _, err := c.Settle(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), p1); err != ErrNothingToPay {
 		t.Fatalf("older promise: %v", err)
 	}
-	if _, _, err := c.Settle(ctx, ch.payer, p3, nil); err != ErrNothingToPay {
+	if _, _, err := c.Settle(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), p3); err != ErrNothingToPay {
 		t.Fatalf("replayed promise: %v", err)
 	}
 	// A promise for another provider can't be settled to this one.
 	forOther, _ := c.SignPromise(consumer, other.Address(), tokens(5))
 	stolen := forOther
 	stolen.Provider = provider.Address()
-	if _, _, err := c.Settle(ctx, ch.payer, stolen, nil); err == nil || !strings.Contains(err.Error(), "not signed by the consumer") {
+	if _, _, err := c.Settle(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), stolen); err == nil || !strings.Contains(err.Error(), "not signed by the consumer") {
 		t.Fatalf("promise redirected to another provider: %v", err)
 	}
 	// A promise for another contract can't be settled here.
 	otherContract := *c
 	otherContract.payAt = common.HexToAddress("0x1234")
 	wrong, _ := otherContract.SignPromise(consumer, provider.Address(), tokens(5))
-	if _, _, err := c.Settle(ctx, ch.payer, wrong, nil); err == nil || !strings.Contains(err.Error(), "not signed by the consumer") {
+	if _, _, err := c.Settle(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), wrong); err == nil || !strings.Contains(err.Error(), "not signed by the consumer") {
 		t.Fatalf("promise for another contract: %v", err)
 	}
 	// A forged signature is rejected.
 	forged := Promise{Consumer: consumer.Address(), Provider: provider.Address(), Cumulative: tokens(8)}
 	forged.Signature, _ = other.Sign(PromiseDigest(c.payAt, c.chainID, consumer.Address(), provider.Address(), tokens(8)))
-	if _, _, err := c.Settle(ctx, ch.payer, forged, nil); err == nil || !strings.Contains(err.Error(), "not signed by the consumer") {
+	if _, _, err := c.Settle(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), forged); err == nil || !strings.Contains(err.Error(), "not signed by the consumer") {
 		t.Fatalf("forged promise: %v", err)
 	}
 	if err := c.Verify(forged); err == nil {
@@ -116,7 +117,7 @@ func TestDepositSettleAttacksWithdraw(t *testing.T) {
 	}
 	// A promise above the deposit settles at most the deposit (7 left).
 	big100, _ := c.SignPromise(consumer, provider.Address(), tokens(103))
-	paid, _, err = c.Settle(ctx, ch.payer, big100, nil)
+	paid, _, err = c.Settle(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), big100)
 	if err != nil || paid.Cmp(tokens(7)) != 0 {
 		t.Fatalf("promise above deposit paid %v, %v; want 7 MYSTT", paid, err)
 	}
@@ -126,18 +127,18 @@ func TestDepositSettleAttacksWithdraw(t *testing.T) {
 
 	// Withdrawal: announce, can't withdraw during the challenge period,
 	// providers can still settle then; afterwards the rest goes out.
-	if _, err := c.Deposit(ctx, consumer, consumer.Address(), tokens(20), nil); err != nil {
+	if _, err := c.Deposit(ctx, txsend.New(c.Eth(), c.ChainID(), consumer, txsend.Config{}), consumer.Address(), tokens(20)); err != nil {
 		t.Fatal(err)
 	}
-	req, err := c.RequestWithdrawal(ctx, ch.payer, consumer, consumer.Address(), nil)
+	req, err := c.RequestWithdrawal(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), consumer, consumer.Address())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Withdraw(ctx, ch.payer, consumer.Address(), nil); !errors.Is(err, ErrChallengePeriod) {
+	if _, err := c.Withdraw(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), consumer.Address()); !errors.Is(err, ErrChallengePeriod) {
 		t.Fatalf("withdraw during the challenge period: %v", err)
 	}
 	p12, _ := c.SignPromise(consumer, provider.Address(), tokens(12)) // 10 settled so far: adds 2
-	if paid, _, err := c.Settle(ctx, ch.payer, p12, nil); err != nil || paid.Cmp(tokens(2)) != 0 {
+	if paid, _, err := c.Settle(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), p12); err != nil || paid.Cmp(tokens(2)) != 0 {
 		t.Fatalf("settle during the challenge period: %v, %v", paid, err)
 	}
 	// The dev chain's clock runs ahead of the wall clock when blocks come
@@ -145,7 +146,7 @@ func TestDepositSettleAttacksWithdraw(t *testing.T) {
 	var w Tx
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		w, err = c.Withdraw(ctx, ch.payer, consumer.Address(), nil)
+		w, err = c.Withdraw(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), consumer.Address())
 		if !errors.Is(err, ErrChallengePeriod) || time.Now().After(deadline) {
 			break
 		}
@@ -162,4 +163,15 @@ func TestDepositSettleAttacksWithdraw(t *testing.T) {
 	if b := must(t)(c.TokenBalance(ctx, consumer.Address())); b.Cmp(tokens(88)) != 0 {
 		t.Fatalf("consumer holds %v after withdrawing, want 88 MYSTT", b)
 	}
+}
+
+// deployAll deploys the token (supply minted to payer) and Payments the
+// way networks are deployed (package deploy).
+func deployAll(t testing.TB, ctx context.Context, ec *ethclient.Client, payer *identity.Signer, supply *big.Int, challenge uint64) (token, pay common.Address) {
+	t.Helper()
+	st, err := deploy.Run(ctx, deploy.Config{RPC: ec, Deployer: payer, TestSupply: supply, ChallengeSeconds: challenge, StatePath: filepath.Join(t.TempDir(), "deploy.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Step("MystToken").Address, st.Step("Payments").Address
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,13 +12,11 @@ import (
 	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/rpc"
 	"github.com/mystnode/myst/contracts"
+	"github.com/mystnode/myst/ethrpc"
 	"github.com/mystnode/myst/identity"
-	"github.com/mystnode/myst/registry"
 	"github.com/mystnode/myst/txsend"
 )
 
@@ -132,34 +129,12 @@ func (c *Client) simulate(ctx context.Context, from common.Address, method strin
 	}
 	out, err := c.eth.CallContract(ctx, ethereum.CallMsg{From: from, To: &c.payAt, Data: data}, nil)
 	if err != nil {
-		if reason, ok := revertReason(err); ok {
-			return nil, fmt.Errorf("%w: %s", ErrWouldRevert, reason)
+		if _, ok := ethrpc.RevertReason(err); ok {
+			return nil, fmt.Errorf("%w: %w", ErrWouldRevert, revert(err))
 		}
 		return nil, fmt.Errorf("simulate %s: %w", method, err)
 	}
 	return paymentsABI().Unpack(method, out)
-}
-
-// revertReason is the contract's reason in an RPC error, when the error
-// carries revert data.
-func revertReason(err error) (string, bool) {
-	var de rpc.DataError
-	if !errors.As(err, &de) {
-		return "", false
-	}
-	s, ok := de.ErrorData().(string)
-	if !ok {
-		return "", false
-	}
-	data, derr := hexutil.Decode(s)
-	if derr != nil {
-		return "", false
-	}
-	reason, uerr := abi.UnpackRevert(data)
-	if uerr != nil {
-		return "reverted without a reason", true
-	}
-	return reason, true
 }
 
 // SimulateSettle is what settling p would pay now, sent by from; it sends
@@ -167,7 +142,7 @@ func revertReason(err error) (string, bool) {
 func (c *Client) SimulateSettle(ctx context.Context, from common.Address, p Promise) (*big.Int, error) {
 	out, err := c.simulate(ctx, from, "settle", p.Consumer, p.Provider, p.Cumulative, p.Signature)
 	if err != nil {
-		if errors.Is(err, ErrWouldRevert) && nothingToPay(err) {
+		if errors.Is(err, ErrNothingToPay) {
 			return new(big.Int), ErrNothingToPay
 		}
 		return nil, err
@@ -177,12 +152,6 @@ func (c *Client) SimulateSettle(ctx context.Context, from common.Address, p Prom
 		return nil, errors.New("simulate settle: no amount in the answer")
 	}
 	return paid, nil
-}
-
-// nothingToPay: the contract's reasons for a settlement that pays nothing.
-func nothingToPay(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "adds nothing") || strings.Contains(s, "nothing left to pay")
 }
 
 // ReserveWith submits a consumer's reservation through a txsend.Sender
@@ -196,22 +165,14 @@ func (c *Client) ReserveWith(ctx context.Context, s *txsend.Sender, r Reservatio
 	if _, err := c.simulate(ctx, s.From(), "reserve", r.Consumer, r.Provider, r.Amount, r.Signature); err != nil {
 		return Tx{}, fmt.Errorf("reserve: %w", err)
 	}
-	res, err := s.Send(ctx, fmt.Sprintf("reserve %s for %s nonce %d", r.Consumer.Hex(), r.Provider.Hex(), r.Nonce), func(o *bind.TransactOpts) (*types.Transaction, error) {
+	return c.send(ctx, s, fmt.Sprintf("reserve %s for %s nonce %d", r.Consumer.Hex(), r.Provider.Hex(), r.Nonce), func(o *bind.TransactOpts) (*types.Transaction, error) {
 		return c.payments.Reserve(o, r.Consumer, r.Provider, r.Amount, r.Signature)
 	})
-	if err != nil {
-		return Tx{}, fmt.Errorf("reserve: %w", cleanRevert(err))
-	}
-	out := Tx{Hash: res.Receipt.TxHash, Block: res.Receipt.BlockNumber.Uint64(), GasUsed: res.Receipt.GasUsed}
-	if res.Receipt.Status != types.ReceiptStatusSuccessful {
-		return out, fmt.Errorf("reserve: %w in block %d", registry.ErrReverted, out.Block)
-	}
-	return out, nil
 }
 
 // RequestLaneRelease announces that consumer's lane for provider goes back
 // to its free deposit after the challenge period; sender pays gas.
-func (c *Client) RequestLaneRelease(ctx context.Context, sender, consumer *identity.Signer, provider common.Address, progress registry.Progress) (Tx, error) {
+func (c *Client) RequestLaneRelease(ctx context.Context, sender *txsend.Sender, consumer *identity.Signer, provider common.Address) (Tx, error) {
 	l, err := c.LaneOf(ctx, consumer.Address(), provider)
 	if err != nil {
 		return Tx{}, err
@@ -220,16 +181,17 @@ func (c *Client) RequestLaneRelease(ctx context.Context, sender, consumer *ident
 	if err != nil {
 		return Tx{}, err
 	}
-	tx, err := c.payments.RequestLaneRelease(c.opts(ctx, sender), consumer.Address(), provider, sig)
-	return c.mined(ctx, "lane release request", tx, err, progress)
+	return c.send(ctx, sender, "lane release request of "+consumer.Address().Hex()+" for "+provider.Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
+		return c.payments.RequestLaneRelease(o, consumer.Address(), provider, sig)
+	})
 }
 
 // ReleaseLane completes an announced lane release; sender pays gas.
-func (c *Client) ReleaseLane(ctx context.Context, sender *identity.Signer, consumer, provider common.Address, progress registry.Progress) (Tx, error) {
-	o := c.opts(ctx, sender)
-	o.GasLimit = 200_000 // see Withdraw: estimation may run inside the period
-	tx, err := c.payments.ReleaseLane(o, consumer, provider)
-	return c.mined(ctx, "lane release", tx, err, progress)
+func (c *Client) ReleaseLane(ctx context.Context, sender *txsend.Sender, consumer, provider common.Address) (Tx, error) {
+	return c.send(ctx, sender, "lane release of "+consumer.Hex()+" for "+provider.Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
+		o.GasLimit = 200_000 // see Withdraw: estimation may run inside the period
+		return c.payments.ReleaseLane(o, consumer, provider)
+	})
 }
 
 // LaneStep is what ReleaseOrAnnounce did.
@@ -248,7 +210,7 @@ var ErrNoLane = errors.New("no funds reserved for that provider")
 // holds, but gets no new reservation with the old nonce), or completes
 // the pending one (ErrChallengePeriod while the period runs): the lane
 // goes back to the consumer's free deposit. sender pays gas.
-func (c *Client) ReleaseOrAnnounce(ctx context.Context, sender, consumer *identity.Signer, provider common.Address, progress registry.Progress) (LaneStep, error) {
+func (c *Client) ReleaseOrAnnounce(ctx context.Context, sender *txsend.Sender, consumer *identity.Signer, provider common.Address) (LaneStep, error) {
 	l, err := c.LaneOf(ctx, consumer.Address(), provider)
 	if err != nil {
 		return LaneStep{}, err
@@ -257,7 +219,7 @@ func (c *Client) ReleaseOrAnnounce(ctx context.Context, sender, consumer *identi
 		return LaneStep{}, fmt.Errorf("%w %s", ErrNoLane, provider.Hex())
 	}
 	if l.ReleaseAt == 0 {
-		tx, err := c.RequestLaneRelease(ctx, sender, consumer, provider, progress)
+		tx, err := c.RequestLaneRelease(ctx, sender, consumer, provider)
 		if err != nil {
 			return LaneStep{}, err
 		}
@@ -270,7 +232,7 @@ func (c *Client) ReleaseOrAnnounce(ctx context.Context, sender, consumer *identi
 	if now := time.Now(); now.Before(at) {
 		return LaneStep{ReleaseAt: at}, fmt.Errorf("%w: it ends at %s, in %s", ErrChallengePeriod, at.Format(time.RFC3339), at.Sub(now).Round(time.Second))
 	}
-	tx, err := c.ReleaseLane(ctx, sender, consumer.Address(), provider, progress)
+	tx, err := c.ReleaseLane(ctx, sender, consumer.Address(), provider)
 	if err != nil {
 		return LaneStep{}, err
 	}

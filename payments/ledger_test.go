@@ -39,7 +39,7 @@ func newLedgerEnv(t *testing.T, deposit *big.Int, cfg LedgerConfig) *ledgerEnv {
 		store: openStore(t), settles: make(chan common.Address, 100)}
 	c := e.ch.c
 	if deposit.Sign() > 0 {
-		if _, err := c.Deposit(e.ctx, e.ch.payer, e.cons.Address(), deposit, nil); err != nil {
+		if _, err := c.Deposit(e.ctx, txsend.New(c.Eth(), c.ChainID(), e.ch.payer, txsend.Config{}), e.cons.Address(), deposit); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -106,7 +106,7 @@ func (e *ledgerEnv) dialogs() (cd, pd *dialog.Dialog) {
 func gasSender(t *testing.T, ctx context.Context, ch *chain) *txsend.Sender {
 	t.Helper()
 	acct := mysttest.NewSigner(t)
-	if _, err := ch.c.Fund(ctx, ch.payer, acct.Address(), big.NewInt(1), big.NewInt(1e18), nil); err != nil {
+	if _, err := ch.c.Fund(ctx, txsend.New(ch.c.Eth(), ch.c.ChainID(), ch.payer, txsend.Config{}), acct.Address(), big.NewInt(1), big.NewInt(1e18)); err != nil {
 		t.Fatal(err)
 	}
 	return txsend.New(ch.c.eth, ch.c.chainID, acct, txsend.Config{Confirmations: 1, Poll: 50 * time.Millisecond})
@@ -339,7 +339,7 @@ func TestLedgerWithdrawalMidSession(t *testing.T) {
 	cd, pd := e.dialogs()
 	_, ended := e.session("s", cd, pd, openStore(t), nil)
 	time.Sleep(time.Second)
-	if _, err := e.ch.c.RequestWithdrawal(e.ctx, e.ch.payer, e.cons, e.cons.Address(), nil); err != nil {
+	if _, err := e.ch.c.RequestWithdrawal(e.ctx, txsend.New(e.ch.c.Eth(), e.ch.c.ChainID(), e.ch.payer, txsend.Config{}), e.cons, e.cons.Address()); err != nil {
 		t.Fatal(err)
 	}
 	at := time.Now()
@@ -368,7 +368,7 @@ func TestReservationAttacks(t *testing.T) {
 	ctx := mysttest.Ctx(t, time.Minute)
 	c := ch.c
 	cons, prov, other := mysttest.NewSigner(t), mysttest.NewSigner(t), mysttest.NewSigner(t)
-	if _, err := c.Deposit(ctx, ch.payer, cons.Address(), tokens(10), nil); err != nil {
+	if _, err := c.Deposit(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), cons.Address(), tokens(10)); err != nil {
 		t.Fatal(err)
 	}
 	s := gasSender(t, ctx, ch)
@@ -411,14 +411,14 @@ func TestReservationAttacks(t *testing.T) {
 	// Another provider takes the whole free deposit; the lane's provider is
 	// still paid from its lane.
 	toOther, _ := c.SignPromise(cons, other.Address(), tokens(100))
-	if paid, _, err := c.Settle(ctx, ch.payer, toOther, nil); err != nil || paid.Cmp(tokens(6)) != 0 {
+	if paid, _, err := c.Settle(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), toOther); err != nil || paid.Cmp(tokens(6)) != 0 {
 		t.Fatalf("other provider paid %v, %v", paid, err)
 	}
 	p3, _ := c.SignPromise(cons, prov.Address(), tokens(3))
 	if would, err := c.SimulateSettle(ctx, ch.payer.Address(), p3); err != nil || would.Cmp(tokens(3)) != 0 {
 		t.Fatalf("simulated settle %v, %v", would, err)
 	}
-	if paid, _, err := c.Settle(ctx, ch.payer, p3, nil); err != nil || paid.Cmp(tokens(3)) != 0 {
+	if paid, _, err := c.Settle(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), p3); err != nil || paid.Cmp(tokens(3)) != 0 {
 		t.Fatalf("lane's provider paid %v, %v", paid, err)
 	}
 	// Nothing left to pay a further promise beyond the lane's 1: the
@@ -427,29 +427,29 @@ func TestReservationAttacks(t *testing.T) {
 	if would, err := c.SimulateSettle(ctx, ch.payer.Address(), p9); err != nil || would.Cmp(tokens(1)) != 0 {
 		t.Fatalf("simulated settle beyond the lane %v, %v", would, err)
 	}
-	if _, _, err := c.Settle(ctx, ch.payer, p9, nil); err != nil {
+	if _, _, err := c.Settle(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), p9); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.SimulateSettle(ctx, ch.payer.Address(), p9); !errors.Is(err, ErrNothingToPay) {
 		t.Fatalf("a promise with nothing left to pay from: %v", err)
 	}
 	// Release: announced, not before the challenge period.
-	if _, err := c.Deposit(ctx, ch.payer, cons.Address(), tokens(2), nil); err != nil {
+	if _, err := c.Deposit(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), cons.Address(), tokens(2)); err != nil {
 		t.Fatal(err)
 	}
 	r2, _ := c.SignReservation(cons, prov.Address(), tokens(2), 1)
 	if _, err := c.ReserveWith(ctx, s, r2); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.RequestLaneRelease(ctx, ch.payer, cons, prov.Address(), nil); err != nil {
+	if _, err := c.RequestLaneRelease(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), cons, prov.Address()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.ReleaseLane(ctx, ch.payer, cons.Address(), prov.Address(), nil); err == nil {
+	if _, err := c.ReleaseLane(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), cons.Address(), prov.Address()); err == nil {
 		t.Fatal("a lane released during the challenge period")
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		_, err = c.ReleaseLane(ctx, ch.payer, cons.Address(), prov.Address(), nil)
+		_, err = c.ReleaseLane(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), cons.Address(), prov.Address())
 		if err == nil || time.Now().After(deadline) {
 			break
 		}
@@ -471,7 +471,7 @@ func TestSettlerShortPaid(t *testing.T) {
 	ctx := mysttest.Ctx(t, time.Minute)
 	c := ch.c
 	cons, prov := mysttest.NewSigner(t), mysttest.NewSigner(t)
-	if _, err := c.Deposit(ctx, ch.payer, cons.Address(), tokens(1), nil); err != nil {
+	if _, err := c.Deposit(ctx, txsend.New(c.Eth(), c.ChainID(), ch.payer, txsend.Config{}), cons.Address(), tokens(1)); err != nil {
 		t.Fatal(err)
 	}
 	store := openStore(t)

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
@@ -18,9 +17,11 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/mystnode/myst/contracts"
+	"github.com/mystnode/myst/ethrpc"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/registry"
 	"github.com/mystnode/myst/txsend"
+	"golang.org/x/sync/errgroup"
 )
 
 // Sentinel errors.
@@ -51,6 +52,9 @@ func NewClient(ec *ethclient.Client, chainID uint64, token, payments common.Addr
 	}
 	return &Client{eth: ec, chainID: new(big.Int).SetUint64(chainID), tokenAt: token, payAt: payments, token: t, payments: p}, nil
 }
+
+// Eth is the chain connection.
+func (c *Client) Eth() *ethclient.Client { return c.eth }
 
 // Address is the Payments contract's address.
 func (c *Client) Address() common.Address { return c.payAt }
@@ -120,136 +124,101 @@ type Tx struct {
 	GasUsed uint64
 }
 
-func (c *Client) opts(ctx context.Context, s *identity.Signer) *bind.TransactOpts {
-	return s.TransactOpts(ctx, c.chainID)
-}
-
-func (c *Client) mined(ctx context.Context, what string, tx *types.Transaction, err error, progress registry.Progress) (Tx, error) {
+// send sends one transaction through s, whose account pays gas: the one
+// way every payment transaction goes (package txsend: a managed nonce,
+// fees under a ceiling, a stuck one replaced, a journal across restarts
+// when s has one). A contract's refusal comes back decoded (see revert).
+func (c *Client) send(ctx context.Context, s *txsend.Sender, what string, build txsend.Build) (Tx, error) {
+	res, err := s.Send(ctx, what, build)
 	if err != nil {
-		return Tx{}, fmt.Errorf("%s: %w", what, cleanRevert(err))
+		return Tx{}, fmt.Errorf("%s: %w", what, revert(err))
 	}
-	if progress != nil {
-		progress(fmt.Sprintf("sent %s in transaction %s", what, tx.Hash().Hex()))
-	}
-	r, err := registry.WaitMined(ctx, c.eth, tx.Hash(), progress)
-	if err != nil {
-		return Tx{}, fmt.Errorf("%s: %w", what, err)
-	}
-	out := Tx{Hash: tx.Hash(), Block: r.BlockNumber.Uint64(), GasUsed: r.GasUsed}
-	if r.Status != types.ReceiptStatusSuccessful {
+	out := Tx{Hash: res.Receipt.TxHash, Block: res.Receipt.BlockNumber.Uint64(), GasUsed: res.Receipt.GasUsed}
+	if res.Receipt.Status != types.ReceiptStatusSuccessful {
 		return out, fmt.Errorf("%s: %w in block %d", what, registry.ErrReverted, out.Block)
 	}
 	return out, nil
 }
 
-// cleanRevert shortens go-ethereum's revert errors to the contract's reason.
-func cleanRevert(err error) error {
-	s := err.Error()
-	if i := strings.Index(s, "Payments: "); i >= 0 {
-		return errors.New(s[i:])
+// RevertError is a transaction or call the contracts refused, with their
+// reason ("Payments: …", "MystToken: …").
+type RevertError struct{ Reason string }
+
+func (e *RevertError) Error() string { return e.Reason }
+
+// revert decodes the contracts' refusal in err, once, into the sentinel
+// errors callers test with errors.Is (ErrNothingToPay, ErrChallengePeriod)
+// or a *RevertError with the reason; a sender without gas money is
+// registry.ErrNoFunds. Anything else comes back as it was.
+func revert(err error) error {
+	if reason, ok := ethrpc.RevertReason(err); ok {
+		switch reason {
+		case "Payments: promise adds nothing to what was settled", "Payments: nothing left to pay the promise from":
+			return ErrNothingToPay
+		case "Payments: challenge period not over":
+			return ErrChallengePeriod
+		}
+		return &RevertError{Reason: reason}
 	}
-	if i := strings.Index(s, "MystToken: "); i >= 0 {
-		return errors.New(s[i:])
-	}
-	if strings.Contains(s, "insufficient funds") {
+	if ethrpc.IsInsufficientFunds(err) {
 		return fmt.Errorf("%w: %v", registry.ErrNoFunds, err)
 	}
 	return err
 }
 
-// Fund sends amount tokens and gasWei ether from payer to who (development
-// networks, where the network file names a funded account).
-func (c *Client) Fund(ctx context.Context, payer *identity.Signer, who common.Address, amount, gasWei *big.Int, progress registry.Progress) (Tx, error) {
-	tx, err := c.token.Transfer(c.opts(ctx, payer), who, amount)
-	out, err := c.mined(ctx, "token transfer", tx, err, progress)
+// Fund sends amount tokens and gasWei ether from sender's account to who
+// (development networks, where the network file names a funded account).
+func (c *Client) Fund(ctx context.Context, sender *txsend.Sender, who common.Address, amount, gasWei *big.Int) (Tx, error) {
+	out, err := c.send(ctx, sender, "token transfer to "+who.Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
+		return c.token.Transfer(o, who, amount)
+	})
 	if err != nil || gasWei == nil || gasWei.Sign() == 0 {
 		return out, err
 	}
-	nonce, err := c.eth.PendingNonceAt(ctx, payer.Address())
-	if err != nil {
-		return out, err
-	}
-	tip, err := c.eth.SuggestGasTipCap(ctx)
-	if err != nil {
-		return out, err
-	}
-	head, err := c.eth.HeaderByNumber(ctx, nil)
-	if err != nil {
-		return out, err
-	}
-	feeCap := new(big.Int).Add(tip, new(big.Int).Mul(head.BaseFee, big.NewInt(2)))
-	etx := types.NewTx(&types.DynamicFeeTx{ChainID: c.chainID, Nonce: nonce, GasTipCap: tip, GasFeeCap: feeCap, Gas: 21000, To: &who, Value: gasWei})
-	signed, err := payer.SignTx(etx, c.chainID)
-	if err != nil {
-		return out, err
-	}
-	if err := c.eth.SendTransaction(ctx, signed); err != nil {
-		return out, fmt.Errorf("send ether for gas: %w", err)
-	}
-	return c.mined(ctx, "ether for gas", signed, nil, progress)
+	return c.send(ctx, sender, "ether for gas to "+who.Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
+		tx := types.NewTx(&types.DynamicFeeTx{ChainID: c.chainID, Nonce: o.Nonce.Uint64(), GasTipCap: o.GasTipCap, GasFeeCap: o.GasFeeCap, Gas: 21000, To: &who, Value: gasWei})
+		return o.Signer(o.From, tx)
+	})
 }
 
-// Deposit approves and deposits amount of from's tokens for consumer.
-func (c *Client) Deposit(ctx context.Context, from *identity.Signer, consumer common.Address, amount *big.Int, progress registry.Progress) (Tx, error) {
-	bal, err := c.TokenBalance(ctx, from.Address())
+// Deposit approves and deposits amount of from's tokens for consumer,
+// from's account paying gas.
+func (c *Client) Deposit(ctx context.Context, from *txsend.Sender, consumer common.Address, amount *big.Int) (Tx, error) {
+	bal, err := c.TokenBalance(ctx, from.From())
 	if err != nil {
 		return Tx{}, err
 	}
 	if bal.Cmp(amount) < 0 {
-		return Tx{}, fmt.Errorf("%s holds %s token units, less than the %s to deposit", from.Address().Hex(), bal, amount)
+		return Tx{}, fmt.Errorf("%s holds %s token units, less than the %s to deposit", from.From().Hex(), bal, amount)
 	}
-	tx, err := c.token.Approve(c.opts(ctx, from), c.payAt, amount)
-	if _, err := c.mined(ctx, "approve", tx, err, progress); err != nil {
+	if _, err := c.send(ctx, from, "approve "+amount.String()+" for "+consumer.Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
+		return c.token.Approve(o, c.payAt, amount)
+	}); err != nil {
 		return Tx{}, err
 	}
-	tx, err = c.payments.Deposit(c.opts(ctx, from), consumer, amount)
-	return c.mined(ctx, "deposit", tx, err, progress)
+	return c.send(ctx, from, "deposit "+amount.String()+" for "+consumer.Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
+		return c.payments.Deposit(o, consumer, amount)
+	})
 }
 
-// Settle submits a promise, sent (and gas paid) by sender; it returns what
-// the provider was paid.
-func (c *Client) Settle(ctx context.Context, sender *identity.Signer, p Promise, progress registry.Progress) (*big.Int, Tx, error) {
-	before, err := c.TokenBalance(ctx, p.Provider)
-	if err != nil {
-		return nil, Tx{}, err
-	}
-	tx, err := c.payments.Settle(c.opts(ctx, sender), p.Consumer, p.Provider, p.Cumulative, p.Signature)
-	out, err := c.mined(ctx, "settle", tx, err, progress)
-	if err != nil {
-		if strings.Contains(err.Error(), "adds nothing") {
-			return big.NewInt(0), out, ErrNothingToPay
-		}
-		return nil, out, err
-	}
-	after, err := c.TokenBalance(ctx, p.Provider)
-	if err != nil {
-		return nil, out, err
-	}
-	return new(big.Int).Sub(after, before), out, nil
-}
-
-// SettleWith is Settle sent through a txsend.Sender (its account pays
-// gas): managed nonce, EIP-1559 fees, stuck transactions replaced,
-// confirmations waited for.
-func (c *Client) SettleWith(ctx context.Context, s *txsend.Sender, p Promise) (*big.Int, Tx, error) {
+// Settle submits a promise, sent by s (its account pays gas), and returns
+// what the provider was paid: ErrNothingToPay when the promise adds
+// nothing.
+func (c *Client) Settle(ctx context.Context, s *txsend.Sender, p Promise) (*big.Int, Tx, error) {
 	before, err := c.TokenBalance(ctx, p.Provider)
 	if err != nil {
 		return nil, Tx{}, err
 	}
 	// One name per pair: a settlement sent before a restart is waited for,
 	// not sent twice (see txsend's journal).
-	res, err := s.Send(ctx, settleWhat(p.Consumer, p.Provider), func(o *bind.TransactOpts) (*types.Transaction, error) {
+	out, err := c.send(ctx, s, settleWhat(p.Consumer, p.Provider), func(o *bind.TransactOpts) (*types.Transaction, error) {
 		return c.payments.Settle(o, p.Consumer, p.Provider, p.Cumulative, p.Signature)
 	})
-	if err != nil {
-		if strings.Contains(err.Error(), "adds nothing") {
-			return big.NewInt(0), Tx{}, ErrNothingToPay
-		}
-		return nil, Tx{}, cleanRevert(err)
+	if errors.Is(err, ErrNothingToPay) {
+		return big.NewInt(0), out, ErrNothingToPay
 	}
-	out := Tx{Hash: res.Receipt.TxHash, Block: res.Receipt.BlockNumber.Uint64(), GasUsed: res.Receipt.GasUsed}
-	if res.Receipt.Status != types.ReceiptStatusSuccessful {
-		return nil, out, fmt.Errorf("settle: %w in block %d", registry.ErrReverted, out.Block)
+	if err != nil {
+		return nil, out, err
 	}
 	after, err := c.TokenBalance(ctx, p.Provider)
 	if err != nil {
@@ -272,7 +241,7 @@ func WithdrawalDigest(contract common.Address, chainID *big.Int, consumer, to co
 
 // RequestWithdrawal announces that consumer's deposit goes to `to` after the
 // challenge period; sender pays gas.
-func (c *Client) RequestWithdrawal(ctx context.Context, sender, consumer *identity.Signer, to common.Address, progress registry.Progress) (Tx, error) {
+func (c *Client) RequestWithdrawal(ctx context.Context, sender *txsend.Sender, consumer *identity.Signer, to common.Address) (Tx, error) {
 	nonce, err := c.payments.WithdrawalNonce(&bind.CallOpts{Context: ctx}, consumer.Address())
 	if err != nil {
 		return Tx{}, err
@@ -281,8 +250,9 @@ func (c *Client) RequestWithdrawal(ctx context.Context, sender, consumer *identi
 	if err != nil {
 		return Tx{}, err
 	}
-	tx, err := c.payments.RequestWithdrawal(c.opts(ctx, sender), consumer.Address(), to, sig)
-	return c.mined(ctx, "withdrawal request", tx, err, progress)
+	return c.send(ctx, sender, "withdrawal request of "+consumer.Address().Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
+		return c.payments.RequestWithdrawal(o, consumer.Address(), to, sig)
+	})
 }
 
 // Withdrawal is an announced withdrawal (AvailableAt zero: none).
@@ -304,7 +274,7 @@ func (c *Client) PendingWithdrawal(ctx context.Context, consumer common.Address)
 var ErrChallengePeriod = errors.New("challenge period not over")
 
 // Withdraw completes an announced withdrawal; sender pays gas.
-func (c *Client) Withdraw(ctx context.Context, sender *identity.Signer, consumer common.Address, progress registry.Progress) (Tx, error) {
+func (c *Client) Withdraw(ctx context.Context, sender *txsend.Sender, consumer common.Address) (Tx, error) {
 	w, err := c.PendingWithdrawal(ctx, consumer)
 	if err != nil {
 		return Tx{}, err
@@ -317,10 +287,10 @@ func (c *Client) Withdraw(ctx context.Context, sender *identity.Signer, consumer
 	}
 	// Estimation would run against the latest block, whose timestamp may
 	// still be inside the period; the new block's won't be.
-	o := c.opts(ctx, sender)
-	o.GasLimit = 200_000
-	tx, err := c.payments.Withdraw(o, consumer)
-	return c.mined(ctx, "withdraw", tx, err, progress)
+	return c.send(ctx, sender, "withdraw of "+consumer.Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
+		o.GasLimit = 200_000
+		return c.payments.Withdraw(o, consumer)
+	})
 }
 
 // WithdrawStep is what WithdrawOrAnnounce did.
@@ -335,13 +305,13 @@ type WithdrawStep struct {
 // WithdrawOrAnnounce announces a withdrawal of consumer's deposit to `to`
 // if none is pending, or completes the pending one (ErrChallengePeriod
 // while the period runs). sender pays gas.
-func (c *Client) WithdrawOrAnnounce(ctx context.Context, sender, consumer *identity.Signer, to common.Address, progress registry.Progress) (WithdrawStep, error) {
+func (c *Client) WithdrawOrAnnounce(ctx context.Context, sender *txsend.Sender, consumer *identity.Signer, to common.Address) (WithdrawStep, error) {
 	w, err := c.PendingWithdrawal(ctx, consumer.Address())
 	if err != nil {
 		return WithdrawStep{}, err
 	}
 	if w.AvailableAt == 0 {
-		tx, err := c.RequestWithdrawal(ctx, sender, consumer, to, progress)
+		tx, err := c.RequestWithdrawal(ctx, sender, consumer, to)
 		if err != nil {
 			return WithdrawStep{}, err
 		}
@@ -354,72 +324,35 @@ func (c *Client) WithdrawOrAnnounce(ctx context.Context, sender, consumer *ident
 	if err != nil {
 		return WithdrawStep{}, err
 	}
-	tx, err := c.Withdraw(ctx, sender, consumer.Address(), progress)
+	tx, err := c.Withdraw(ctx, sender, consumer.Address())
 	if err != nil {
 		return WithdrawStep{}, err
 	}
 	return WithdrawStep{Withdrawn: before, AvailableAt: time.Unix(int64(w.AvailableAt), 0).UTC(), To: w.To, Tx: tx}, nil
 }
 
-// DeployAll deploys the token and Payments contracts, minting supply to
-// payer. It returns their addresses.
-func DeployAll(ctx context.Context, ec *ethclient.Client, chainID *big.Int, payer *identity.Signer, supply *big.Int, challengeSeconds uint64) (token, pay common.Address, err error) {
-	o := payer.TransactOpts(ctx, chainID)
-	token, tx, tok, err := contracts.DeployMystToken(o, ec)
-	if err != nil {
-		return token, pay, fmt.Errorf("deploy MystToken: %w", err)
-	}
-	if _, err := registry.WaitMined(ctx, ec, tx.Hash(), nil); err != nil {
-		return token, pay, fmt.Errorf("deploy MystToken: %w", err)
-	}
-	pay, tx, _, err = contracts.DeployPayments(o, ec, token, new(big.Int).SetUint64(challengeSeconds))
-	if err != nil {
-		return token, pay, fmt.Errorf("deploy Payments: %w", err)
-	}
-	if _, err := registry.WaitMined(ctx, ec, tx.Hash(), nil); err != nil {
-		return token, pay, fmt.Errorf("deploy Payments: %w", err)
-	}
-	tx, err = tok.Mint(o, payer.Address(), supply)
-	if err != nil {
-		return token, pay, fmt.Errorf("mint: %w", err)
-	}
-	r, err := registry.WaitMined(ctx, ec, tx.Hash(), nil)
-	if err != nil || r.Status != types.ReceiptStatusSuccessful {
-		return token, pay, fmt.Errorf("mint: %v", err)
-	}
-	return token, pay, nil
-}
-
-// DepositBatch deposits amountEach of from's tokens for each consumer: one
-// approval, then every deposit sent at once (consecutive nonces), then all
-// waited for. For load tests.
-func (c *Client) DepositBatch(ctx context.Context, from *identity.Signer, consumers []common.Address, amountEach *big.Int, progress registry.Progress) error {
+// DepositBatch deposits amountEach of from's tokens for each consumer:
+// one approval, then the deposits, at most 64 in flight at once (each
+// through from, which hands out the nonces). For load tests.
+func (c *Client) DepositBatch(ctx context.Context, from *txsend.Sender, consumers []common.Address, amountEach *big.Int) error {
 	total := new(big.Int).Mul(amountEach, big.NewInt(int64(len(consumers))))
-	tx, err := c.token.Approve(c.opts(ctx, from), c.payAt, total)
-	if _, err := c.mined(ctx, "approve", tx, err, progress); err != nil {
+	if _, err := c.send(ctx, from, "approve "+total.String()+" for a batch", func(o *bind.TransactOpts) (*types.Transaction, error) {
+		return c.token.Approve(o, c.payAt, total)
+	}); err != nil {
 		return err
 	}
-	nonce, err := c.eth.PendingNonceAt(ctx, from.Address())
-	if err != nil {
-		return err
-	}
-	var sent []*types.Transaction
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(64)
 	for _, consumer := range consumers {
-		opts := c.opts(ctx, from)
-		opts.Nonce, opts.GasLimit = new(big.Int).SetUint64(nonce), 300_000
-		tx, err := c.payments.Deposit(opts, consumer, amountEach)
-		if err != nil {
-			return fmt.Errorf("deposit for %s: %w", consumer.Hex(), cleanRevert(err))
-		}
-		nonce++
-		sent = append(sent, tx)
-	}
-	for _, tx := range sent {
-		if _, err := c.mined(ctx, "deposit", tx, nil, nil); err != nil {
+		g.Go(func() error {
+			_, err := c.send(gctx, from, "deposit for "+consumer.Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
+				o.GasLimit = 300_000
+				return c.payments.Deposit(o, consumer, amountEach)
+			})
 			return err
-		}
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
 // settleWhat names a pair's settlement in the sender's journal.

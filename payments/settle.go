@@ -193,7 +193,7 @@ func (s *Settler) round(ctx context.Context, consumer, provider common.Address) 
 	case err != nil:
 		return nil, fmt.Errorf("settle: %w", err)
 	}
-	paid, tx, err := s.cfg.Client.SettleWith(ctx, sender, r.Promise)
+	paid, tx, err := s.cfg.Client.Settle(ctx, sender, r.Promise)
 	if errors.Is(err, ErrNothingToPay) {
 		err = nil
 	}

@@ -30,10 +30,7 @@ func TestConcurrentSettlements(t *testing.T) {
 	}
 	defer ec.Close()
 	chainID := big.NewInt(1337)
-	tok, pay, err := DeployAll(ctx, ec, chainID, g.Dev, tokens(1000), 60)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, pay := deployAll(t, ctx, ec, g.Dev, tokens(1000), 60)
 	c, err := NewClient(ec, 1337, tok, pay)
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +43,7 @@ func TestConcurrentSettlements(t *testing.T) {
 		consumers[i], providers[i] = mysttest.NewSigner(t), mysttest.NewSigner(t).Address()
 		addrs[i] = consumers[i].Address()
 	}
-	if err := c.DepositBatch(ctx, g.Dev, addrs, tokens(1), nil); err != nil {
+	if err := c.DepositBatch(ctx, txsend.New(c.Eth(), c.ChainID(), g.Dev, txsend.Config{}), addrs, tokens(1)); err != nil {
 		t.Fatal(err)
 	}
 	journal, err := txsend.OpenJournal(t.TempDir())
@@ -67,7 +64,7 @@ func TestConcurrentSettlements(t *testing.T) {
 		wg.Go(func() {
 			p, err := c.SignPromise(consumers[i], providers[i], amount(i))
 			if err == nil {
-				_, txs[i], err = c.SettleWith(ctx, s, p)
+				_, txs[i], err = c.Settle(ctx, s, p)
 			}
 			errs[i] = err
 		})

@@ -21,6 +21,7 @@ import (
 	"github.com/mystnode/myst/devchain"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/mysttest"
+	"github.com/mystnode/myst/txsend"
 )
 
 // TestCacheReorgPersistRanges, on a chain sealed by hand:
@@ -63,7 +64,7 @@ func TestCacheReorgPersistRanges(t *testing.T) {
 	}
 	defer client.Close()
 	alice, bob := mysttest.NewSigner(t), mysttest.NewSigner(t)
-	if _, err := client.Register(ctx, alice, payer, nil); err != nil {
+	if _, err := client.Register(ctx, alice, txsend.New(client.Eth(), client.ChainID(), payer, txsend.Config{})); err != nil {
 		t.Fatal(err)
 	}
 	close(mining)
@@ -91,7 +92,10 @@ func TestCacheReorgPersistRanges(t *testing.T) {
 
 	// Bob registers in the next block...
 	done := make(chan error, 1)
-	go func() { _, err := client.Register(ctx, bob, payer, nil); done <- err }()
+	go func() {
+		_, err := client.Register(ctx, bob, txsend.New(client.Eth(), client.ChainID(), payer, txsend.Config{}))
+		done <- err
+	}()
 	mysttest.WaitFor(t, 10*time.Second, func() bool {
 		n, err := client.eth.PendingNonceAt(ctx, payer.Address())
 		return err == nil && n > 0 && pendingCount(t, client, payer) > 0

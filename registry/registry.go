@@ -9,9 +9,8 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
-	"time"
+	"sync/atomic"
 
-	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -20,6 +19,8 @@ import (
 	"github.com/mystnode/myst/contracts"
 	"github.com/mystnode/myst/ethrpc"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/txsend"
+	"golang.org/x/sync/errgroup"
 )
 
 // Sentinel errors, for errors.Is.
@@ -143,51 +144,6 @@ type Receipt struct {
 	GasUsed           uint64
 }
 
-// Register registers id, paying gas from payer (which may be id itself).
-// An identity that is already registered is a success with
-// AlreadyRegistered set and no transaction sent.
-func (c *Client) Register(ctx context.Context, id, payer *identity.Signer, progress Progress) (Receipt, error) {
-	if progress == nil {
-		progress = func(string) {}
-	}
-	sig, err := c.registrationSig(ctx, id)
-	if err != nil || sig == nil {
-		return Receipt{AlreadyRegistered: err == nil}, err
-	}
-	balance, err := c.eth.BalanceAt(ctx, payer.Address(), nil)
-	if err != nil {
-		return Receipt{}, fmt.Errorf("balance of %s: %w", payer.Address().Hex(), err)
-	}
-	if balance.Sign() == 0 {
-		return Receipt{}, fmt.Errorf("%w: %s has no ether", ErrNoFunds, payer.Address().Hex())
-	}
-	opts := c.TransactOpts(ctx, payer)
-	tx, err := c.contract.Register(opts, id.PublicKey(), sig)
-	if err != nil {
-		if isFundsError(err) {
-			return Receipt{}, fmt.Errorf("%w: %s has %s wei: %v", ErrNoFunds, payer.Address().Hex(), balance, err)
-		}
-		if strings.Contains(err.Error(), "already registered") {
-			return Receipt{AlreadyRegistered: true}, nil
-		}
-		return Receipt{}, fmt.Errorf("send register(%s): %w", id.Address().Hex(), err)
-	}
-	progress(fmt.Sprintf("sent registration of %s in transaction %s (gas paid by %s)", id.Address().Hex(), tx.Hash().Hex(), payer.Address().Hex()))
-	rcpt, err := WaitMined(ctx, c.eth, tx.Hash(), progress)
-	if err != nil {
-		return Receipt{}, err
-	}
-	out := Receipt{TxHash: tx.Hash(), Block: rcpt.BlockNumber.Uint64(), GasUsed: rcpt.GasUsed}
-	if rcpt.Status != types.ReceiptStatusSuccessful {
-		// Someone else may have registered it in the meantime.
-		if ok, err := c.IsRegistered(ctx, id.Address()); err == nil && ok {
-			return Receipt{AlreadyRegistered: true}, nil
-		}
-		return out, fmt.Errorf("register(%s): %w in block %d", id.Address().Hex(), ErrReverted, out.Block)
-	}
-	return out, nil
-}
-
 // registrationSig is id's signature of its registration, or nil when id
 // is registered already.
 func (c *Client) registrationSig(ctx context.Context, id *identity.Signer) ([]byte, error) {
@@ -198,33 +154,32 @@ func (c *Client) registrationSig(ctx context.Context, id *identity.Signer) ([]by
 	return id.Sign(RegistrationDigest(c.address, c.chainID, id.Address()))
 }
 
-// SendFunc sends the transaction build makes and returns its receipt
-// once it counts (a txsend.Sender's Send: managed nonce, EIP-1559 fees, a
-// stuck one replaced, confirmations, a journal across restarts).
-type SendFunc func(ctx context.Context, what string, build func(*bind.TransactOpts) (*types.Transaction, error)) (*types.Receipt, error)
-
-// RegisterWith is Register with the transaction sent by send, from the
-// payer's account: a restart then waits for the registration it sent
-// instead of sending another.
-func (c *Client) RegisterWith(ctx context.Context, id *identity.Signer, send SendFunc) (Receipt, error) {
+// Register registers id, the transaction sent by s, whose account pays
+// gas (id's own, or a gas payer's): package txsend's one path, so a
+// restart waits for the registration it sent instead of sending another.
+// An identity that is already registered is a success with
+// AlreadyRegistered set and no transaction sent.
+func (c *Client) Register(ctx context.Context, id *identity.Signer, s *txsend.Sender) (Receipt, error) {
 	sig, err := c.registrationSig(ctx, id)
 	if err != nil || sig == nil {
 		return Receipt{AlreadyRegistered: err == nil}, err
 	}
-	r, err := send(ctx, "register "+id.Address().Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
+	res, err := s.Send(ctx, "register "+id.Address().Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
 		return c.contract.Register(o, id.PublicKey(), sig)
 	})
 	if err != nil {
-		if strings.Contains(err.Error(), "already registered") {
+		if reason, ok := ethrpc.RevertReason(err); ok && reason == "IdentityRegistry: identity already registered" {
 			return Receipt{AlreadyRegistered: true}, nil
 		}
-		if isFundsError(err) {
-			return Receipt{}, fmt.Errorf("%w: %v", ErrNoFunds, err)
+		if ethrpc.IsInsufficientFunds(err) {
+			return Receipt{}, fmt.Errorf("%w: %s: %v", ErrNoFunds, s.From().Hex(), err)
 		}
 		return Receipt{}, err
 	}
+	r := res.Receipt
 	out := Receipt{TxHash: r.TxHash, Block: r.BlockNumber.Uint64(), GasUsed: r.GasUsed}
 	if r.Status != types.ReceiptStatusSuccessful {
+		// Someone else may have registered it in the meantime.
 		if ok, err := c.IsRegistered(ctx, id.Address()); err == nil && ok {
 			return Receipt{AlreadyRegistered: true}, nil
 		}
@@ -238,106 +193,58 @@ func (c *Client) TransactOpts(ctx context.Context, payer *identity.Signer) *bind
 	return payer.TransactOpts(ctx, c.chainID)
 }
 
-func isFundsError(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "insufficient funds") || strings.Contains(s, "gas required exceeds allowance")
-}
-
-// WaitMined polls for the receipt of tx until it is mined or ctx ends,
-// reporting progress about once a second.
-func WaitMined(ctx context.Context, ec *ethclient.Client, tx common.Hash, progress Progress) (*types.Receipt, error) {
-	if progress == nil {
-		progress = func(string) {}
-	}
-	start := time.Now()
-	lastReport := start
-	poll := time.NewTicker(50 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		rcpt, err := ec.TransactionReceipt(ctx, tx)
-		if err == nil {
-			return rcpt, nil
-		}
-		// A fresh node may still be indexing transactions: not found yet.
-		if !errors.Is(err, ethereum.NotFound) && !strings.Contains(err.Error(), "indexing is in progress") {
-			return nil, fmt.Errorf("receipt of %s: %w", tx.Hex(), err)
-		}
-		if time.Since(lastReport) >= time.Second {
-			lastReport = time.Now()
-			progress(fmt.Sprintf("waiting for %s to be mined (%ds)", tx.Hex(), int(time.Since(start).Seconds())))
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("transaction %s not mined after %s: %w", tx.Hex(), time.Since(start).Round(time.Second), ctx.Err())
-		case <-poll.C:
-		}
-	}
-}
-
-// Deploy deploys a new IdentityRegistry paid by payer and waits until it is
-// mined. It returns the contract address and the block it was mined in.
+// Deploy deploys a new IdentityRegistry paid by payer (through a
+// txsend.Sender, like every transaction) and waits until it is mined. It
+// returns the contract address and the block it was mined in. For tests;
+// networks are deployed by package deploy.
 func Deploy(ctx context.Context, ec *ethclient.Client, chainID *big.Int, payer *identity.Signer) (common.Address, uint64, error) {
-	opts := payer.TransactOpts(ctx, chainID)
-	addr, tx, _, err := contracts.DeployIdentityRegistry(opts, ec)
+	res, err := txsend.New(ec, chainID, payer, txsend.Config{}).Send(ctx, "deploy IdentityRegistry", func(o *bind.TransactOpts) (*types.Transaction, error) {
+		_, tx, _, err := contracts.DeployIdentityRegistry(o, ec)
+		return tx, err
+	})
 	if err != nil {
-		return common.Address{}, 0, fmt.Errorf("deploy IdentityRegistry: %w", err)
+		return common.Address{}, 0, err
 	}
-	rcpt, err := WaitMined(ctx, ec, tx.Hash(), nil)
-	if err != nil {
-		return common.Address{}, 0, fmt.Errorf("deploy IdentityRegistry: %w", err)
-	}
-	if rcpt.Status != types.ReceiptStatusSuccessful {
+	if res.Receipt.Status != types.ReceiptStatusSuccessful {
 		return common.Address{}, 0, fmt.Errorf("deploy IdentityRegistry: %w", ErrReverted)
 	}
-	return addr, rcpt.BlockNumber.Uint64(), nil
+	return res.Receipt.ContractAddress, res.Receipt.BlockNumber.Uint64(), nil
 }
 
-// RegisterBatch registers many identities, gas paid by payer: every
-// transaction is sent at once (consecutive nonces, a fixed gas limit), then
-// all are waited for. For load tests and operators onboarding many
-// identities; ids already registered are skipped.
-func (c *Client) RegisterBatch(ctx context.Context, ids []*identity.Signer, payer *identity.Signer, progress Progress) error {
+// RegisterBatch registers many identities, gas paid by s's account, at
+// most 64 in flight at once (s hands out consecutive nonces). For load
+// tests and operators onboarding many identities; ids already registered
+// are skipped.
+func (c *Client) RegisterBatch(ctx context.Context, ids []*identity.Signer, s *txsend.Sender, progress Progress) error {
 	if progress == nil {
 		progress = func(string) {}
 	}
-	nonce, err := c.eth.PendingNonceAt(ctx, payer.Address())
-	if err != nil {
-		return fmt.Errorf("nonce of %s: %w", payer.Address().Hex(), err)
-	}
-	var sent []common.Hash
+	var done atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(64)
 	for _, id := range ids {
-		if ok, err := c.IsRegistered(ctx, id.Address()); err != nil {
-			return err
-		} else if ok {
-			continue
-		}
-		sig, err := id.Sign(RegistrationDigest(c.address, c.chainID, id.Address()))
-		if err != nil {
-			return err
-		}
-		opts := c.TransactOpts(ctx, payer)
-		opts.Nonce, opts.GasLimit = new(big.Int).SetUint64(nonce), registerGas
-		tx, err := c.contract.Register(opts, id.PublicKey(), sig)
-		if err != nil {
-			return fmt.Errorf("send register(%s): %w", id.Address().Hex(), err)
-		}
-		nonce++
-		sent = append(sent, tx.Hash())
+		g.Go(func() error {
+			sig, err := c.registrationSig(gctx, id)
+			if err != nil || sig == nil {
+				return err
+			}
+			res, err := s.Send(gctx, "register "+id.Address().Hex(), func(o *bind.TransactOpts) (*types.Transaction, error) {
+				o.GasLimit = registerGas
+				return c.contract.Register(o, id.PublicKey(), sig)
+			})
+			if err != nil {
+				return fmt.Errorf("register %s: %w", id.Address().Hex(), err)
+			}
+			if res.Receipt.Status != types.ReceiptStatusSuccessful {
+				return fmt.Errorf("registration of %s: %w", id.Address().Hex(), ErrReverted)
+			}
+			if n := done.Add(1); n%500 == 0 {
+				progress(fmt.Sprintf("%d of %d registrations mined", n, len(ids)))
+			}
+			return nil
+		})
 	}
-	progress(fmt.Sprintf("sent %d registrations; waiting for them to be mined", len(sent)))
-	for i, h := range sent {
-		rcpt, err := WaitMined(ctx, c.eth, h, nil)
-		if err != nil {
-			return err
-		}
-		if rcpt.Status != types.ReceiptStatusSuccessful {
-			return fmt.Errorf("registration in %s: %w", h.Hex(), ErrReverted)
-		}
-		if (i+1)%500 == 0 {
-			progress(fmt.Sprintf("%d of %d registrations mined", i+1, len(sent)))
-		}
-	}
-	return nil
+	return g.Wait()
 }
 
 // registerGas is the gas limit of a batched registration (one costs about

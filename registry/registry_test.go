@@ -17,6 +17,7 @@ import (
 	"github.com/mystnode/myst/devchain"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/mysttest"
+	"github.com/mystnode/myst/txsend"
 	"go.uber.org/goleak"
 )
 
@@ -64,7 +65,7 @@ func TestRegisterAndEvents(t *testing.T) {
 		t.Fatalf("before: PublicKeyOf: %v", err)
 	}
 	var reports []string
-	r, err := e.client.Register(ctx, id, e.payer, func(s string) { reports = append(reports, s) })
+	r, err := e.client.Register(ctx, id, txsend.New(e.client.Eth(), e.client.ChainID(), e.payer, txsend.Config{Progress: func(s string) { reports = append(reports, s) }}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestRegisterAndEvents(t *testing.T) {
 	}
 
 	// Registering again sends nothing and says so.
-	r, err = e.client.Register(ctx, id, e.payer, nil)
+	r, err = e.client.Register(ctx, id, txsend.New(e.client.Eth(), e.client.ChainID(), e.payer, txsend.Config{}))
 	if err != nil || !r.AlreadyRegistered {
 		t.Fatalf("second Register = %+v, %v", r, err)
 	}
@@ -118,7 +119,7 @@ func rawRegister(t *testing.T, e *env, pub, sig []byte) *types.Receipt {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rcpt, err := WaitMined(ctx, e.client.eth, tx.Hash(), nil)
+	rcpt, err := bind.WaitMined(ctx, e.client.eth, tx.Hash())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func TestContractRejectsBadRegistrations(t *testing.T) {
 func TestRegisterWithoutFunds(t *testing.T) {
 	e := startChain(t)
 	id := mysttest.NewSigner(t)
-	_, err := e.client.Register(mysttest.Ctx(t, 30*time.Second), id, id, nil)
+	_, err := e.client.Register(mysttest.Ctx(t, 30*time.Second), id, txsend.New(e.client.Eth(), e.client.ChainID(), id, txsend.Config{}))
 	if !errors.Is(err, ErrNoFunds) {
 		t.Fatalf("self-paid registration without ether: %v", err)
 	}
@@ -225,7 +226,7 @@ func TestCacheFollowsEvents(t *testing.T) {
 	e := startChain(t)
 	ctx := mysttest.Ctx(t, 30*time.Second)
 	a, b, never := mysttest.NewSigner(t), mysttest.NewSigner(t), mysttest.NewSigner(t)
-	if _, err := e.client.Register(ctx, a, e.payer, nil); err != nil {
+	if _, err := e.client.Register(ctx, a, txsend.New(e.client.Eth(), e.client.ChainID(), e.payer, txsend.Config{})); err != nil {
 		t.Fatal(err)
 	}
 	cache := NewCache(e.client, 0)
@@ -234,7 +235,7 @@ func TestCacheFollowsEvents(t *testing.T) {
 	go func() { defer close(done); cache.Run(runCtx, 20*time.Millisecond, func(err error) { t.Log(err) }) }()
 	defer func() { stop(); <-done }()
 
-	if _, err := e.client.Register(ctx, b, e.payer, nil); err != nil {
+	if _, err := e.client.Register(ctx, b, txsend.New(e.client.Eth(), e.client.ChainID(), e.payer, txsend.Config{})); err != nil {
 		t.Fatal(err)
 	}
 	// Both arrive from events, without asking the contract.
@@ -276,7 +277,7 @@ func TestCacheFallsBackToViews(t *testing.T) {
 	if st := cache.Stats(); st.NegativeHits != 1 {
 		t.Fatalf("stats %+v: want the second negative answered from memory", st)
 	}
-	if _, err := e.client.Register(ctx, a, e.payer, nil); err != nil {
+	if _, err := e.client.Register(ctx, a, txsend.New(e.client.Eth(), e.client.ChainID(), e.payer, txsend.Config{})); err != nil {
 		t.Fatal(err)
 	}
 	// The negative answer expires: the view finds it now.
@@ -314,7 +315,7 @@ func TestCacheAnswersNegativesFromScan(t *testing.T) {
 		t.Fatalf("stats %+v: want 500 answers from at most 3 scans", st)
 	}
 	a := mysttest.NewSigner(t)
-	if _, err := e.client.Register(ctx, a, e.payer, nil); err != nil {
+	if _, err := e.client.Register(ctx, a, txsend.New(e.client.Eth(), e.client.ChainID(), e.payer, txsend.Config{})); err != nil {
 		t.Fatal(err)
 	}
 	if key, err := cache.PublicKey(ctx, a.Address()); err != nil || string(key) != string(a.PublicKey()) {
@@ -333,7 +334,7 @@ func BenchmarkCacheLookup(b *testing.B) {
 	ids := make([]*identity.Signer, 4)
 	for i := range ids {
 		ids[i] = mysttest.NewSigner(b)
-		if _, err := e.client.Register(ctx, ids[i], e.payer, nil); err != nil {
+		if _, err := e.client.Register(ctx, ids[i], txsend.New(e.client.Eth(), e.client.ChainID(), e.payer, txsend.Config{})); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -358,7 +359,7 @@ func BenchmarkViewLookup(b *testing.B) {
 	e := startChain(b)
 	ctx := mysttest.Ctx(b, 30*time.Second)
 	id := mysttest.NewSigner(b)
-	if _, err := e.client.Register(ctx, id, e.payer, nil); err != nil {
+	if _, err := e.client.Register(ctx, id, txsend.New(e.client.Eth(), e.client.ChainID(), e.payer, txsend.Config{})); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

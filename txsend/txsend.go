@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/mystnode/myst/ethrpc"
 	"github.com/mystnode/myst/identity"
 )
 
@@ -33,12 +33,17 @@ type Config struct {
 	StuckAfter time.Duration
 	// Confirmations: blocks a receipt needs, its own included (default 1).
 	Confirmations uint64
-	// Poll is how often receipts and the head are asked for (default 1 s).
+	// Poll is how often receipts and the head are asked for (default 1 s);
+	// a transaction just sent is asked for sooner, from 50 ms doubling up
+	// to Poll, so a dev chain's instant blocks are seen at once.
 	Poll   time.Duration
 	Logger *slog.Logger
 	// Journal, if not nil, keeps every transaction sent until it is
 	// confirmed, for a restart to wait for it instead of sending again.
 	Journal *Journal
+	// Progress, if set, is told when a transaction is sent and, about
+	// once a second, that it is still awaited (the CLI shows it).
+	Progress func(string)
 	// firstFee, if set, prices the first attempt (tests: a stuck one).
 	firstFee func(tip, cap *big.Int) (*big.Int, *big.Int)
 }
@@ -142,6 +147,12 @@ var ErrDropped = errors.New("transaction dropped: its nonce was used by another 
 
 // maxDrops bounds how often Send sends again after a drop.
 const maxDrops = 3
+
+func (s *Sender) progress(msg string) {
+	if s.cfg.Progress != nil {
+		s.cfg.Progress(msg)
+	}
+}
 
 // From is the account that sends (and pays gas).
 func (s *Sender) From() common.Address { return s.from.Address() }
@@ -268,13 +279,14 @@ func (s *Sender) first(ctx context.Context, what string, build Build) (*pending,
 	}
 	if err := s.ec.SendTransaction(ctx, tx); err != nil {
 		s.cfg.Journal.remove(s.from.Address(), what)
-		if strings.Contains(strings.ToLower(err.Error()), "nonce too low") {
+		if ethrpc.IsNonceTooLow(err) {
 			// Someone else used this account: start again from the chain's count.
 			s.haveNonce = false
 		}
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	s.next++
+	s.progress(fmt.Sprintf("sent %s in transaction %s", what, tx.Hash().Hex()))
 	s.cfg.Logger.Info("transaction sent", "what", what, "tx", tx.Hash().Hex(), "nonce", nonce, "fee_cap", feeCap, "tip", tip)
 	return st, nil
 }
@@ -295,8 +307,10 @@ func (s *Sender) await(ctx context.Context, what string, build Build, st *pendin
 	if st.sentAt.IsZero() {
 		st.sentAt = time.Now()
 	}
-	t := time.NewTicker(s.cfg.Poll)
+	wait := min(50*time.Millisecond, s.cfg.Poll)
+	t := time.NewTimer(wait)
 	defer t.Stop()
+	waitStart, lastTold := time.Now(), time.Now()
 	for {
 		// The nonce first: a version mined between the two questions is
 		// then seen by the receipts.
@@ -306,7 +320,7 @@ func (s *Sender) await(ctx context.Context, what string, build Build, st *pendin
 			h := tx.Hash()
 			r, err := s.ec.TransactionReceipt(ctx, h)
 			if err != nil {
-				if errors.Is(err, ethereum.NotFound) || strings.Contains(err.Error(), "indexing is in progress") {
+				if errors.Is(err, ethereum.NotFound) || ethrpc.IsIndexing(err) {
 					continue // not mined (yet, or any more)
 				}
 				// The RPC fails: give up now (the caller retries; the
@@ -351,6 +365,10 @@ func (s *Sender) await(ctx context.Context, what string, build Build, st *pendin
 		} else {
 			st.unseenNonces = 0
 		}
+		if !mined && time.Since(lastTold) >= time.Second {
+			lastTold = time.Now()
+			s.progress(fmt.Sprintf("waiting for %s to be mined (%s)", what, time.Since(waitStart).Round(time.Second)))
+		}
 		if !mined && build != nil && time.Since(st.sentAt) > s.cfg.StuckAfter {
 			s.replace(ctx, what, build, st, res)
 			st.sentAt = time.Now()
@@ -359,6 +377,8 @@ func (s *Sender) await(ctx context.Context, what string, build Build, st *pendin
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%s: not mined (sent %v): %w", what, res.Sent, ctx.Err())
 		case <-t.C:
+			wait = min(2*wait, s.cfg.Poll)
+			t.Reset(wait)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package txsend
 import (
 	"context"
 	"math/big"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/mystnode/myst/contracts"
-	"github.com/mystnode/myst/deploy"
 	"github.com/mystnode/myst/mysttest"
 )
 
@@ -32,16 +30,23 @@ func TestConcurrentAndStuck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := deploy.Run(ctx, deploy.Config{RPC: ec, Deployer: g.Dev, TestSupply: big.NewInt(1e18), ChallengeSeconds: 60,
-		StatePath: filepath.Join(t.TempDir(), "state.json")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := contracts.NewMystToken(st.Step("MystToken").Address, ec)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := New(ec, chainID, g.Dev, Config{Poll: 200 * time.Millisecond, StuckAfter: time.Minute, Confirmations: 2})
+	dep, err := s.Send(ctx, "deploy MystToken", func(o *bind.TransactOpts) (*types.Transaction, error) {
+		_, tx, _, err := contracts.DeployMystToken(o, ec)
+		return tx, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := contracts.NewMystToken(dep.Receipt.ContractAddress, ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(ctx, "mint", func(o *bind.TransactOpts) (*types.Transaction, error) {
+		return tok.Mint(o, g.Dev.Address(), big.NewInt(1e18))
+	}); err != nil {
+		t.Fatal(err)
+	}
 	before, err := ec.NonceAt(ctx, g.Dev.Address(), nil)
 	if err != nil {
 		t.Fatal(err)

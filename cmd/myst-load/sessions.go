@@ -29,6 +29,7 @@ import (
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/registry"
 	"github.com/mystnode/myst/session"
+	"github.com/mystnode/myst/txsend"
 	"github.com/nats-io/nats.go"
 )
 
@@ -162,11 +163,12 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 		addrs[i] = signers[i].Address()
 	}
 	progress := func(s string) { step("  %s", s) }
-	if err := reg.RegisterBatch(ctx, signers, payer, progress); err != nil {
+	sender := txsend.New(reg.Eth(), new(big.Int).SetUint64(nf.ChainID), payer, txsend.Config{Poll: 200 * time.Millisecond})
+	if err := reg.RegisterBatch(ctx, signers, sender, progress); err != nil {
 		return nil, fmt.Errorf("register consumers: %w", err)
 	}
 	each, _ := proposal.ParseAmount("20")
-	if err := pay.DepositBatch(ctx, payer, addrs, each, nil); err != nil {
+	if err := pay.DepositBatch(ctx, sender, addrs, each); err != nil {
 		return nil, fmt.Errorf("fund consumers: %w", err)
 	}
 	// Idle: unlocked, serving, nothing to do (the memory the key's

@@ -243,8 +243,11 @@ identity itself. Already registered is a success.`,
 					return fmt.Errorf("%w: fix the network file or use --self-pay", err)
 				}
 			}
-			progress := func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), msg) }
-			r, err := reg.Register(ctx, id, payer, progress)
+			sender, err := g.sender(cmd, reg.Eth(), reg.ChainID(), payer)
+			if err != nil {
+				return err
+			}
+			r, err := reg.Register(ctx, id, sender)
 			switch {
 			case errors.Is(err, registry.ErrNoFunds) && payer == id:
 				return fmt.Errorf("%w: send ether to %s to pay for the registration, or use a network file with a gas payer", err, payer.Address().Hex())

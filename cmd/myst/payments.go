@@ -7,17 +7,20 @@ import (
 	"io"
 	"math/big"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/cmd/internal/cli"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/txsend"
 	"github.com/spf13/cobra"
 )
 
@@ -84,9 +87,6 @@ func (g *globals) unlock(cmd *cobra.Command, addr common.Address, passFile strin
 
 func newPaymentsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "payments", Short: "Test tokens, deposits and withdrawals (through the daemon when the identity is unlocked there, else straight to the chain)"}
-	progress := func(cmd *cobra.Command) registry.Progress {
-		return func(m string) { fmt.Fprintln(cmd.ErrOrStderr(), m) }
-	}
 
 	var fromKey, fromPass, etherFlag string
 	fund := &cobra.Command{
@@ -134,7 +134,11 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 				}
 			}
 			return g.onChain(cmd, 5*time.Minute, func(ctx context.Context, c *payments.Client) error {
-				if _, err := c.Fund(ctx, payer, who, amount, gasWei, progress(cmd)); err != nil {
+				sender, err := g.sender(cmd, c.Eth(), c.ChainID(), payer)
+				if err != nil {
+					return err
+				}
+				if _, err := c.Fund(ctx, sender, who, amount, gasWei); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "sent %s MYSTT and %s ETH for gas to %s from %s\n", proposal.FormatAmount(amount), proposal.FormatAmount(gasWei), who.Hex(), payer.Address().Hex())
@@ -175,7 +179,11 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return g.onChain(cmd, 2*time.Minute, func(ctx context.Context, c *payments.Client) error {
-				tx, err := c.Deposit(ctx, signer, id, amount, progress(cmd))
+				sender, err := g.sender(cmd, c.Eth(), c.ChainID(), signer)
+				if err != nil {
+					return err
+				}
+				tx, err := c.Deposit(ctx, sender, id, amount)
 				if err != nil {
 					if errors.Is(err, registry.ErrNoFunds) {
 						return fmt.Errorf("%w: the identity needs ether for gas (`myst payments fund` on development networks)", err)
@@ -252,8 +260,11 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				sender := g.gasPayerOr(signer)
-				step, err := c.WithdrawOrAnnounce(ctx, sender, signer, to, progress(cmd))
+				sender, err := g.sender(cmd, c.Eth(), c.ChainID(), g.gasPayerOr(signer))
+				if err != nil {
+					return err
+				}
+				step, err := c.WithdrawOrAnnounce(ctx, sender, signer, to)
 				switch {
 				case errors.Is(err, payments.ErrChallengePeriod):
 					return fmt.Errorf("%w: run this again then", err)
@@ -290,8 +301,11 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				sender := g.gasPayerOr(signer)
-				step, err := c.ReleaseOrAnnounce(ctx, sender, signer, provider, progress(cmd))
+				sender, err := g.sender(cmd, c.Eth(), c.ChainID(), g.gasPayerOr(signer))
+				if err != nil {
+					return err
+				}
+				step, err := c.ReleaseOrAnnounce(ctx, sender, signer, provider)
 				switch {
 				case errors.Is(err, payments.ErrChallengePeriod):
 					return fmt.Errorf("%w: run this again then", err)
@@ -314,6 +328,19 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 
 // gasPayerOr is the network's gas payer, if it has one, else signer: who
 // pays the gas of an identity's payment transactions.
+// sender is the one way the CLI sends a transaction (package txsend):
+// from s's account, progress shown on stderr, journaled in
+// <data-dir>/transactions, so that a run stopped while it waited waits for
+// the same transaction when run again instead of sending another.
+func (g *globals) sender(cmd *cobra.Command, ec *ethclient.Client, chainID *big.Int, s *identity.Signer) (*txsend.Sender, error) {
+	j, err := txsend.OpenJournal(filepath.Join(g.dataDir, "transactions"))
+	if err != nil {
+		return nil, err
+	}
+	progress := func(msg string) { fmt.Fprintln(cmd.ErrOrStderr(), msg) }
+	return txsend.New(ec, chainID, s, txsend.Config{Progress: progress, Journal: j}), nil
+}
+
 func (g *globals) gasPayerOr(signer *identity.Signer) *identity.Signer {
 	if nf, _, err := g.networkFile(); err == nil && nf.HasGasPayer() {
 		if gp, err := nf.GasPayer(); err == nil {
