@@ -64,4 +64,3 @@ func IsInsufficientFunds(err error) bool {
 func IsIndexing(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "indexing is in progress")
 }
-
