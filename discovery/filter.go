@@ -13,6 +13,7 @@ import (
 	"github.com/mystnode/myst/httpjson"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/stun"
 )
 
 // Filter selects proposals. Zero values don't filter.
@@ -24,7 +25,7 @@ type Filter struct {
 	MaxPriceGiB  *big.Int
 	MinBandwidth float64
 	// Reachability, if not empty, keeps proposals with one of these.
-	Reachability []string
+	Reachability []stun.NAT
 	// Port, if set, keeps proposals whose exit does not block it;
 	// MinSessionMbit those that limit sessions to no less (or not at all).
 	Port           uint16
@@ -131,10 +132,10 @@ func ParseFilter(q map[string][]string) (Filter, error) {
 				return f, bad("given twice: list the values comma-separated")
 			}
 			for r := range strings.SplitSeq(v, ",") {
-				if !proposal.ValidReachability(r) || r == "" {
+				if !proposal.ValidReachability(stun.NAT(r)) || r == "" {
 					return f, bad("%q: want a comma-separated list of public, mapped, cone, symmetric, unknown", r)
 				}
-				f.Reachability = append(f.Reachability, r)
+				f.Reachability = append(f.Reachability, stun.NAT(r))
 			}
 		case "port":
 			n, err := strconv.ParseUint(v, 10, 16)
@@ -200,7 +201,11 @@ func (f Filter) Query() url.Values {
 	if f.MinBandwidth > 0 {
 		set("min_bandwidth", strconv.FormatFloat(f.MinBandwidth, 'f', -1, 64))
 	}
-	set("reachability", strings.Join(f.Reachability, ","))
+	reach := make([]string, len(f.Reachability))
+	for i, r := range f.Reachability {
+		reach[i] = string(r)
+	}
+	set("reachability", strings.Join(reach, ","))
 	if f.Port != 0 {
 		set("port", strconv.Itoa(int(f.Port)))
 	}

@@ -233,7 +233,7 @@ func NewRecord(p *proposal.Proposal, signed *proposal.Signed, ttl time.Duration)
 	gib, _ := proposal.ParseAmount(p.Price.PerGiB)
 	return &Record{
 		ProviderID: strings.ToLower(p.Provider().Hex()), ServiceType: p.ServiceType, Country: p.Location.Country,
-		BandwidthMbps: p.Quality.BandwidthMbps, Reachability: p.Reachability, BlockedPorts: blockedPorts(p.Exit), SessionMbit: sessionMbit(p.Exit),
+		BandwidthMbps: p.Quality.BandwidthMbps, Reachability: string(p.Reachability), BlockedPorts: blockedPorts(p.Exit), SessionMbit: sessionMbit(p.Exit),
 		PriceHour: hour, PriceGiB: gib,
 		UpdatedAt: p.UpdatedAt, ExpiresAt: p.UpdatedAt.Add(ttl),
 		Proposal: string(signed.Proposal), Signature: signed.Signature,

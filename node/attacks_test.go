@@ -33,7 +33,7 @@ func loss(t *testing.T, e *faultNet, p *Node, cid, pid string) (served, paid, lo
 	if _, err := p.settleAll(pr); err != nil {
 		t.Logf("settle: %v", err)
 	}
-	served = p.billing.ledger.Served(c, pr)
+	served = p.money.billing.ledger.Served(c, pr)
 	paid, err := e.pay.Settled(e.ctx, c, pr)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +133,7 @@ func TestAttackNeverAck(t *testing.T) {
 		t.Fatalf("second session while the first waits for its ack: %+v", r)
 	}
 	start := time.Now()
-	mysttest.WaitFor(t, 20*time.Second, func() bool { return len(p.provider.Sessions()) == 0 })
+	mysttest.WaitFor(t, 20*time.Second, func() bool { return len(p.offer.sessions.Sessions()) == 0 })
 	t.Logf("the unacked, unpaid session ended after %s", time.Since(start).Round(time.Millisecond))
 	tries := 0
 	for ; tries < 10; tries++ {
@@ -145,7 +145,7 @@ func TestAttackNeverAck(t *testing.T) {
 			t.Logf("session %d refused: %s", tries+2, r.Detail)
 			break
 		}
-		mysttest.WaitFor(t, 20*time.Second, func() bool { return len(p.provider.Sessions()) == 0 })
+		mysttest.WaitFor(t, 20*time.Second, func() bool { return len(p.offer.sessions.Sessions()) == 0 })
 	}
 	if tries == 10 {
 		t.Fatal("the provider kept taking unpaid sessions")

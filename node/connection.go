@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,7 +23,19 @@ import (
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/resolver"
 	"github.com/mystnode/myst/session"
+	"github.com/mystnode/myst/stun"
 )
+
+// consumerSide is the consumer's one connection and what protects the
+// host while it lasts: the kill switch, the rules against connections into
+// the tunnel, and the resolver.
+type consumerSide struct {
+	mu         sync.Mutex
+	conn       connection
+	killSwitch *killswitch.Switch
+	inbound    *killswitch.Inbound
+	resolver   *resolver.System
+}
 
 // connection is the consumer's one connection.
 type connection struct {
@@ -49,9 +62,9 @@ type plan struct {
 
 // Connection reports the consumer's connection.
 func (n *Node) Connection() api.Connection {
-	n.connMu.Lock()
-	v, c, p := n.conn.view, n.conn.connector, n.conn.payer
-	n.connMu.Unlock()
+	n.consumer.mu.Lock()
+	v, c, p := n.consumer.conn.view, n.consumer.conn.connector, n.consumer.conn.payer
+	n.consumer.mu.Unlock()
 	if v.State == api.Connected {
 		v.Duration = time.Since(v.Since)
 		st := c.Stats()
@@ -68,9 +81,9 @@ func (n *Node) Connection() api.Connection {
 }
 
 func (n *Node) setConn(v api.Connection) {
-	n.connMu.Lock()
-	n.conn = connection{view: v}
-	n.connMu.Unlock()
+	n.consumer.mu.Lock()
+	n.consumer.conn = connection{view: v}
+	n.consumer.mu.Unlock()
 }
 
 // Connect finds the provider's proposal for the service type in
@@ -131,49 +144,49 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 	if req.KillSwitch != nil {
 		p.killSwitch = *req.KillSwitch && t.Tunnel
 	}
-	n.connMu.Lock()
-	if n.conn.view.State != api.NotConnected {
-		state := n.conn.view.State
-		n.connMu.Unlock()
+	n.consumer.mu.Lock()
+	if n.consumer.conn.view.State != api.NotConnected {
+		state := n.consumer.conn.view.State
+		n.consumer.mu.Unlock()
 		return api.Connection{}, retell(ErrBusy, "the connection is %s: disconnect first (`myst disconnect`)", state)
 	}
 	view := api.Connection{State: api.Connecting, ConsumerID: consumer.Hex(), ProviderID: provider.Hex(), ServiceType: req.ServiceType,
 		Since: time.Now().UTC(), KillSwitch: p.killSwitch}
-	n.conn = connection{view: view, plan: p}
-	n.connMu.Unlock()
+	n.consumer.conn = connection{view: view, plan: p}
+	n.consumer.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	c, err := n.establish(ctx, p)
 	if err != nil {
 		if p.dns != "system" {
-			if rerr := n.resolver.Restore(); rerr != nil {
+			if rerr := n.consumer.resolver.Restore(); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("restore the resolver: %w", rerr))
 			}
 		}
 		if p.killSwitch {
-			if kerr := n.killSwitch.Off(); kerr != nil {
+			if kerr := n.consumer.killSwitch.Off(); kerr != nil {
 				err = errors.Join(err, fmt.Errorf("the kill switch could not be turned off: %w (run `myst disconnect`)", kerr))
 			}
 		}
-		if ierr := n.inbound.Off(); ierr != nil {
+		if ierr := n.consumer.inbound.Off(); ierr != nil {
 			n.logger.Warn("remove the tunnel's inbound rules", "err", ierr)
 		}
 		n.setConn(api.Connection{State: api.NotConnected, LastError: err.Error()})
 		return api.Connection{}, err
 	}
-	n.connMu.Lock()
-	if n.conn.view.State != api.Connecting {
+	n.consumer.mu.Lock()
+	if n.consumer.conn.view.State != api.Connecting {
 		// The daemon is stopping.
-		n.connMu.Unlock()
+		n.consumer.mu.Unlock()
 		c.session.Close()
 		return api.Connection{}, ErrStopping
 	}
 	view.State, view.SessionID, view.Since = api.Connected, c.session.ID(), c.session.Since().UTC()
 	view.DNS = c.view.DNS
 	c.view = view
-	n.conn = c
-	n.connMu.Unlock()
+	n.consumer.conn = c
+	n.consumer.mu.Unlock()
 	n.probeDNS(c.session, view.DNS)
 	n.logger.Info("connected", "provider", provider.Hex(), "service", req.ServiceType, "session", c.session.ID(), "kill_switch", p.killSwitch)
 	return n.Connection(), nil
@@ -197,7 +210,7 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 	if err := n.checkReachable(provider.Hex(), p.serviceType, found[0].Proposal.Reachability); err != nil {
 		return connection{}, err
 	}
-	if found[0].Proposal.Reachability == "cone" {
+	if found[0].Proposal.Reachability == stun.Cone {
 		// Through a NAT by punching: it works at once or not at all.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, PunchTimeout)
@@ -231,14 +244,14 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 		// Nothing comes in through the tunnel but answers: the provider
 		// and its other consumers reach none of this host's services.
 		if t, _ := serviceType(p.serviceType); t.Tunnel {
-			if err := n.inbound.On(clientInterfaces()); err != nil {
+			if err := n.consumer.inbound.On(clientInterfaces()); err != nil {
 				return fmt.Errorf("%w: the tunnel would expose this host's services to the provider", err)
 			}
 		}
 		if !p.killSwitch {
 			return nil
 		}
-		return n.killSwitch.On(killswitch.Config{Allow: append(n.networkHosts(), peer.Endpoint), AllowLAN: p.allowLAN})
+		return n.consumer.killSwitch.On(killswitch.Config{Allow: append(n.networkHosts(), peer.Endpoint), AllowLAN: p.allowLAN})
 	}
 	// Billing starts at session-create: the payer answers invoices from the
 	// provider's acceptance on, with its clock started when it asked.
@@ -253,7 +266,7 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 			bytes := func() uint64 { st := connector.Stats(); return st.BytesIn + st.BytesOut }
 			var err error
 			payer, err = payments.NewPayer(ctx, payments.PayerConfig{
-				Client: n.pay, Store: n.payStore, Consumer: p.signer, Provider: provider, SessionID: sessionID,
+				Client: n.money.client, Store: n.money.store, Consumer: p.signer, Provider: provider, SessionID: sessionID,
 				Price: price, Start: asked, Bytes: bytes, MaxSpend: p.maxSpend,
 				OnOverbilled: func(reason string) {
 					n.logger.Warn("refusing an invoice; ending the session", "provider", provider.Hex(), "reason", reason)
@@ -291,7 +304,7 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 		return connection{}, upstreamf("%w", err)
 	}
 	if p.killSwitch {
-		if err := n.killSwitch.AllowInterface(connector.Stats().Interface); err != nil {
+		if err := n.consumer.killSwitch.AllowInterface(connector.Stats().Interface); err != nil {
 			conn.Abort("the consumer's kill switch failed")
 			return connection{}, err
 		}
@@ -306,7 +319,7 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 				return connection{}, err
 			}
 		}
-		if err := n.resolver.Set(addr, connector.Stats().Interface); err != nil {
+		if err := n.consumer.resolver.Set(addr, connector.Stats().Interface); err != nil {
 			conn.Abort("the consumer could not set its resolver")
 			return connection{}, err
 		}
@@ -334,10 +347,10 @@ func (n *Node) probeDNS(s *session.Conn, dns string) {
 			msg = fmt.Sprintf("the resolver %s does not answer: %v (names do not resolve; nothing falls back to the host's own resolver)", addr, err)
 			n.logger.Warn("DNS through the tunnel fails", "dns", addr, "err", err)
 		}
-		n.connMu.Lock()
-		defer n.connMu.Unlock()
-		if n.conn.session == s {
-			n.conn.view.DNSError = msg
+		n.consumer.mu.Lock()
+		defer n.consumer.mu.Unlock()
+		if n.consumer.conn.session == s {
+			n.consumer.conn.view.DNSError = msg
 		}
 	}()
 }
@@ -350,9 +363,9 @@ const ReconnectTries = 3
 // connection is over; with it, traffic stays blocked while new sessions
 // with the same provider are tried, then stays Blocked.
 func (n *Node) lost(s *session.Conn, reason string) {
-	n.connMu.Lock()
-	defer n.connMu.Unlock()
-	c := n.conn
+	n.consumer.mu.Lock()
+	defer n.consumer.mu.Unlock()
+	c := n.consumer.conn
 	if c.session == nil || c.session != s || c.view.State != api.Connected {
 		return
 	}
@@ -360,13 +373,13 @@ func (n *Node) lost(s *session.Conn, reason string) {
 	if !c.plan.killSwitch {
 		// No kill switch: the user chose their own address over blocking,
 		// so their own resolver comes back too.
-		n.conn = connection{view: api.Connection{State: api.NotConnected, LastError: reason}}
+		n.consumer.conn = connection{view: api.Connection{State: api.NotConnected, LastError: reason}}
 		if c.plan.dns != "system" {
-			if err := n.resolver.Restore(); err != nil {
-				n.conn.view.LastError += "; restoring the resolver failed: " + err.Error()
+			if err := n.consumer.resolver.Restore(); err != nil {
+				n.consumer.conn.view.LastError += "; restoring the resolver failed: " + err.Error()
 			}
 		}
-		if err := n.inbound.Off(); err != nil {
+		if err := n.consumer.inbound.Off(); err != nil {
 			n.logger.Warn("remove the tunnel's inbound rules", "err", err)
 		}
 		return
@@ -374,9 +387,9 @@ func (n *Node) lost(s *session.Conn, reason string) {
 	ctx, cancel := context.WithCancel(n.ctx)
 	v := c.view
 	v.State, v.SessionID, v.LastError = api.Reconnecting, "", "the tunnel was lost ("+reason+"); traffic stays blocked while reconnecting"
-	n.conn = connection{view: v, plan: c.plan, reconnect: cancel, done: make(chan struct{})}
+	n.consumer.conn = connection{view: v, plan: c.plan, reconnect: cancel, done: make(chan struct{})}
 	n.wg.Add(1)
-	go n.reconnect(ctx, c.plan, reason, n.conn.done)
+	go n.reconnect(ctx, c.plan, reason, n.consumer.conn.done)
 }
 
 // reconnect tries new sessions of plan; the kill switch stays on.
@@ -397,48 +410,48 @@ func (n *Node) reconnect(ctx context.Context, p *plan, reason string, done chan 
 		c, err = n.establish(tctx, p)
 		cancel()
 		if err == nil {
-			n.connMu.Lock()
-			if n.conn.view.State != api.Reconnecting || ctx.Err() != nil {
-				n.connMu.Unlock()
+			n.consumer.mu.Lock()
+			if n.consumer.conn.view.State != api.Reconnecting || ctx.Err() != nil {
+				n.consumer.mu.Unlock()
 				c.session.Close()
 				return
 			}
-			v := n.conn.view
+			v := n.consumer.conn.view
 			v.State, v.SessionID, v.Since, v.LastError = api.Connected, c.session.ID(), c.session.Since().UTC(), "reconnected after: "+reason
 			v.DNS, v.DNSError = c.view.DNS, ""
 			c.view = v
-			n.conn = c
-			n.connMu.Unlock()
+			n.consumer.conn = c
+			n.consumer.mu.Unlock()
 			n.probeDNS(c.session, v.DNS)
 			n.logger.Info("reconnected", "provider", p.provider.Hex(), "session", c.session.ID(), "try", try)
 			return
 		}
 		n.logger.Warn("reconnect failed", "provider", p.provider.Hex(), "try", try, "err", err)
 	}
-	n.connMu.Lock()
-	defer n.connMu.Unlock()
-	if n.conn.view.State != api.Reconnecting || ctx.Err() != nil {
+	n.consumer.mu.Lock()
+	defer n.consumer.mu.Unlock()
+	if n.consumer.conn.view.State != api.Reconnecting || ctx.Err() != nil {
 		return
 	}
-	n.conn.view.State = api.Blocked
-	n.conn.view.LastError = fmt.Sprintf("the tunnel was lost (%s) and %d new sessions failed (last: %v); all traffic stays blocked: run `myst disconnect` to restore it, then connect again",
+	n.consumer.conn.view.State = api.Blocked
+	n.consumer.conn.view.LastError = fmt.Sprintf("the tunnel was lost (%s) and %d new sessions failed (last: %v); all traffic stays blocked: run `myst disconnect` to restore it, then connect again",
 		reason, ReconnectTries, err)
-	n.conn.reconnect, n.conn.done = nil, nil
+	n.consumer.conn.reconnect, n.consumer.conn.done = nil, nil
 }
 
 // Disconnect ends the consumer's connection (connected, reconnecting or
 // blocked) and turns the kill switch off.
 func (n *Node) Disconnect(ctx context.Context) (api.Connection, error) {
-	n.connMu.Lock()
-	c := n.conn
+	n.consumer.mu.Lock()
+	c := n.consumer.conn
 	switch c.view.State {
 	case api.Connected, api.Reconnecting, api.Blocked:
 	default:
-		n.connMu.Unlock()
+		n.consumer.mu.Unlock()
 		return api.Connection{}, fmt.Errorf("%w (the connection is %s)", ErrNotConnected, c.view.State)
 	}
-	n.conn.view.State = api.Disconnecting
-	n.connMu.Unlock()
+	n.consumer.conn.view.State = api.Disconnecting
+	n.consumer.mu.Unlock()
 	v := api.Connection{State: api.NotConnected}
 	if err := n.endConnection(c); err != nil {
 		v.LastError = err.Error()
@@ -462,16 +475,16 @@ func (n *Node) endConnection(c connection) error {
 	}
 	var errs []error
 	if c.plan != nil && c.plan.dns != "system" {
-		if err := n.resolver.Restore(); err != nil {
+		if err := n.consumer.resolver.Restore(); err != nil {
 			errs = append(errs, fmt.Errorf("restore the resolver: %w", err))
 		}
 	}
 	if c.plan != nil && c.plan.killSwitch {
-		if err := n.killSwitch.Off(); err != nil {
+		if err := n.consumer.killSwitch.Off(); err != nil {
 			errs = append(errs, fmt.Errorf("%w: the kill switch's rules could not be removed: run `myst disconnect` again, or restart the daemon", err))
 		}
 	}
-	if err := n.inbound.Off(); err != nil {
+	if err := n.consumer.inbound.Off(); err != nil {
 		errs = append(errs, fmt.Errorf("remove the tunnel's inbound rules: %w", err))
 	}
 	return errors.Join(errs...)

@@ -242,7 +242,7 @@ func (e *faultNet) connect(n *Node, consumer, provider string) api.Connection {
 // received is what the provider stored of consumer's promises.
 func received(t *testing.T, p *Node, consumer, provider string) *big.Int {
 	t.Helper()
-	r, err := p.payStore.ReceivedFrom(context.Background(), common.HexToAddress(consumer), common.HexToAddress(provider))
+	r, err := p.money.store.ReceivedFrom(context.Background(), common.HexToAddress(consumer), common.HexToAddress(provider))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func received(t *testing.T, p *Node, consumer, provider string) *big.Int {
 // issued is the highest promise consumer signed to provider.
 func issued(t *testing.T, c *Node, consumer, provider string) *big.Int {
 	t.Helper()
-	v, err := c.payStore.Issued(context.Background(), common.HexToAddress(consumer), common.HexToAddress(provider))
+	v, err := c.money.store.Issued(context.Background(), common.HexToAddress(consumer), common.HexToAddress(provider))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,9 +261,9 @@ func issued(t *testing.T, c *Node, consumer, provider string) *big.Int {
 
 // payerOf is the consumer's payer of its current session.
 func payerOf(c *Node) *payments.Payer {
-	c.connMu.Lock()
-	defer c.connMu.Unlock()
-	return c.conn.payer
+	c.consumer.mu.Lock()
+	defer c.consumer.mu.Unlock()
+	return c.consumer.conn.payer
 }
 
 // nothingLost disconnects the consumer and checks that the provider

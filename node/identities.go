@@ -106,7 +106,7 @@ func (n *Node) Unlock(id, passphrase string) error {
 	if n.paymentsEnabled() && !n.cfg.Network.HasGasPayer() {
 		// The identity pays gas for its own settlements: settle what an
 		// earlier run left.
-		if err := n.billing.settler.QueueUnsettled(n.ctx, addr); err != nil {
+		if err := n.money.billing.settler.QueueUnsettled(n.ctx, addr); err != nil {
 			n.logger.Warn("settle", "provider", addr.Hex(), "err", err)
 		}
 	}
@@ -116,9 +116,9 @@ func (n *Node) Unlock(id, passphrase string) error {
 // listen answers dialogs addressed to signer, once.
 func (n *Node) listen(signer *identity.Signer) error {
 	addr := signer.Address()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if _, ok := n.listeners[addr]; ok {
+	n.peers.mu.Lock()
+	defer n.peers.mu.Unlock()
+	if _, ok := n.peers.listeners[addr]; ok {
 		return nil
 	}
 	nc, err := n.brokerConn()
@@ -133,7 +133,7 @@ func (n *Node) listen(signer *identity.Signer) error {
 	if err != nil {
 		return fmt.Errorf("listen for dialogs to %s: %w", addr.Hex(), err)
 	}
-	n.listeners[addr] = l
+	n.peers.listeners[addr] = l
 	n.logger.Info("identity unlocked; answering dialogs", "id", addr.Hex(), "subject", dialog.CreatesTo(addr))
 	return nil
 }
@@ -144,7 +144,7 @@ func echo(_ context.Context, p []byte) ([]byte, error) { return p, nil }
 // acceptDialog sets the handlers of a dialog a consumer opened to us.
 func (n *Node) acceptDialog(d *dialog.Dialog) {
 	d.Handle("ping", echo)
-	n.provider.Attach(d)
+	n.offer.sessions.Attach(d)
 	n.logger.Info("dialog opened", "consumer", d.Peer().Hex(), "provider", d.Self().Hex(), "dialog", d.ID().String())
 }
 
@@ -248,23 +248,23 @@ func (n *Node) OpenDialog(ctx context.Context, req api.DialogRequest) (api.Dialo
 	}
 	d.Handle("ping", echo)
 	id := d.ID().String()
-	n.mu.Lock()
-	n.dialogs[id] = &consumerDialog{d: d}
-	n.mu.Unlock()
+	n.peers.mu.Lock()
+	n.peers.dialogs[id] = &consumerDialog{d: d}
+	n.peers.mu.Unlock()
 	go func() {
 		<-d.Done()
-		n.mu.Lock()
-		delete(n.dialogs, id)
-		n.mu.Unlock()
+		n.peers.mu.Lock()
+		delete(n.peers.dialogs, id)
+		n.peers.mu.Unlock()
 	}()
 	return api.Dialog{ID: id, ConsumerID: consumer.Hex(), ProviderID: provider.Hex()}, nil
 }
 
 // Ping makes one request/response round trip on a dialog.
 func (n *Node) Ping(ctx context.Context, dialogID string, req api.PingRequest) (api.Ping, error) {
-	n.mu.Lock()
-	cd := n.dialogs[dialogID]
-	n.mu.Unlock()
+	n.peers.mu.Lock()
+	cd := n.peers.dialogs[dialogID]
+	n.peers.mu.Unlock()
 	if cd == nil {
 		return api.Ping{}, &FieldError{Field: "id", Err: fmt.Errorf("%w %q", ErrUnknownDialog, dialogID)}
 	}
@@ -299,10 +299,10 @@ func (n *Node) Ping(ctx context.Context, dialogID string, req api.PingRequest) (
 
 // CloseDialog closes a consumer dialog, telling the provider.
 func (n *Node) CloseDialog(dialogID string) error {
-	n.mu.Lock()
-	cd := n.dialogs[dialogID]
-	delete(n.dialogs, dialogID)
-	n.mu.Unlock()
+	n.peers.mu.Lock()
+	cd := n.peers.dialogs[dialogID]
+	delete(n.peers.dialogs, dialogID)
+	n.peers.mu.Unlock()
 	if cd == nil {
 		return &FieldError{Field: "id", Err: fmt.Errorf("%w %q", ErrUnknownDialog, dialogID)}
 	}

@@ -7,12 +7,38 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/mystnode/myst/api"
+	"github.com/mystnode/myst/portmap"
 	"github.com/mystnode/myst/session"
 	"github.com/mystnode/myst/stun"
 )
+
+// natWatch is what the node knows of its public side (from the network's
+// STUN servers, asked again every NATCheckEvery and when the host's
+// addresses change) and the port mappings it holds on the home router.
+type natWatch struct {
+	mu     sync.Mutex
+	public publicSide
+	ports  *portmap.Mapper
+}
+
+// publicSide is what the network's STUN servers said of this node.
+type publicSide struct {
+	nat       stun.NAT
+	ip        netip.Addr // invalid when unknown
+	checkedAt time.Time
+	errors    []string
+}
+
+// known is the public side as the node uses it.
+func (n *Node) known() publicSide {
+	n.natw.mu.Lock()
+	defer n.natw.mu.Unlock()
+	return n.natw.public
+}
 
 // STUN timing: each server gets AskTimeout; the node looks again every
 // NATCheckEvery, and at once when its addresses change.
@@ -47,38 +73,34 @@ func (n *Node) stunServers(ctx context.Context) ([]netip.AddrPort, error) {
 
 // detectNAT asks the network's STUN servers what this node's public side
 // is and keeps the answer for NAT() and services.
-func (n *Node) detectNAT(ctx context.Context) api.NAT {
-	v := api.NAT{NAT: string(stun.Unknown), CheckedAt: time.Now().UTC(), STUNServers: n.cfg.Network.STUNURLs}
+func (n *Node) detectNAT(ctx context.Context) publicSide {
+	v := publicSide{nat: stun.Unknown, checkedAt: time.Now()}
 	servers, err := n.stunServers(ctx)
 	if err != nil {
-		v.Errors = []string{err.Error()}
+		v.errors = []string{err.Error()}
 	} else {
 		r, err := stun.Probe(ctx, 0, servers, AskTimeout)
 		if err != nil {
-			v.Errors = []string{err.Error()}
+			v.errors = []string{err.Error()}
 		} else {
-			v.NAT, v.Errors = string(r.NAT), r.Errors
+			v.nat, v.errors = r.NAT, r.Errors
 			if r.Public.IsValid() {
-				v.PublicIP = r.Public.Addr().String()
+				v.ip = r.Public.Addr()
 			}
 		}
 	}
-	if n.cfg.PublicIP.IsValid() {
-		v.Override = n.cfg.PublicIP.String()
-	}
-	n.natMu.Lock()
-	prev := n.public
-	v.Mappings = prev.Mappings
-	n.public = v
-	n.natMu.Unlock()
+	n.natw.mu.Lock()
+	prev := n.natw.public
+	n.natw.public = v
+	n.natw.mu.Unlock()
 	switch {
-	case prev.CheckedAt.IsZero():
-		n.logger.Info("public side of this node", "nat", v.NAT, "public_ip", v.PublicIP, "override", v.Override, "stun_errors", v.Errors)
-	case prev.NAT != v.NAT || prev.PublicIP != v.PublicIP:
-		n.logger.Warn("this node's public side changed", "nat", v.NAT, "was", prev.NAT,
-			"public_ip", v.PublicIP, "was_ip", prev.PublicIP, "stun_errors", v.Errors)
-		if ip, err := netip.ParseAddr(v.PublicIP); err == nil && prev.PublicIP != v.PublicIP && !n.cfg.PublicIP.IsValid() {
-			n.movePublic(ctx, ip, stun.NAT(v.NAT))
+	case prev.checkedAt.IsZero():
+		n.logger.Info("public side of this node", "nat", v.nat, "public_ip", v.ip, "override", n.cfg.PublicIP, "stun_errors", v.errors)
+	case prev.nat != v.nat || prev.ip != v.ip:
+		n.logger.Warn("this node's public side changed", "nat", v.nat, "was", prev.nat,
+			"public_ip", v.ip, "was_ip", prev.ip, "stun_errors", v.errors)
+		if v.ip.IsValid() && prev.ip != v.ip && !n.cfg.PublicIP.IsValid() {
+			n.movePublic(ctx, v.ip, v.nat)
 		}
 	}
 	return v
@@ -86,12 +108,16 @@ func (n *Node) detectNAT(ctx context.Context) api.NAT {
 
 // NAT is what the node knows of its public side.
 func (n *Node) NAT() api.NAT {
-	n.natMu.Lock()
-	defer n.natMu.Unlock()
-	v := n.public
-	v.Mappings = nil
-	if n.ports != nil {
-		for _, m := range n.ports.Mappings() {
+	p := n.known()
+	v := api.NAT{NAT: string(p.nat), CheckedAt: p.checkedAt.UTC(), STUNServers: n.cfg.Network.STUNURLs, Errors: p.errors}
+	if p.ip.IsValid() {
+		v.PublicIP = p.ip.String()
+	}
+	if n.cfg.PublicIP.IsValid() {
+		v.Override = n.cfg.PublicIP.String()
+	}
+	if n.natw.ports != nil {
+		for _, m := range n.natw.ports.Mappings() {
 			v.Mappings = append(v.Mappings, api.PortMapping{InternalPort: m.InternalPort, External: m.External.String(), Via: m.Via, Renewed: m.Renewed.UTC()})
 		}
 	}
@@ -150,16 +176,16 @@ func (n *Node) stunFor() []netip.AddrPort {
 // its port when it can) and announces them again. Sessions already up
 // whose consumer cannot follow end and reconnect to the new address.
 func (n *Node) movePublic(ctx context.Context, ip netip.Addr, nat stun.NAT) {
-	n.mu.Lock()
+	n.offer.mu.Lock()
 	var svcs []*service
-	for _, s := range n.services {
+	for _, s := range n.offer.services {
 		s.mu.Lock()
 		if s.reach.endpoint.IsValid() {
 			svcs = append(svcs, s)
 		}
 		s.mu.Unlock()
 	}
-	n.mu.Unlock()
+	n.offer.mu.Unlock()
 	for _, s := range svcs {
 		s.mu.Lock()
 		ep := netip.AddrPortFrom(ip, s.reach.endpoint.Port())
@@ -202,23 +228,22 @@ func (n *Node) reachFor(ctx context.Context, t session.Type, port int, serviceID
 	if n.cfg.PublicIP.IsValid() {
 		return reach{nat: stun.Public, endpoint: netip.AddrPortFrom(n.cfg.PublicIP, uint16(port))}, nil
 	}
-	v := n.NAT()
-	if v.NAT == string(stun.Unknown) {
-		if v = n.detectNAT(ctx); v.NAT == string(stun.Unknown) {
-			return reach{}, fmt.Errorf("this node does not know its public address (%s): pass --public-ip if it has one, or check the network's stun_urls", joinErrs(v.Errors))
+	v := n.known()
+	if v.nat == stun.Unknown {
+		if v = n.detectNAT(ctx); v.nat == stun.Unknown {
+			return reach{}, fmt.Errorf("this node does not know its public address (%s): pass --public-ip if it has one, or check the network's stun_urls", joinErrs(v.errors))
 		}
 	}
 	servers, err := n.stunServers(ctx)
 	if err != nil {
 		return reach{}, err
 	}
-	if v.NAT == string(stun.Public) {
-		pub, _ := netip.ParseAddr(v.PublicIP)
-		return reach{nat: stun.Public, endpoint: netip.AddrPortFrom(pub, uint16(port))}, nil
+	if v.nat == stun.Public {
+		return reach{nat: stun.Public, endpoint: netip.AddrPortFrom(v.ip, uint16(port))}, nil
 	}
 	// Behind NAT: ask the router.
 	mctx, cancel := context.WithTimeout(ctx, MapTimeout)
-	m, merr := n.ports.Map(mctx, port, "myst "+t.Name+" "+serviceID)
+	m, merr := n.natw.ports.Map(mctx, port, "myst "+t.Name+" "+serviceID)
 	cancel()
 	if merr == nil {
 		// Checked from outside: STUN must see this port leave by the
@@ -232,17 +257,17 @@ func (n *Node) reachFor(ctx context.Context, t session.Type, port int, serviceID
 		}
 		if merr == nil {
 			return reach{nat: stun.Mapped, endpoint: m.External, unmap: func() {
-				if err := n.ports.Unmap(port); err != nil {
+				if err := n.natw.ports.Unmap(port); err != nil {
 					n.logger.Warn("remove the port mapping", "port", port, "err", err)
 				}
 			}}, nil
 		}
-		n.ports.Unmap(port)
+		n.natw.ports.Unmap(port)
 	}
 	n.logger.Info("no port mapping from the router", "service", serviceID, "port", port, "err", merr)
 	if !t.Punches {
 		return reach{}, fmt.Errorf("%s needs a public address or a port mapping: this node is behind %s NAT and the router made no mapping (%v); offer wireguard, which punches through NAT, or forward UDP %d on the router to this host and pass --public-ip",
-			t.Name, v.NAT, merr, port)
+			t.Name, v.nat, merr, port)
 	}
 	// Punching: the NAT's public port for this local port, as STUN sees it.
 	r, err := stun.Probe(ctx, port, servers, AskTimeout)
@@ -281,11 +306,11 @@ func freeUDPPort() (int, error) {
 
 // checkReachable refuses at once a provider no UDP path leads to from
 // here, naming both sides' NAT.
-func (n *Node) checkReachable(provider, serviceType, providerNAT string) error {
-	own := n.NAT()
-	if stun.Reachable(stun.NAT(providerNAT), stun.NAT(own.NAT)) {
+func (n *Node) checkReachable(provider, serviceType string, providerNAT stun.NAT) error {
+	own := n.known()
+	if stun.Reachable(providerNAT, own.nat) {
 		return nil
 	}
 	return retell(ErrUnreachable, "%s's %s service is behind %s NAT and this node is behind %s NAT: no UDP path between them, nothing was paid; choose a provider whose reachability is public, mapped or cone (`myst proposals --reachability public,mapped,cone`)",
-		provider, serviceType, providerNAT, own.NAT)
+		provider, serviceType, providerNAT, own.nat)
 }

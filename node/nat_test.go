@@ -73,14 +73,56 @@ func TestDetectNAT(t *testing.T) {
 		t.Fatalf("a tunnel service without a known public side: %v", err)
 	}
 	// The pre-check: a symmetric node and a cone provider.
-	n.natMu.Lock()
-	n.public.NAT = string(stun.Symmetric)
-	n.natMu.Unlock()
-	err = n.checkReachable("0xP", "wireguard", "cone")
+	n.natw.mu.Lock()
+	n.natw.public.nat = stun.Symmetric
+	n.natw.mu.Unlock()
+	err = n.checkReachable("0xP", "wireguard", stun.Cone)
 	if err == nil || !strings.Contains(err.Error(), "behind cone NAT and this node is behind symmetric NAT") {
 		t.Fatalf("pre-check: %v", err)
 	}
-	if err := n.checkReachable("0xP", "wireguard", "mapped"); err != nil {
+	if err := n.checkReachable("0xP", "wireguard", stun.Mapped); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNATWatchWithoutPayments: a node on a network without payments still
+// asks STUN again while it runs (the watch is the node's, not the
+// payments').
+func TestNATWatchWithoutPayments(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ln, err := localnet.Start(ctx, localnet.Config{DataDir: t.TempDir(), RPCAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	nf, err := network.Load(ln.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := *nf
+	free.PaymentsAddress, free.TokenAddress = nil, nil
+	if free.HasPayments() {
+		t.Fatal("the network still has payments")
+	}
+	n, err := New(ctx, Config{DataDir: t.TempDir(), Network: &free, LightKDF: true, Country: "DE", NATCheckEvery: 200 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if n.paymentsEnabled() {
+		t.Fatal("payments on without a payments contract")
+	}
+	first := n.NAT().CheckedAt
+	n.Start()
+	deadline := time.Now().Add(10 * time.Second)
+	for !n.NAT().CheckedAt.After(first) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no STUN check after %s (first at %s)", 10*time.Second, first)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if v := n.NAT(); v.NAT != string(stun.Public) {
+		t.Fatalf("NAT after the re-check: %+v", v)
 	}
 }

@@ -81,51 +81,37 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Node is a running daemon.
+// Node is a running daemon. Its state lives in parts by concern, each
+// with the lock that guards it: the consumer's connection (connection.go),
+// the provider's services and sessions (services.go), what this node
+// knows of its public side (nat.go), payments (payments.go), dialogs
+// (identities.go) and the broker connection.
 type Node struct {
-	cfg      Config
-	logger   *slog.Logger
-	store    *identity.Store
-	reg      *registry.Client
-	cache    *registry.Cache
-	ncMu     sync.Mutex
-	nc       *nats.Conn              // nil until the first identity is unlocked
-	admitted map[common.Address]bool // by the last join, guarded by ncMu
+	cfg     Config
+	logger  *slog.Logger
+	store   *identity.Store
+	reg     *registry.Client
+	cache   *registry.Cache
+	link    brokerLink
+	prom    *prometheus.Registry
+	metrics *dialog.Metrics
+	settled *prometheus.CounterVec // settlement attempts, by result
+	started time.Time
 	// joinEvery is how often joinWhenRegistered looks (0: 10 s).
 	joinEvery time.Duration
-	prom      *prometheus.Registry
-	metrics   *dialog.Metrics
-	settled   *prometheus.CounterVec // settlement attempts, by result
-	started   time.Time
+	// txJournal keeps transactions (registrations, settlements) sent and
+	// not yet confirmed across restarts.
+	txJournal *txsend.Journal
+	discovery *discovery.Client
 
-	discovery  *discovery.Client
-	provider   *session.Provider
-	nat        *forward.NAT
-	killSwitch *killswitch.Switch
-	inbound    *killswitch.Inbound
-	resolver   *resolver.System
-	pools      map[string]*forward.Pool // by tunnel type
-	ports      *portmap.Mapper          // the home router's port mappings
-	natMu      sync.Mutex
-	public     api.NAT
-	pay        *payments.Client
-	sendersMu  sync.Mutex
-	senders    map[common.Address]*txsend.Sender // by paying account
-	gasPayer   *identity.Signer                  // the network's, decrypted once (sendersMu)
-	txJournal  *txsend.Journal
-	payStore   *payments.Store
-	billing    billing
+	consumer consumerSide
+	offer    providerSide
+	natw     natWatch
+	money    paymentSide
+	peers    dialogSide
 
 	unlockMu    sync.Mutex // one key decryption at a time
 	unlockFails map[common.Address]unlockFail
-
-	mu        sync.Mutex
-	listeners map[common.Address]*dialog.Listener
-	dialogs   map[string]*consumerDialog
-	services  map[string]*service
-
-	connMu sync.Mutex
-	conn   connection
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -133,6 +119,21 @@ type Node struct {
 	closers []func() // registered by New in the order parts start; Close runs them in reverse
 	once    sync.Once
 	done    chan struct{}
+}
+
+// brokerLink is the node's broker connection, made at the first unlock.
+type brokerLink struct {
+	mu       sync.Mutex
+	nc       *nats.Conn              // nil until the first identity is unlocked
+	admitted map[common.Address]bool // by the last join
+}
+
+// dialogSide is the node's dialogs: a listener per unlocked identity
+// (answering its consumers) and the dialogs its consumers opened.
+type dialogSide struct {
+	mu        sync.Mutex
+	listeners map[common.Address]*dialog.Listener
+	dialogs   map[string]*consumerDialog
 }
 
 // unlockFail counts an identity's wrong passphrases in a row.
@@ -171,9 +172,11 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = 20 * time.Second
 	}
-	n := &Node{cfg: cfg, logger: cfg.Logger, senders: map[common.Address]*txsend.Sender{}, listeners: map[common.Address]*dialog.Listener{}, dialogs: map[string]*consumerDialog{},
-		services: map[string]*service{}, unlockFails: map[common.Address]unlockFail{}, done: make(chan struct{})}
-	n.conn.view.State = api.NotConnected
+	n := &Node{cfg: cfg, logger: cfg.Logger, unlockFails: map[common.Address]unlockFail{}, done: make(chan struct{})}
+	n.money.senders = map[common.Address]*txsend.Sender{}
+	n.peers.listeners, n.peers.dialogs = map[common.Address]*dialog.Listener{}, map[string]*consumerDialog{}
+	n.offer.services = map[string]*service{}
+	n.consumer.conn.view.State = api.NotConnected
 	if cfg.Payments.InvoiceEvery <= 0 {
 		n.cfg.Payments.InvoiceEvery = 5 * time.Second
 	}
@@ -231,43 +234,43 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.discovery = discovery.NewClient(urls...)
 	}
 	// NAT rules a crashed run left behind go first.
-	if n.pools, err = newPools(cfg.Tunnels); err != nil {
+	if n.offer.pools, err = newPools(cfg.Tunnels); err != nil {
 		return fail(err)
 	}
 	// A kill switch a killed run left on: traffic stayed blocked until now.
-	n.killSwitch = killswitch.New(cfg.DataDir)
-	if left, err := n.killSwitch.Recover(); err != nil {
+	n.consumer.killSwitch = killswitch.New(cfg.DataDir)
+	if left, err := n.consumer.killSwitch.Recover(); err != nil {
 		return fail(fmt.Errorf("remove the kill switch an earlier run left on: %w", err))
 	} else if left {
 		n.logger.Warn("removed the kill switch an earlier run left on (it blocked all traffic outside the tunnel since that run died)")
 	}
-	n.inbound = killswitch.NewInbound(cfg.DataDir)
-	if left, err := n.inbound.Recover(); err != nil {
+	n.consumer.inbound = killswitch.NewInbound(cfg.DataDir)
+	if left, err := n.consumer.inbound.Recover(); err != nil {
 		return fail(fmt.Errorf("remove the tunnel inbound rules an earlier run left: %w", err))
 	} else if left {
 		n.logger.Warn("removed the rules an earlier run left against connections into its tunnel")
 	}
 	// A resolver a killed run left pointed at its tunnel.
-	n.resolver = resolver.NewSystem(resolver.ResolvConf, cfg.DataDir)
-	if left, err := n.resolver.Recover(); err != nil {
+	n.consumer.resolver = resolver.NewSystem(resolver.ResolvConf, cfg.DataDir)
+	if left, err := n.consumer.resolver.Recover(); err != nil {
 		return fail(fmt.Errorf("restore the resolver an earlier run changed: %w", err))
 	} else if left {
 		n.logger.Warn("restored " + resolver.ResolvConf + " as it was before an earlier run connected")
 	}
-	n.nat = forward.NewNAT(filepath.Join(cfg.DataDir, "nat"))
-	if count, err := n.nat.Recover(); err != nil {
+	n.offer.exitNAT = forward.NewNAT(filepath.Join(cfg.DataDir, "nat"))
+	if count, err := n.offer.exitNAT.Recover(); err != nil {
 		return fail(fmt.Errorf("remove NAT rules of an earlier run: %w", err))
 	} else if count > 0 {
 		n.logger.Warn("removed NAT rules an earlier run left behind", "count", count)
 	}
 	if cfg.Network.HasPayments() {
-		if n.pay, err = payments.NewClient(reg.Eth(), cfg.Network.ChainID, *cfg.Network.TokenAddress, *cfg.Network.PaymentsAddress); err != nil {
+		if n.money.client, err = payments.NewClient(reg.Eth(), cfg.Network.ChainID, *cfg.Network.TokenAddress, *cfg.Network.PaymentsAddress); err != nil {
 			return fail(fmt.Errorf("payments.NewClient: %w", err))
 		}
-		if n.payStore, err = payments.OpenStore(filepath.Join(cfg.DataDir, "payments.db")); err != nil {
+		if n.money.store, err = payments.OpenStore(filepath.Join(cfg.DataDir, "payments.db")); err != nil {
 			return fail(fmt.Errorf("payments.OpenStore: %w", err))
 		}
-		n.onClose(func() { n.payStore.Close() })
+		n.onClose(func() { n.money.store.Close() })
 		if err := n.startPayments(ctx); err != nil {
 			return fail(fmt.Errorf("payments: %w", err))
 		}
@@ -299,12 +302,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		n.wg.Wait()
 	})
 	n.onClose(n.closeDialogs)
-	n.provider = session.NewProvider(session.ProviderConfig{KeepAliveTimeout: cfg.SessionTimeout, Logger: n.logger,
+	n.offer.sessions = session.NewProvider(session.ProviderConfig{KeepAliveTimeout: cfg.SessionTimeout, Logger: n.logger,
 		Admit: n.admit, OnCreated: n.startBilling, OnEnd: n.stopBilling})
-	n.onClose(n.provider.Close)
-	n.ports = portmap.New(n.logger)
+	n.onClose(n.offer.sessions.Close)
+	n.natw.ports = portmap.New(n.logger)
 	n.onClose(func() {
-		if err := n.ports.Close(); err != nil {
+		if err := n.natw.ports.Close(); err != nil {
 			n.logger.Warn("remove port mappings", "err", err)
 		}
 	})
@@ -316,9 +319,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 
 // broker is the broker connection, nil before the first unlock.
 func (n *Node) broker() *nats.Conn {
-	n.ncMu.Lock()
-	defer n.ncMu.Unlock()
-	return n.nc
+	n.link.mu.Lock()
+	defer n.link.mu.Unlock()
+	return n.link.nc
 }
 
 // brokerConn is the broker connection, or why there is none.
@@ -335,23 +338,23 @@ func (n *Node) brokerConn() (*nats.Conn, error) {
 // unlock and made again when another identity is unlocked, to be admitted
 // for that one too.
 func (n *Node) joinBroker() error {
-	n.ncMu.Lock()
-	defer n.ncMu.Unlock()
+	n.link.mu.Lock()
+	defer n.link.mu.Unlock()
 	// The identities this join is admitted for, as far as the node knows.
-	n.admitted = map[common.Address]bool{}
+	n.link.admitted = map[common.Address]bool{}
 	for _, s := range n.store.Signers() {
 		if _, ok := n.cache.Known(s.Address()); ok {
-			n.admitted[s.Address()] = true
+			n.link.admitted[s.Address()] = true
 		}
 	}
-	if n.nc != nil {
-		return n.nc.ForceReconnect()
+	if n.link.nc != nil {
+		return n.link.nc.ForceReconnect()
 	}
 	nc, err := broker.Join(n.cfg.Network.BrokerURLs, "myst-node", n.logger, n.store.Signers)
 	if nc == nil {
 		return upstreamf("%w", err)
 	}
-	n.nc = nc
+	n.link.nc = nc
 	switch {
 	case errors.Is(err, nats.ErrAuthorization):
 		var ids []string
@@ -380,9 +383,9 @@ func (n *Node) joinWhenRegistered(every time.Duration) {
 			return
 		case <-t.C:
 		}
-		n.ncMu.Lock()
-		joined, admitted := n.nc != nil, n.admitted
-		n.ncMu.Unlock()
+		n.link.mu.Lock()
+		joined, admitted := n.link.nc != nil, n.link.admitted
+		n.link.mu.Unlock()
 		if !joined {
 			continue
 		}
@@ -438,18 +441,18 @@ func (n *Node) Start() {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		n.billing.settler.Run(n.ctx)
+		n.money.billing.settler.Run(n.ctx)
 	}()
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		n.billing.funds.Run(n.ctx, time.Second)
+		n.money.billing.funds.Run(n.ctx, time.Second)
 	}()
 	// Promises a crashed or stopped run stored but did not settle are paid
 	// now (when the network's gas payer can send the transactions; else
 	// once the provider identity is unlocked).
 	if n.cfg.Network.HasGasPayer() {
-		if err := n.billing.settler.QueueUnsettled(n.ctx, common.Address{}); err != nil {
+		if err := n.money.billing.settler.QueueUnsettled(n.ctx, common.Address{}); err != nil {
 			n.logger.Warn("settle at start", "err", err)
 		}
 	}
@@ -475,10 +478,10 @@ func (n *Node) Close() {
 // closeConnection ends the consumer's connection for good, restoring
 // what the kill switch blocked.
 func (n *Node) closeConnection() {
-	n.connMu.Lock()
-	c := n.conn
-	n.conn = connection{view: api.Connection{State: api.NotConnected, LastError: "daemon stopped"}}
-	n.connMu.Unlock()
+	n.consumer.mu.Lock()
+	c := n.consumer.conn
+	n.consumer.conn = connection{view: api.Connection{State: api.NotConnected, LastError: "daemon stopped"}}
+	n.consumer.mu.Unlock()
 	if err := n.endConnection(c); err != nil {
 		n.logger.Error("end the connection", "err", err)
 	}
@@ -486,10 +489,10 @@ func (n *Node) closeConnection() {
 
 // stopServices stops every service.
 func (n *Node) stopServices() {
-	n.mu.Lock()
-	services := n.services
-	n.services = map[string]*service{}
-	n.mu.Unlock()
+	n.offer.mu.Lock()
+	services := n.offer.services
+	n.offer.services = map[string]*service{}
+	n.offer.mu.Unlock()
 	for _, s := range services {
 		if err := n.stopService(context.Background(), s); err != nil {
 			n.logger.Warn("stop service", "id", s.info.ID, "err", err)
@@ -500,12 +503,12 @@ func (n *Node) stopServices() {
 // closeDialogs closes the consumer dialogs and the listeners (with the
 // dialogs consumers opened to them).
 func (n *Node) closeDialogs() {
-	n.mu.Lock()
-	dialogs := n.dialogs
-	n.dialogs = map[string]*consumerDialog{}
-	listeners := n.listeners
-	n.listeners = map[common.Address]*dialog.Listener{}
-	n.mu.Unlock()
+	n.peers.mu.Lock()
+	dialogs := n.peers.dialogs
+	n.peers.dialogs = map[string]*consumerDialog{}
+	listeners := n.peers.listeners
+	n.peers.listeners = map[common.Address]*dialog.Listener{}
+	n.peers.mu.Unlock()
 	for _, cd := range dialogs {
 		cd.d.Close()
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -40,6 +41,18 @@ type PaymentsConfig struct {
 
 // billing is the provider's payment parts: the funds its consumers hold on
 // chain (event-fed), the accounts that bill them, and the settler.
+// paymentSide is the node's payments: the contracts' client, the promise
+// store, a transaction sender per paying account, the network's gas payer
+// (decrypted once), and the provider's billing parts.
+type paymentSide struct {
+	client   *payments.Client
+	store    *payments.Store
+	mu       sync.Mutex                        // guards senders and gasPayer
+	senders  map[common.Address]*txsend.Sender // by paying account
+	gasPayer *identity.Signer
+	billing  billing
+}
+
 type billing struct {
 	funds   *payments.Funds
 	ledger  *payments.Ledger
@@ -50,17 +63,17 @@ type billing struct {
 // second and double.
 const SettleRetryMax = time.Minute
 
-func (n *Node) paymentsEnabled() bool { return n.pay != nil }
+func (n *Node) paymentsEnabled() bool { return n.money.client != nil }
 
 // startPayments builds the provider's payment parts (New, once the chain
 // and store are open).
 func (n *Node) startPayments(ctx context.Context) error {
-	funds, err := payments.NewFunds(ctx, n.pay, n.logger)
+	funds, err := payments.NewFunds(ctx, n.money.client, n.logger)
 	if err != nil {
 		return err
 	}
 	pc := n.cfg.Payments
-	settler := payments.NewSettler(payments.SettlerConfig{Client: n.pay, Store: n.payStore, RetryMax: pc.SettleRetryMax, Logger: n.logger,
+	settler := payments.NewSettler(payments.SettlerConfig{Client: n.money.client, Store: n.money.store, RetryMax: pc.SettleRetryMax, Logger: n.logger,
 		Sender: func(provider common.Address) (*txsend.Sender, error) {
 			s, err := n.gasSender(provider)
 			if err != nil {
@@ -69,19 +82,19 @@ func (n *Node) startPayments(ctx context.Context) error {
 			return n.txSender(s), nil
 		},
 		OnShort: func(consumer, provider common.Address, owed, paid *big.Int) {
-			n.billing.ledger.Block(consumer, provider, fmt.Sprintf("the consumer's funds paid %s of the %s MYSTT it promised",
+			n.money.billing.ledger.Block(consumer, provider, fmt.Sprintf("the consumer's funds paid %s of the %s MYSTT it promised",
 				proposal.FormatAmount(paid), proposal.FormatAmount(owed)))
 		},
 		OnResult: n.metricsSettle,
 	})
-	ledger := payments.NewLedger(payments.LedgerConfig{Client: n.pay, Store: n.payStore, Funds: funds, CreditLimit: pc.CreditLimit,
+	ledger := payments.NewLedger(payments.LedgerConfig{Client: n.money.client, Store: n.money.store, Funds: funds, CreditLimit: pc.CreditLimit,
 		Every: pc.InvoiceEvery, Grace: pc.Grace, Logger: n.logger, Settle: settler.Request, SettleThreshold: pc.SettleThreshold,
 		Reserve: func(ctx context.Context, r payments.Reservation) error {
 			s, err := n.gasSender(r.Provider)
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrNoGasPayer, err)
 			}
-			_, err = n.pay.ReserveWith(ctx, n.txSender(s), r)
+			_, err = n.money.client.ReserveWith(ctx, n.txSender(s), r)
 			return err
 		},
 	})
@@ -93,7 +106,7 @@ func (n *Node) startPayments(ctx context.Context) error {
 		}
 	}
 	funds.OnLaneRelease = settler.Request
-	n.billing = billing{funds: funds, ledger: ledger, settler: settler}
+	n.money.billing = billing{funds: funds, ledger: ledger, settler: settler}
 	n.onClose(ledger.Close)
 	return nil
 }
@@ -102,9 +115,9 @@ func (n *Node) startPayments(ctx context.Context) error {
 // and reservation it pays goes through it, so concurrent ones never
 // collide on a nonce.
 func (n *Node) txSender(s *identity.Signer) *txsend.Sender {
-	n.sendersMu.Lock()
-	defer n.sendersMu.Unlock()
-	if ts := n.senders[s.Address()]; ts != nil {
+	n.money.mu.Lock()
+	defer n.money.mu.Unlock()
+	if ts := n.money.senders[s.Address()]; ts != nil {
 		return ts
 	}
 	pc := n.cfg.Payments
@@ -113,7 +126,7 @@ func (n *Node) txSender(s *identity.Signer) *txsend.Sender {
 		cfg.MaxFee = new(big.Int).Mul(new(big.Int).SetUint64(pc.MaxFeeGwei), big.NewInt(1e9))
 	}
 	ts := txsend.New(n.reg.Eth(), new(big.Int).SetUint64(n.cfg.Network.ChainID), s, cfg)
-	n.senders[s.Address()] = ts
+	n.money.senders[s.Address()] = ts
 	return ts
 }
 
@@ -122,16 +135,16 @@ func (n *Node) txSender(s *identity.Signer) *txsend.Sender {
 func (n *Node) gasSender(id common.Address) (*identity.Signer, error) {
 	if n.cfg.Network.HasGasPayer() {
 		// Decrypted once: its scrypt takes 256 MiB and a second of a core.
-		n.sendersMu.Lock()
-		defer n.sendersMu.Unlock()
-		if n.gasPayer == nil {
+		n.money.mu.Lock()
+		defer n.money.mu.Unlock()
+		if n.money.gasPayer == nil {
 			gp, err := n.cfg.Network.GasPayer()
 			if err != nil {
 				return nil, err
 			}
-			n.gasPayer = gp
+			n.money.gasPayer = gp
 		}
-		return n.gasPayer, nil
+		return n.money.gasPayer, nil
 	}
 	return n.store.Signer(id)
 }
@@ -145,12 +158,12 @@ func (n *Node) admit(ctx context.Context, s session.Info) error {
 	if !n.paymentsEnabled() {
 		return errors.New("the network has no payment contracts, so a priced service can't be paid")
 	}
-	if err := n.payStore.Writable(ctx); err != nil {
+	if err := n.money.store.Writable(ctx); err != nil {
 		return fmt.Errorf("the provider cannot store promises now (%v); it takes no priced session until its disk takes writes again", err)
 	}
 	bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return n.billing.ledger.Admit(bctx, common.HexToAddress(s.ConsumerID), common.HexToAddress(s.ProviderID), s.Price)
+	return n.money.billing.ledger.Admit(bctx, common.HexToAddress(s.ConsumerID), common.HexToAddress(s.ProviderID), s.Price)
 }
 
 // startBilling bills a priced session from its creation: the data plane
@@ -161,20 +174,20 @@ func (n *Node) startBilling(info session.Info, d *dialog.Dialog) error {
 	}
 	var bytes func() uint64
 	var pause func(bool) error
-	n.mu.Lock()
-	if s := n.services[info.ServiceID]; s != nil {
+	n.offer.mu.Lock()
+	if s := n.offer.services[info.ServiceID]; s != nil {
 		meter := s.provided.Provisioner.Bytes
 		bytes = func() uint64 { in, out := meter(info.ID); return in + out }
 		if p, ok := s.provided.Provisioner.(session.Pauser); ok {
 			pause = func(paused bool) error { return p.Pause(info.ID, paused) }
 		}
 	}
-	n.mu.Unlock()
+	n.offer.mu.Unlock()
 	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 	defer cancel()
-	err := n.billing.ledger.Open(ctx, payments.SessionBilling{ID: info.ID, Consumer: common.HexToAddress(info.ConsumerID), Provider: common.HexToAddress(info.ProviderID),
+	err := n.money.billing.ledger.Open(ctx, payments.SessionBilling{ID: info.ID, Consumer: common.HexToAddress(info.ConsumerID), Provider: common.HexToAddress(info.ProviderID),
 		Price: info.Price, Start: info.CreatedAt, Bytes: bytes, Dialog: d,
-		End: func(reason string) { n.provider.End(info.ID, reason) }, Pause: pause})
+		End: func(reason string) { n.offer.sessions.End(info.ID, reason) }, Pause: pause})
 	if err != nil {
 		n.logger.Error("start billing", "session", info.ID, "err", err)
 		return fmt.Errorf("the provider could not bill the session: %w", err)
@@ -187,14 +200,14 @@ func (n *Node) stopBilling(info session.Info) {
 	if !n.paymentsEnabled() || !payments.Priced(info.Price) {
 		return
 	}
-	n.billing.ledger.CloseSession(common.HexToAddress(info.ConsumerID), common.HexToAddress(info.ProviderID), info.ID)
+	n.money.billing.ledger.CloseSession(common.HexToAddress(info.ConsumerID), common.HexToAddress(info.ProviderID), info.ID)
 }
 
 func (n *Node) promisedFor(info session.Info) *big.Int {
 	if !n.paymentsEnabled() {
 		return nil
 	}
-	return n.billing.ledger.Promised(common.HexToAddress(info.ConsumerID), common.HexToAddress(info.ProviderID), info.ID)
+	return n.money.billing.ledger.Promised(common.HexToAddress(info.ConsumerID), common.HexToAddress(info.ProviderID), info.ID)
 }
 
 func (n *Node) metricsSettle(err error) {
@@ -210,7 +223,7 @@ func (n *Node) settleAll(provider common.Address) (*big.Int, error) {
 	if !n.paymentsEnabled() {
 		return nil, errors.New("the network has no payment contracts")
 	}
-	return n.billing.settler.SettleAll(n.ctx, provider)
+	return n.money.billing.settler.SettleAll(n.ctx, provider)
 }
 
 // Earnings reports a provider's settled and unsettled promises.
@@ -222,7 +235,7 @@ func (n *Node) Earnings(ctx context.Context, id string) (api.Earnings, error) {
 	if !n.paymentsEnabled() {
 		return api.Earnings{}, ErrNoPayments
 	}
-	rs, err := n.payStore.AllReceived(ctx, provider)
+	rs, err := n.money.store.AllReceived(ctx, provider)
 	if err != nil {
 		return api.Earnings{}, err
 	}
@@ -262,16 +275,16 @@ func (n *Node) PaymentsBalance(ctx context.Context, id string) (api.PaymentsBala
 	if !n.paymentsEnabled() {
 		return api.PaymentsBalance{}, ErrNoPayments
 	}
-	dep, err := n.pay.Balance(ctx, who)
+	dep, err := n.money.client.Balance(ctx, who)
 	if err != nil {
 		return api.PaymentsBalance{}, upstreamf("read the deposit: %w", err)
 	}
-	tok, err := n.pay.TokenBalance(ctx, who)
+	tok, err := n.money.client.TokenBalance(ctx, who)
 	if err != nil {
 		return api.PaymentsBalance{}, upstreamf("read the token balance: %w", err)
 	}
 	out := api.PaymentsBalance{ID: who.Hex(), Deposit: proposal.FormatAmount(dep), Tokens: proposal.FormatAmount(tok)}
-	if w, err := n.pay.PendingWithdrawal(ctx, who); err == nil && w.AvailableAt != 0 {
+	if w, err := n.money.client.PendingWithdrawal(ctx, who); err == nil && w.AvailableAt != 0 {
 		at := time.Unix(int64(w.AvailableAt), 0).UTC()
 		out.WithdrawalAt = &at
 	}
@@ -297,7 +310,7 @@ func (n *Node) Deposit(ctx context.Context, req api.DepositRequest) (api.Payment
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if _, err := n.pay.Deposit(ctx, n.txSender(signer), who, amount); err != nil {
+	if _, err := n.money.client.Deposit(ctx, n.txSender(signer), who, amount); err != nil {
 		return api.PaymentsBalance{}, upstreamf("deposit: %w", err)
 	}
 	return n.PaymentsBalance(ctx, who.Hex())
@@ -330,7 +343,7 @@ func (n *Node) Withdraw(ctx context.Context, req api.WithdrawRequest) (api.Withd
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	step, err := n.pay.WithdrawOrAnnounce(ctx, n.txSender(sender), signer, to)
+	step, err := n.money.client.WithdrawOrAnnounce(ctx, n.txSender(sender), signer, to)
 	switch {
 	case errors.Is(err, payments.ErrChallengePeriod):
 		return api.WithdrawResult{}, fmt.Errorf("%w: try again then", err)

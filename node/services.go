@@ -16,11 +16,23 @@ import (
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/discovery"
+	"github.com/mystnode/myst/forward"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/session"
 	"github.com/mystnode/myst/stun"
 )
+
+// providerSide is what the node provides: its running services, the
+// sessions consumers hold (session.Provider), the NAT rules that carry
+// tunnel traffic out, and the tunnel subnets by type.
+type providerSide struct {
+	mu       sync.Mutex // guards services
+	services map[string]*service
+	sessions *session.Provider
+	exitNAT  *forward.NAT
+	pools    map[string]*forward.Pool // by tunnel type
+}
 
 // service is a running service of this node.
 type service struct {
@@ -61,7 +73,7 @@ func (n *Node) buildProposal(s *service) *proposal.Proposal {
 			Type: proposal.ContactNATS, BrokerURLs: n.cfg.Network.BrokerURLs[:min(len(n.cfg.Network.BrokerURLs), proposal.MaxBrokerURLs)],
 			Subject: broker.Mailbox(s.signer.Address()),
 		}},
-		Reachability: string(reach),
+		Reachability: reach,
 		Exit:         exit,
 		UpdatedAt:    time.Now().UTC().Truncate(time.Millisecond),
 	}
@@ -160,14 +172,14 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 	if err != nil {
 		return api.Service{}, err
 	}
-	n.mu.Lock()
-	for _, s := range n.services {
+	n.offer.mu.Lock()
+	for _, s := range n.offer.services {
 		if s.signer.Address() == provider && s.info.Type == req.Type {
-			n.mu.Unlock()
+			n.offer.mu.Unlock()
 			return api.Service{}, &FieldError{Field: "type", Err: retell(ErrServiceRunning, "%s already runs %s as service %s", provider.Hex(), req.Type, s.info.ID)}
 		}
 	}
-	n.mu.Unlock()
+	n.offer.mu.Unlock()
 	// Dialogs to this identity must be answered.
 	if err := n.listen(signer); err != nil {
 		return api.Service{}, err
@@ -187,12 +199,12 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 	s.provided = &session.Service{ID: s.info.ID, Type: req.Type, Provider: provider, MaxSessions: o.MaxSessions, Provisioner: prov,
 		Price: proposal.Price{Currency: proposal.Currency, PerHour: o.PriceHour, PerGiB: o.PriceGiB}}
 	s.stop = stop
-	if err := n.provider.AddService(s.provided); err != nil {
+	if err := n.offer.sessions.AddService(s.provided); err != nil {
 		s.stop()
 		return api.Service{}, &FieldError{Field: "type", Err: err}
 	}
 	if err := n.announce(ctx, s); err != nil {
-		n.provider.RemoveService(s.info.ID)
+		n.offer.sessions.RemoveService(s.info.ID)
 		s.stop()
 		var he *discovery.HTTPError
 		if errors.As(err, &he) {
@@ -202,9 +214,9 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 	}
 	var runCtx context.Context
 	runCtx, s.cancel = context.WithCancel(n.ctx)
-	n.mu.Lock()
-	n.services[s.info.ID] = s
-	n.mu.Unlock()
+	n.offer.mu.Lock()
+	n.offer.services[s.info.ID] = s
+	n.offer.mu.Unlock()
 	go n.keepAnnouncing(runCtx, s)
 	n.logger.Info("service started", "id", s.info.ID, "type", s.info.Type, "provider", provider.Hex())
 	return n.serviceView(s), nil
@@ -218,18 +230,18 @@ func (n *Node) serviceView(s *service) api.Service {
 		v.Reachability, v.Endpoint = string(s.reach.nat), s.reach.endpoint.String()
 	}
 	s.mu.Unlock()
-	v.Sessions = n.provider.CountFor(s.info.ID)
+	v.Sessions = n.offer.sessions.CountFor(s.info.ID)
 	return v
 }
 
 // Services lists the running services.
 func (n *Node) Services() []api.Service {
-	n.mu.Lock()
-	all := make([]*service, 0, len(n.services))
-	for _, s := range n.services {
+	n.offer.mu.Lock()
+	all := make([]*service, 0, len(n.offer.services))
+	for _, s := range n.offer.services {
 		all = append(all, s)
 	}
-	n.mu.Unlock()
+	n.offer.mu.Unlock()
 	out := make([]api.Service, 0, len(all))
 	for _, s := range all {
 		out = append(out, n.serviceView(s))
@@ -240,10 +252,10 @@ func (n *Node) Services() []api.Service {
 
 // StopService ends a service's sessions and unregisters its proposal.
 func (n *Node) StopService(ctx context.Context, id string) error {
-	n.mu.Lock()
-	s := n.services[id]
-	delete(n.services, id)
-	n.mu.Unlock()
+	n.offer.mu.Lock()
+	s := n.offer.services[id]
+	delete(n.offer.services, id)
+	n.offer.mu.Unlock()
 	if s == nil {
 		return &FieldError{Field: "id", Err: fmt.Errorf("%w %q (see `myst service list`)", ErrUnknownService, id)}
 	}
@@ -253,7 +265,7 @@ func (n *Node) StopService(ctx context.Context, id string) error {
 func (n *Node) stopService(ctx context.Context, s *service) error {
 	s.cancel()
 	<-s.done
-	n.provider.RemoveService(s.info.ID)
+	n.offer.sessions.RemoveService(s.info.ID)
 	s.stop()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -285,9 +297,9 @@ func (n *Node) Proposals(ctx context.Context, f discovery.Filter) (api.ProposalL
 		n.logger.Warn("discovery returned proposals with bad signatures; dropped", "count", dropped)
 	}
 	// Providers this node cannot reach through its NAT come last.
-	own := stun.NAT(n.NAT().NAT)
+	own := n.known().nat
 	slices.SortStableFunc(found, func(a, b discovery.Found) int {
-		ra, rb := stun.Reachable(stun.NAT(a.Proposal.Reachability), own), stun.Reachable(stun.NAT(b.Proposal.Reachability), own)
+		ra, rb := stun.Reachable(a.Proposal.Reachability, own), stun.Reachable(b.Proposal.Reachability, own)
 		switch {
 		case ra == rb:
 			return 0
@@ -305,13 +317,13 @@ func (n *Node) Proposals(ctx context.Context, f discovery.Filter) (api.ProposalL
 
 // Sessions lists the provider's sessions.
 func (n *Node) Sessions() []api.SessionInfo {
-	infos := n.provider.Sessions()
-	n.mu.Lock()
+	infos := n.offer.sessions.Sessions()
+	n.offer.mu.Lock()
 	meters := map[string]func(string) (uint64, uint64){}
-	for id, s := range n.services {
+	for id, s := range n.offer.services {
 		meters[id] = s.provided.Provisioner.Bytes
 	}
-	n.mu.Unlock()
+	n.offer.mu.Unlock()
 	out := make([]api.SessionInfo, 0, len(infos))
 	for _, i := range infos {
 		v := api.SessionInfo{ID: i.ID, ConsumerID: i.ConsumerID, ProviderID: i.ProviderID, ServiceType: i.ServiceType,
@@ -321,7 +333,7 @@ func (n *Node) Sessions() []api.SessionInfo {
 		}
 		if a := n.promisedFor(i); a != nil {
 			v.Amount = proposal.FormatAmount(a)
-			v.Paused = n.billing.ledger.Paused(common.HexToAddress(i.ConsumerID), common.HexToAddress(i.ProviderID), i.ID)
+			v.Paused = n.money.billing.ledger.Paused(common.HexToAddress(i.ConsumerID), common.HexToAddress(i.ProviderID), i.ID)
 		}
 		out = append(out, v)
 	}

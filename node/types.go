@@ -115,7 +115,7 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 				return nil, nil, fmt.Errorf("%w (or name the uplink interface: --uplink)", err)
 			}
 		}
-		pool := n.pools[t.Name]
+		pool := n.offer.pools[t.Name]
 		slot, err := pool.Take()
 		if err != nil {
 			return nil, nil, err
@@ -143,12 +143,12 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 			stop()
 			return nil, nil, err
 		}
-		if err := n.nat.Add(s.info.ID, slot.Subnet, exit); err != nil {
+		if err := n.offer.exitNAT.Add(s.info.ID, slot.Subnet, exit); err != nil {
 			stop()
 			return nil, nil, fmt.Errorf("NAT: %w", err)
 		}
 		undo = append(undo, func() {
-			if err := n.nat.Remove(s.info.ID); err != nil {
+			if err := n.offer.exitNAT.Remove(s.info.ID); err != nil {
 				n.logger.Warn("remove NAT rules", "service", s.info.ID, "err", err)
 			}
 		})
@@ -224,7 +224,7 @@ func (n *Node) networkHosts() []netip.Addr {
 // of the provider's (see forward.Exit).
 func (n *Node) exit(uplink string, subnet netip.Prefix) (forward.Exit, error) {
 	var tunnels []netip.Prefix
-	for _, p := range n.pools {
+	for _, p := range n.offer.pools {
 		tunnels = append(tunnels, p.Prefix())
 	}
 	refuse, err := forward.Refused(uplink, tunnels)

@@ -59,7 +59,7 @@ type Proposal struct {
 	// mapped (a port mapping on its router), cone (punch through its NAT),
 	// symmetric (only consumers that can take its packets), unknown; empty
 	// for services without a tunnel.
-	Reachability string `json:"reachability,omitempty"`
+	Reachability stun.NAT `json:"reachability,omitempty"`
 	// Exit is a tunnel service's exit policy (nil for services without a
 	// tunnel).
 	Exit      *Exit     `json:"exit,omitempty"`
@@ -169,8 +169,8 @@ const (
 
 // ValidReachability says whether r is a reachability a proposal may state
 // ("" included: not stated).
-func ValidReachability(r string) bool {
-	return r == "" || stun.NAT(r).Valid()
+func ValidReachability(r stun.NAT) bool {
+	return r == "" || r.Valid()
 }
 
 // Validate checks every field.

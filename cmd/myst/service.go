@@ -140,7 +140,7 @@ func newProposalsCmd(g *globals) *cobra.Command {
 					// reach the user's terminal.
 					e := proposal.Escape
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%g\t%s\t%s\t%s\t%s\n", e(p.ProviderID), e(p.ServiceType), e(p.Location.Country), e(p.Location.City), p.Quality.BandwidthMbps,
-						e(p.Price.PerHour), e(p.Price.PerGiB), e(reach), exitText(p.Exit))
+						e(p.Price.PerHour), e(p.Price.PerGiB), e(string(reach)), exitText(p.Exit))
 				}
 				w.Flush()
 				fmt.Fprintf(cmd.ErrOrStderr(), "%d shown, %d match\n", len(l.Proposals), l.Total)
