@@ -24,6 +24,7 @@ import (
 	"github.com/mystnode/myst/httpjson"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/servicetypes"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -56,7 +57,7 @@ type Config struct {
 	CacheTTL   time.Duration
 	ChangePoll time.Duration
 	// ServiceTypes are those proposals may offer (default
-	// proposal.KnownServiceTypes): made-up ones are refused, so one
+	// servicetypes.Names()): made-up ones are refused, so one
 	// provider holds at most this many proposals.
 	ServiceTypes []string
 }
@@ -69,7 +70,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.MaxSkew = 5 * time.Minute
 	}
 	if len(cfg.ServiceTypes) == 0 {
-		cfg.ServiceTypes = proposal.KnownServiceTypes
+		cfg.ServiceTypes = servicetypes.Names()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

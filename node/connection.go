@@ -22,6 +22,7 @@ import (
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/resolver"
+	"github.com/mystnode/myst/servicetypes"
 	"github.com/mystnode/myst/session"
 	"github.com/mystnode/myst/stun"
 )
@@ -55,8 +56,8 @@ type plan struct {
 	serviceType string
 	killSwitch  bool
 	allowLAN    bool
-	dns         string     // "provider", "system", or "ip"
-	dnsAddr     netip.Addr // for "ip"
+	dns         resolver.Mode
+	dnsAddr     netip.Addr // for resolver.Address
 	maxSpend    *big.Int   // what one session may cost; nil: no cap
 }
 
@@ -99,12 +100,12 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		return api.Connection{}, err
 	}
 	if req.ServiceType == "" {
-		req.ServiceType = "openvpn"
+		req.ServiceType = servicetypes.Default
 	}
 	if !proposal.ValidServiceType(req.ServiceType) {
 		return api.Connection{}, fieldErrorf("service_type", "%q is not a service type", req.ServiceType)
 	}
-	t, err := serviceType(req.ServiceType)
+	t, err := servicetypes.Lookup(req.ServiceType)
 	if err != nil {
 		return api.Connection{}, &FieldError{Field: "service_type", Err: err}
 	}
@@ -118,7 +119,7 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 	if n.discovery == nil {
 		return api.Connection{}, ErrNoDiscovery
 	}
-	p := &plan{signer: signer, provider: provider, serviceType: req.ServiceType, killSwitch: t.Tunnel, allowLAN: req.AllowLAN, dns: "provider",
+	p := &plan{signer: signer, provider: provider, serviceType: req.ServiceType, killSwitch: t.Tunnel, allowLAN: req.AllowLAN,
 		maxSpend: n.cfg.Payments.MaxSpend}
 	if req.MaxSpend != "" {
 		v, err := proposal.ParseAmount(req.MaxSpend)
@@ -127,19 +128,11 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		}
 		p.maxSpend = v
 	}
-	switch req.DNS {
-	case "", "provider":
-	case "system":
-		p.dns = "system"
-	default:
-		a, err := netip.ParseAddr(req.DNS)
-		if err != nil || !a.Is4() {
-			return api.Connection{}, fieldErrorf("dns", "dns %q: want provider, system or an IPv4 address", req.DNS)
-		}
-		p.dns, p.dnsAddr = "ip", a
+	if p.dns, p.dnsAddr, err = resolver.ParseMode(req.DNS); err != nil {
+		return api.Connection{}, fieldErrorf("dns", "%v", err)
 	}
 	if !t.Tunnel {
-		p.dns = "system" // nothing to send names through
+		p.dns = resolver.HostResolver // nothing to send names through
 	}
 	if req.KillSwitch != nil {
 		p.killSwitch = *req.KillSwitch && t.Tunnel
@@ -159,7 +152,7 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 	defer cancel()
 	c, err := n.establish(ctx, p)
 	if err != nil {
-		if p.dns != "system" {
+		if p.dns != resolver.HostResolver {
 			if rerr := n.consumer.resolver.Restore(); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("restore the resolver: %w", rerr))
 			}
@@ -238,13 +231,13 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 		if peer, err = connector.Peer(providerConfig); err != nil {
 			return err
 		}
-		if p.dns == "provider" && !peer.DNS.IsValid() {
+		if p.dns == resolver.ThroughProvider && !peer.DNS.IsValid() {
 			return errors.New("the provider's config has no DNS address: refused, to keep names inside the tunnel (connect with --dns system or --dns IP)")
 		}
 		// Nothing comes in through the tunnel but answers: the provider
 		// and its other consumers reach none of this host's services.
-		if t, _ := serviceType(p.serviceType); t.Tunnel {
-			if err := n.consumer.inbound.On(clientInterfaces()); err != nil {
+		if t, _ := servicetypes.Lookup(p.serviceType); t.Tunnel {
+			if err := n.consumer.inbound.On(servicetypes.ClientInterfaces()); err != nil {
 				return fmt.Errorf("%w: the tunnel would expose this host's services to the provider", err)
 			}
 		}
@@ -310,9 +303,9 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 		}
 	}
 	var view api.Connection
-	if p.dns != "system" {
+	if p.dns != resolver.HostResolver {
 		addr := p.dnsAddr
-		if p.dns == "provider" {
+		if p.dns == resolver.ThroughProvider {
 			addr = peer.DNS
 			if err := insideTunnel(addr, connector.Stats().Interface, location.Route); err != nil {
 				conn.Abort("the provider's DNS address is not inside the tunnel")
@@ -374,7 +367,7 @@ func (n *Node) lost(s *session.Conn, reason string) {
 		// No kill switch: the user chose their own address over blocking,
 		// so their own resolver comes back too.
 		n.consumer.conn = connection{view: api.Connection{State: api.NotConnected, LastError: reason}}
-		if c.plan.dns != "system" {
+		if c.plan.dns != resolver.HostResolver {
 			if err := n.consumer.resolver.Restore(); err != nil {
 				n.consumer.conn.view.LastError += "; restoring the resolver failed: " + err.Error()
 			}
@@ -474,7 +467,7 @@ func (n *Node) endConnection(c connection) error {
 		c.session.Close()
 	}
 	var errs []error
-	if c.plan != nil && c.plan.dns != "system" {
+	if c.plan != nil && c.plan.dns != resolver.HostResolver {
 		if err := n.consumer.resolver.Restore(); err != nil {
 			errs = append(errs, fmt.Errorf("restore the resolver: %w", err))
 		}

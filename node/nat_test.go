@@ -11,6 +11,7 @@ import (
 
 	"github.com/mystnode/myst/localnet"
 	"github.com/mystnode/myst/network"
+	"github.com/mystnode/myst/servicetypes"
 	"github.com/mystnode/myst/stun"
 )
 
@@ -68,7 +69,7 @@ func TestDetectNAT(t *testing.T) {
 	if v.NAT != string(stun.Unknown) || len(v.Errors) != 2 || time.Since(start) > 15*time.Second {
 		t.Fatalf("NAT with dead STUN servers: %+v after %v", v, time.Since(start))
 	}
-	_, err = n.reachFor(ctx, serviceTypes[len(serviceTypes)-1], 40000, "x")
+	_, err = n.reachFor(ctx, servicetypes.All[len(servicetypes.All)-1], 40000, "x")
 	if err == nil || !strings.Contains(err.Error(), "--public-ip") {
 		t.Fatalf("a tunnel service without a known public side: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/mystnode/myst/forward"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/servicetypes"
 	"github.com/mystnode/myst/session"
 	"github.com/mystnode/myst/stun"
 )
@@ -59,7 +60,7 @@ func (n *Node) buildProposal(s *service) *proposal.Proposal {
 	reach := s.reach.nat
 	s.mu.Unlock()
 	var exit *proposal.Exit
-	if t, err := serviceType(s.info.Type); err == nil && t.Tunnel {
+	if t, err := servicetypes.Lookup(s.info.Type); err == nil && t.Tunnel {
 		exit = &proposal.Exit{BlockedPorts: n.blockedPorts(), SessionMbit: n.cfg.SessionMbit, PrivateAllowed: len(n.cfg.ExitAllow) > 0}
 	}
 	return &proposal.Proposal{
@@ -125,7 +126,7 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 	if !proposal.ValidServiceType(req.Type) {
 		return api.Service{}, fieldErrorf("type", "%q is not a service type", req.Type)
 	}
-	if _, err := serviceType(req.Type); err != nil {
+	if _, err := servicetypes.Lookup(req.Type); err != nil {
 		return api.Service{}, fieldErrorf("type", "%v", err)
 	}
 	o := req.Options

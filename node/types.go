@@ -7,41 +7,18 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
-	"sort"
-	"strings"
 
 	"github.com/mystnode/myst/forward"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/location"
-	"github.com/mystnode/myst/noop"
-	"github.com/mystnode/myst/openvpn"
 	"github.com/mystnode/myst/resolver"
+	"github.com/mystnode/myst/servicetypes"
 	"github.com/mystnode/myst/session"
-	"github.com/mystnode/myst/wireguard"
 )
 
-// serviceTypes is every service type this node provides and connects to.
-// A new type is its own package and one line here.
-var serviceTypes = []session.Type{
-	noop.Type,
-	openvpn.Type,
-	wireguard.Type,
-}
-
-// clientInterfaces are the name prefixes of the consumer's tunnel
-// interfaces, of every type.
-func clientInterfaces() []string {
-	var out []string
-	for _, t := range serviceTypes {
-		if t.ClientInterface != "" {
-			out = append(out, t.ClientInterface)
-		}
-	}
-	return out
-}
-
-// ServiceTypes lists the types, for the CLI's flags and help.
-func ServiceTypes() []session.Type { return serviceTypes }
+// ServiceTypes lists the types (the table is package servicetypes), for
+// the CLI's flags and help.
+func ServiceTypes() []session.Type { return servicetypes.All }
 
 // TunnelConfig is a tunnel type's share of the node: the pool of tunnel
 // subnets (a /24 per service) and the first UDP port (0: free ports).
@@ -50,28 +27,10 @@ type TunnelConfig struct {
 	Subnet netip.Prefix
 }
 
-func serviceType(name string) (session.Type, error) {
-	for _, t := range serviceTypes {
-		if t.Name == name {
-			return t, nil
-		}
-	}
-	return session.Type{}, fmt.Errorf("unsupported service type %q (this node runs: %s)", name, strings.Join(typeNames(), ", "))
-}
-
-func typeNames() []string {
-	var names []string
-	for _, t := range serviceTypes {
-		names = append(names, t.Name)
-	}
-	sort.Strings(names)
-	return names
-}
-
 // newPools makes the subnet/port pool of each tunnel type.
 func newPools(cfg map[string]TunnelConfig) (map[string]*forward.Pool, error) {
 	pools := map[string]*forward.Pool{}
-	for _, t := range serviceTypes {
+	for _, t := range servicetypes.All {
 		if !t.Tunnel {
 			continue
 		}
@@ -95,7 +54,7 @@ func newPools(cfg map[string]TunnelConfig) (map[string]*forward.Pool, error) {
 // with a slot of its pool and its subnet forwarded to the uplink with NAT.
 // The returned stop undoes all of it.
 func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, func(), error) {
-	t, err := serviceType(s.info.Type)
+	t, err := servicetypes.Lookup(s.info.Type)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -180,7 +139,7 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 
 // connector makes the consumer side of a connection.
 func (n *Node) connector(typ string, signer *identity.Signer) (session.Connector, error) {
-	t, err := serviceType(typ)
+	t, err := servicetypes.Lookup(typ)
 	if err != nil {
 		return nil, err
 	}

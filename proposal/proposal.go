@@ -125,11 +125,6 @@ var (
 	ipTypes       = map[string]bool{"": true, "residential": true, "hosting": true, "business": true, "mobile": true}
 )
 
-// KnownServiceTypes are the service types myst nodes run; a discovery
-// accepts proposals of these only (by default), so one provider holds at
-// most this many proposals.
-var KnownServiceTypes = []string{"noop", "openvpn", "wireguard"}
-
 // ValidServiceType reports whether s can name a service type.
 func ValidServiceType(s string) bool { return serviceTypeRE.MatchString(s) }
 

@@ -243,3 +243,32 @@ func gone(out []byte) bool {
 	o := strings.ToLower(string(out))
 	return strings.Contains(o, "no such device") || strings.Contains(o, "unknown link") || strings.Contains(o, "failed to resolve interface")
 }
+
+// Mode is where a connected consumer's names are resolved.
+type Mode int
+
+const (
+	// ThroughProvider: the provider's resolver, inside the tunnel (the
+	// default).
+	ThroughProvider Mode = iota
+	// HostResolver: the host's own resolver, left alone.
+	HostResolver
+	// Address: a resolver the user named, reached through the tunnel.
+	Address
+)
+
+// ParseMode reads a --dns value: "provider" (or ""), "system", or an IPv4
+// address (returned with Address).
+func ParseMode(s string) (Mode, netip.Addr, error) {
+	switch s {
+	case "", "provider":
+		return ThroughProvider, netip.Addr{}, nil
+	case "system":
+		return HostResolver, netip.Addr{}, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		return 0, netip.Addr{}, fmt.Errorf("dns %q: want provider, system or an IPv4 address", s)
+	}
+	return Address, a, nil
+}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mystnode/myst/discoveryd"
-	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/servicetypes"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -59,7 +59,7 @@ network file's IdentityRegistry.`,
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4051", "host:port to serve the API on")
 	cmd.Flags().StringVar(&db, "db", "sqlite:discovery.db", "sqlite:PATH or postgres://user@host/db")
-	cmd.Flags().StringSliceVar(&types, "service-types", proposal.KnownServiceTypes, "service types proposals may offer (others are refused)")
+	cmd.Flags().StringSliceVar(&types, "service-types", servicetypes.Names(), "service types proposals may offer (others are refused)")
 	cmd.Flags().DurationVar(&ttl, "ttl", 2*time.Minute, "a proposal not re-posted within this long disappears")
 	return cmd
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/servicetypes"
 	"github.com/spf13/cobra"
 )
 
@@ -200,7 +201,7 @@ func newConnectCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&consumer, "identity", "", "the consumer identity (unlocked in the daemon)")
-	cmd.Flags().StringVar(&svc, "service", "openvpn", "service type")
+	cmd.Flags().StringVar(&svc, "service", servicetypes.Default, "service type ("+strings.Join(servicetypes.Names(), ", ")+")")
 	cmd.Flags().BoolVar(&killSwitch, "kill-switch", true, "block all traffic outside the tunnel until `myst disconnect`, also when the tunnel is lost")
 	cmd.Flags().BoolVar(&allowLAN, "allow-lan", false, "let the kill switch pass traffic to the local subnets")
 	cmd.Flags().StringVar(&dnsFlag, "dns", "provider", "resolver while connected: provider (through the tunnel), system (leave it), or an IP")
