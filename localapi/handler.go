@@ -12,6 +12,7 @@ import (
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/httpjson"
+	"github.com/mystnode/myst/node"
 	"github.com/mystnode/myst/proposal"
 )
 
@@ -28,7 +29,7 @@ type Node interface {
 	Ping(ctx context.Context, dialogID string, req api.PingRequest) (api.Ping, error)
 	CloseDialog(dialogID string) error
 
-	StartService(ctx context.Context, req api.ServiceRequest) (api.Service, error)
+	StartService(ctx context.Context, o node.Offer) (api.Service, error)
 	Services() []api.Service
 	StopService(ctx context.Context, id string) error
 	Proposals(ctx context.Context, f discovery.Filter) (api.ProposalList, error)
@@ -154,9 +155,14 @@ func Handler(b Node, token string, metrics http.Handler) http.Handler {
 		if !readJSON(w, r, &req) {
 			return
 		}
-		svc, err := b.StartService(r.Context(), req)
+		o, err := offerOf(req)
 		if err != nil {
 			writeError(w, err)
+			return
+		}
+		svc, err := b.StartService(r.Context(), o)
+		if err != nil {
+			writeError(w, inOptions(err))
 			return
 		}
 		writeJSON(w, http.StatusCreated, svc)

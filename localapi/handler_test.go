@@ -43,7 +43,7 @@ func (s *stubNode) Ping(context.Context, string, api.PingRequest) (api.Ping, err
 }
 func (s *stubNode) CloseDialog(string) error { return nil }
 
-func (s *stubNode) StartService(context.Context, api.ServiceRequest) (api.Service, error) {
+func (s *stubNode) StartService(context.Context, node.Offer) (api.Service, error) {
 	return api.Service{}, nil
 }
 func (s *stubNode) Services() []api.Service                   { return nil }

@@ -225,7 +225,7 @@ func (e *faultNet) start(name string, provider bool, cfg Config) *Node {
 // pricedService starts a noop service at 36 MYSTT an hour (0.01 a second).
 func (e *faultNet) pricedService(n *Node, id string) {
 	e.t.Helper()
-	if _, err := n.StartService(e.ctx, api.ServiceRequest{ProviderID: id, Type: "noop", Options: api.ServiceOptions{PriceHour: "36", MaxSessions: 100}}); err != nil {
+	if _, err := n.StartService(e.ctx, Offer{Provider: common.HexToAddress(id), Type: "noop", PriceHour: new(big.Int).Mul(big.NewInt(36), big.NewInt(1e18)), MaxSessions: 100}); err != nil {
 		e.t.Fatal(err)
 	}
 }

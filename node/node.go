@@ -148,6 +148,50 @@ type consumerDialog struct {
 	mu  sync.Mutex // one ping at a time per dialog keeps seq meaningful
 }
 
+// Defaults is the one place the daemon's defaults are set: New fills what
+// a Config leaves zero from it, and the daemon's flags show it.
+func Defaults() Config {
+	return Config{
+		NATCheckEvery:  NATCheckEvery,
+		AnnounceEvery:  30 * time.Second,
+		KeepAliveEvery: 5 * time.Second,
+		SessionTimeout: 20 * time.Second,
+		OpenVPNBinary:  "openvpn",
+		Payments: PaymentsConfig{
+			InvoiceEvery:    5 * time.Second,
+			Grace:           20 * time.Second,
+			SettleThreshold: new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil), // 1 MYSTT
+			MaxFeeGwei:      500,
+			StuckAfter:      3 * time.Minute,
+			SettleRetryMax:  SettleRetryMax,
+			CreditLimit:     payments.DefaultCreditLimit,
+		},
+	}
+}
+
+// withDefaults is c with its zero fields taken from Defaults.
+func (c Config) withDefaults() Config {
+	d := Defaults()
+	c.NATCheckEvery = cmp.Or(c.NATCheckEvery, d.NATCheckEvery)
+	c.AnnounceEvery = cmp.Or(c.AnnounceEvery, d.AnnounceEvery)
+	c.KeepAliveEvery = cmp.Or(c.KeepAliveEvery, d.KeepAliveEvery)
+	c.SessionTimeout = cmp.Or(c.SessionTimeout, d.SessionTimeout)
+	c.OpenVPNBinary = cmp.Or(c.OpenVPNBinary, d.OpenVPNBinary)
+	p, dp := &c.Payments, d.Payments
+	p.InvoiceEvery = cmp.Or(p.InvoiceEvery, dp.InvoiceEvery)
+	p.Grace = cmp.Or(p.Grace, dp.Grace)
+	p.MaxFeeGwei = cmp.Or(p.MaxFeeGwei, dp.MaxFeeGwei)
+	p.StuckAfter = cmp.Or(p.StuckAfter, dp.StuckAfter)
+	p.SettleRetryMax = cmp.Or(p.SettleRetryMax, dp.SettleRetryMax)
+	if p.SettleThreshold == nil {
+		p.SettleThreshold = dp.SettleThreshold
+	}
+	if p.CreditLimit == nil {
+		p.CreditLimit = dp.CreditLimit
+	}
+	return c
+}
+
 // New builds the node's parts in the order data flows, each failure naming
 // its step. Nothing runs until Start.
 func New(ctx context.Context, cfg Config) (*Node, error) {
@@ -160,35 +204,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if len(cfg.Network.BrokerURLs) == 0 {
 		return nil, errors.New("node.New: the network file has no broker_urls; the daemon needs a broker (`myst-net localnet` provides one)")
 	}
-	if cfg.NATCheckEvery <= 0 {
-		cfg.NATCheckEvery = NATCheckEvery
-	}
-	if cfg.AnnounceEvery <= 0 {
-		cfg.AnnounceEvery = 30 * time.Second
-	}
-	if cfg.KeepAliveEvery <= 0 {
-		cfg.KeepAliveEvery = 5 * time.Second
-	}
-	if cfg.SessionTimeout <= 0 {
-		cfg.SessionTimeout = 20 * time.Second
-	}
+	cfg = cfg.withDefaults()
 	n := &Node{cfg: cfg, logger: cfg.Logger, unlockFails: map[common.Address]unlockFail{}, done: make(chan struct{})}
 	n.money.senders = map[common.Address]*txsend.Sender{}
 	n.peers.listeners, n.peers.dialogs = map[common.Address]*dialog.Listener{}, map[string]*consumerDialog{}
 	n.offer.services = map[string]*service{}
 	n.consumer.conn.view.State = api.NotConnected
-	if cfg.Payments.InvoiceEvery <= 0 {
-		n.cfg.Payments.InvoiceEvery = 5 * time.Second
-	}
-	if cfg.Payments.Grace <= 0 {
-		n.cfg.Payments.Grace = 20 * time.Second
-	}
-	if cfg.Payments.SettleRetryMax <= 0 {
-		n.cfg.Payments.SettleRetryMax = SettleRetryMax
-	}
-	if cfg.Payments.SettleThreshold == nil {
-		n.cfg.Payments.SettleThreshold = new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
-	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	fail := func(err error) (*Node, error) {
 		n.Close()

@@ -74,7 +74,7 @@ func TestNodesStopCleanly(t *testing.T) {
 	prov, pid := start("provider")
 	cons, cid := start("consumer")
 
-	svc, err := prov.StartService(ctx, api.ServiceRequest{ProviderID: pid, Type: "noop", Options: api.ServiceOptions{MaxSessions: 1}})
+	svc, err := prov.StartService(ctx, Offer{Provider: common.HexToAddress(pid), Type: "noop", MaxSessions: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,27 +20,24 @@ import (
 
 // PaymentsConfig tunes metering and settlement.
 type PaymentsConfig struct {
-	InvoiceEvery    time.Duration // default 5 s
-	Grace           time.Duration // end a session unpaid this long (default 20 s)
-	SettleThreshold *big.Int      // settle when this much is unsettled (default 1 MYSTT)
-	// Confirmations a settlement waits for (default 1); MaxFeeGwei caps
-	// the fee per gas offered (default 500); StuckAfter replaces an
-	// unmined settlement with higher fees (default 3 min).
+	InvoiceEvery    time.Duration
+	Grace           time.Duration // end a session unpaid this long
+	SettleThreshold *big.Int      // settle when this much is unsettled
+	// Confirmations a settlement waits for; MaxFeeGwei caps the fee per
+	// gas offered; StuckAfter replaces an unmined settlement with higher
+	// fees.
 	Confirmations  uint64
 	MaxFeeGwei     uint64
 	StuckAfter     time.Duration
-	SettleRetryMax time.Duration // longest wait between settlement retries (default SettleRetryMax)
+	SettleRetryMax time.Duration // longest wait between settlement retries
 	// CreditLimit is what a consumer may owe this provider without cover
-	// (a promise backed by a mined lane) at any moment (default
-	// payments.DefaultCreditLimit).
+	// (a promise backed by a mined lane) at any moment.
 	CreditLimit *big.Int
 	// MaxSpend caps what one connection of this node as a consumer may
 	// cost (nil: no cap); a connect request may set a lower one.
 	MaxSpend *big.Int
 }
 
-// billing is the provider's payment parts: the funds its consumers hold on
-// chain (event-fed), the accounts that bill them, and the settler.
 // paymentSide is the node's payments: the contracts' client, the promise
 // store, a transaction sender per paying account, the network's gas payer
 // (decrypted once), and the provider's billing parts.
@@ -53,6 +50,8 @@ type paymentSide struct {
 	billing  billing
 }
 
+// billing is the provider's payment parts: the funds its consumers hold on
+// chain (event-fed), the accounts that bill them, and the settler.
 type billing struct {
 	funds   *payments.Funds
 	ledger  *payments.Ledger

@@ -1,12 +1,14 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"sort"
 	"sync"
@@ -116,31 +118,36 @@ func (n *Node) keepAnnouncing(ctx context.Context, s *service) {
 	}
 }
 
-// StartService starts offering a service type from an unlocked identity
-// and announces its proposal.
-func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Service, error) {
-	provider, err := parseID("provider_id", req.ProviderID)
-	if err != nil {
-		return api.Service{}, err
+// Offer is a service to start: who offers which type, where, at what
+// price (amounts in the token's smallest units, parsed once by the caller;
+// nil is free).
+type Offer struct {
+	Provider      common.Address
+	Type          string
+	PriceHour     *big.Int
+	PriceGiB      *big.Int
+	Country, City string // "": the daemon's --country and --city
+	BandwidthMbps float64
+	MaxSessions   int // 0: DefaultMaxSessions
+}
+
+// DefaultMaxSessions is how many sessions a service takes at once unless
+// its offer says.
+const DefaultMaxSessions = 10
+
+// check fills o's defaults from the node and checks it; a *FieldError
+// names the offer's field.
+func (n *Node) check(o *Offer) error {
+	if _, err := servicetypes.Lookup(o.Type); err != nil {
+		return fieldErrorf("type", "%v", err)
 	}
-	if !proposal.ValidServiceType(req.Type) {
-		return api.Service{}, fieldErrorf("type", "%q is not a service type", req.Type)
+	for _, p := range []**big.Int{&o.PriceHour, &o.PriceGiB} {
+		if *p == nil {
+			*p = new(big.Int)
+		}
 	}
-	if _, err := servicetypes.Lookup(req.Type); err != nil {
-		return api.Service{}, fieldErrorf("type", "%v", err)
-	}
-	o := req.Options
-	if o.PriceHour == "" {
-		o.PriceHour = "0"
-	}
-	if o.PriceGiB == "" {
-		o.PriceGiB = "0"
-	}
-	if _, err := proposal.ParseAmount(o.PriceHour); err != nil {
-		return api.Service{}, fieldErrorf("options.price_hour", "%v", err)
-	}
-	if _, err := proposal.ParseAmount(o.PriceGiB); err != nil {
-		return api.Service{}, fieldErrorf("options.price_gib", "%v", err)
+	if o.PriceHour.Sign() < 0 || o.PriceGiB.Sign() < 0 {
+		return fieldErrorf("price", "a price is not negative")
 	}
 	if o.Country == "" {
 		o.Country = n.cfg.Country
@@ -148,24 +155,30 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 			o.City = n.cfg.City
 		}
 	}
-	if o.Country == "" {
-		return api.Service{}, fieldErrorf("options.country", "no country: pass one (--country DE), or start the daemon with --country or --geoip-db")
+	switch {
+	case o.Country == "":
+		return fieldErrorf("country", "no country: pass one (--country DE), or start the daemon with --country or --geoip-db")
+	case !proposal.ValidCountry(o.Country):
+		return fieldErrorf("country", "%q is not an ISO 3166-1 alpha-2 country code (like DE)", o.Country)
+	case len(o.City) > 64:
+		return fieldErrorf("city", "longer than 64 characters")
+	case o.BandwidthMbps < 0 || o.BandwidthMbps > 1e6:
+		return fieldErrorf("bandwidth_mbps", "must be between 0 and 1000000")
 	}
-	if !proposal.ValidCountry(o.Country) {
-		return api.Service{}, fieldErrorf("options.country", "%q is not an ISO 3166-1 alpha-2 country code (like DE)", o.Country)
-	}
-	if len(o.City) > 64 {
-		return api.Service{}, fieldErrorf("options.city", "longer than 64 characters")
-	}
-	if o.BandwidthMbps < 0 || o.BandwidthMbps > 1e6 {
-		return api.Service{}, fieldErrorf("options.bandwidth_mbps", "must be between 0 and 1000000")
-	}
-	if o.MaxSessions == 0 {
-		o.MaxSessions = 10
-	}
+	o.MaxSessions = cmp.Or(o.MaxSessions, DefaultMaxSessions)
 	if o.MaxSessions < 1 || o.MaxSessions > 10000 {
-		return api.Service{}, fieldErrorf("options.max_sessions", "must be between 1 and 10000")
+		return fieldErrorf("max_sessions", "must be between 1 and 10000")
 	}
+	return nil
+}
+
+// StartService starts offering a service from an unlocked identity and
+// announces its proposal.
+func (n *Node) StartService(ctx context.Context, o Offer) (api.Service, error) {
+	if err := n.check(&o); err != nil {
+		return api.Service{}, err
+	}
+	provider := o.Provider
 	if n.discovery == nil {
 		return api.Service{}, fmt.Errorf("%w: a service can't be announced", ErrNoDiscovery)
 	}
@@ -175,9 +188,9 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 	}
 	n.offer.mu.Lock()
 	for _, s := range n.offer.services {
-		if s.signer.Address() == provider && s.info.Type == req.Type {
+		if s.signer.Address() == provider && s.info.Type == o.Type {
 			n.offer.mu.Unlock()
-			return api.Service{}, &FieldError{Field: "type", Err: retell(ErrServiceRunning, "%s already runs %s as service %s", provider.Hex(), req.Type, s.info.ID)}
+			return api.Service{}, &FieldError{Field: "type", Err: retell(ErrServiceRunning, "%s already runs %s as service %s", provider.Hex(), o.Type, s.info.ID)}
 		}
 	}
 	n.offer.mu.Unlock()
@@ -189,16 +202,18 @@ func (n *Node) StartService(ctx context.Context, req api.ServiceRequest) (api.Se
 	var idb [8]byte
 	rand.Read(idb[:])
 	s := &service{
-		info:   api.Service{ID: hex.EncodeToString(idb[:]), ProviderID: provider.Hex(), Type: req.Type, Options: o, StartedAt: time.Now().UTC()},
+		info: api.Service{ID: hex.EncodeToString(idb[:]), ProviderID: provider.Hex(), Type: o.Type, StartedAt: time.Now().UTC(), Options: api.ServiceOptions{
+			PriceHour: proposal.FormatAmount(o.PriceHour), PriceGiB: proposal.FormatAmount(o.PriceGiB), Country: o.Country, City: o.City,
+			BandwidthMbps: o.BandwidthMbps, MaxSessions: o.MaxSessions}},
 		signer: signer,
 		done:   make(chan struct{}),
 	}
 	prov, stop, err := n.provide(ctx, s)
 	if err != nil {
-		return api.Service{}, fmt.Errorf("start %s: %w", req.Type, err)
+		return api.Service{}, fmt.Errorf("start %s: %w", o.Type, err)
 	}
-	s.provided = &session.Service{ID: s.info.ID, Type: req.Type, Provider: provider, MaxSessions: o.MaxSessions, Provisioner: prov,
-		Price: proposal.Price{Currency: proposal.Currency, PerHour: o.PriceHour, PerGiB: o.PriceGiB}}
+	s.provided = &session.Service{ID: s.info.ID, Type: o.Type, Provider: provider, MaxSessions: o.MaxSessions, Provisioner: prov,
+		Price: proposal.Price{Currency: proposal.Currency, PerHour: proposal.FormatAmount(o.PriceHour), PerGiB: proposal.FormatAmount(o.PriceGiB)}}
 	s.stop = stop
 	if err := n.offer.sessions.AddService(s.provided); err != nil {
 		s.stop()

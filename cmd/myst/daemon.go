@@ -23,7 +23,6 @@ import (
 	"github.com/mystnode/myst/localapi"
 	"github.com/mystnode/myst/location"
 	"github.com/mystnode/myst/node"
-	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/proposal"
 	"github.com/spf13/cobra"
 )
@@ -186,6 +185,7 @@ func newDaemonCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	d := node.Defaults()
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug messages")
 	cmd.Flags().StringVar(&country, "country", "", "default ISO 3166-1 alpha-2 country of this node's services")
 	cmd.Flags().StringVar(&city, "city", "", "default city of this node's services")
@@ -200,19 +200,19 @@ func newDaemonCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&uplink, "uplink", "", "interface tunnel traffic leaves by, with NAT (default: the default route's)")
 	cmd.Flags().StringVar(&uplink, "openvpn-uplink", "", "the same as --uplink")
 	cmd.Flags().MarkDeprecated("openvpn-uplink", "use --uplink")
-	cmd.Flags().StringVar(&vpnBinary, "openvpn-binary", "openvpn", "the openvpn program")
+	cmd.Flags().StringVar(&vpnBinary, "openvpn-binary", d.OpenVPNBinary, "the openvpn program")
 	cmd.Flags().StringArrayVar(&exitAllow, "exit-allow", nil, "a range consumers may reach though it is private or the uplink's own (repeatable; by default they reach only the internet, never this host, its networks, cloud metadata or each other)")
 	cmd.Flags().Float64Var(&sessionMbit, "session-mbit", 0, "hold each tunnel session to this many Mbit/s each way, in the data plane (0: no limit)")
 	cmd.Flags().StringVar(&blockPorts, "block-ports", "25", "destination ports consumers may not reach, TCP and UDP, comma-separated (\"\": none)")
 	cmd.Flags().StringVar(&uiAddr, "ui-addr", "", "also serve the web UI (and the API) on this host:port, e.g. for a browser on another machine of the LAN; off by default (the API listens on loopback only)")
 	cmd.Flags().StringArrayVar(&rpcURLs, "rpc", nil, "Ethereum JSON-RPC URL of the network's chain, instead of the network file's; repeat it for endpoints to fail over to (a failing or rate-limiting one is left for the next)")
 	cmd.Flags().Uint64Var(&confirmations, "confirmations", 0, "blocks a settlement or registration must have before it counts, its own included (0: automatic, 1 on a dev chain (chain id 1337 or 31337), 3 elsewhere)")
-	cmd.Flags().Uint64Var(&maxFeeGwei, "max-fee-gwei", 500, "the most gwei per gas a settlement offers; a stuck settlement is re-sent with higher fees up to it")
-	cmd.Flags().DurationVar(&natEvery, "nat-check-every", node.NATCheckEvery, "how often to ask STUN whether the public address or NAT changed (also at once when the host's addresses change)")
-	cmd.Flags().DurationVar(&invoiceEvery, "invoice-every", 5*time.Second, "how often a provider invoices a priced session")
-	cmd.Flags().DurationVar(&grace, "payment-grace", 20*time.Second, "end a session whose consumer has not paid this long")
-	cmd.Flags().StringVar(&threshold, "settle-threshold", "1", "settle on chain once this much MYSTT is unsettled from one consumer")
-	cmd.Flags().StringVar(&creditLimit, "credit-limit", proposal.FormatAmount(payments.DefaultCreditLimit), "as a provider: the most MYSTT a consumer may owe without cover (a promise backed by funds it reserved for this provider on chain); beyond half of it the provider asks for a reservation, at it the consumer's sessions end")
+	cmd.Flags().Uint64Var(&maxFeeGwei, "max-fee-gwei", d.Payments.MaxFeeGwei, "the most gwei per gas a settlement offers; a stuck settlement is re-sent with higher fees up to it")
+	cmd.Flags().DurationVar(&natEvery, "nat-check-every", d.NATCheckEvery, "how often to ask STUN whether the public address or NAT changed (also at once when the host's addresses change)")
+	cmd.Flags().DurationVar(&invoiceEvery, "invoice-every", d.Payments.InvoiceEvery, "how often a provider invoices a priced session")
+	cmd.Flags().DurationVar(&grace, "payment-grace", d.Payments.Grace, "end a session whose consumer has not paid this long")
+	cmd.Flags().StringVar(&threshold, "settle-threshold", proposal.FormatAmount(d.Payments.SettleThreshold), "settle on chain once this much MYSTT is unsettled from one consumer")
+	cmd.Flags().StringVar(&creditLimit, "credit-limit", proposal.FormatAmount(d.Payments.CreditLimit), "as a provider: the most MYSTT a consumer may owe without cover (a promise backed by funds it reserved for this provider on chain); beyond half of it the provider asks for a reservation, at it the consumer's sessions end")
 	cmd.Flags().StringVar(&maxSpend, "max-spend", "", "as a consumer: the most MYSTT one session may cost (none by default; `myst connect --max-spend` sets one per connection)")
 	cmd.Flags().StringVar(&publicIP, "public-ip", "", "the address consumers reach this node at, when it has one of its own (default: learnt from the network's STUN servers; behind NAT, a port mapping or hole punching)")
 	return cmd
