@@ -66,8 +66,13 @@ type Localnet struct {
 	stun      *stun.Server
 	file      *network.File
 	path      string
-	stopCache func() // the broker's registry cache
+	// closers stop what Start started, registered in order; Close runs
+	// them in reverse.
+	closers []func() error
 }
+
+// onClose registers a closer for Close.
+func (l *Localnet) onClose(f func() error) { l.closers = append(l.closers, f) }
 
 // Start runs the chain, deploys the contracts and writes network.json.
 func Start(ctx context.Context, cfg Config) (*Localnet, error) {
@@ -94,6 +99,13 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		return nil, fmt.Errorf("devchain.Start: %w (start over with --fresh if %s holds a chain of another localnet)", err, chainDir)
 	}
 	ln := &Localnet{chain: chain, path: filepath.Join(cfg.DataDir, network.FileName)}
+	ln.onClose(chain.Close)
+	fail := func(err error) (*Localnet, error) {
+		if cerr := ln.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("stop what started: %w", cerr))
+		}
+		return nil, err
+	}
 	ec := chain.Client()
 	defer ec.Close()
 	var regAddr, tokenAddr, payAddr common.Address
@@ -110,15 +122,13 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		state := filepath.Join(cfg.DataDir, "localnet", "deploy.json")
 		for _, p := range []string{state, filepath.Join(cfg.DataDir, "localnet", "deploy.journal")} {
 			if err := os.RemoveAll(p); err != nil {
-				chain.Close()
-				return nil, err
+				return fail(err)
 			}
 		}
 		supply := new(big.Int).Mul(big.NewInt(1_000_000_000), new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil))
 		st, err := deploy.Run(ctx, deploy.Config{RPC: ec, Deployer: payer, TestSupply: supply, ChallengeSeconds: uint64(cfg.ChallengePeriod / time.Second), StatePath: state})
 		if err != nil {
-			chain.Close()
-			return nil, fmt.Errorf("deploy the contracts: %w", err)
+			return fail(fmt.Errorf("deploy the contracts: %w", err))
 		}
 		regAddr, regBlock = st.Step("IdentityRegistry").Address, st.Step("IdentityRegistry").Block
 		tokenAddr, payAddr = st.Step("MystToken").Address, st.Step("Payments").Address
@@ -126,8 +136,7 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		// that do not exist on it.
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			if err := os.Remove(dbPath + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-				chain.Close()
-				return nil, err
+				return fail(err)
 			}
 		}
 	}
@@ -138,8 +147,7 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 	// go through a cache of its own, like the discovery's.
 	reg, err := registry.Dial(ctx, chain.RPCURL(), devchain.ChainID, regAddr)
 	if err != nil {
-		chain.Close()
-		return nil, fmt.Errorf("registry for the broker: %w", err)
+		return fail(fmt.Errorf("registry for the broker: %w", err))
 	}
 	cache := registry.NewCache(reg, regBlock)
 	cacheCtx, stopCache := context.WithCancel(context.Background())
@@ -147,14 +155,13 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 	cacheDone.Go(func() {
 		cache.Run(cacheCtx, 2*time.Second, func(err error) { logger.Warn("broker registry cache", "err", err) })
 	})
-	ln.stopCache = func() { stopCache(); cacheDone.Wait(); reg.Close() }
+	ln.onClose(func() error { stopCache(); cacheDone.Wait(); reg.Close(); return nil })
 	ln.broker, err = brokerd.StartServer(brokerd.ServerConfig{Addr: cfg.BrokerAddr,
 		Admission: &broker.AdmissionConfig{Registered: cache.IsRegistered, Logger: logger}})
 	if err != nil {
-		ln.stopCache()
-		chain.Close()
-		return nil, fmt.Errorf("broker: %w", err)
+		return fail(fmt.Errorf("broker: %w", err))
 	}
+	ln.onClose(func() error { ln.broker.Close(); return nil })
 	if cfg.DiscoveryAddr == "" {
 		cfg.DiscoveryAddr = "127.0.0.1:0"
 	}
@@ -164,16 +171,16 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		Server: discoveryd.Config{Logger: logger},
 	})
 	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("discovery: %w", err)
+		return fail(fmt.Errorf("discovery: %w", err))
 	}
+	ln.onClose(func() error { ln.discovery.Close(); return nil })
 	if cfg.STUNAddr == "" {
 		cfg.STUNAddr = "127.0.0.1:0"
 	}
 	if ln.stun, err = startSTUN(cfg.STUNAddr, logger); err != nil {
-		ln.Close()
-		return nil, err
+		return fail(err)
 	}
+	ln.onClose(ln.stun.Close)
 	stunHost, _, _ := net.SplitHostPort(cfg.STUNAddr)
 	payerAddr := payer.Address()
 	ln.file = &network.File{
@@ -191,8 +198,7 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		GasPayerPassphraseFile: passFile,
 	}
 	if err := ln.file.Save(ln.path); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("write network file: %w", err)
+		return fail(fmt.Errorf("write network file: %w", err))
 	}
 	logger.Info("localnet ready", "rpc", chain.RPCURL(), "broker", ln.broker.URL(), "discovery", ln.discovery.URL(), "stun", ln.file.STUNURLs, "registry", regAddr.Hex(), "gas_payer", payerAddr.Hex())
 	return ln, nil
@@ -204,22 +210,16 @@ func (l *Localnet) Path() string { return l.path }
 // File is the network description.
 func (l *Localnet) File() *network.File { return l.file }
 
-// Close stops the broker and the chain. The network file stays, pointing at
-// nothing.
+// Close stops what Start started, in reverse (STUN, discovery, the
+// broker, its registry cache, the chain), and returns every error. The
+// network file stays, pointing at nothing.
 func (l *Localnet) Close() error {
-	if l.stun != nil {
-		l.stun.Close()
+	var errs []error
+	for i := len(l.closers) - 1; i >= 0; i-- {
+		errs = append(errs, l.closers[i]())
 	}
-	if l.discovery != nil {
-		l.discovery.Close()
-	}
-	if l.broker != nil {
-		l.broker.Close()
-	}
-	if l.stopCache != nil {
-		l.stopCache()
-	}
-	return l.chain.Close()
+	l.closers = nil
+	return errors.Join(errs...)
 }
 
 // startSTUN answers STUN on addr and on the port after it (with port 0,
