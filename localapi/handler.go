@@ -62,6 +62,22 @@ func Handler(b Node, token string, metrics http.Handler) http.Handler {
 		code, exp := ui.newCode()
 		writeJSON(w, http.StatusCreated, api.UICode{Code: code, Expires: exp.UTC()})
 	})
+	identityRoutes(mux, b)
+	dialogRoutes(mux, b)
+	serviceRoutes(mux, b)
+	connectionRoutes(mux, b)
+	paymentRoutes(mux, b)
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
+	top := http.NewServeMux()
+	ui.routes(top)
+	top.Handle("/", requireToken(token, ui, mux))
+	return top
+}
+
+// identityRoutes: health, NAT, identities and their registration.
+func identityRoutes(mux *http.ServeMux, b Node) {
 	mux.HandleFunc("GET /healthcheck", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, b.Health())
 	})
@@ -119,6 +135,10 @@ func Handler(b Node, token string, metrics http.Handler) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, reg)
 	})
+}
+
+// dialogRoutes: dialogs between identities (ping).
+func dialogRoutes(mux *http.ServeMux, b Node) {
 	mux.HandleFunc("POST /dialogs", func(w http.ResponseWriter, r *http.Request) {
 		var req api.DialogRequest
 		if !readJSON(w, r, &req) {
@@ -150,6 +170,10 @@ func Handler(b Node, token string, metrics http.Handler) http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// serviceRoutes: the provider's services and sessions, and proposals.
+func serviceRoutes(mux *http.ServeMux, b Node) {
 	mux.HandleFunc("POST /services", func(w http.ResponseWriter, r *http.Request) {
 		var req api.ServiceRequest
 		if !readJSON(w, r, &req) {
@@ -192,6 +216,13 @@ func Handler(b Node, token string, metrics http.Handler) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, l)
 	})
+	mux.HandleFunc("GET /sessions", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, api.SessionList{Sessions: b.Sessions()})
+	})
+}
+
+// connectionRoutes: the consumer's connection.
+func connectionRoutes(mux *http.ServeMux, b Node) {
 	mux.HandleFunc("PUT /connection", func(w http.ResponseWriter, r *http.Request) {
 		var req api.ConnectionRequest
 		if !readJSON(w, r, &req) {
@@ -219,6 +250,10 @@ func Handler(b Node, token string, metrics http.Handler) http.Handler {
 		c := b.Connection()
 		writeJSON(w, http.StatusOK, api.Statistics{Duration: c.Duration, BytesSent: c.BytesSent, BytesReceived: c.BytesReceived, Cost: c.Cost})
 	})
+}
+
+// paymentRoutes: earnings, settlement, deposits and withdrawals.
+func paymentRoutes(mux *http.ServeMux, b Node) {
 	mux.HandleFunc("GET /earnings", func(w http.ResponseWriter, r *http.Request) {
 		e, err := b.Earnings(r.Context(), r.URL.Query().Get("identity"))
 		if err != nil {
@@ -271,16 +306,6 @@ func Handler(b Node, token string, metrics http.Handler) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, res)
 	})
-	mux.HandleFunc("GET /sessions", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, api.SessionList{Sessions: b.Sessions()})
-	})
-	if metrics != nil {
-		mux.Handle("GET /metrics", metrics)
-	}
-	top := http.NewServeMux()
-	ui.routes(top)
-	top.Handle("/", requireToken(token, ui, mux))
-	return top
 }
 
 // requireToken lets through requests with the bearer token, and the web

@@ -87,7 +87,12 @@ func (g *globals) unlock(cmd *cobra.Command, addr common.Address, passFile strin
 
 func newPaymentsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "payments", Short: "Test tokens, deposits and withdrawals (through the daemon when the identity is unlocked there, else straight to the chain)"}
+	cmd.AddCommand(newFundCmd(g), newDepositCmd(g), newBalanceCmd(g), newWithdrawCmd(g), newReleaseCmd(g))
+	return cmd
+}
 
+// newFundCmd is `myst payments fund`.
+func newFundCmd(g *globals) *cobra.Command {
 	var fromKey, fromPass, etherFlag string
 	fund := &cobra.Command{
 		Use:   "fund ADDRESS AMOUNT [--from KEYSTORE --passphrase-file F] [--ether AMOUNT]",
@@ -151,7 +156,12 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 	fund.Flags().StringVar(&fromPass, "passphrase-file", "", "file holding --from's passphrase (default: ask)")
 	fund.Flags().StringVar(&etherFlag, "ether", "0.1", "ether sent along for gas")
 
-	var passFile, identityFlag, toFlag string
+	return fund
+}
+
+// newDepositCmd is `myst payments deposit`.
+func newDepositCmd(g *globals) *cobra.Command {
+	var passFile, identityFlag string
 	deposit := &cobra.Command{
 		Use:   "deposit AMOUNT --identity CONSUMER",
 		Short: "Deposit the identity's tokens into the payments contract, to pay providers from",
@@ -199,6 +209,11 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 	deposit.Flags().StringVar(&identityFlag, "identity", "", "the consumer identity whose tokens are deposited")
 	deposit.Flags().StringVar(&passFile, "passphrase-file", "", "read the passphrase from the first line of this file instead of prompting")
 
+	return deposit
+}
+
+// newBalanceCmd is `myst payments balance`.
+func newBalanceCmd(g *globals) *cobra.Command {
 	balance := &cobra.Command{
 		Use:   "balance ADDRESS",
 		Short: "Show an identity's deposit and token balance",
@@ -226,7 +241,12 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 		},
 	}
 
-	var wPass, wID string
+	return balance
+}
+
+// newWithdrawCmd is `myst payments withdraw`.
+func newWithdrawCmd(g *globals) *cobra.Command {
+	var wPass, wID, toFlag string
 	withdraw := &cobra.Command{
 		Use:   "withdraw --identity CONSUMER [--to ADDRESS]",
 		Short: "Announce a withdrawal of the unspent deposit, or complete it once the challenge period is over",
@@ -282,6 +302,11 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 	withdraw.Flags().StringVar(&wID, "identity", "", "the consumer identity")
 	withdraw.Flags().StringVar(&toFlag, "to", "", "where the deposit goes (default: the identity)")
 	withdraw.Flags().StringVar(&wPass, "passphrase-file", "", "read the passphrase from the first line of this file instead of prompting")
+	return withdraw
+}
+
+// newReleaseCmd is `myst payments release`.
+func newReleaseCmd(g *globals) *cobra.Command {
 	var rPass, rID string
 	release := &cobra.Command{
 		Use:   "release PROVIDER --identity CONSUMER",
@@ -322,8 +347,7 @@ func newPaymentsCmd(g *globals) *cobra.Command {
 	}
 	release.Flags().StringVar(&rID, "identity", "", "the consumer identity")
 	release.Flags().StringVar(&rPass, "passphrase-file", "", "read the passphrase from the first line of this file instead of prompting")
-	cmd.AddCommand(fund, deposit, balance, withdraw, release)
-	return cmd
+	return release
 }
 
 // gasPayerOr is the network's gas payer, if it has one, else signer: who
