@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mystnode/myst/localnet"
-	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/servicetypes"
 	"github.com/mystnode/myst/stun"
 )
@@ -23,15 +21,7 @@ import (
 func TestDetectNAT(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ln, err := localnet.Start(ctx, localnet.Config{DataDir: t.TempDir(), RPCAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	nf, err := network.Load(ln.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
+	nf := startLocalnet(t, ctx)
 	n, err := New(ctx, Config{DataDir: filepath.Join(t.TempDir(), "a"), Network: nf, LightKDF: true, Country: "DE", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -92,15 +82,7 @@ func TestDetectNAT(t *testing.T) {
 func TestNATWatchWithoutPayments(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ln, err := localnet.Start(ctx, localnet.Config{DataDir: t.TempDir(), RPCAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	nf, err := network.Load(ln.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
+	nf := startLocalnet(t, ctx)
 	free := *nf
 	free.PaymentsAddress, free.TokenAddress = nil, nil
 	if free.HasPayments() {

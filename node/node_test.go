@@ -30,15 +30,7 @@ func TestMain(m *testing.M) {
 func TestNodesStopCleanly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ln, err := localnet.Start(ctx, localnet.Config{DataDir: t.TempDir(), RPCAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	nf, err := network.Load(ln.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
+	nf := startLocalnet(t, ctx)
 	payer, err := nf.GasPayer()
 	if err != nil {
 		t.Fatal(err)
@@ -172,4 +164,20 @@ func TestUnlockBackOff(t *testing.T) {
 	if err := n.Unlock(id, "right"); err != nil {
 		t.Fatalf("after the wait: %v", err)
 	}
+}
+
+// startLocalnet runs a localnet in this process until the test ends and
+// returns its network file.
+func startLocalnet(t *testing.T, ctx context.Context) *network.File {
+	t.Helper()
+	ln, err := localnet.Start(ctx, localnet.Config{DataDir: t.TempDir(), RPCAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	nf, err := network.Load(ln.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nf
 }
