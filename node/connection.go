@@ -200,7 +200,7 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 	if len(found) == 0 {
 		return connection{}, &FieldError{Field: "provider_id", Err: retell(ErrNotOffered, "%s offers no %s service in discovery (see `myst proposals`)", provider.Hex(), p.serviceType)}
 	}
-	if err := n.checkReachable(provider.Hex(), p.serviceType, found[0].Proposal.Reachability); err != nil {
+	if err := n.natw.Reachable(provider.Hex(), p.serviceType, found[0].Proposal.Reachability); err != nil {
 		return connection{}, err
 	}
 	if found[0].Proposal.Reachability == stun.Cone {

@@ -27,6 +27,7 @@ import (
 	"github.com/mystnode/myst/forward"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/killswitch"
+	"github.com/mystnode/myst/natwatch"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/portmap"
@@ -106,7 +107,7 @@ type Node struct {
 
 	consumer consumerSide
 	offer    providerSide
-	natw     natWatch
+	natw     *natwatch.Watcher
 	money    paymentSide
 	peers    dialogSide
 
@@ -152,7 +153,7 @@ type consumerDialog struct {
 // a Config leaves zero from it, and the daemon's flags show it.
 func Defaults() Config {
 	return Config{
-		NATCheckEvery:  NATCheckEvery,
+		NATCheckEvery:  natwatch.CheckEvery,
 		AnnounceEvery:  30 * time.Second,
 		KeepAliveEvery: 5 * time.Second,
 		SessionTimeout: 20 * time.Second,
@@ -326,15 +327,16 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.offer.sessions = session.NewProvider(session.ProviderConfig{KeepAliveTimeout: cfg.SessionTimeout, Logger: n.logger,
 		Admit: n.admit, OnCreated: n.startBilling, OnEnd: n.stopBilling})
 	n.onClose(n.offer.sessions.Close)
-	n.natw.ports = portmap.New(n.logger)
+	ports := portmap.New(n.logger)
+	n.natw = natwatch.New(natwatch.Config{STUNURLs: cfg.Network.STUNURLs, Override: cfg.PublicIP, Every: cfg.NATCheckEvery, Ports: ports, Logger: n.logger, OnMove: n.movePublic})
 	n.onClose(func() {
-		if err := n.natw.ports.Close(); err != nil {
+		if err := ports.Close(); err != nil {
 			n.logger.Warn("remove port mappings", "err", err)
 		}
 	})
 	n.onClose(n.stopServices)
 	n.onClose(n.closeConnection)
-	n.detectNAT(ctx)
+	n.natw.Detect(ctx)
 	return n, nil
 }
 
@@ -454,8 +456,7 @@ func (n *Node) Start() {
 	}()
 	n.wg.Add(1)
 	go n.joinWhenRegistered(cmp.Or(n.joinEvery, 10*time.Second))
-	n.wg.Add(1)
-	go n.watchNAT()
+	n.wg.Go(func() { n.natw.Run(n.ctx) })
 	if !n.paymentsEnabled() {
 		return
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/mystnode/myst/discovery"
 	"github.com/mystnode/myst/forward"
 	"github.com/mystnode/myst/identity"
+	"github.com/mystnode/myst/natwatch"
 	"github.com/mystnode/myst/proposal"
 	"github.com/mystnode/myst/servicetypes"
 	"github.com/mystnode/myst/session"
@@ -48,7 +49,7 @@ type service struct {
 	announceErr string
 	proposal    json.RawMessage
 
-	reach reach // how consumers reach a tunnel service
+	reach natwatch.Reach // how consumers reach a tunnel service
 
 	stop func() // stops the provisioner and gives back what provide took
 
@@ -59,7 +60,7 @@ type service struct {
 func (n *Node) buildProposal(s *service) *proposal.Proposal {
 	o := s.info.Options
 	s.mu.Lock()
-	reach := s.reach.nat
+	reach := s.reach.NAT
 	s.mu.Unlock()
 	var exit *proposal.Exit
 	if t, err := servicetypes.Lookup(s.info.Type); err == nil && t.Tunnel {
@@ -242,8 +243,8 @@ func (n *Node) serviceView(s *service) api.Service {
 	v := s.info
 	s.mu.Lock()
 	v.AnnouncedAt, v.AnnounceErr, v.Proposal = s.announcedAt, s.announceErr, s.proposal
-	if s.reach.endpoint.IsValid() {
-		v.Reachability, v.Endpoint = string(s.reach.nat), s.reach.endpoint.String()
+	if s.reach.Endpoint.IsValid() {
+		v.Reachability, v.Endpoint = string(s.reach.NAT), s.reach.Endpoint.String()
 	}
 	s.mu.Unlock()
 	v.Sessions = n.offer.sessions.CountFor(s.info.ID)
@@ -313,7 +314,7 @@ func (n *Node) Proposals(ctx context.Context, f discovery.Filter) (api.ProposalL
 		n.logger.Warn("discovery returned proposals with bad signatures; dropped", "count", dropped)
 	}
 	// Providers this node cannot reach through its NAT come last.
-	own := n.known().nat
+	own := n.natw.Known().NAT
 	slices.SortStableFunc(found, func(a, b discovery.Found) int {
 		ra, rb := stun.Reachable(a.Proposal.Reachability, own), stun.Reachable(b.Proposal.Reachability, own)
 		switch {

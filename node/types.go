@@ -87,17 +87,17 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 				return nil, nil, err
 			}
 		}
-		r, err := n.reachFor(ctx, t, env.Port, s.info.ID)
+		r, err := n.natw.Reach(ctx, t, env.Port, s.info.ID)
 		if err != nil {
 			stop()
 			return nil, nil, err
 		}
-		if r.unmap != nil {
-			undo = append(undo, r.unmap)
+		if r.Unmap != nil {
+			undo = append(undo, r.Unmap)
 		}
 		s.reach = r
-		env.PublicIP, env.PublicPort, env.Punch = r.endpoint.Addr(), int(r.endpoint.Port()), r.punch
-		n.logger.Info("service reachability", "service", s.info.ID, "type", t.Name, "reachability", r.nat, "endpoint", r.endpoint, "punch", r.punch)
+		env.PublicIP, env.PublicPort, env.Punch = r.Endpoint.Addr(), int(r.Endpoint.Port()), r.Punch
+		n.logger.Info("service reachability", "service", s.info.ID, "type", t.Name, "reachability", r.NAT, "endpoint", r.Endpoint, "punch", r.Punch)
 		if exit, err = n.exit(uplink, slot.Subnet); err != nil {
 			stop()
 			return nil, nil, err
