@@ -259,31 +259,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if n.offer.pools, err = newPools(cfg.Tunnels); err != nil {
 		return fail(err)
 	}
-	// A kill switch a killed run left on: traffic stayed blocked until now.
-	n.consumer.killSwitch = killswitch.New(cfg.DataDir)
-	if left, err := n.consumer.killSwitch.Recover(); err != nil {
-		return fail(fmt.Errorf("remove the kill switch an earlier run left on: %w", err))
-	} else if left {
-		n.logger.Warn("removed the kill switch an earlier run left on (it blocked all traffic outside the tunnel since that run died)")
-	}
-	n.consumer.inbound = killswitch.NewInbound(cfg.DataDir)
-	if left, err := n.consumer.inbound.Recover(); err != nil {
-		return fail(fmt.Errorf("remove the tunnel inbound rules an earlier run left: %w", err))
-	} else if left {
-		n.logger.Warn("removed the rules an earlier run left against connections into its tunnel")
-	}
-	// A resolver a killed run left pointed at its tunnel.
-	n.consumer.resolver = resolver.NewSystem(resolver.ResolvConf, cfg.DataDir)
-	if left, err := n.consumer.resolver.Recover(); err != nil {
-		return fail(fmt.Errorf("restore the resolver an earlier run changed: %w", err))
-	} else if left {
-		n.logger.Warn("restored " + resolver.ResolvConf + " as it was before an earlier run connected")
-	}
-	n.offer.exitNAT = forward.NewNAT(filepath.Join(cfg.DataDir, "nat"))
-	if count, err := n.offer.exitNAT.Recover(); err != nil {
-		return fail(fmt.Errorf("remove NAT rules of an earlier run: %w", err))
-	} else if count > 0 {
-		n.logger.Warn("removed NAT rules an earlier run left behind", "count", count)
+	// What a killed run left on the host goes first.
+	if err := n.recoverHost(); err != nil {
+		return fail(err)
 	}
 	if cfg.Network.HasPayments() {
 		if n.money.client, err = payments.NewClient(reg.Eth(), cfg.Network.ChainID, *cfg.Network.TokenAddress, *cfg.Network.PaymentsAddress); err != nil {
@@ -338,6 +316,40 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.onClose(n.closeConnection)
 	n.natw.Detect(ctx)
 	return n, nil
+}
+
+// recoverHost undoes what a killed run left on the host, saying so: the
+// consumer's kill switch (traffic stayed blocked until now), its rules
+// against connections into the tunnel, the resolver pointed at its
+// tunnel, and the provider's NAT rules.
+func (n *Node) recoverHost() error {
+	// A kill switch a killed run left on: traffic stayed blocked until now.
+	n.consumer.killSwitch = killswitch.New(n.cfg.DataDir)
+	if left, err := n.consumer.killSwitch.Recover(); err != nil {
+		return fmt.Errorf("remove the kill switch an earlier run left on: %w", err)
+	} else if left {
+		n.logger.Warn("removed the kill switch an earlier run left on (it blocked all traffic outside the tunnel since that run died)")
+	}
+	n.consumer.inbound = killswitch.NewInbound(n.cfg.DataDir)
+	if left, err := n.consumer.inbound.Recover(); err != nil {
+		return fmt.Errorf("remove the tunnel inbound rules an earlier run left: %w", err)
+	} else if left {
+		n.logger.Warn("removed the rules an earlier run left against connections into its tunnel")
+	}
+	// A resolver a killed run left pointed at its tunnel.
+	n.consumer.resolver = resolver.NewSystem(resolver.ResolvConf, n.cfg.DataDir)
+	if left, err := n.consumer.resolver.Recover(); err != nil {
+		return fmt.Errorf("restore the resolver an earlier run changed: %w", err)
+	} else if left {
+		n.logger.Warn("restored " + resolver.ResolvConf + " as it was before an earlier run connected")
+	}
+	n.offer.exitNAT = forward.NewNAT(filepath.Join(n.cfg.DataDir, "nat"))
+	if count, err := n.offer.exitNAT.Recover(); err != nil {
+		return fmt.Errorf("remove NAT rules of an earlier run: %w", err)
+	} else if count > 0 {
+		n.logger.Warn("removed NAT rules an earlier run left behind", "count", count)
+	}
+	return nil
 }
 
 // broker is the broker connection, nil before the first unlock.
