@@ -72,6 +72,150 @@ type consumer struct {
 	ended       atomic.Pointer[string]
 }
 
+// opener opens the load's sessions: each consumer dials the provider over
+// the shared broker connections and opens a priced noop session, paying
+// invoices with promises.
+type opener struct {
+	ctx      context.Context
+	c        config
+	r        *report
+	conns    []*nats.Conn
+	provider common.Address
+	cache    *registry.Cache
+	metrics  *dialog.Metrics
+	prop     proposal.Signed
+	price    proposal.Price
+	pay      *payments.Client
+	store    *payments.Store
+
+	mu       sync.Mutex // guards rtts and the report's counts
+	flooding atomic.Bool
+	rtts     []time.Duration
+}
+
+// open dials as consumer i (signer s) and, when held, opens a session;
+// it returns how long the dial and the open took.
+func (o *opener) open(i int, s *identity.Signer, held bool) (*consumer, time.Duration, time.Duration, error) {
+	cs := &consumer{signer: s}
+	nc := o.conns[i/broker.MaxIdentities]
+	octx, cancel := context.WithTimeout(o.ctx, 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	dl, err := dialog.Dial(octx, nc, s, o.provider, o.cache, dialog.DialConfig{Metrics: o.metrics})
+	dialTook := time.Since(start)
+	if err != nil {
+		return nil, dialTook, 0, err
+	}
+	if !held {
+		dl.Close()
+		return nil, dialTook, 0, nil
+	}
+	dl.Handle(payments.TopicInvoice, func(hctx context.Context, body []byte) ([]byte, error) {
+		p := cs.payer.Load()
+		if p == nil {
+			return nil, errors.New("not ready for invoices yet")
+		}
+		now := time.Now().UnixNano()
+		if last := cs.lastInvoice.Swap(now); last != 0 && time.Duration(now-last) > o.c.invoiceEvery*3/2 {
+			o.r.InvoiceGaps.Add(1)
+		}
+		o.r.Invoices.Add(1)
+		out, err := p.Handle(hctx, body)
+		if err == nil {
+			o.r.Promises.Add(1)
+		}
+		return out, err
+	})
+	dl.Handle(payments.TopicAck, func(hctx context.Context, body []byte) ([]byte, error) {
+		if p := cs.payer.Load(); p != nil {
+			return p.HandleAck(hctx, body)
+		}
+		return nil, nil
+	})
+	dl.Handle(payments.TopicReserve, func(hctx context.Context, body []byte) ([]byte, error) {
+		if p := cs.payer.Load(); p != nil {
+			return p.HandleReserve(hctx, body)
+		}
+		return nil, errors.New("not ready for reservations yet")
+	})
+	ostart := time.Now()
+	conn, err := session.Open(octx, dl, o.prop, noop.Type.Connector(session.ConnectEnv{}), session.ConsumerConfig{
+		KeepAliveEvery: o.c.keepAlive,
+		// Billing starts at session-create: the payer answers from the
+		// acceptance on.
+		OnAccepted: func(sessionID string, asked time.Time) error {
+			p, err := payments.NewPayer(octx, payments.PayerConfig{Client: o.pay, Store: o.store, Consumer: s, Provider: o.provider,
+				SessionID: sessionID, Price: o.price, Start: asked})
+			if err != nil {
+				return err
+			}
+			cs.payer.Store(p)
+			return nil
+		},
+		OnEnd: func(reason string) { cs.ended.Store(&reason) },
+		OnKeepAlive: func(rtt time.Duration, err error) {
+			o.r.KeepAlives.Add(1)
+			if err != nil {
+				o.r.KeepAliveMissed.Add(1)
+				if o.flooding.Load() {
+					o.r.MissedInFlood.Add(1)
+				}
+				return
+			}
+			o.mu.Lock()
+			o.rtts = append(o.rtts, rtt)
+			o.mu.Unlock()
+		},
+	})
+	openTook := time.Since(ostart)
+	if err != nil {
+		dl.Close()
+		return nil, dialTook, openTook, err
+	}
+	cs.conn = conn
+	return cs, dialTook, openTook, nil
+}
+
+// tally compares, for every consumer that held a session, what it signed,
+// what the provider acknowledged and what the provider's store (at
+// pstorePath, the provider stopped) holds.
+func tally(ctx context.Context, r *report, consumers []*consumer, store *payments.Store, pstorePath string, provider common.Address) error {
+	pstore, err := payments.OpenStore(pstorePath)
+	if err != nil {
+		return err
+	}
+	defer pstore.Close()
+	r.Issued, r.Acked, r.Stored = new(big.Int), new(big.Int), new(big.Int)
+	for _, cs := range consumers {
+		if cs == nil {
+			continue
+		}
+		issued, err := store.Issued(ctx, cs.signer.Address(), provider)
+		if err != nil {
+			return err
+		}
+		got, err := pstore.ReceivedFrom(ctx, cs.signer.Address(), provider)
+		if err != nil {
+			return err
+		}
+		acked := new(big.Int)
+		if p := cs.payer.Load(); p != nil {
+			acked = p.Acked()
+		}
+		r.Pairs++
+		r.Issued.Add(r.Issued, issued)
+		r.Acked.Add(r.Acked, acked)
+		r.Stored.Add(r.Stored, got.Cumulative)
+		if acked.Cmp(got.Cumulative) > 0 {
+			r.Lost++
+		}
+		if issued.Cmp(got.Cumulative) != 0 {
+			r.Unacked++
+		}
+	}
+	return nil
+}
+
 func runSessions(ctx context.Context, c config) (*report, error) {
 	r := &report{RefusedBy: map[string]int{}, FailedBy: map[string]int{}, DroppedBy: map[string]int{}, sessionsWanted: c.sessions, probesWanted: c.probes}
 	dir := c.dir
@@ -204,91 +348,7 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 	defer store.Close()
 	metrics := dialog.NewMetrics(nil, slog.New(slog.DiscardHandler))
 
-	var (
-		mu       sync.Mutex
-		flooding atomic.Bool
-		rtts     []time.Duration
-	)
-	open := func(i int, s *identity.Signer, held bool) (*consumer, time.Duration, time.Duration, error) {
-		cs := &consumer{signer: s}
-		nc := conns[i/broker.MaxIdentities]
-		octx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		start := time.Now()
-		dl, err := dialog.Dial(octx, nc, s, provider, cache, dialog.DialConfig{Metrics: metrics})
-		dialTook := time.Since(start)
-		if err != nil {
-			return nil, dialTook, 0, err
-		}
-		if !held {
-			dl.Close()
-			return nil, dialTook, 0, nil
-		}
-		dl.Handle(payments.TopicInvoice, func(hctx context.Context, body []byte) ([]byte, error) {
-			p := cs.payer.Load()
-			if p == nil {
-				return nil, errors.New("not ready for invoices yet")
-			}
-			now := time.Now().UnixNano()
-			if last := cs.lastInvoice.Swap(now); last != 0 && time.Duration(now-last) > c.invoiceEvery*3/2 {
-				r.InvoiceGaps.Add(1)
-			}
-			r.Invoices.Add(1)
-			out, err := p.Handle(hctx, body)
-			if err == nil {
-				r.Promises.Add(1)
-			}
-			return out, err
-		})
-		dl.Handle(payments.TopicAck, func(hctx context.Context, body []byte) ([]byte, error) {
-			if p := cs.payer.Load(); p != nil {
-				return p.HandleAck(hctx, body)
-			}
-			return nil, nil
-		})
-		dl.Handle(payments.TopicReserve, func(hctx context.Context, body []byte) ([]byte, error) {
-			if p := cs.payer.Load(); p != nil {
-				return p.HandleReserve(hctx, body)
-			}
-			return nil, errors.New("not ready for reservations yet")
-		})
-		ostart := time.Now()
-		conn, err := session.Open(octx, dl, prop, noop.Type.Connector(session.ConnectEnv{}), session.ConsumerConfig{
-			KeepAliveEvery: c.keepAlive,
-			// Billing starts at session-create: the payer answers from the
-			// acceptance on.
-			OnAccepted: func(sessionID string, asked time.Time) error {
-				p, err := payments.NewPayer(octx, payments.PayerConfig{Client: pay, Store: store, Consumer: s, Provider: provider,
-					SessionID: sessionID, Price: propPrice, Start: asked})
-				if err != nil {
-					return err
-				}
-				cs.payer.Store(p)
-				return nil
-			},
-			OnEnd: func(reason string) { cs.ended.Store(&reason) },
-			OnKeepAlive: func(rtt time.Duration, err error) {
-				r.KeepAlives.Add(1)
-				if err != nil {
-					r.KeepAliveMissed.Add(1)
-					if flooding.Load() {
-						r.MissedInFlood.Add(1)
-					}
-					return
-				}
-				mu.Lock()
-				rtts = append(rtts, rtt)
-				mu.Unlock()
-			},
-		})
-		openTook := time.Since(ostart)
-		if err != nil {
-			dl.Close()
-			return nil, dialTook, openTook, err
-		}
-		cs.conn = conn
-		return cs, dialTook, openTook, nil
-	}
+	o := &opener{ctx: ctx, c: c, r: r, conns: conns, provider: provider, cache: cache, metrics: metrics, prop: prop, price: propPrice, pay: pay, store: store}
 
 	step("opening %d priced sessions at %g a second", c.sessions, c.ramp)
 	rampStart := time.Now()
@@ -304,9 +364,9 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 		case <-tick.C:
 		}
 		wg.Go(func() {
-			cs, dialTook, openTook, err := open(i, signers[i], true)
-			mu.Lock()
-			defer mu.Unlock()
+			cs, dialTook, openTook, err := o.open(i, signers[i], true)
+			o.mu.Lock()
+			defer o.mu.Unlock()
 			var re *session.RefusedError
 			switch {
 			case errors.As(err, &re):
@@ -358,7 +418,7 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 			}
 			defer nc.Close()
 			floodStart = time.Now()
-			flooding.Store(true)
+			o.flooding.Store(true)
 			batches := int(c.floodOver / (10 * time.Millisecond))
 			per := (len(creates) + batches - 1) / batches
 			t := time.NewTicker(10 * time.Millisecond)
@@ -374,7 +434,7 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 			floodEnd = time.Now()
 			r.FloodTook = floodEnd.Sub(floodStart)
 			time.Sleep(2 * time.Second) // its answers drain
-			flooding.Store(false)
+			o.flooding.Store(false)
 		})
 	}
 	if c.probes > 0 {
@@ -387,9 +447,9 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 					return
 				case <-t.C:
 				}
-				inFlood := flooding.Load()
-				_, took, _, err := open(c.sessions+i%c.probes, signers[c.sessions+i%c.probes], false)
-				mu.Lock()
+				inFlood := o.flooding.Load()
+				_, took, _, err := o.open(c.sessions+i%c.probes, signers[c.sessions+i%c.probes], false)
+				o.mu.Lock()
 				switch {
 				case err != nil:
 					r.ProbeFailed++
@@ -398,7 +458,7 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 				default:
 					r.ProbeQuiet = append(r.ProbeQuiet, took)
 				}
-				mu.Unlock()
+				o.mu.Unlock()
 			}
 		})
 	}
@@ -441,40 +501,10 @@ func runSessions(ctx context.Context, c config) (*report, error) {
 	if err != nil {
 		return r, err
 	}
-	pstore, err := payments.OpenStore(filepath.Join(pdir, "payments.db"))
-	if err != nil {
+	if err := tally(ctx, r, consumers, store, filepath.Join(pdir, "payments.db"), provider); err != nil {
 		return r, err
 	}
-	defer pstore.Close()
-	r.Issued, r.Acked, r.Stored = new(big.Int), new(big.Int), new(big.Int)
-	for _, cs := range consumers {
-		if cs == nil {
-			continue
-		}
-		issued, err := store.Issued(ctx, cs.signer.Address(), provider)
-		if err != nil {
-			return r, err
-		}
-		got, err := pstore.ReceivedFrom(ctx, cs.signer.Address(), provider)
-		if err != nil {
-			return r, err
-		}
-		acked := new(big.Int)
-		if p := cs.payer.Load(); p != nil {
-			acked = p.Acked()
-		}
-		r.Pairs++
-		r.Issued.Add(r.Issued, issued)
-		r.Acked.Add(r.Acked, acked)
-		r.Stored.Add(r.Stored, got.Cumulative)
-		if acked.Cmp(got.Cumulative) > 0 {
-			r.Lost++
-		}
-		if issued.Cmp(got.Cumulative) != 0 {
-			r.Unacked++
-		}
-	}
-	r.KeepAliveRTT = rtts
+	r.KeepAliveRTT = o.rtts
 	return r, nil
 }
 
