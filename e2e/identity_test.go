@@ -31,7 +31,7 @@ func TestRegisterIdentityThroughCLI(t *testing.T) {
 	}
 
 	r := mustMyst(t, append(node, "identity", "register", id, "--passphrase-file", pass)...)
-	if !strings.Contains(r.stdout, "registered "+id) || !strings.Contains(r.stderr, "sent registration") {
+	if !strings.Contains(r.stdout, "registered "+id) || !strings.Contains(r.stderr, "sent register "+id+" in transaction") {
 		t.Fatalf("register output:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
 	}
 	if !isRegistered(t, ln, id) {
