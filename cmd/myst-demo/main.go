@@ -35,9 +35,10 @@ var measureN, measureMiB int
 // service is the demo session's service type.
 var service string
 
-// withResolver runs the lab's resolver; without it the provider's names
-// fail, which shows that connect does not wait for the resolver.
-var withResolver bool
+// resolverMode is the lab's resolver: "on" answers the web host's name;
+// "off" runs none (the provider's names fail at once) and "silent" one
+// that never answers (they time out): connect waits for neither.
+var resolverMode string
 
 func main() {
 	mystBin := flag.String("myst", "myst", "the myst binary (the node)")
@@ -45,9 +46,13 @@ func main() {
 	flag.IntVar(&measureN, "measure", 0, "after the demo, measure N connects and the throughput of the raw link, a bare openvpn pair and myst's tunnel")
 	flag.IntVar(&measureMiB, "measure-mib", 64, "MiB per throughput download (1-1024)")
 	flag.StringVar(&service, "service", "wireguard", "the service type of the demo session: wireguard or openvpn")
-	flag.BoolVar(&withResolver, "resolver", true, "run the lab's resolver (false: the provider's names fail; connect does not wait for them, status says so)")
+	flag.StringVar(&resolverMode, "resolver", "on", "the lab's resolver: on, off (the provider's names fail) or silent (they time out); connect waits for neither, status says so")
 	flag.StringVar(&wireguardGo, "wireguard-go", wireguardGo, "the wireguard-go program for --measure's bare pair")
 	flag.Parse()
+	if resolverMode != "on" && resolverMode != "off" && resolverMode != "silent" {
+		fmt.Fprintln(os.Stderr, "myst-demo: --resolver must be on, off or silent")
+		os.Exit(2)
+	}
 	if service != "wireguard" && service != "openvpn" {
 		fmt.Fprintln(os.Stderr, "myst-demo: --service must be wireguard or openvpn")
 		os.Exit(2)
@@ -73,7 +78,8 @@ type demo struct {
 	lab           *netlab.Lab
 	web           *webHost
 	resolver      *netlab.Resolver
-	client        *http.Client // HTTP from the consumer's namespace
+	silent        net.PacketConn // the silent resolver's socket
+	client        *http.Client   // HTTP from the consumer's namespace
 	dir           string
 	procs         []*netlab.Process
 	network, pass string            // network.json and the passphrase file
@@ -116,6 +122,9 @@ func (d *demo) close() {
 	}
 	if d.resolver != nil {
 		d.resolver.Close()
+	}
+	if d.silent != nil {
+		d.silent.Close()
 	}
 	for i := len(d.procs) - 1; i >= 0; i-- {
 		if err := d.procs[i].Stop(15 * time.Second); err != nil {
@@ -167,7 +176,7 @@ func run(ctx context.Context, mystBin, mystNetBin string) error {
 	if saw := d.web.visitors(); saw != netlab.ProviderWebIP {
 		return fmt.Errorf("the web host saw %q, not the provider", saw)
 	}
-	if withResolver && r.resolved != netlab.WebIP {
+	if resolverMode == "on" && r.resolved != netlab.WebIP {
 		return fmt.Errorf("%s resolved to %q through the tunnel, not %s", netlab.WebName, r.resolved, netlab.WebIP)
 	}
 	if measureN > 0 {
@@ -221,10 +230,26 @@ func (d *demo) buildLab() (err error) {
 	d.web = &webHost{}
 	d.web.srv = &http.Server{Handler: d.web}
 	go d.web.srv.Serve(ln)
-	if withResolver {
+	switch resolverMode {
+	case "on":
 		if d.resolver, err = netlab.StartResolver(d.lab.Web, netlab.WebIP+":53"); err != nil {
 			return fmt.Errorf("the lab's resolver: %w", err)
 		}
+	case "silent":
+		// Reads every question and answers none.
+		var pc net.PacketConn
+		if err := netlab.In(d.lab.Web, func() (err error) { pc, err = net.ListenPacket("udp", netlab.WebIP+":53"); return err }); err != nil {
+			return fmt.Errorf("the lab's silent resolver: %w", err)
+		}
+		d.silent = pc
+		go func() {
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := pc.ReadFrom(buf); err != nil {
+					return
+				}
+			}
+		}()
 	}
 	d.client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: netlab.DialContext(d.lab.Consumer), DisableKeepAlives: true}}
 	if _, err := d.client.Get("http://" + netlab.WebIP + "/"); err == nil {
