@@ -40,13 +40,56 @@ type consumerSide struct {
 
 // connection is the consumer's one connection.
 type connection struct {
-	view      api.Connection
+	st        status
 	plan      *plan
 	session   *session.Conn
 	connector session.Connector
 	payer     *payments.Payer
 	reconnect context.CancelFunc // stops a reconnect loop; nil when none runs
 	done      chan struct{}      // closed when that loop ended
+}
+
+// status is the consumer's connection as the node keeps it; Connection
+// shows it on the wire (view).
+type status struct {
+	state       connState
+	consumer    common.Address
+	provider    common.Address
+	serviceType string
+	sessionID   string
+	since       time.Time
+	lastError   string // why the last connection ended or failed
+	killSwitch  bool
+	dns         netip.Addr // the resolver set while connected; invalid: left alone
+	dnsError    string     // why it does not answer, if it does not
+}
+
+// connState is where the consumer's connection is.
+type connState string
+
+const (
+	notConnected  connState = api.NotConnected
+	connecting    connState = api.Connecting
+	connected     connState = api.Connected
+	reconnecting  connState = api.Reconnecting
+	blocked       connState = api.Blocked
+	disconnecting connState = api.Disconnecting
+)
+
+// view is st on the wire (without the live counters Connection adds).
+func (st status) view() api.Connection {
+	v := api.Connection{State: string(st.state), ServiceType: st.serviceType, SessionID: st.sessionID, LastError: st.lastError,
+		KillSwitch: st.killSwitch, DNSError: st.dnsError}
+	if st.consumer != (common.Address{}) {
+		v.ConsumerID, v.ProviderID = st.consumer.Hex(), st.provider.Hex()
+	}
+	if !st.since.IsZero() {
+		v.Since = st.since.UTC()
+	}
+	if st.dns.IsValid() {
+		v.DNS = st.dns.String()
+	}
+	return v
 }
 
 // plan is what a connection is made of; a reconnect makes it again.
@@ -64,9 +107,10 @@ type plan struct {
 // Connection reports the consumer's connection.
 func (n *Node) Connection() api.Connection {
 	n.consumer.mu.Lock()
-	v, c, p := n.consumer.conn.view, n.consumer.conn.connector, n.consumer.conn.payer
+	st, c, p := n.consumer.conn.st, n.consumer.conn.connector, n.consumer.conn.payer
 	n.consumer.mu.Unlock()
-	if v.State == api.Connected {
+	v := st.view()
+	if st.state == connected {
 		v.Duration = time.Since(v.Since)
 		st := c.Stats()
 		v.BytesReceived, v.BytesSent, v.TunnelIP = st.BytesIn, st.BytesOut, st.TunnelIP
@@ -81,9 +125,9 @@ func (n *Node) Connection() api.Connection {
 	return v
 }
 
-func (n *Node) setConn(v api.Connection) {
+func (n *Node) setConn(st status) {
 	n.consumer.mu.Lock()
-	n.consumer.conn = connection{view: v}
+	n.consumer.conn = connection{st: st}
 	n.consumer.mu.Unlock()
 }
 
@@ -138,14 +182,13 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		p.killSwitch = *req.KillSwitch && t.Tunnel
 	}
 	n.consumer.mu.Lock()
-	if n.consumer.conn.view.State != api.NotConnected {
-		state := n.consumer.conn.view.State
+	if n.consumer.conn.st.state != notConnected {
+		state := n.consumer.conn.st.state
 		n.consumer.mu.Unlock()
 		return api.Connection{}, retell(ErrBusy, "the connection is %s: disconnect first (`myst disconnect`)", state)
 	}
-	view := api.Connection{State: api.Connecting, ConsumerID: consumer.Hex(), ProviderID: provider.Hex(), ServiceType: req.ServiceType,
-		Since: time.Now().UTC(), KillSwitch: p.killSwitch}
-	n.consumer.conn = connection{view: view, plan: p}
+	st := status{state: connecting, consumer: consumer, provider: provider, serviceType: req.ServiceType, since: time.Now(), killSwitch: p.killSwitch}
+	n.consumer.conn = connection{st: st, plan: p}
 	n.consumer.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -165,22 +208,21 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		if ierr := n.consumer.inbound.Off(); ierr != nil {
 			n.logger.Warn("remove the tunnel's inbound rules", "err", ierr)
 		}
-		n.setConn(api.Connection{State: api.NotConnected, LastError: err.Error()})
+		n.setConn(status{state: notConnected, lastError: err.Error()})
 		return api.Connection{}, err
 	}
 	n.consumer.mu.Lock()
-	if n.consumer.conn.view.State != api.Connecting {
+	if n.consumer.conn.st.state != connecting {
 		// The daemon is stopping.
 		n.consumer.mu.Unlock()
 		c.session.Close()
 		return api.Connection{}, ErrStopping
 	}
-	view.State, view.SessionID, view.Since = api.Connected, c.session.ID(), c.session.Since().UTC()
-	view.DNS = c.view.DNS
-	c.view = view
+	st.state, st.sessionID, st.since, st.dns = connected, c.session.ID(), c.session.Since(), c.st.dns
+	c.st = st
 	n.consumer.conn = c
 	n.consumer.mu.Unlock()
-	n.probeDNS(c.session, view.DNS)
+	n.probeDNS(c.session, st.dns)
 	n.logger.Info("connected", "provider", provider.Hex(), "service", req.ServiceType, "session", c.session.ID(), "kill_switch", p.killSwitch)
 	return n.Connection(), nil
 }
@@ -302,7 +344,7 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 			return connection{}, err
 		}
 	}
-	var view api.Connection
+	var st status
 	if p.dns != resolver.HostResolver {
 		addr := p.dnsAddr
 		if p.dns == resolver.ThroughProvider {
@@ -316,18 +358,17 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 			conn.Abort("the consumer could not set its resolver")
 			return connection{}, err
 		}
-		view.DNS = addr.String()
+		st.dns = addr
 	}
-	return connection{view: view, plan: p, session: conn, connector: connector, payer: payer}, nil
+	return connection{st: st, plan: p, session: conn, connector: connector, payer: payer}, nil
 }
 
 // probeDNS asks the resolver dns (when one was set) for the root once the
 // session s carries traffic, and writes the outcome into the connection's
 // view while s is still the connection: connect returns as soon as the
 // tunnel works, and status shows a resolver that does not answer.
-func (n *Node) probeDNS(s *session.Conn, dns string) {
-	addr, err := netip.ParseAddr(dns)
-	if err != nil {
+func (n *Node) probeDNS(s *session.Conn, addr netip.Addr) {
+	if !addr.IsValid() {
 		return
 	}
 	n.wg.Add(1)
@@ -343,7 +384,7 @@ func (n *Node) probeDNS(s *session.Conn, dns string) {
 		n.consumer.mu.Lock()
 		defer n.consumer.mu.Unlock()
 		if n.consumer.conn.session == s {
-			n.consumer.conn.view.DNSError = msg
+			n.consumer.conn.st.dnsError = msg
 		}
 	}()
 }
@@ -359,17 +400,17 @@ func (n *Node) lost(s *session.Conn, reason string) {
 	n.consumer.mu.Lock()
 	defer n.consumer.mu.Unlock()
 	c := n.consumer.conn
-	if c.session == nil || c.session != s || c.view.State != api.Connected {
+	if c.session == nil || c.session != s || c.st.state != connected {
 		return
 	}
-	n.logger.Warn("connection lost", "provider", c.view.ProviderID, "reason", reason)
+	n.logger.Warn("connection lost", "provider", c.st.provider.Hex(), "reason", reason)
 	if !c.plan.killSwitch {
 		// No kill switch: the user chose their own address over blocking,
 		// so their own resolver comes back too.
-		n.consumer.conn = connection{view: api.Connection{State: api.NotConnected, LastError: reason}}
+		n.consumer.conn = connection{st: status{state: notConnected, lastError: reason}}
 		if c.plan.dns != resolver.HostResolver {
 			if err := n.consumer.resolver.Restore(); err != nil {
-				n.consumer.conn.view.LastError += "; restoring the resolver failed: " + err.Error()
+				n.consumer.conn.st.lastError += "; restoring the resolver failed: " + err.Error()
 			}
 		}
 		if err := n.consumer.inbound.Off(); err != nil {
@@ -378,9 +419,9 @@ func (n *Node) lost(s *session.Conn, reason string) {
 		return
 	}
 	ctx, cancel := context.WithCancel(n.ctx)
-	v := c.view
-	v.State, v.SessionID, v.LastError = api.Reconnecting, "", "the tunnel was lost ("+reason+"); traffic stays blocked while reconnecting"
-	n.consumer.conn = connection{view: v, plan: c.plan, reconnect: cancel, done: make(chan struct{})}
+	v := c.st
+	v.state, v.sessionID, v.lastError = reconnecting, "", "the tunnel was lost ("+reason+"); traffic stays blocked while reconnecting"
+	n.consumer.conn = connection{st: v, plan: c.plan, reconnect: cancel, done: make(chan struct{})}
 	n.wg.Add(1)
 	go n.reconnect(ctx, c.plan, reason, n.consumer.conn.done)
 }
@@ -404,18 +445,18 @@ func (n *Node) reconnect(ctx context.Context, p *plan, reason string, done chan 
 		cancel()
 		if err == nil {
 			n.consumer.mu.Lock()
-			if n.consumer.conn.view.State != api.Reconnecting || ctx.Err() != nil {
+			if n.consumer.conn.st.state != reconnecting || ctx.Err() != nil {
 				n.consumer.mu.Unlock()
 				c.session.Close()
 				return
 			}
-			v := n.consumer.conn.view
-			v.State, v.SessionID, v.Since, v.LastError = api.Connected, c.session.ID(), c.session.Since().UTC(), "reconnected after: "+reason
-			v.DNS, v.DNSError = c.view.DNS, ""
-			c.view = v
+			v := n.consumer.conn.st
+			v.state, v.sessionID, v.since, v.lastError = connected, c.session.ID(), c.session.Since(), "reconnected after: "+reason
+			v.dns, v.dnsError = c.st.dns, ""
+			c.st = v
 			n.consumer.conn = c
 			n.consumer.mu.Unlock()
-			n.probeDNS(c.session, v.DNS)
+			n.probeDNS(c.session, v.dns)
 			n.logger.Info("reconnected", "provider", p.provider.Hex(), "session", c.session.ID(), "try", try)
 			return
 		}
@@ -423,11 +464,11 @@ func (n *Node) reconnect(ctx context.Context, p *plan, reason string, done chan 
 	}
 	n.consumer.mu.Lock()
 	defer n.consumer.mu.Unlock()
-	if n.consumer.conn.view.State != api.Reconnecting || ctx.Err() != nil {
+	if n.consumer.conn.st.state != reconnecting || ctx.Err() != nil {
 		return
 	}
-	n.consumer.conn.view.State = api.Blocked
-	n.consumer.conn.view.LastError = fmt.Sprintf("the tunnel was lost (%s) and %d new sessions failed (last: %v); all traffic stays blocked: run `myst disconnect` to restore it, then connect again",
+	n.consumer.conn.st.state = blocked
+	n.consumer.conn.st.lastError = fmt.Sprintf("the tunnel was lost (%s) and %d new sessions failed (last: %v); all traffic stays blocked: run `myst disconnect` to restore it, then connect again",
 		reason, ReconnectTries, err)
 	n.consumer.conn.reconnect, n.consumer.conn.done = nil, nil
 }
@@ -437,23 +478,23 @@ func (n *Node) reconnect(ctx context.Context, p *plan, reason string, done chan 
 func (n *Node) Disconnect(ctx context.Context) (api.Connection, error) {
 	n.consumer.mu.Lock()
 	c := n.consumer.conn
-	switch c.view.State {
-	case api.Connected, api.Reconnecting, api.Blocked:
+	switch c.st.state {
+	case connected, reconnecting, blocked:
 	default:
 		n.consumer.mu.Unlock()
-		return api.Connection{}, fmt.Errorf("%w (the connection is %s)", ErrNotConnected, c.view.State)
+		return api.Connection{}, fmt.Errorf("%w (the connection is %s)", ErrNotConnected, c.st.state)
 	}
-	n.consumer.conn.view.State = api.Disconnecting
+	n.consumer.conn.st.state = disconnecting
 	n.consumer.mu.Unlock()
-	v := api.Connection{State: api.NotConnected}
+	v := status{state: notConnected}
 	if err := n.endConnection(c); err != nil {
-		v.LastError = err.Error()
+		v.lastError = err.Error()
 		n.setConn(v)
 		return api.Connection{}, err
 	}
 	n.setConn(v)
-	n.logger.Info("disconnected", "provider", c.view.ProviderID, "session", c.view.SessionID)
-	return v, nil
+	n.logger.Info("disconnected", "provider", c.st.provider.Hex(), "session", c.st.sessionID)
+	return v.view(), nil
 }
 
 // endConnection stops a reconnect loop, ends the session and turns the

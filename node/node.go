@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/dialog"
 	"github.com/mystnode/myst/discovery"
@@ -210,7 +209,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.money.senders = map[common.Address]*txsend.Sender{}
 	n.peers.listeners, n.peers.dialogs = map[common.Address]*dialog.Listener{}, map[string]*consumerDialog{}
 	n.offer.services = map[string]*service{}
-	n.consumer.conn.view.State = api.NotConnected
+	n.consumer.conn.st.state = notConnected
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	fail := func(err error) (*Node, error) {
 		n.Close()
@@ -514,7 +513,7 @@ func (n *Node) Close() {
 func (n *Node) closeConnection() {
 	n.consumer.mu.Lock()
 	c := n.consumer.conn
-	n.consumer.conn = connection{view: api.Connection{State: api.NotConnected, LastError: "daemon stopped"}}
+	n.consumer.conn = connection{st: status{state: notConnected, lastError: "daemon stopped"}}
 	n.consumer.mu.Unlock()
 	if err := n.endConnection(c); err != nil {
 		n.logger.Error("end the connection", "err", err)
