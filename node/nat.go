@@ -66,7 +66,7 @@ func (n *Node) movePublic(ctx context.Context, ip netip.Addr, nat stun.NAT) {
 		s.mu.Unlock()
 		mover, ok := s.provided.Provisioner.(interface{ SetEndpoint(netip.AddrPort) })
 		if !ok {
-			n.logger.Warn("this service cannot change its public address while it runs: restart it (`myst service stop`, `myst service start`)", "service", s.info.ID, "type", s.info.Type)
+			n.logger.Warn("this service cannot change its public address while it runs: restart it (`myst service stop`, `myst service start`)", "service", s.id, "type", s.offer.Type)
 			continue
 		}
 		mover.SetEndpoint(ep)
@@ -80,7 +80,7 @@ func (n *Node) movePublic(ctx context.Context, ip netip.Addr, nat stun.NAT) {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := n.announce(actx, s)
 		cancel()
-		n.logger.Warn("service moved to the new public address; new sessions go there", "service", s.info.ID, "endpoint", ep, "was", old, "announce_err", err)
+		n.logger.Warn("service moved to the new public address; new sessions go there", "service", s.id, "endpoint", ep, "was", old, "announce_err", err)
 	}
 }
 

@@ -528,7 +528,7 @@ func (n *Node) stopServices() {
 	n.offer.mu.Unlock()
 	for _, s := range services {
 		if err := n.stopService(context.Background(), s); err != nil {
-			n.logger.Warn("stop service", "id", s.info.ID, "err", err)
+			n.logger.Warn("stop service", "id", s.id, "err", err)
 		}
 	}
 }

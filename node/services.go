@@ -40,7 +40,9 @@ type providerSide struct {
 
 // service is a running service of this node.
 type service struct {
-	info     api.Service
+	id       string
+	offer    Offer // checked, defaults filled
+	started  time.Time
 	signer   *identity.Signer
 	provided *session.Service
 
@@ -58,21 +60,21 @@ type service struct {
 }
 
 func (n *Node) buildProposal(s *service) *proposal.Proposal {
-	o := s.info.Options
+	o := s.offer
 	s.mu.Lock()
 	reach := s.reach.NAT
 	s.mu.Unlock()
 	var exit *proposal.Exit
-	if t, err := servicetypes.Lookup(s.info.Type); err == nil && t.Tunnel {
+	if t, err := servicetypes.Lookup(s.offer.Type); err == nil && t.Tunnel {
 		exit = &proposal.Exit{BlockedPorts: n.blockedPorts(), SessionMbit: n.cfg.SessionMbit, PrivateAllowed: len(n.cfg.ExitAllow) > 0}
 	}
 	return &proposal.Proposal{
 		FormatVersion: proposal.FormatVersion,
 		ProviderID:    s.signer.Address().Hex(),
-		ServiceType:   s.info.Type,
+		ServiceType:   s.offer.Type,
 		Location:      proposal.Location{Country: o.Country, City: o.City},
 		Quality:       proposal.Quality{BandwidthMbps: o.BandwidthMbps},
-		Price:         proposal.Price{Currency: proposal.Currency, PerHour: o.PriceHour, PerGiB: o.PriceGiB},
+		Price:         proposal.Price{Currency: proposal.Currency, PerHour: proposal.FormatAmount(o.PriceHour), PerGiB: proposal.FormatAmount(o.PriceGiB)},
 		Contacts: []proposal.Contact{{
 			Type: proposal.ContactNATS, BrokerURLs: n.cfg.Network.BrokerURLs[:min(len(n.cfg.Network.BrokerURLs), proposal.MaxBrokerURLs)],
 			Subject: broker.Mailbox(s.signer.Address()),
@@ -112,7 +114,7 @@ func (n *Node) keepAnnouncing(ctx context.Context, s *service) {
 		case <-t.C:
 			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			if err := n.announce(actx, s); err != nil && ctx.Err() == nil {
-				n.logger.Warn("proposal keep-alive failed; retrying", "service", s.info.ID, "err", err)
+				n.logger.Warn("proposal keep-alive failed; retrying", "service", s.id, "err", err)
 			}
 			cancel()
 		}
@@ -189,9 +191,9 @@ func (n *Node) StartService(ctx context.Context, o Offer) (api.Service, error) {
 	}
 	n.offer.mu.Lock()
 	for _, s := range n.offer.services {
-		if s.signer.Address() == provider && s.info.Type == o.Type {
+		if s.signer.Address() == provider && s.offer.Type == o.Type {
 			n.offer.mu.Unlock()
-			return api.Service{}, &FieldError{Field: "type", Err: retell(ErrServiceRunning, "%s already runs %s as service %s", provider.Hex(), o.Type, s.info.ID)}
+			return api.Service{}, &FieldError{Field: "type", Err: retell(ErrServiceRunning, "%s already runs %s as service %s", provider.Hex(), o.Type, s.id)}
 		}
 	}
 	n.offer.mu.Unlock()
@@ -203,17 +205,17 @@ func (n *Node) StartService(ctx context.Context, o Offer) (api.Service, error) {
 	var idb [8]byte
 	rand.Read(idb[:])
 	s := &service{
-		info: api.Service{ID: hex.EncodeToString(idb[:]), ProviderID: provider.Hex(), Type: o.Type, StartedAt: time.Now().UTC(), Options: api.ServiceOptions{
-			PriceHour: proposal.FormatAmount(o.PriceHour), PriceGiB: proposal.FormatAmount(o.PriceGiB), Country: o.Country, City: o.City,
-			BandwidthMbps: o.BandwidthMbps, MaxSessions: o.MaxSessions}},
-		signer: signer,
-		done:   make(chan struct{}),
+		id:      hex.EncodeToString(idb[:]),
+		offer:   o,
+		started: time.Now(),
+		signer:  signer,
+		done:    make(chan struct{}),
 	}
 	prov, stop, err := n.provide(ctx, s)
 	if err != nil {
 		return api.Service{}, fmt.Errorf("start %s: %w", o.Type, err)
 	}
-	s.provided = &session.Service{ID: s.info.ID, Type: o.Type, Provider: provider, MaxSessions: o.MaxSessions, Provisioner: prov,
+	s.provided = &session.Service{ID: s.id, Type: o.Type, Provider: provider, MaxSessions: o.MaxSessions, Provisioner: prov,
 		Price: proposal.Price{Currency: proposal.Currency, PerHour: proposal.FormatAmount(o.PriceHour), PerGiB: proposal.FormatAmount(o.PriceGiB)}}
 	s.stop = stop
 	if err := n.offer.sessions.AddService(s.provided); err != nil {
@@ -221,7 +223,7 @@ func (n *Node) StartService(ctx context.Context, o Offer) (api.Service, error) {
 		return api.Service{}, &FieldError{Field: "type", Err: err}
 	}
 	if err := n.announce(ctx, s); err != nil {
-		n.offer.sessions.RemoveService(s.info.ID)
+		n.offer.sessions.RemoveService(s.id)
 		s.stop()
 		var he *discovery.HTTPError
 		if errors.As(err, &he) {
@@ -232,22 +234,25 @@ func (n *Node) StartService(ctx context.Context, o Offer) (api.Service, error) {
 	var runCtx context.Context
 	runCtx, s.cancel = context.WithCancel(n.ctx)
 	n.offer.mu.Lock()
-	n.offer.services[s.info.ID] = s
+	n.offer.services[s.id] = s
 	n.offer.mu.Unlock()
 	go n.keepAnnouncing(runCtx, s)
-	n.logger.Info("service started", "id", s.info.ID, "type", s.info.Type, "provider", provider.Hex())
+	n.logger.Info("service started", "id", s.id, "type", s.offer.Type, "provider", provider.Hex())
 	return n.serviceView(s), nil
 }
 
 func (n *Node) serviceView(s *service) api.Service {
-	v := s.info
+	o := s.offer
+	v := api.Service{ID: s.id, ProviderID: o.Provider.Hex(), Type: o.Type, StartedAt: s.started.UTC(), Options: api.ServiceOptions{
+		PriceHour: proposal.FormatAmount(o.PriceHour), PriceGiB: proposal.FormatAmount(o.PriceGiB), Country: o.Country, City: o.City,
+		BandwidthMbps: o.BandwidthMbps, MaxSessions: o.MaxSessions}}
 	s.mu.Lock()
 	v.AnnouncedAt, v.AnnounceErr, v.Proposal = s.announcedAt, s.announceErr, s.proposal
 	if s.reach.Endpoint.IsValid() {
 		v.Reachability, v.Endpoint = string(s.reach.NAT), s.reach.Endpoint.String()
 	}
 	s.mu.Unlock()
-	v.Sessions = n.offer.sessions.CountFor(s.info.ID)
+	v.Sessions = n.offer.sessions.CountFor(s.id)
 	return v
 }
 
@@ -282,15 +287,15 @@ func (n *Node) StopService(ctx context.Context, id string) error {
 func (n *Node) stopService(ctx context.Context, s *service) error {
 	s.cancel()
 	<-s.done
-	n.offer.sessions.RemoveService(s.info.ID)
+	n.offer.sessions.RemoveService(s.id)
 	s.stop()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	err := n.discovery.Unregister(ctx, s.signer, s.info.Type)
+	err := n.discovery.Unregister(ctx, s.signer, s.offer.Type)
 	if errors.Is(err, discovery.ErrNoProposal) {
 		err = nil
 	}
-	n.logger.Info("service stopped", "id", s.info.ID, "type", s.info.Type, "unregister_err", err)
+	n.logger.Info("service stopped", "id", s.id, "type", s.offer.Type, "unregister_err", err)
 	if err != nil {
 		return upstreamf("service stopped, but unregistering its proposal failed (it expires on its own): %w", err)
 	}

@@ -54,12 +54,12 @@ func newPools(cfg map[string]TunnelConfig) (map[string]*forward.Pool, error) {
 // with a slot of its pool and its subnet forwarded to the uplink with NAT.
 // The returned stop undoes all of it.
 func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, func(), error) {
-	t, err := servicetypes.Lookup(s.info.Type)
+	t, err := servicetypes.Lookup(s.offer.Type)
 	if err != nil {
 		return nil, nil, err
 	}
-	env := session.ProvideEnv{ServiceID: s.info.ID, Dir: filepath.Join(n.cfg.DataDir, t.Name, s.info.ID), PublicIP: n.cfg.PublicIP,
-		Binary: n.cfg.OpenVPNBinary, SessionMbit: n.cfg.SessionMbit, Logger: n.logger.With("service", s.info.ID, "type", t.Name)}
+	env := session.ProvideEnv{ServiceID: s.id, Dir: filepath.Join(n.cfg.DataDir, t.Name, s.id), PublicIP: n.cfg.PublicIP,
+		Binary: n.cfg.OpenVPNBinary, SessionMbit: n.cfg.SessionMbit, Logger: n.logger.With("service", s.id, "type", t.Name)}
 	var undo []func()
 	var exit forward.Exit
 	stop := func() {
@@ -87,7 +87,7 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 				return nil, nil, err
 			}
 		}
-		r, err := n.natw.Reach(ctx, t, env.Port, s.info.ID)
+		r, err := n.natw.Reach(ctx, t, env.Port, s.id)
 		if err != nil {
 			stop()
 			return nil, nil, err
@@ -97,18 +97,18 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 		}
 		s.reach = r
 		env.PublicIP, env.PublicPort, env.Punch = r.Endpoint.Addr(), int(r.Endpoint.Port()), r.Punch
-		n.logger.Info("service reachability", "service", s.info.ID, "type", t.Name, "reachability", r.NAT, "endpoint", r.Endpoint, "punch", r.Punch)
+		n.logger.Info("service reachability", "service", s.id, "type", t.Name, "reachability", r.NAT, "endpoint", r.Endpoint, "punch", r.Punch)
 		if exit, err = n.exit(uplink, slot.Subnet); err != nil {
 			stop()
 			return nil, nil, err
 		}
-		if err := n.offer.exitNAT.Add(s.info.ID, slot.Subnet, exit); err != nil {
+		if err := n.offer.exitNAT.Add(s.id, slot.Subnet, exit); err != nil {
 			stop()
 			return nil, nil, fmt.Errorf("NAT: %w", err)
 		}
 		undo = append(undo, func() {
-			if err := n.offer.exitNAT.Remove(s.info.ID); err != nil {
-				n.logger.Warn("remove NAT rules", "service", s.info.ID, "err", err)
+			if err := n.offer.exitNAT.Remove(s.id); err != nil {
+				n.logger.Warn("remove NAT rules", "service", s.id, "err", err)
 			}
 		})
 	}
@@ -122,7 +122,7 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 		// there, for tunnel clients only, asks this host's resolver, and
 		// keeps the host's private zones and addresses from them.
 		if up, err := resolver.Upstreams(resolver.ResolvConf); err != nil {
-			n.logger.Warn("no DNS for consumers of this service", "service", s.info.ID, "err", err)
+			n.logger.Warn("no DNS for consumers of this service", "service", s.id, "err", err)
 		} else {
 			policy := resolver.Policy{Refuse: exit.Refuse, Allow: exit.Allow, Private: resolver.SearchDomains(resolver.ResolvConf)}
 			fwd := resolver.StartForwarder(exit.Gateway, env.Subnet.Masked(), up, policy, env.Logger)
@@ -131,7 +131,7 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 	}
 	undo = append(undo, func() {
 		if err := prov.Close(); err != nil {
-			n.logger.Warn("stop service", "service", s.info.ID, "err", err)
+			n.logger.Warn("stop service", "service", s.id, "err", err)
 		}
 	})
 	return prov, stop, nil
