@@ -77,6 +77,12 @@ type Ledger struct {
 
 	stop chan struct{}
 	done chan struct{}
+	// reserving tracks the reservations in flight (started by the watch
+	// loop only); Close cancels ctx and waits for them, so none outlives
+	// the ledger or sends a transaction after it closed.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	reserving sync.WaitGroup
 }
 
 type pair struct{ consumer, provider common.Address }
@@ -174,6 +180,7 @@ func NewLedger(cfg LedgerConfig) *Ledger {
 		cfg.Settle = func(common.Address, common.Address) {}
 	}
 	l := &Ledger{cfg: cfg, accounts: map[pair]*account{}, blocked: map[pair]string{}, stop: make(chan struct{}), done: make(chan struct{})}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
 	go l.watch()
 	return l
 }
@@ -187,6 +194,9 @@ func (l *Ledger) Close() {
 	}
 	close(l.stop)
 	<-l.done
+	// The watch started every reservation; none starts now.
+	l.cancel()
+	l.reserving.Wait()
 	l.mu.Lock()
 	var all []*billed
 	for _, a := range l.accounts {
@@ -578,7 +588,7 @@ func (l *Ledger) check(a *account) {
 	}
 	amount := maxBig(rate, new(big.Int).Mul(l.cfg.CreditLimit, big.NewInt(2)))
 	amount = minBig(amount, free)
-	go l.reserve(a, d, amount)
+	l.reserving.Go(func() { l.reserve(a, d, amount) })
 }
 
 // setPaused pauses or restarts every session of an account: forwarding
@@ -634,7 +644,7 @@ func (l *Ledger) reserve(a *account, d *dialog.Dialog, amount *big.Int) {
 	}()
 	v, _ := l.cfg.Funds.View(a.consumer, a.provider)
 	body, _ := json.Marshal(ReserveRequest{Amount: amount, Nonce: v.LaneNonce})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(l.ctx, 2*time.Minute)
 	defer cancel()
 	rctx, rcancel := context.WithTimeout(ctx, max(l.cfg.Every, 5*time.Second))
 	raw, err := d.Request(rctx, TopicReserve, body)

@@ -541,3 +541,46 @@ func TestReserveRequestCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestLedgerCloseEndsReservation: a reservation in flight when the ledger
+// closes (a chain that does not answer) is cancelled and waited for: none
+// outlives the ledger or sends a transaction after it closed.
+func TestLedgerCloseEndsReservation(t *testing.T) {
+	limit := new(big.Int).Quo(tokens(5), big.NewInt(100))
+	asked := make(chan struct{}, 1)
+	returned := make(chan error, 1)
+	e := newLedgerEnv(t, tokens(10), LedgerConfig{CreditLimit: limit, Reserve: func(ctx context.Context, r Reservation) error {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		<-ctx.Done() // the chain never answers
+		select {
+		case returned <- ctx.Err():
+		default:
+		}
+		return ctx.Err()
+	}})
+	cd, pd := e.dialogs()
+	e.session("s1", cd, pd, openStore(t), nil)
+	select {
+	case <-asked:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no reservation was sent")
+	}
+	closed := make(chan struct{})
+	go func() { e.ledger.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return with a reservation in flight")
+	}
+	select {
+	case err := <-returned:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the reservation ended with %v, want it cancelled by Close", err)
+		}
+	default:
+		t.Fatal("Close returned before the reservation in flight ended")
+	}
+}
