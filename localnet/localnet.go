@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +35,7 @@ import (
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/relay"
 	"github.com/mystnode/myst/stun"
 )
 
@@ -64,8 +66,11 @@ type Localnet struct {
 	broker    *brokerd.Server
 	discovery *discoveryd.Service
 	stun      *stun.Server
-	file      *network.File
-	path      string
+	relay     *relay.Server
+	// relaySecret makes the relay's credentials.
+	relaySecret []byte
+	file        *network.File
+	path        string
 	// closers stop what Start started, registered in order; Close runs
 	// them in reverse.
 	closers []func() error
@@ -177,11 +182,29 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 	if cfg.STUNAddr == "" {
 		cfg.STUNAddr = "127.0.0.1:0"
 	}
-	if ln.stun, err = startSTUN(cfg.STUNAddr, logger); err != nil {
+	// The relay answers STUN too, on the STUN address; a second STUN port
+	// beside it tells cone NATs from symmetric ones.
+	secret, err := relaySecret(filepath.Join(cfg.DataDir, "localnet", "relay.secret"))
+	if err != nil {
 		return fail(err)
 	}
+	stunHost, stunPort, err := splitPort(cfg.STUNAddr)
+	if err != nil {
+		return fail(err)
+	}
+	ln.relaySecret = secret
+	if ln.relay, err = relay.Listen(relay.Config{Addr: cfg.STUNAddr, Secret: secret, Logger: logger}); err != nil {
+		return fail(fmt.Errorf("relay: %w", err))
+	}
+	ln.onClose(ln.relay.Close)
+	second := 0
+	if stunPort != 0 {
+		second = stunPort + 1
+	}
+	if ln.stun, err = stun.Listen(logger, net.JoinHostPort(stunHost, strconv.Itoa(second))); err != nil {
+		return fail(fmt.Errorf("STUN: %w", err))
+	}
 	ln.onClose(ln.stun.Close)
-	stunHost, _, _ := net.SplitHostPort(cfg.STUNAddr)
 	payerAddr := payer.Address()
 	ln.file = &network.File{
 		ChainID:                devchain.ChainID,
@@ -190,7 +213,8 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		RegistryFromBlock:      regBlock,
 		BrokerURLs:             []string{ln.broker.URL()},
 		DiscoveryURL:           ln.discovery.URL(),
-		STUNURLs:               ln.stun.URLs(stunHost),
+		STUNURLs:               append([]string{"stun:" + strings.TrimPrefix(ln.relay.URL(stunHost), "turn:")}, ln.stun.URLs(stunHost)...),
+		TURNURLs:               []string{ln.relay.URL(stunHost)},
 		TokenAddress:           &tokenAddr,
 		PaymentsAddress:        &payAddr,
 		GasPayerAddress:        &payerAddr,
@@ -222,27 +246,38 @@ func (l *Localnet) Close() error {
 	return errors.Join(errs...)
 }
 
-// startSTUN answers STUN on addr and on the port after it (with port 0,
-// on two free ports).
-func startSTUN(addr string, logger *slog.Logger) (*stun.Server, error) {
+// splitPort reads host:port, port 0 to 65534 (the port after it is the
+// second STUN port).
+func splitPort(addr string) (string, int, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("STUN address %q: %w", addr, err)
+		return "", 0, fmt.Errorf("STUN address %q: %w", addr, err)
 	}
 	p, err := strconv.Atoi(port)
 	if err != nil || p < 0 || p > 65534 {
-		return nil, fmt.Errorf("STUN address %q: bad port", addr)
+		return "", 0, fmt.Errorf("STUN address %q: bad port", addr)
 	}
-	second := "0"
-	if p != 0 {
-		second = strconv.Itoa(p + 1)
-	}
-	s, err := stun.Listen(logger, addr, net.JoinHostPort(host, second))
-	if err != nil {
-		return nil, fmt.Errorf("STUN: %w", err)
-	}
-	return s, nil
+	return host, p, nil
 }
+
+// relaySecret is the relay's shared secret, made once and kept in path
+// (0600): credentials issued before a restart stay valid.
+func relaySecret(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("relay secret: %w", err)
+	}
+	return b, nil
+}
+
+// RelaySecret is the relay's shared secret (for issuing credentials).
+func (l *Localnet) RelaySecret() []byte { return l.relaySecret }
 
 // deployedBefore returns the network file an earlier run wrote at path if
 // its contracts are on this chain (the chain was kept on disk), else nil.

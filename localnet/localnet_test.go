@@ -20,9 +20,11 @@ import (
 	"github.com/mystnode/myst/network"
 	"github.com/mystnode/myst/payments"
 	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/relay"
 	"github.com/mystnode/myst/stun"
 	"github.com/mystnode/myst/txsend"
 	"github.com/nats-io/nats.go"
+	"github.com/pion/turn/v4"
 	"go.uber.org/goleak"
 )
 
@@ -306,4 +308,46 @@ func TestChainRPCHostCheck(t *testing.T) {
 			t.Errorf("Host %q: %d, want %d", host, resp.StatusCode, want)
 		}
 	}
+}
+
+// TestLocalnetRelay: localnet runs a TURN relay on its STUN address,
+// named in network.json's turn_urls; credentials made with its secret for
+// an identity allocate a relayed address there.
+func TestLocalnetRelay(t *testing.T) {
+	ctx := mysttest.Ctx(t, 2*time.Minute)
+	ln, err := Start(ctx, Config{DataDir: t.TempDir(), RPCAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	nf := ln.File()
+	if len(nf.TURNURLs) != 1 || len(nf.STUNURLs) != 2 || "stun:"+strings.TrimPrefix(nf.TURNURLs[0], "turn:") != nf.STUNURLs[0] {
+		t.Fatalf("turn_urls %v, stun_urls %v: want the relay on the first STUN address", nf.TURNURLs, nf.STUNURLs)
+	}
+	addr, err := stun.ParseTURNURL(nf.TURNURLs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, pass, err := relay.Credentials(ln.RelaySecret(), mysttest.NewSigner(t).Address(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c, err := turn.NewClient(&turn.ClientConfig{STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn, Username: user, Password: pass, Realm: relay.Realm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relayed, err := c.Allocate()
+	if err != nil {
+		t.Fatalf("allocate on localnet's relay: %v", err)
+	}
+	relayed.Close()
 }

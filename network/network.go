@@ -71,6 +71,10 @@ type File struct {
 	// public address and NAT; two destinations (two servers, or two ports
 	// of one) tell a cone NAT from a symmetric one.
 	STUNURLs []string `json:"stun_urls,omitempty"`
+	// TURNURLs are the network's relays (turn:host:port), for pairs with
+	// no direct path; their credentials are issued to registered
+	// identities.
+	TURNURLs []string `json:"turn_urls,omitempty"`
 	// TokenAddress and PaymentsAddress are the payment contracts.
 	TokenAddress    *common.Address `json:"token_address,omitempty"`
 	PaymentsAddress *common.Address `json:"payments_address,omitempty"`
@@ -138,6 +142,11 @@ func (f *File) Validate() error {
 	for _, u := range f.STUNURLs {
 		if _, err := stun.ParseURL(u); err != nil {
 			return fmt.Errorf("stun_urls: %w", err)
+		}
+	}
+	for _, u := range f.TURNURLs {
+		if _, err := stun.ParseTURNURL(u); err != nil {
+			return fmt.Errorf("turn_urls: %w", err)
 		}
 	}
 	if (f.TokenAddress == nil) != (f.PaymentsAddress == nil) {

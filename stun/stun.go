@@ -84,6 +84,20 @@ func ParseURL(u string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
+// ParseTURNURL reads a relay's "turn:host:port" (RFC 7065; UDP, the port
+// required) into host:port.
+func ParseTURNURL(u string) (string, error) {
+	rest, ok := strings.CutPrefix(u, "turn:")
+	if !ok || strings.ContainsAny(rest, "/?#@") {
+		return "", fmt.Errorf("%q is not a TURN URL (turn:host:port)", u)
+	}
+	host, port, err := net.SplitHostPort(rest)
+	if p, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || p < 1 || p > 65535 {
+		return "", fmt.Errorf("%q is not a TURN URL (turn:host:port)", u)
+	}
+	return rest, nil
+}
+
 // Server answers binding requests on one or more UDP sockets.
 type Server struct {
 	conns  []net.PacketConn

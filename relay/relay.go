@@ -1,0 +1,174 @@
+// Package relay is myst's TURN relay (RFC 8656), for a consumer and a
+// provider that have no direct path between them: a pion/turn server that
+// also answers STUN binding requests on its port, with the TURN REST
+// shared-secret scheme that coturn calls use-auth-secret. Credentials are
+// time-limited, name an identity, and are issued (Credentials) only to
+// registered identities; each identity holds at most MaxAllocations
+// allocations at once.
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/pion/logging"
+	"github.com/pion/turn/v4"
+)
+
+// Realm is the realm of myst's relays.
+const Realm = "myst"
+
+// Config says how to run a relay.
+type Config struct {
+	// Addr is the UDP host:port clients (and STUN) use; port 0 picks one.
+	Addr string
+	// RelayIP is the address allocations are made on (default: Addr's
+	// host, which must then be a specific address).
+	RelayIP netip.Addr
+	// Secret is the shared secret credentials are made with (coturn's
+	// static-auth-secret).
+	Secret []byte
+	// MaxAllocations caps one identity's allocations at once (default 8).
+	MaxAllocations int
+	Logger         *slog.Logger
+}
+
+// Server is a running relay.
+type Server struct {
+	srv  *turn.Server
+	conn net.PacketConn
+	cfg  Config
+
+	mu     sync.Mutex
+	allocs map[common.Address]int // by identity
+}
+
+// ErrBadConfig: the relay cannot run as configured.
+var ErrBadConfig = errors.New("relay config")
+
+// Listen starts a relay on cfg.Addr.
+func Listen(cfg Config) (*Server, error) {
+	if len(cfg.Secret) < 16 {
+		return nil, fmt.Errorf("%w: the shared secret must be at least 16 bytes", ErrBadConfig)
+	}
+	if cfg.MaxAllocations <= 0 {
+		cfg.MaxAllocations = 8
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	conn, err := net.ListenPacket("udp4", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("relay on %s: %w", cfg.Addr, err)
+	}
+	if !cfg.RelayIP.IsValid() {
+		a := conn.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+		if a.IsUnspecified() {
+			conn.Close()
+			return nil, fmt.Errorf("%w: listening on %s, give the address allocations are made on", ErrBadConfig, cfg.Addr)
+		}
+		cfg.RelayIP = a
+	}
+	s := &Server{conn: conn, cfg: cfg, allocs: map[common.Address]int{}}
+	rest := turn.LongTermTURNRESTAuthHandler(string(cfg.Secret), quiet{}.NewLogger("relay"))
+	s.srv, err = turn.NewServer(turn.ServerConfig{
+		Realm:         Realm,
+		LoggerFactory: quiet{},
+		AuthHandler: func(username, realm string, src net.Addr) ([]byte, bool) {
+			if _, ok := identityOf(username); !ok {
+				return nil, false
+			}
+			return rest(username, realm, src)
+		},
+		QuotaHandler: func(username, _ string, _ net.Addr) bool {
+			id, ok := identityOf(username)
+			if !ok {
+				return false
+			}
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.allocs[id] < cfg.MaxAllocations
+		},
+		EventHandler: turn.EventHandler{
+			OnAllocationCreated: func(_, _ net.Addr, _, username, _ string, _ net.Addr, _ int) { s.count(username, 1) },
+			OnAllocationDeleted: func(_, _ net.Addr, _, username, _ string) { s.count(username, -1) },
+		},
+		PacketConnConfigs: []turn.PacketConnConfig{{
+			PacketConn: conn,
+			RelayAddressGenerator: &turn.RelayAddressGeneratorPortRange{
+				RelayAddress: net.IP(cfg.RelayIP.AsSlice()), Address: cfg.RelayIP.String(), MinPort: 49152, MaxPort: 65535,
+			},
+		}},
+	})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Server) count(username string, d int) {
+	id, ok := identityOf(username)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.allocs[id] += d; s.allocs[id] <= 0 {
+		delete(s.allocs, id)
+	}
+}
+
+// Allocations is how many allocations id holds now.
+func (s *Server) Allocations(id common.Address) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.allocs[id]
+}
+
+// Addr is where the relay listens.
+func (s *Server) Addr() netip.AddrPort { return s.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
+
+// URL is the relay's turn: URL, with host in place of an unspecified
+// address.
+func (s *Server) URL(host string) string {
+	h := s.Addr().Addr().Unmap().String()
+	if s.Addr().Addr().IsUnspecified() {
+		h = host
+	}
+	return "turn:" + net.JoinHostPort(h, strconv.Itoa(int(s.Addr().Port())))
+}
+
+// Close stops the relay and ends every allocation.
+func (s *Server) Close() error { return s.srv.Close() }
+
+// Credentials are the TURN REST credentials of id for ttl: the user name
+// is "<expiry unix time>:<identity>", the password the base64 HMAC-SHA1 of
+// it under the shared secret. Issue them to registered identities only.
+func Credentials(secret []byte, id common.Address, ttl time.Duration) (user, password string, err error) {
+	return turn.GenerateLongTermTURNRESTCredentials(string(secret), strings.ToLower(id.Hex()), ttl)
+}
+
+// identityOf reads the identity from a TURN REST user name.
+func identityOf(username string) (common.Address, bool) {
+	_, id, ok := strings.Cut(username, ":")
+	if !ok || !common.IsHexAddress(id) || strings.ToLower(id) != id {
+		return common.Address{}, false
+	}
+	return common.HexToAddress(id), true
+}
+
+// quiet is pion's logging, off: the relay reports through its own logger.
+type quiet struct{}
+
+func (quiet) NewLogger(string) logging.LeveledLogger {
+	return logging.NewDefaultLeveledLoggerForScope("", logging.LogLevelDisabled, nil)
+}

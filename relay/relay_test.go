@@ -1,0 +1,126 @@
+package relay
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mystnode/myst/mysttest"
+	"github.com/mystnode/myst/stun"
+	"github.com/pion/turn/v4"
+)
+
+var secret = []byte("a shared secret of the relay's operator")
+
+// client allocates on the relay at srv with user and password.
+func client(t *testing.T, srv netip.AddrPort, user, password string) (*turn.Client, net.PacketConn, error) {
+	t.Helper()
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c, err := turn.NewClient(&turn.ClientConfig{STUNServerAddr: srv.String(), TURNServerAddr: srv.String(), Conn: conn,
+		Username: user, Password: password, Realm: Realm, LoggerFactory: quiet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relayed, err := c.Allocate()
+	if err == nil {
+		t.Cleanup(func() { relayed.Close() })
+	}
+	return c, relayed, err
+}
+
+// TestRelay: a registered identity's credentials allocate a relayed
+// address that carries packets both ways; wrong, expired or identity-less
+// credentials are refused; an identity's allocations are capped; STUN
+// binding keeps working on the relay's port.
+func TestRelay(t *testing.T) {
+	srv, err := Listen(Config{Addr: "127.0.0.1:0", Secret: secret, MaxAllocations: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	id := mysttest.NewSigner(t).Address()
+
+	// A peer that echoes what it gets.
+	peer, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := peer.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			peer.WriteTo(buf[:n], from)
+		}
+	}()
+
+	user, pass, err := Credentials(secret, id, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, relayed, err := client(t, srv.Addr(), user, pass)
+	if err != nil {
+		t.Fatalf("allocate with good credentials: %v", err)
+	}
+	if _, err := relayed.WriteTo([]byte("through the relay"), peer.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	relayed.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1500)
+	n, from, err := relayed.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "through the relay" || from.String() != peer.LocalAddr().String() {
+		t.Fatalf("echo through the relay: %q from %v, %v", buf[:n], from, err)
+	}
+	if got := srv.Allocations(id); got != 1 {
+		t.Fatalf("allocations of the identity: %d", got)
+	}
+
+	// Refused: a wrong password, expired credentials, a user name that
+	// names no identity (even with the secret's HMAC).
+	expiredUser, expiredPass, _ := Credentials(secret, id, -time.Minute)
+	noID, noIDPass, _ := turn.GenerateLongTermTURNRESTCredentials(string(secret), "bob", time.Minute)
+	for name, c := range map[string][2]string{
+		"wrong password": {user, "bm90IHRoZSBwYXNzd29yZA=="},
+		"expired":        {expiredUser, expiredPass},
+		"no identity":    {noID, noIDPass},
+	} {
+		if _, _, err := client(t, srv.Addr(), c[0], c[1]); err == nil {
+			t.Errorf("%s: allocated", name)
+		}
+	}
+
+	// The cap: a second allocation of the identity, then none.
+	if _, _, err := client(t, srv.Addr(), user, pass); err != nil {
+		t.Fatalf("second allocation: %v", err)
+	}
+	if _, _, err := client(t, srv.Addr(), user, pass); err == nil || !strings.Contains(err.Error(), "486") {
+		t.Fatalf("third allocation over the cap of 2: %v", err)
+	}
+
+	// STUN on the same port.
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	seen, err := stun.Ask(ctx, conn, srv.Addr())
+	if err != nil || seen != conn.LocalAddr().(*net.UDPAddr).AddrPort() {
+		t.Fatalf("STUN binding on the relay's port: %v, %v", seen, err)
+	}
+}
