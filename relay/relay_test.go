@@ -2,12 +2,14 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/mysttest"
 	"github.com/mystnode/myst/stun"
 	"github.com/pion/turn/v4"
@@ -122,5 +124,40 @@ func TestRelay(t *testing.T) {
 	seen, err := stun.Ask(ctx, conn, srv.Addr())
 	if err != nil || seen != conn.LocalAddr().(*net.UDPAddr).AddrPort() {
 		t.Fatalf("STUN binding on the relay's port: %v, %v", seen, err)
+	}
+}
+
+// TestIssue: credentials go to registered identities that signed a fresh
+// request; a forged, replayed-late or unregistered request gets none, and
+// says why.
+func TestIssue(t *testing.T) {
+	alice, mallory := mysttest.NewSigner(t), mysttest.NewSigner(t)
+	is := &Issuer{Secret: secret, URLs: []string{"turn:127.0.0.1:3478"}, Registered: func(_ context.Context, id common.Address) (bool, error) {
+		return id == alice.Address(), nil
+	}}
+	now := time.Now()
+	r, err := SignRequest(alice, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := is.Issue(context.Background(), r, now)
+	if err != nil || !strings.HasSuffix(g.Username, ":"+strings.ToLower(alice.Address().Hex())) || g.Password == "" {
+		t.Fatalf("alice: %+v, %v", g, err)
+	}
+	forged := r
+	forged.ID = mallory.Address() // alice's signature, mallory's name
+	late, _ := SignRequest(alice, now.Add(-10*time.Minute))
+	unregistered, _ := SignRequest(mallory, now)
+	for name, c := range map[string]struct {
+		r    Request
+		want error
+	}{
+		"forged":       {forged, ErrBadRequest},
+		"too old":      {late, ErrBadRequest},
+		"unregistered": {unregistered, ErrNotRegistered},
+	} {
+		if _, err := is.Issue(context.Background(), c.r, now); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
 	}
 }
