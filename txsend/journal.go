@@ -17,6 +17,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/mystnode/myst/atomicfile"
+	"github.com/mystnode/myst/ethrpc"
 )
 
 // Journal keeps, in a folder, every transaction a Sender sent and has not
@@ -134,7 +135,8 @@ func (j *Journal) Resume(ctx context.Context, ec *ethclient.Client) (done, resen
 			txs = append(txs, tx)
 			if _, err := ec.TransactionReceipt(ctx, tx.Hash()); err == nil {
 				mined = true
-			} else if !errors.Is(err, ethereum.NotFound) {
+			} else if !errors.Is(err, ethereum.NotFound) && !ethrpc.IsIndexing(err) {
+				// A fresh node still indexing answers "not found yet".
 				return done, resent, err
 			}
 		}
