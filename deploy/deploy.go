@@ -161,9 +161,11 @@ func (d *deployer) run(ctx context.Context, name string, build func(*bind.Transa
 		d.cfg.Progress(fmt.Sprintf("%s: done already (tx %s, block %d)", name, s.Tx.Hex(), s.Block))
 		return nil
 	}
+	var gas uint64 // the limit of the version sent last
 	res, err := d.sender.Send(ctx, name, func(o *bind.TransactOpts) (*types.Transaction, error) {
 		_, tx, err := build(o)
 		if err == nil {
+			gas = tx.Gas()
 			most := new(big.Int).Mul(tx.GasFeeCap(), new(big.Int).SetUint64(tx.Gas()))
 			d.cfg.Progress(fmt.Sprintf("%s: gas %d at most %s gwei each (tip %s gwei): at most %s ETH", name, tx.Gas(),
 				gwei(tx.GasFeeCap()), gwei(tx.GasTipCap()), ether(most)))
@@ -177,7 +179,7 @@ func (d *deployer) run(ctx context.Context, name string, build func(*bind.Transa
 	if r.Status != types.ReceiptStatusSuccessful {
 		return fmt.Errorf("%s: transaction %s reverted", name, r.TxHash.Hex())
 	}
-	s := &Step{Name: name, Address: r.ContractAddress, Tx: r.TxHash, Gas: r.GasUsed, Block: r.BlockNumber.Uint64(), GasUsed: r.GasUsed, Done: true}
+	s := &Step{Name: name, Address: r.ContractAddress, Tx: r.TxHash, Gas: gas, Block: r.BlockNumber.Uint64(), GasUsed: r.GasUsed, Done: true}
 	if old := d.st.Step(name); old != nil {
 		*old = *s
 	} else {

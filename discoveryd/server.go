@@ -303,7 +303,7 @@ func (s *Server) ok(w http.ResponseWriter, op string, status int, v any) {
 
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, op string, v any) bool {
 	var se *httpjson.StatusError
-	body, err := httpjson.ReadBody(r, w, maxBody)
+	body, err := httpjson.ReadBody(w, r, maxBody)
 	if err == nil {
 		err = httpjson.Decode(body, v)
 	}

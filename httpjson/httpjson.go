@@ -138,7 +138,7 @@ func Read(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 // ReadBody reads a request body of at most max bytes. On failure it returns
 // the problem as a *StatusError: 413 for a body over max, 408 for one that
 // did not arrive within the server's read timeout, 400 otherwise.
-func ReadBody(r *http.Request, w http.ResponseWriter, max int64) ([]byte, error) {
+func ReadBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
 	if err == nil {
 		return body, nil

@@ -25,7 +25,7 @@ func TestSlowBodyIs408(t *testing.T) {
 					}
 					return
 				}
-				if _, err := ReadBody(r, w, 100); err != nil {
+				if _, err := ReadBody(w, r, 100); err != nil {
 					e := err.(*StatusError)
 					Write(w, e.Status, e.Body)
 					return
