@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -193,7 +194,13 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		return fail(err)
 	}
 	ln.relaySecret = secret
-	if ln.relay, err = relay.Listen(relay.Config{Addr: cfg.STUNAddr, Secret: secret, Logger: logger}); err != nil {
+	// A development network's nodes are on this host (loopback) or a lab
+	// around it: the relay may send to the network it serves on.
+	var allow []netip.Prefix
+	if a, err := netip.ParseAddr(stunHost); err == nil && (a.IsLoopback() || a.IsPrivate()) {
+		allow = []netip.Prefix{netip.PrefixFrom(a, 8).Masked()}
+	}
+	if ln.relay, err = relay.Listen(relay.Config{Addr: cfg.STUNAddr, Secret: secret, AllowPeers: allow, Logger: logger}); err != nil {
 		return fail(fmt.Errorf("relay: %w", err))
 	}
 	ln.onClose(ln.relay.Close)

@@ -4,7 +4,8 @@
 // shared-secret scheme that coturn calls use-auth-secret. Credentials are
 // time-limited, name an identity, and are issued (Credentials) only to
 // registered identities; each identity holds at most MaxAllocations
-// allocations at once.
+// allocations at once; peers on the relay host's own loopback and private
+// networks are refused (Refused).
 package relay
 
 import (
@@ -38,7 +39,11 @@ type Config struct {
 	Secret []byte
 	// MaxAllocations caps one identity's allocations at once (default 8).
 	MaxAllocations int
-	Logger         *slog.Logger
+	// AllowPeers are ranges peers may be in though the relay refuses them
+	// by default (see Refused): localnet, whose nodes are on loopback,
+	// allows that.
+	AllowPeers []netip.Prefix
+	Logger     *slog.Logger
 }
 
 // Server is a running relay.
@@ -103,6 +108,10 @@ func Listen(cfg Config) (*Server, error) {
 		},
 		PacketConnConfigs: []turn.PacketConnConfig{{
 			PacketConn: conn,
+			PermissionHandler: func(_ net.Addr, peer net.IP) bool {
+				a, ok := netip.AddrFromSlice(peer)
+				return ok && s.peerAllowed(a.Unmap())
+			},
 			RelayAddressGenerator: &turn.RelayAddressGeneratorPortRange{
 				RelayAddress: net.IP(cfg.RelayIP.AsSlice()), Address: cfg.RelayIP.String(), MinPort: 49152, MaxPort: 65535,
 			},
@@ -113,6 +122,34 @@ func Listen(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
 	return s, nil
+}
+
+// Refused are the peer ranges a relay does not send to unless AllowPeers
+// says: the relay host's own loopback and networks, link-local (cloud
+// metadata), carrier-grade NAT, multicast and unspecified addresses; and
+// the relay's own address, so that nobody relays through it to itself.
+var Refused = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("169.254.0.0/16"), netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("224.0.0.0/3"),
+}
+
+// peerAllowed says whether the relay sends to a.
+func (s *Server) peerAllowed(a netip.Addr) bool {
+	for _, p := range s.cfg.AllowPeers {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	if !a.Is4() || a == s.cfg.RelayIP {
+		return false
+	}
+	for _, p := range Refused {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) count(username string, d int) {

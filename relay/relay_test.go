@@ -46,7 +46,7 @@ func client(t *testing.T, srv netip.AddrPort, user, password string) (*turn.Clie
 // credentials are refused; an identity's allocations are capped; STUN
 // binding keeps working on the relay's port.
 func TestRelay(t *testing.T) {
-	srv, err := Listen(Config{Addr: "127.0.0.1:0", Secret: secret, MaxAllocations: 2})
+	srv, err := Listen(Config{Addr: "127.0.0.1:0", Secret: secret, MaxAllocations: 2, AllowPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +158,42 @@ func TestIssue(t *testing.T) {
 	} {
 		if _, err := is.Issue(context.Background(), c.r, now); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+}
+
+// TestRelayRefusesPrivatePeers: by default a relay sends nothing to its
+// host's loopback or private networks (a registered stranger would reach
+// the operator's own services through it), nor to itself.
+func TestRelayRefusesPrivatePeers(t *testing.T) {
+	srv, err := Listen(Config{Addr: "127.0.0.1:0", Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	peer, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	user, pass, _ := Credentials(secret, mysttest.NewSigner(t).Address(), time.Minute)
+	_, relayed, err := client(t, srv.Addr(), user, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []string{peer.LocalAddr().String(), "10.1.2.3:53", "169.254.169.254:80", "192.168.1.1:53"} {
+		ua, _ := net.ResolveUDPAddr("udp4", to)
+		if _, err := relayed.WriteTo([]byte("to the operator's network"), ua); err == nil {
+			t.Errorf("the relay took a packet for %s", to)
+		}
+	}
+	peer.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if n, _, err := peer.ReadFrom(make([]byte, 100)); err == nil {
+		t.Fatalf("a loopback peer got %d bytes through the relay", n)
+	}
+	for a, want := range map[string]bool{"198.51.100.7": true, "127.0.0.1": false, "172.20.0.1": false, "100.100.1.1": false} {
+		if got := srv.peerAllowed(netip.MustParseAddr(a)); got != want {
+			t.Errorf("peer %s allowed %v, want %v", a, got, want)
 		}
 	}
 }
