@@ -77,8 +77,13 @@ type AdmissionConfig struct {
 	Account string
 	// Valid is how long an admission lasts; the connection is closed then
 	// and reconnects, checking the registry again (default 24 h).
-	Valid  time.Duration
-	Logger *slog.Logger
+	Valid time.Duration
+	// RelayCredentials, if set, answers requests for relay credentials
+	// (RelayCredentials subjects; the sender is vouched for by the
+	// broker's permissions) with the body to send back: the relay's
+	// relay.Issuer.Answer.
+	RelayCredentials func(ctx context.Context, from common.Address, body []byte) []byte
+	Logger           *slog.Logger
 }
 
 // admission is the running callout service.
@@ -179,6 +184,28 @@ func (a *admission) decide(req *jwt.AuthorizationRequestClaims) ([]common.Addres
 // start subscribes the callout service on nc (a connection as the
 // callout's auth user).
 func (a *admission) start(nc *nats.Conn) error {
+	if a.cfg.RelayCredentials != nil {
+		_, err := nc.Subscribe(RelayCredentialsAll, func(msg *nats.Msg) {
+			from, ok := relaySender(msg.Subject)
+			if !ok || msg.Reply == "" {
+				return
+			}
+			select {
+			case a.sem <- struct{}{}:
+			default:
+				return // busy: the node asks again
+			}
+			go func() {
+				defer func() { <-a.sem }()
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				defer cancel()
+				msg.Respond(a.cfg.RelayCredentials(ctx, from, msg.Data))
+			}()
+		})
+		if err != nil {
+			return err
+		}
+	}
 	_, err := nc.Subscribe("$SYS.REQ.USER.AUTH", func(msg *nats.Msg) {
 		select {
 		case a.sem <- struct{}{}:
@@ -197,21 +224,36 @@ func (a *admission) start(nc *nats.Conn) error {
 	return nc.Flush()
 }
 
+// relaySender is the identity of a RelayCredentials subject.
+func relaySender(subject string) (common.Address, bool) {
+	rest, ok := strings.CutPrefix(subject, Prefix+"relay.")
+	if !ok {
+		return common.Address{}, false
+	}
+	id, ok := strings.CutSuffix(rest, ".credentials")
+	if !ok || !common.IsHexAddress(id) || strings.Contains(id, ".") {
+		return common.Address{}, false
+	}
+	return common.HexToAddress(id), true
+}
+
 func decodeSig(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
 
 // AdmissionConfigText is the nats-server configuration that hands every
 // client but the callout's own user (authPub, an nkey user) to the
 // admission callout, whose JWTs issuerPub signs, placing admitted clients
-// in account. It goes into an external server's configuration as it is.
+// in account; the callout's account exports the relay-credentials service
+// (RelayCredentialsAll) to it. It goes into an external server's
+// configuration as it is.
 func AdmissionConfigText(authPub, issuerPub, account string) string {
 	return fmt.Sprintf(`accounts {
-  AUTH { users: [ { nkey: %q } ] }
-  %s {}
+  AUTH { users: [ { nkey: %q } ], exports: [ { service: %q } ] }
+  %s { imports: [ { service: { account: AUTH, subject: %q } } ] }
 }
 authorization {
   auth_callout { issuer: %q, account: AUTH, auth_users: [ %q ] }
 }
-`, authPub, account, issuerPub, authPub)
+`, authPub, RelayCredentialsAll, account, RelayCredentialsAll, issuerPub, authPub)
 }
 
 // ServeAdmission runs the admission callout service on the NATS servers

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"github.com/mystnode/myst/brokerd"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/registry/registrytest"
+	"github.com/mystnode/myst/relay"
+	"github.com/mystnode/myst/relaylink"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
@@ -196,7 +199,8 @@ func TestExternalServerAdmission(t *testing.T) {
 	}
 	alice := newSigner(t)
 	reg := registrytest.New(alice)
-	svc, err := broker.ServeAdmission([]string{ns.ClientURL()}, auth, issuer, broker.AdmissionConfig{Registered: reg.IsRegistered})
+	issue := &relay.Issuer{Secret: []byte("the relay operator's shared secret"), Registered: reg.IsRegistered}
+	svc, err := broker.ServeAdmission([]string{ns.ClientURL()}, auth, issuer, broker.AdmissionConfig{Registered: reg.IsRegistered, RelayCredentials: issue.Answer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,5 +213,20 @@ func TestExternalServerAdmission(t *testing.T) {
 	if err != nil {
 		t.Fatalf("registered identity: %v", err)
 	}
-	nc.Close()
+	defer nc.Close()
+
+	// Relay credentials, asked over the broker in alice's own name.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	g, err := relaylink.Ask(ctx, nc, alice)
+	if err != nil || !strings.HasSuffix(g.Username, strings.ToLower(alice.Address().Hex())) || g.Password == "" {
+		t.Fatalf("relay credentials for alice: %+v %v", g, err)
+	}
+	// In someone else's name: the broker does not let it out.
+	bob := newSigner(t)
+	short, cancel2 := context.WithTimeout(ctx, time.Second)
+	defer cancel2()
+	if g, err := relaylink.Ask(short, nc, bob); !errors.Is(err, relaylink.ErrNoIssuer) {
+		t.Fatalf("alice's connection asking as bob: %+v %v", g, err)
+	}
 }

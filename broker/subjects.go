@@ -52,3 +52,20 @@ func Permissions(ids []common.Address) (pub, sub []string) {
 	}
 	return pub, sub
 }
+
+// RelayCredentials is the subject a node asks for relay credentials on,
+// as from: under Prefix with "relay" as the recipient, so the permissions
+// every admitted connection has let it ask only in its own name. The
+// broker-admission service answers it (see AdmissionConfigText).
+func RelayCredentials(from common.Address) string {
+	return Prefix + "relay." + token(from) + ".credentials"
+}
+
+// RelayCredentialsAll is what the issuer subscribes to.
+const RelayCredentialsAll = Prefix + "relay.*.credentials"
+
+// RelayInbox is where id's request for relay credentials is answered: in
+// its own mailbox.
+func RelayInbox(id common.Address, nonce string) string {
+	return Prefix + token(id) + ".relay.credentials." + nonce
+}

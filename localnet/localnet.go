@@ -6,6 +6,7 @@
 package localnet
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -162,8 +163,14 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		cache.Run(cacheCtx, 2*time.Second, func(err error) { logger.Warn("broker registry cache", "err", err) })
 	})
 	ln.onClose(func() error { stopCache(); cacheDone.Wait(); reg.Close(); return nil })
+	// The broker's admission service issues the relay's credentials.
+	secret, err := relaySecret(filepath.Join(cfg.DataDir, "localnet", "relay.secret"))
+	if err != nil {
+		return fail(err)
+	}
+	issuer := &relay.Issuer{Secret: secret, Registered: cache.IsRegistered}
 	ln.broker, err = brokerd.StartServer(brokerd.ServerConfig{Addr: cfg.BrokerAddr,
-		Admission: &broker.AdmissionConfig{Registered: cache.IsRegistered, Logger: logger}})
+		Admission: &broker.AdmissionConfig{Registered: cache.IsRegistered, RelayCredentials: issuer.Answer, Logger: logger}})
 	if err != nil {
 		return fail(fmt.Errorf("broker: %w", err))
 	}
@@ -185,10 +192,6 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 	}
 	// The relay answers STUN too, on the STUN address; a second STUN port
 	// beside it tells cone NATs from symmetric ones.
-	secret, err := relaySecret(filepath.Join(cfg.DataDir, "localnet", "relay.secret"))
-	if err != nil {
-		return fail(err)
-	}
 	stunHost, stunPort, err := splitPort(cfg.STUNAddr)
 	if err != nil {
 		return fail(err)
@@ -268,19 +271,22 @@ func splitPort(addr string) (string, int, error) {
 }
 
 // relaySecret is the relay's shared secret, made once and kept in path
-// (0600): credentials issued before a restart stay valid.
+// (0600, 64 hex characters on a line, as coturn's static-auth-secret and
+// `myst-net relay --secret-file` read it): credentials issued before a
+// restart stay valid.
 func relaySecret(path string) ([]byte, error) {
-	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
-		return b, nil
+	if b, err := os.ReadFile(path); err == nil && len(bytes.TrimSpace(b)) >= 32 {
+		return bytes.TrimSpace(b), nil
 	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.Write(path, b, 0o600); err != nil {
+	secret := []byte(hex.EncodeToString(b))
+	if err := atomicfile.Write(path, append(secret, '\n'), 0o600); err != nil {
 		return nil, fmt.Errorf("relay secret: %w", err)
 	}
-	return b, nil
+	return secret, nil
 }
 
 // RelaySecret is the relay's shared secret (for issuing credentials).

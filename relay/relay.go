@@ -20,12 +20,13 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/mystnode/myst/relaylink"
 	"github.com/pion/logging"
 	"github.com/pion/turn/v4"
 )
 
 // Realm is the realm of myst's relays.
-const Realm = "myst"
+const Realm = relaylink.Realm
 
 // Config says how to run a relay.
 type Config struct {

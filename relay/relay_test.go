@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/mysttest"
+	"github.com/mystnode/myst/relaylink"
 	"github.com/mystnode/myst/stun"
 	"github.com/pion/turn/v4"
 )
@@ -136,7 +138,7 @@ func TestIssue(t *testing.T) {
 		return id == alice.Address(), nil
 	}}
 	now := time.Now()
-	r, err := SignRequest(alice, now)
+	r, err := relaylink.SignRequest(alice, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,10 +148,10 @@ func TestIssue(t *testing.T) {
 	}
 	forged := r
 	forged.ID = mallory.Address() // alice's signature, mallory's name
-	late, _ := SignRequest(alice, now.Add(-10*time.Minute))
-	unregistered, _ := SignRequest(mallory, now)
+	late, _ := relaylink.SignRequest(alice, now.Add(-10*time.Minute))
+	unregistered, _ := relaylink.SignRequest(mallory, now)
 	for name, c := range map[string]struct {
-		r    Request
+		r    relaylink.Request
 		want error
 	}{
 		"forged":       {forged, ErrBadRequest},
@@ -158,6 +160,23 @@ func TestIssue(t *testing.T) {
 	} {
 		if _, err := is.Issue(context.Background(), c.r, now); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+	// Over the broker: the request must be the sender's own.
+	body, _ := json.Marshal(r)
+	var a relaylink.Answer
+	if err := json.Unmarshal(is.Answer(context.Background(), mallory.Address(), body), &a); err != nil || a.Grant != nil || !strings.Contains(a.Error, "came from "+mallory.Address().Hex()) {
+		t.Fatalf("alice's request sent by mallory: %+v %v", a, err)
+	}
+	if err := json.Unmarshal(is.Answer(context.Background(), alice.Address(), []byte("{")), &a); err != nil || a.Grant != nil || !strings.Contains(a.Error, "undecodable") {
+		t.Fatalf("garbage: %+v %v", a, err)
+	}
+	// A flood from one identity: its burst, then refused.
+	flood := &Issuer{Secret: secret, Burst: 3, Every: time.Hour, Registered: is.Registered}
+	for i := range 5 {
+		_, err := flood.Issue(context.Background(), r, now)
+		if (i < 3) != (err == nil) || (i >= 3 && !errors.Is(err, ErrTooOften)) {
+			t.Fatalf("request %d of a flood: %v", i+1, err)
 		}
 	}
 }

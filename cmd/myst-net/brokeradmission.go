@@ -14,6 +14,7 @@ import (
 
 	"github.com/mystnode/myst/broker"
 	"github.com/mystnode/myst/registry"
+	"github.com/mystnode/myst/relay"
 	"github.com/nats-io/nkeys"
 	"github.com/spf13/cobra"
 )
@@ -30,7 +31,7 @@ checks each connecting identity's signature of the server's nonce and its
 registration in the network file's IdentityRegistry, and gives the
 connection publish and subscribe permissions for its own subjects only.`,
 	}
-	var dir, urls string
+	var dir, urls, relaySecretFile string
 	initCmd := &cobra.Command{
 		Use:   "init",
 		Short: "Make the callout's keys and print the nats-server configuration",
@@ -82,7 +83,15 @@ connection publish and subscribe permissions for its own subjects only.`,
 			defer reg.Close()
 			cache := registry.NewCache(reg, nf.RegistryFromBlock)
 			go cache.Run(ctx, 2*time.Second, func(err error) { logger.Warn("registry cache", "err", err) })
-			nc, err := broker.ServeAdmission(strings.Split(urls, ","), auth, issuer, broker.AdmissionConfig{Registered: cache.IsRegistered, Logger: logger})
+			acfg := broker.AdmissionConfig{Registered: cache.IsRegistered, Logger: logger}
+			if relaySecretFile != "" {
+				secret, err := readSecret(relaySecretFile)
+				if err != nil {
+					return err
+				}
+				acfg.RelayCredentials = (&relay.Issuer{Secret: secret, URLs: nf.TURNURLs, Registered: cache.IsRegistered}).Answer
+			}
+			nc, err := broker.ServeAdmission(strings.Split(urls, ","), auth, issuer, acfg)
 			if err != nil {
 				return fmt.Errorf("%w (is --nats right, and the server configured with the output of 'myst-net broker-admission init'?)", err)
 			}
@@ -93,9 +102,25 @@ connection publish and subscribe permissions for its own subjects only.`,
 		},
 	}
 	cmd.PersistentFlags().StringVar(&dir, "dir", "broker-admission", "folder of the callout's keys (auth.nk, issuer.nk)")
+	serveCmd.Flags().StringVar(&relaySecretFile, "relay-secret-file", "", "file holding the relay's shared secret (coturn's static-auth-secret, or myst-net relay's): issue relay credentials to registered identities")
 	serveCmd.Flags().StringVar(&urls, "nats", "nats://127.0.0.1:4222", "comma-separated URLs of the NATS servers")
 	cmd.AddCommand(initCmd, serveCmd)
 	return cmd
+}
+
+// readSecret reads a relay's shared secret: the file's first line, at
+// least 16 bytes.
+func readSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("relay secret: %w", err)
+	}
+	s, _, _ := strings.Cut(string(b), "\n")
+	s = strings.TrimSpace(s)
+	if len(s) < 16 {
+		return nil, fmt.Errorf("relay secret in %s: at least 16 characters", path)
+	}
+	return []byte(s), nil
 }
 
 func loadSeed(path string) (nkeys.KeyPair, error) {
