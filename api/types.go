@@ -140,9 +140,14 @@ type Service struct {
 	AnnounceErr string          `json:"announce_error,omitempty"`
 	// Reachability is how consumers reach a tunnel service (public,
 	// mapped, cone, symmetric) and Endpoint where.
-	Reachability string    `json:"reachability,omitempty"`
-	Endpoint     string    `json:"endpoint,omitempty"`
-	StartedAt    time.Time `json:"started_at"`
+	Reachability string `json:"reachability,omitempty"`
+	Endpoint     string `json:"endpoint,omitempty"`
+	// Relay is the tunnel's relayed address on the network's relay, for
+	// consumers with no direct path; RelayError says why there is none
+	// when the service is behind NAT without a mapping.
+	Relay      string    `json:"relay,omitempty"`
+	RelayError string    `json:"relay_error,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
 }
 
 // ServiceList is GET /services.
@@ -215,6 +220,10 @@ type Connection struct {
 	// alone); DNSError says why it does not answer, if it does not.
 	DNS      string `json:"dns,omitempty"`
 	DNSError string `json:"dns_error,omitempty"`
+	// Path is how the tunnel reaches the provider: direct, punched (direct
+	// through the provider's NAT, opened by punching), or relayed
+	// (through the network's TURN relay).
+	Path string `json:"path,omitempty"`
 }
 
 // SessionInfo is one provider-side session.

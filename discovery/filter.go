@@ -133,7 +133,7 @@ func ParseFilter(q map[string][]string) (Filter, error) {
 			}
 			for r := range strings.SplitSeq(v, ",") {
 				if !proposal.ValidReachability(stun.NAT(r)) || r == "" {
-					return f, bad("%q: want a comma-separated list of public, mapped, cone, symmetric, unknown", r)
+					return f, bad("%q: want a comma-separated list of public, mapped, cone, symmetric, unknown, relayed", r)
 				}
 				f.Reachability = append(f.Reachability, stun.NAT(r))
 			}

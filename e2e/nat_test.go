@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,8 @@ import (
 //   - refused: that router refuses mappings: the provider punches;
 //   - punch: no UPnP at all: the provider punches;
 //   - symmetric: both routers pick a random port per destination: the
+//     provider is reached through the network's relay ("relayed");
+//   - symmetric-no-relay: the same in a network without a relay: the
 //     consumer is refused within 10 s, told both NAT types, before paying.
 //
 // In each, the web host sees the provider router's public address. Three
@@ -40,12 +43,14 @@ func TestHomeRouters(t *testing.T) {
 		upnp      string // "", "allow", "refuse"
 		public    bool   // the provider on its router's address
 		reach     string // announced
+		noRelay   bool   // the network file lists no relay
 	}{
 		{name: "public", public: true, reach: "public"},
 		{name: "upnp", upnp: "allow", reach: "mapped"},
 		{name: "refused", upnp: "refuse", reach: "cone"},
 		{name: "punch", reach: "cone"},
-		{name: "symmetric", symmetric: true, reach: "symmetric"},
+		{name: "symmetric", symmetric: true, reach: "relayed"},
+		{name: "symmetric-no-relay", symmetric: true, reach: "symmetric", noRelay: true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if err := netlab.Available(); err != nil {
@@ -70,6 +75,15 @@ func TestHomeRouters(t *testing.T) {
 				STUNURLs []string `json:"stun_urls"`
 			}
 			readJSONFile(t, ln.network, &nf)
+			if c.noRelay {
+				var all map[string]any
+				readJSONFile(t, ln.network, &all)
+				delete(all, "turn_urls")
+				b, _ := json.Marshal(all)
+				cp := *ln
+				cp.network = writeFile(t, filepath.Dir(ln.network), "network-no-relay.json", string(b))
+				ln = &cp
+			}
 			web := startHomeWeb(t, h)
 
 			providerNS := h.Provider
@@ -150,7 +164,7 @@ func TestHomeRouters(t *testing.T) {
 
 			off := false
 			req := api.ConnectionRequest{ConsumerID: consumer, ProviderID: provider, ServiceType: "wireguard", KillSwitch: &off, DNS: "system"}
-			if c.symmetric {
+			if c.noRelay {
 				start := time.Now()
 				_, err := cd.client.Connect(ctx, req)
 				took := time.Since(start)

@@ -264,6 +264,6 @@ func (w *Watcher) Reachable(provider, serviceType string, providerNAT stun.NAT) 
 	if stun.Reachable(providerNAT, own.NAT) {
 		return nil
 	}
-	return fmt.Errorf("%w: %s's %s service is behind %s NAT and this node is behind %s NAT, nothing was paid; choose a provider whose reachability is public, mapped or cone (`myst proposals --reachability public,mapped,cone`)",
+	return fmt.Errorf("%w: %s's %s service is behind %s NAT and this node is behind %s NAT, nothing was paid; choose a provider whose reachability is public, mapped, cone or relayed (`myst proposals --reachability public,mapped,cone,relayed`)",
 		ErrUnreachable, provider, serviceType, providerNAT, own.NAT)
 }

@@ -62,6 +62,7 @@ type status struct {
 	killSwitch  bool
 	dns         netip.Addr // the resolver set while connected; invalid: left alone
 	dnsError    string     // why it does not answer, if it does not
+	path        string     // direct or relayed
 }
 
 // connState is where the consumer's connection is.
@@ -79,7 +80,7 @@ const (
 // view is st on the wire (without the live counters Connection adds).
 func (st status) view() api.Connection {
 	v := api.Connection{State: string(st.state), ServiceType: st.serviceType, SessionID: st.sessionID, LastError: st.lastError,
-		KillSwitch: st.killSwitch, DNSError: st.dnsError}
+		KillSwitch: st.killSwitch, DNSError: st.dnsError, Path: st.path}
 	if st.consumer != (common.Address{}) {
 		v.ConsumerID, v.ProviderID = st.consumer.Hex(), st.provider.Hex()
 	}
@@ -218,7 +219,7 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		c.session.Close()
 		return api.Connection{}, ErrStopping
 	}
-	st.state, st.sessionID, st.since, st.dns = connected, c.session.ID(), c.session.Since(), c.st.dns
+	st.state, st.sessionID, st.since, st.dns, st.path = connected, c.session.ID(), c.session.Since(), c.st.dns, c.st.path
 	c.st = st
 	n.consumer.conn = c
 	n.consumer.mu.Unlock()
@@ -242,16 +243,17 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 	if len(found) == 0 {
 		return connection{}, &FieldError{Field: "provider_id", Err: retell(ErrNotOffered, "%s offers no %s service in discovery (see `myst proposals`)", provider.Hex(), p.serviceType)}
 	}
-	if err := n.natw.Reachable(provider.Hex(), p.serviceType, found[0].Proposal.Reachability); err != nil {
+	relay, err := n.pathTo(provider, p.serviceType, found[0].Proposal)
+	if err != nil {
 		return connection{}, err
 	}
-	if found[0].Proposal.Reachability == stun.Cone {
+	if found[0].Proposal.Reachability == stun.Cone && !relay.IsValid() {
 		// Through a NAT by punching: it works at once or not at all.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, PunchTimeout)
 		defer cancel()
 	}
-	connector, err := n.connector(p.serviceType, p.signer)
+	connector, err := n.connector(p.serviceType, p.signer, relay)
 	if err != nil {
 		return connection{}, &FieldError{Field: "service_type", Err: err}
 	}
@@ -344,7 +346,7 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 			return connection{}, err
 		}
 	}
-	var st status
+	st := status{path: peer.Path}
 	if p.dns != resolver.HostResolver {
 		addr := p.dnsAddr
 		if p.dns == resolver.ThroughProvider {
@@ -452,7 +454,7 @@ func (n *Node) reconnect(ctx context.Context, p *plan, reason string, done chan 
 			}
 			v := n.consumer.conn.st
 			v.state, v.sessionID, v.since, v.lastError = connected, c.session.ID(), c.session.Since(), "reconnected after: "+reason
-			v.dns, v.dnsError = c.st.dns, ""
+			v.dns, v.dnsError, v.path = c.st.dns, "", c.st.path
 			c.st = v
 			n.consumer.conn = c
 			n.consumer.mu.Unlock()

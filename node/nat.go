@@ -2,12 +2,16 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/mystnode/myst/api"
 	"github.com/mystnode/myst/natwatch"
+	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/servicetypes"
 	"github.com/mystnode/myst/stun"
 )
 
@@ -92,4 +96,46 @@ func freeUDPPort() (int, error) {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
+// pathTo says how this node reaches a provider's service of type typ:
+// directly (the zero AddrPort), or through the relay, whose server it
+// returns (no direct path, and the proposal has a relayed address).
+// Neither: ErrUnreachable, naming both sides.
+func (n *Node) pathTo(provider common.Address, typ string, p *proposal.Proposal) (netip.AddrPort, error) {
+	err := n.natw.Reachable(provider.Hex(), typ, p.Reachability)
+	if err == nil {
+		return netip.AddrPort{}, nil
+	}
+	if t, _ := servicetypes.Lookup(typ); p.Relay == "" || !t.Relays {
+		return netip.AddrPort{}, err
+	}
+	servers := n.relayServers()
+	if len(servers) == 0 {
+		return netip.AddrPort{}, fmt.Errorf("%w; it has a relayed address, but this node's network file lists no turn_urls (or none resolves) to learn its own public address from", err)
+	}
+	relayed, _ := netip.ParseAddrPort(p.Relay)
+	for _, s := range servers {
+		if s.Addr() == relayed.Addr() {
+			return s, nil
+		}
+	}
+	return servers[0], nil
+}
+
+// relayServers are the network's relays, resolved.
+func (n *Node) relayServers() []netip.AddrPort {
+	var hps []string
+	for _, u := range n.cfg.Network.TURNURLs {
+		if hp, err := stun.ParseTURNURL(u); err == nil {
+			hps = append(hps, hp)
+		}
+	}
+	if len(hps) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+	defer cancel()
+	s, _ := stun.Resolve(ctx, hps)
+	return s
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/netip"
 	"slices"
 	"sort"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/natwatch"
 	"github.com/mystnode/myst/proposal"
+	"github.com/mystnode/myst/relaylink"
 	"github.com/mystnode/myst/servicetypes"
 	"github.com/mystnode/myst/session"
 	"github.com/mystnode/myst/stun"
@@ -52,6 +54,10 @@ type service struct {
 	proposal    json.RawMessage
 
 	reach natwatch.Reach // how consumers reach a tunnel service
+	// relay is the tunnel's relay allocation (nil: none); relayErr says
+	// why there is none when one was wanted.
+	relay    *relaylink.Link
+	relayErr string
 
 	stop func() // stops the provisioner and gives back what provide took
 
@@ -64,6 +70,10 @@ func (n *Node) buildProposal(s *service) *proposal.Proposal {
 	s.mu.Lock()
 	reach := s.reach.NAT
 	s.mu.Unlock()
+	relayed := s.relayAddr()
+	if relayed.IsValid() && (reach == stun.Symmetric || reach == stun.Unknown) {
+		reach = stun.Relayed // only the relay reaches it
+	}
 	var exit *proposal.Exit
 	if t, err := servicetypes.Lookup(s.offer.Type); err == nil && t.Tunnel {
 		exit = &proposal.Exit{BlockedPorts: n.blockedPorts(), SessionMbit: n.cfg.SessionMbit, PrivateAllowed: len(n.cfg.ExitAllow) > 0}
@@ -80,9 +90,25 @@ func (n *Node) buildProposal(s *service) *proposal.Proposal {
 			Subject: broker.Mailbox(s.signer.Address()),
 		}},
 		Reachability: reach,
+		Relay:        addrString(relayed),
 		Exit:         exit,
 		UpdatedAt:    time.Now().UTC().Truncate(time.Millisecond),
 	}
+}
+
+// relayAddr is the service's relayed address (invalid: none).
+func (s *service) relayAddr() netip.AddrPort {
+	if s.relay == nil {
+		return netip.AddrPort{}
+	}
+	return s.relay.Addr()
+}
+
+func addrString(a netip.AddrPort) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
 
 // announce signs a fresh proposal and posts it.
@@ -251,7 +277,15 @@ func (n *Node) serviceView(s *service) api.Service {
 	if s.reach.Endpoint.IsValid() {
 		v.Reachability, v.Endpoint = string(s.reach.NAT), s.reach.Endpoint.String()
 	}
+	v.RelayError = s.relayErr
+	nat := s.reach.NAT
 	s.mu.Unlock()
+	if a := s.relayAddr(); a.IsValid() {
+		v.Relay = a.String()
+		if nat == stun.Symmetric || nat == stun.Unknown {
+			v.Reachability = string(stun.Relayed)
+		}
+	}
 	v.Sessions = n.offer.sessions.CountFor(s.id)
 	return v
 }

@@ -2,18 +2,22 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"time"
 
 	"github.com/mystnode/myst/forward"
 	"github.com/mystnode/myst/identity"
 	"github.com/mystnode/myst/location"
+	"github.com/mystnode/myst/relaylink"
 	"github.com/mystnode/myst/resolver"
 	"github.com/mystnode/myst/servicetypes"
 	"github.com/mystnode/myst/session"
+	"github.com/mystnode/myst/stun"
 )
 
 // ServiceTypes lists the types (the table is package servicetypes), for
@@ -97,7 +101,19 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 		}
 		s.reach = r
 		env.PublicIP, env.PublicPort, env.Punch = r.Endpoint.Addr(), int(r.Endpoint.Port()), r.Punch
-		n.logger.Info("service reachability", "service", s.id, "type", t.Name, "reachability", r.NAT, "endpoint", r.Endpoint, "punch", r.Punch)
+		if t.Relays && r.NAT != stun.Public && r.NAT != stun.Mapped && len(n.cfg.Network.TURNURLs) > 0 {
+			// Behind NAT without a mapping: a relayed address too, for
+			// consumers with no direct path.
+			link, err := n.openRelay(ctx, s)
+			if err != nil {
+				s.relayErr = err.Error()
+				n.logger.Warn("no relay allocation: only consumers with a direct path reach the service", "service", s.id, "err", err)
+			} else {
+				s.relay, env.Relay = link, link
+				undo = append(undo, func() { link.Close() })
+			}
+		}
+		n.logger.Info("service reachability", "service", s.id, "type", t.Name, "reachability", r.NAT, "endpoint", r.Endpoint, "punch", r.Punch, "relayed", s.relayAddr())
 		if exit, err = n.exit(uplink, slot.Subnet); err != nil {
 			stop()
 			return nil, nil, err
@@ -137,14 +153,56 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 	return prov, stop, nil
 }
 
-// connector makes the consumer side of a connection.
-func (n *Node) connector(typ string, signer *identity.Signer) (session.Connector, error) {
+// openRelay allocates on the first of the network's relays that gives
+// the service's identity an allocation, with credentials asked over the
+// broker. When the relay later moves the allocation (a restart), the
+// service is announced again with its new relayed address.
+func (n *Node) openRelay(ctx context.Context, s *service) (*relaylink.Link, error) {
+	var errs []error
+	for _, u := range n.cfg.Network.TURNURLs {
+		l, err := relaylink.Open(ctx, relaylink.Config{URL: u, Logger: n.logger.With("service", s.id),
+			Grant: func(ctx context.Context) (relaylink.Grant, error) {
+				nc, err := n.brokerConn()
+				if err != nil {
+					return relaylink.Grant{}, err
+				}
+				return relaylink.Ask(ctx, nc, s.signer)
+			},
+			OnMove: func(a netip.AddrPort) { n.relayMoved(s, a) }})
+		if err == nil {
+			return l, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", u, err))
+	}
+	return nil, errors.Join(errs...)
+}
+
+// relayMoved announces a service again after its relay allocation moved.
+// Running relayed sessions reach the old address no more: their consumers
+// notice the silence and reconnect, to the new one.
+func (n *Node) relayMoved(s *service, a netip.AddrPort) {
+	n.logger.Warn("the service's relayed address moved; announcing it again", "service", s.id, "relayed", a)
+	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	defer cancel()
+	if err := n.announce(ctx, s); err != nil {
+		n.logger.Warn("announce the new relayed address", "service", s.id, "err", err)
+	}
+}
+
+// connector makes the consumer side of a connection; through the relay
+// at relay when it is valid (STUN is asked there first, for the address
+// the provider lets through).
+func (n *Node) connector(typ string, signer *identity.Signer, relay netip.AddrPort) (session.Connector, error) {
 	t, err := servicetypes.Lookup(typ)
 	if err != nil {
 		return nil, err
 	}
-	return t.Connector(session.ConnectEnv{Signer: signer, Dir: filepath.Join(n.cfg.DataDir, t.Name+"-client"), Exclude: n.networkHosts(),
-		Binary: n.cfg.OpenVPNBinary, Logger: n.logger.With("type", t.Name), STUN: n.stunFor()}), nil
+	env := session.ConnectEnv{Signer: signer, Dir: filepath.Join(n.cfg.DataDir, t.Name+"-client"), Exclude: n.networkHosts(),
+		Binary: n.cfg.OpenVPNBinary, Logger: n.logger.With("type", t.Name), STUN: n.stunFor()}
+	if relay.IsValid() {
+		env.Relay, env.STUN = true, append([]netip.AddrPort{relay}, env.STUN...)
+	}
+	return t.Connector(env), nil
 }
 
 // networkHosts are the addresses of the network's services, which must stay

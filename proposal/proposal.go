@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -57,9 +58,13 @@ type Proposal struct {
 	Contacts      []Contact `json:"contacts"`
 	// Reachability is how consumers reach the provider's tunnel: public,
 	// mapped (a port mapping on its router), cone (punch through its NAT),
-	// symmetric (only consumers that can take its packets), unknown; empty
-	// for services without a tunnel.
+	// symmetric (only consumers that can take its packets), unknown,
+	// relayed (only through Relay); empty for services without a tunnel.
 	Reachability stun.NAT `json:"reachability,omitempty"`
+	// Relay is the tunnel's relayed address (IPv4 address:port on one of
+	// the network's TURN relays), beside the direct endpoint, for
+	// consumers with no direct path to the provider.
+	Relay string `json:"relay,omitempty"`
 	// Exit is a tunnel service's exit policy (nil for services without a
 	// tunnel).
 	Exit      *Exit     `json:"exit,omitempty"`
@@ -195,7 +200,15 @@ func (p *Proposal) Validate() error {
 		return fieldErr("location.ip_type", "%q: want residential, hosting, business or mobile", p.Location.IPType)
 	}
 	if !ValidReachability(p.Reachability) {
-		return fieldErr("reachability", "%q: want public, mapped, cone, symmetric or unknown", p.Reachability)
+		return fieldErr("reachability", "%q: want public, mapped, cone, symmetric, unknown or relayed", p.Reachability)
+	}
+	if p.Relay != "" {
+		if ap, err := netip.ParseAddrPort(p.Relay); err != nil || !ap.Addr().Is4() || ap.Port() == 0 {
+			return fieldErr("relay", "%q is not an IPv4 address:port", p.Relay)
+		}
+	}
+	if p.Reachability == stun.Relayed && p.Relay == "" {
+		return fieldErr("relay", "reachability is relayed but no relayed address is given")
 	}
 	if e := p.Exit; e != nil {
 		if len(e.BlockedPorts) > MaxBlockedPorts {

@@ -26,6 +26,9 @@ type Type struct {
 	// punching (ProvideEnv.Punch), so it runs behind NAT without a port
 	// mapping.
 	Punches bool
+	// Relays: the type takes a relay allocation (ProvideEnv.Relay), so it
+	// is reached through the network's relay when no direct path exists.
+	Relays bool
 	// Connector makes the consumer's side of one connection.
 	Connector func(env ConnectEnv) Connector
 	// ClientInterface begins the name of every consumer tunnel interface
@@ -54,7 +57,26 @@ type ProvideEnv struct {
 	// SessionMbit holds each session to this many Mbit/s each way in the
 	// data plane (0: no limit).
 	SessionMbit float64
-	Logger      *slog.Logger
+	// Relay, if set, is the service's allocation on the network's relay:
+	// consumers that ask for it (ConsumerRelay) send there.
+	Relay  Relay
+	Logger *slog.Logger
+}
+
+// Relay is a relayed address a tunnel service is reached at besides its
+// direct endpoint (a relaylink.Link).
+type Relay interface {
+	// Addr is the relayed address consumers send to.
+	Addr() netip.AddrPort
+	// Server is the relay's own address (where a consumer asks STUN).
+	Server() netip.AddrPort
+	// Permit lets packets from these addresses through the relay; Forget
+	// stops granting one again.
+	Permit(ips ...netip.Addr) error
+	Forget(ip netip.Addr)
+	// ReadFrom and WriteTo carry the tunnel's packets.
+	ReadFrom(p []byte) (int, netip.AddrPort, error)
+	WriteTo(p []byte, to netip.AddrPort) error
 }
 
 // ConnectEnv is what a node gives the consumer's side of a connection.
@@ -67,8 +89,11 @@ type ConnectEnv struct {
 	Binary  string
 	Logger  *slog.Logger
 	// STUN servers the consumer's side may ask for its public candidates
-	// (for providers that punch).
+	// (for providers that punch, and for the relay's permission).
 	STUN []netip.AddrPort
+	// Relay: the consumer goes through the provider's relayed address (no
+	// direct path between the two); STUN's first server is the relay.
+	Relay bool
 }
 
 // Provisioner is the provider's side of one running service: it grants and
@@ -115,6 +140,9 @@ type Connector interface {
 type Peer struct {
 	Endpoint netip.Addr // where the tunnel's packets go
 	DNS      netip.Addr // the resolver on the provider's tunnel address
+	// Path is how the tunnel reaches the provider: "direct" or "relayed"
+	// ("" for a type without).
+	Path string
 }
 
 // Stats are a connection's counters and where its tunnel is.

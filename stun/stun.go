@@ -35,12 +35,16 @@ const (
 	Cone      NAT = "cone"      // behind NAT that keeps one public port for every destination: punchable
 	Symmetric NAT = "symmetric" // behind NAT with a new public port per destination: not punchable
 	Unknown   NAT = "unknown"   // no STUN answer
+	// Relayed is a provider's reachability when only its relay allocation
+	// reaches it (behind symmetric or unknown NAT): every consumer gets
+	// through the relay.
+	Relayed NAT = "relayed"
 )
 
 // Valid says whether n is one of the kinds.
 func (n NAT) Valid() bool {
 	switch n {
-	case Public, Mapped, Cone, Symmetric, Unknown:
+	case Public, Mapped, Cone, Symmetric, Unknown, Relayed:
 		return true
 	}
 	return false
@@ -51,7 +55,8 @@ func (n NAT) Valid() bool {
 // takes anyone; a cone provider takes consumers whose public port is the
 // same for it as for STUN (public or cone), the two punching at once; a
 // symmetric provider takes nobody (its public port is unknown until it
-// sends). Unknown sides are given the benefit of the doubt.
+// sends); nor does a relayed provider, whose consumers go through its
+// relay. Unknown sides are given the benefit of the doubt.
 func Reachable(provider, consumer NAT) bool {
 	switch provider {
 	case Public, Mapped, Unknown, "":

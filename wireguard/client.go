@@ -44,15 +44,22 @@ func (c *connector) Config() (json.RawMessage, error) {
 		return nil, err
 	}
 	c.key = k
-	cc := ConsumerConfig{PublicKey: k.Public().String()}
+	cc := ConsumerConfig{PublicKey: k.Public().String(), Relay: c.env.Relay}
 	if len(c.env.STUN) > 0 {
 		// The public side of the port the device will use: a provider
-		// behind a cone NAT punches to it.
-		if cand, port, err := candidate(c.env.STUN); err != nil {
+		// behind a cone NAT punches to it; a relayed one lets its address
+		// through the relay (asked of the relay itself: STUN's first).
+		cand, port, err := candidate(c.env.STUN)
+		switch {
+		case err != nil && c.env.Relay:
+			return nil, fmt.Errorf("the relay's STUN did not tell this node its public address (%v): the provider could not let it through", err)
+		case err != nil:
 			c.env.Logger.Info("no public candidate for punching", "err", err)
-		} else {
+		default:
 			c.port, cc.Candidates = port, []string{cand.String()}
 		}
+	} else if c.env.Relay {
+		return nil, errors.New("no STUN server to learn this node's public address for the relay")
 	}
 	return json.Marshal(cc)
 }
@@ -134,7 +141,7 @@ func (c *connector) Connect(ctx context.Context, _ string, raw json.RawMessage) 
 		return errors.New("no key: Config makes it before Connect")
 	}
 	name := randomName(Type.ClientInterface)
-	dev, err := newDevice(name, c.key, c.port, c.env.Logger)
+	dev, err := newDevice(name, c.key, c.port, nil, c.env.Logger)
 	if err != nil {
 		return err
 	}
@@ -301,5 +308,12 @@ func (c *connector) Peer(raw json.RawMessage) (session.Peer, error) {
 		return session.Peer{}, fmt.Errorf("provider's wireguard config: endpoint %q: %w", pc.Endpoint, err)
 	}
 	dns, _ := netip.ParseAddr(pc.DNS) // invalid when missing: the node refuses it
-	return session.Peer{Endpoint: ap.Addr(), DNS: dns}, nil
+	path := PathDirect
+	if pc.Path == PathRelayed || pc.Path == PathPunched {
+		path = pc.Path
+	}
+	if c.env.Relay != (path == PathRelayed) {
+		return session.Peer{}, fmt.Errorf("provider's wireguard config: path %q, but this node asked for the relay: %v", pc.Path, c.env.Relay)
+	}
+	return session.Peer{Endpoint: ap.Addr(), DNS: dns, Path: path}, nil
 }

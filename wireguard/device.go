@@ -75,8 +75,9 @@ type wgDevice struct {
 }
 
 // newDevice creates TUN interface name and a WireGuard device on it with
-// key, listening on port (0: a free one), and brings it up.
-func newDevice(name string, key Key, port int, logger *slog.Logger) (*wgDevice, error) {
+// key, listening on port (0: a free one) through bind (nil: the standard
+// one), and brings it up.
+func newDevice(name string, key Key, port int, bind conn.Bind, logger *slog.Logger) (*wgDevice, error) {
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		return nil, fmt.Errorf("no /dev/net/tun: WireGuard needs the tun device (modprobe tun; in a container, pass /dev/net/tun)")
 	}
@@ -91,7 +92,10 @@ func newDevice(name string, key Key, port int, logger *slog.Logger) (*wgDevice, 
 		Verbosef: func(string, ...any) {},
 		Errorf:   func(f string, args ...any) { logger.Warn("wireguard: " + fmt.Sprintf(f, args...)) },
 	}
-	d := &wgDevice{name: name, dev: device.NewDevice(t, conn.NewDefaultBind(), wl), batch: t.BatchSize()}
+	if bind == nil {
+		bind = conn.NewDefaultBind()
+	}
+	d := &wgDevice{name: name, dev: device.NewDevice(t, bind, wl), batch: t.BatchSize()}
 	if err := d.dev.IpcSet(fmt.Sprintf("private_key=%s\nlisten_port=%d\n", key.hex(), port)); err != nil {
 		d.dev.Close()
 		if errors.Is(err, syscall.EADDRINUSE) {

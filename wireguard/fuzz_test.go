@@ -28,8 +28,10 @@ func FuzzConsumerConfig(f *testing.F) {
 	f.Add([]byte(`{"public_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","candidates":["203.0.113.5:40000"]}`))
 	f.Add([]byte(`{"public_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","candidates":["127.0.0.1:1","10.89.0.5:9"]}`))
 	f.Add([]byte(`{"public_key":"x"}`))
+	f.Add([]byte(`{"public_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","candidates":["203.0.113.5:40000"],"relay":true}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, cands, err := parseConsumerConfig(b, tunnel)
+		cc, err := parseConsumerConfig(b, tunnel)
+		cands := cc.cands
 		if err != nil {
 			return
 		}

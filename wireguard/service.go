@@ -13,12 +13,14 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/mystnode/myst/forward"
 	"github.com/mystnode/myst/session"
+	"golang.zx2c4.com/wireguard/conn"
 )
 
 // Type is the wireguard service type.
@@ -31,6 +33,7 @@ var Type = session.Type{
 	Connector:       newConnector,
 	ClientInterface: "mwgc",
 	Punches:         true,
+	Relays:          true,
 }
 
 // ConsumerConfig is what a consumer sends in session-create.
@@ -40,6 +43,10 @@ type ConsumerConfig struct {
 	// device's port (at most MaxCandidates); a provider behind a cone NAT
 	// punches to them.
 	Candidates []string `json:"candidates,omitempty"`
+	// Relay: the consumer sends through the provider's relayed address
+	// (it has no direct path); the provider lets the candidates' addresses
+	// through the relay.
+	Relay bool `json:"relay,omitempty"`
 }
 
 // ProviderConfig is what the provider answers.
@@ -48,7 +55,18 @@ type ProviderConfig struct {
 	Endpoint  string `json:"endpoint"` // ip:port
 	Address   string `json:"address"`  // the consumer's tunnel address, /32
 	DNS       string `json:"dns"`      // the provider's tunnel address
+	// Path is how Endpoint reaches the provider: "direct", "punched"
+	// (direct, through the provider's NAT opened by punching) or
+	// "relayed".
+	Path string `json:"path,omitempty"`
 }
+
+// The paths a session takes.
+const (
+	PathDirect  = "direct"
+	PathPunched = "punched"
+	PathRelayed = "relayed"
+)
 
 // KeepaliveEvery is how often each side sends a keepalive when it has
 // nothing else to send, so the other notices when it is gone.
@@ -64,6 +82,7 @@ type provisioner struct {
 	port     int             // the device's local port
 	punch    bool            // behind a cone NAT: punch to consumers' candidates
 	shaper   *forward.Shaper // nil: sessions are not rate-limited
+	relay    session.Relay   // nil: no relay allocation
 	logger   *slog.Logger
 
 	mu       sync.Mutex
@@ -72,8 +91,9 @@ type provisioner struct {
 }
 
 type peer struct {
-	key  Key
-	addr netip.Addr
+	key     Key
+	addr    netip.Addr
+	permits []netip.Addr // the consumer's addresses let through the relay
 }
 
 func provide(_ context.Context, env session.ProvideEnv) (session.Provisioner, error) {
@@ -94,7 +114,11 @@ func provide(_ context.Context, env session.ProvideEnv) (session.Provisioner, er
 	if len(name) > 15 {
 		name = name[:15]
 	}
-	dev, err := newDevice(name, key, env.Port, env.Logger)
+	var bind conn.Bind
+	if env.Relay != nil {
+		bind = newRelayBind(env.Relay)
+	}
+	dev, err := newDevice(name, key, env.Port, bind, env.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -125,32 +149,60 @@ func provide(_ context.Context, env session.ProvideEnv) (session.Provisioner, er
 		public = port
 	}
 	return &provisioner{dev: dev, dir: env.Dir, pub: key.Public(), endpoint: netip.AddrPortFrom(env.PublicIP, uint16(public)), subnet: env.Subnet.Masked(),
-		port: port, punch: env.Punch, shaper: shaper, logger: env.Logger, sessions: map[string]*peer{}, keys: map[Key]string{}}, nil
+		port: port, punch: env.Punch, shaper: shaper, relay: env.Relay, logger: env.Logger, sessions: map[string]*peer{}, keys: map[Key]string{}}, nil
+}
+
+// parsedConsumer is a consumer's config, parsed.
+type parsedConsumer struct {
+	key   Key
+	cands []netip.AddrPort
+	relay bool
 }
 
 // parseConsumerConfig reads what a consumer sent in session-create: its
-// key and the candidates to punch to (none in tunnel).
-func parseConsumerConfig(raw []byte, tunnel netip.Prefix) (Key, []netip.AddrPort, error) {
+// key, the candidates to punch to (none in tunnel) and whether it goes
+// through the relay.
+func parseConsumerConfig(raw []byte, tunnel netip.Prefix) (parsedConsumer, error) {
 	var cc ConsumerConfig
 	if err := json.Unmarshal(raw, &cc); err != nil {
-		return Key{}, nil, fmt.Errorf("consumer's wireguard config: %v", err)
+		return parsedConsumer{}, fmt.Errorf("consumer's wireguard config: %v", err)
 	}
 	key, err := ParseKey(cc.PublicKey)
 	if err != nil {
-		return Key{}, nil, fmt.Errorf("consumer's wireguard config: public_key: %v", err)
+		return parsedConsumer{}, fmt.Errorf("consumer's wireguard config: public_key: %v", err)
 	}
 	cands, err := checkCandidates(cc.Candidates, tunnel)
 	if err != nil {
-		return Key{}, nil, fmt.Errorf("consumer's wireguard config: %v", err)
+		return parsedConsumer{}, fmt.Errorf("consumer's wireguard config: %v", err)
 	}
-	return key, cands, nil
+	return parsedConsumer{key: key, cands: cands, relay: cc.Relay}, nil
 }
 
 // Start adds the consumer's key as a peer allowed only its tunnel address.
 func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessage) (json.RawMessage, error) {
-	key, cands, err := parseConsumerConfig(raw, p.subnet)
+	cc, err := parseConsumerConfig(raw, p.subnet)
 	if err != nil {
 		return nil, err
+	}
+	key, cands := cc.key, cc.cands
+	endpoint, path := p.endpoint, PathDirect
+	var permits []netip.Addr
+	if cc.relay {
+		switch {
+		case p.relay == nil:
+			return nil, errors.New("this provider has no relay allocation: connect directly, or choose a provider whose proposal has a relay")
+		case len(cands) == 0:
+			return nil, errors.New("the consumer asks for the relay but sends no public address (candidates) for the relay's permission")
+		}
+		for _, c := range cands {
+			if !slices.Contains(permits, c.Addr()) {
+				permits = append(permits, c.Addr())
+			}
+		}
+		if err := p.relay.Permit(permits...); err != nil {
+			return nil, fmt.Errorf("let the consumer through the relay: %w", err)
+		}
+		endpoint, path = p.relay.Addr(), PathRelayed
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -171,9 +223,10 @@ func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessa
 			return nil, fmt.Errorf("limit the session's rate: %w", err)
 		}
 	}
-	p.sessions[s.ID] = &peer{key: key, addr: addr}
+	p.sessions[s.ID] = &peer{key: key, addr: addr, permits: permits}
 	p.keys[key] = s.ID
-	if p.punch && len(cands) > 0 {
+	if p.punch && len(cands) > 0 && !cc.relay {
+		path = PathPunched
 		// Open this NAT for the consumer's packets before it has the
 		// answer (and once more a moment later).
 		if err := punch(p.port, cands); err != nil {
@@ -184,7 +237,7 @@ func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessa
 		}
 	}
 	gw := p.subnet.Addr().Next()
-	return json.Marshal(rogueConfig(ProviderConfig{PublicKey: p.pub.String(), Endpoint: p.endpoint.String(), Address: netip.PrefixFrom(addr, 32).String(), DNS: gw.String()}))
+	return json.Marshal(rogueConfig(ProviderConfig{PublicKey: p.pub.String(), Endpoint: endpoint.String(), Address: netip.PrefixFrom(addr, 32).String(), DNS: gw.String(), Path: path}))
 }
 
 // SetEndpoint changes where new sessions are told to send (the node's
@@ -193,6 +246,17 @@ func (p *provisioner) SetEndpoint(ep netip.AddrPort) {
 	p.mu.Lock()
 	p.endpoint = ep
 	p.mu.Unlock()
+}
+
+// permitted says whether a live session's consumer is at ip (behind the
+// same NAT as another, say): its relay permission stays.
+func (p *provisioner) permitted(ip netip.Addr) bool {
+	for _, s := range p.sessions {
+		if slices.Contains(s.permits, ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // freeAddr is the lowest tunnel address no session holds (the first is the
@@ -226,6 +290,11 @@ func (p *provisioner) Stop(s session.Info) {
 	delete(p.keys, pr.key)
 	if p.shaper != nil {
 		p.shaper.Unlimit(pr.addr)
+	}
+	for _, ip := range pr.permits {
+		if !p.permitted(ip) {
+			p.relay.Forget(ip)
+		}
 	}
 	p.dev.set(fmt.Sprintf("public_key=%s\nremove=true\n", pr.key.hex()))
 }

@@ -92,7 +92,7 @@ func TestHandshakeNeedsLiveSession(t *testing.T) {
 	requireTUN(t)
 	p := startProvider(t, 0)
 	ck, _ := NewPrivateKey()
-	c, err := newDevice(randomName("tc"), ck, 0, discard)
+	c, err := newDevice(randomName("tc"), ck, 0, nil, discard)
 	if err != nil {
 		t.Fatal(err)
 	}

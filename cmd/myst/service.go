@@ -136,6 +136,8 @@ func newProposalsCmd(g *globals) *cobra.Command {
 					reach := p.Reachability
 					if reach == "" {
 						reach = "-"
+					} else if p.Relay != "" && reach != "relayed" {
+						reach += "+relay"
 					}
 					// What a provider wrote is escaped: no terminal sequences
 					// reach the user's terminal.
@@ -159,7 +161,7 @@ func newProposalsCmd(g *globals) *cobra.Command {
 	f.IntVar(&port, "port", 0, "only exits that let this destination port through")
 	f.Float64Var(&minSession, "min-session-mbit", 0, "only exits that hold a session to at least this many Mbit/s, or not at all")
 	f.StringVar(&provider, "provider", "", "only this provider")
-	f.StringVar(&reach, "reachability", "", "only providers reachable so, comma-separated: public, mapped, cone, symmetric, unknown (those this node cannot reach are listed last anyway)")
+	f.StringVar(&reach, "reachability", "", "only providers reachable so, comma-separated: public, mapped, cone, symmetric, unknown, relayed (those this node cannot reach are listed last anyway)")
 	f.IntVar(&limit, "limit", 50, "at most this many (1-500)")
 	f.IntVar(&offset, "offset", 0, "skip this many")
 	return cmd
@@ -232,6 +234,14 @@ func printConnection(out io.Writer, c api.Connection) error {
 		if c.TunnelIP != "" {
 			fmt.Fprintf(out, "tunnel ip: %s\n", c.TunnelIP)
 		}
+		switch c.Path {
+		case "relayed":
+			fmt.Fprintln(out, "path: relayed (through the network's relay: no direct path to the provider)")
+		case "punched":
+			fmt.Fprintln(out, "path: punched (direct, through the provider's NAT)")
+		case "direct":
+			fmt.Fprintln(out, "path: direct")
+		}
 		if c.State == api.Connected {
 			fmt.Fprintf(out, "received: %s\nsent: %s\n", humanBytes(c.BytesReceived), humanBytes(c.BytesSent))
 			if c.Cost != "" {
@@ -262,6 +272,11 @@ func printServices(out io.Writer, svcs []api.Service) error {
 		reach := "-"
 		if s.Reachability != "" {
 			reach = s.Reachability + " " + s.Endpoint
+		}
+		if s.Relay != "" {
+			reach += " relay " + s.Relay
+		} else if s.RelayError != "" {
+			reach += " (no relay: " + s.RelayError + ")"
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", s.ID, s.Type, s.ProviderID, s.Options.Country, s.Options.PriceHour, s.Options.PriceGiB, s.Sessions, s.Options.MaxSessions, reach, ann)
 	}
