@@ -169,11 +169,11 @@ func startNetwork(t *testing.T, names ...string) (ln *localnet, dir, pass string
 }
 
 // startLocalnetIn runs localnet inside namespace ns, serving on host.
-func startLocalnetIn(t *testing.T, ns, host string) *localnet {
+func startLocalnetIn(t *testing.T, ns, host string, extra ...string) *localnet {
 	t.Helper()
 	dir := t.TempDir()
-	_, line := startProcessOf(t, mystNetBin, ns, localnetReadyRE, 60*time.Second,
-		"localnet", "--data-dir", dir, "--rpc-addr", host+":0", "--broker-addr", host+":0", "--discovery-addr", host+":0", "--stun-addr", host+":0")
+	_, line := startProcessOf(t, mystNetBin, ns, localnetReadyRE, 60*time.Second, append([]string{
+		"localnet", "--data-dir", dir, "--rpc-addr", host + ":0", "--broker-addr", host + ":0", "--discovery-addr", host + ":0", "--stun-addr", host + ":0"}, extra...)...)
 	t.Logf("%s", line)
 	ln := &localnet{dataDir: dir, network: filepath.Join(dir, "network.json")}
 	var nf struct {

@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -142,4 +144,131 @@ func sitesGet(t *testing.T, ns, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return strings.TrimSpace(string(b))
+}
+
+var relayReadyRE = regexp.MustCompile(`^relay ready: (turn:\S+)`)
+
+// TestRelayRestart: a priced wireguard session between two symmetric
+// sites runs through a relay run apart (myst-net relay, the network's
+// only one); the relay is stopped mid-session and started again on its
+// port. The provider notices, allocates again, tells the consumer its new
+// relayed address over the dialog, and the same session carries traffic
+// again: one session on the provider, nothing billed twice. A firewall
+// counter on the consumer's router shows nothing left the consumer for
+// anywhere but the network's host (broker, chain, discovery, relay) the
+// whole time, the outage included.
+func TestRelayRestart(t *testing.T) {
+	if err := netlab.Available(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("must run in CI: %v", err)
+		}
+		t.Skip(err)
+	}
+	lab, err := netlab.NewSites("mx", netlab.SiteSymmetric, netlab.SiteSymmetric)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("delete namespaces: %v", err)
+		}
+	})
+	ps, cs := lab.Sites[0], lab.Sites[1]
+	dir := t.TempDir()
+	secret := writeFile(t, dir, "relay.secret", "7f3a9c1e5b2d4f6a8c0e1a3b5d7f9e2c\n")
+	relayArgs := func(addr string) []string {
+		return []string{"relay", "--addr", addr, "--secret-file", secret}
+	}
+	rp, url := startProcessOf(t, mystNetBin, lab.Internet, relayReadyRE, 20*time.Second, relayArgs(netlab.InternetIP+":0")...)
+	ln := startLocalnetIn(t, lab.Internet, netlab.InternetIP, "--relay-url", url, "--relay-secret-file", secret)
+	web := startSitesWeb(t, lab)
+
+	// Every packet the consumer's router forwards from its home to
+	// anywhere but the network's host is counted.
+	leakRules := "table inet myst_leak {\n\tchain leaks { type filter hook forward priority -10; policy accept; ip saddr 10.0.11.0/24 ip daddr != " + netlab.InternetIP + " counter; }\n}\n"
+	if out, err := nftApply(cs.Router, leakRules); err != nil {
+		t.Fatalf("leak counter: %v %s", err, out)
+	}
+
+	pass := writeFile(t, dir, "pass", "pw\n")
+	provider := newIdentityIn(t, ps.Host, ln, filepath.Join(dir, "provider"), pass, true)
+	consumer := newIdentityIn(t, cs.Host, ln, filepath.Join(dir, "consumer"), pass, true)
+	pd := startDaemonIn(t, ps.Host, ln, filepath.Join(dir, "provider"), "--wireguard-port", "0", "--wireguard-subnet", "198.19.0.0/16", "--country", "DE")
+	cd := startDaemonIn(t, cs.Host, ln, filepath.Join(dir, "consumer"))
+	mustMystIn(t, ps.Host, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
+	mustMystIn(t, cs.Host, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
+	mustMystIn(t, cs.Host, "--data-dir", filepath.Join(dir, "consumer"), "--network", ln.network, "--lightkdf", "payments", "fund", consumer, "100")
+	mustMystIn(t, cs.Host, append(cd.args, "payments", "deposit", "10", "--identity", consumer)...)
+	mustMystIn(t, ps.Host, append(pd.args, "service", "start", "wireguard", "--identity", provider, "--price-hour", "36")...)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	on := true
+	conn, err := cd.client.Connect(ctx, api.ConnectionRequest{ConsumerID: consumer, ProviderID: provider, ServiceType: "wireguard", KillSwitch: &on, DNS: "system"})
+	if err != nil {
+		t.Fatalf("connect: %v\nprovider log:\n%s\nconsumer log:\n%s", err, pd.stderr.String(), cd.stderr.String())
+	}
+	if conn.Path != "relayed" {
+		t.Fatalf("path %q, want relayed", conn.Path)
+	}
+	if got := sitesGet(t, cs.Host, web); got != ps.PublicIP {
+		t.Fatalf("the web host saw %s, want %s", got, ps.PublicIP)
+	}
+
+	// The relay goes away for 3 s and comes back on its port.
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(url, "turn:"))
+	rp.stop(t)
+	down := time.Now()
+	if _, err := httpFrom(cs.Host, 2*time.Second).Get(web); err == nil {
+		t.Fatal("the web host answered with the relay down: not through the tunnel?")
+	}
+	time.Sleep(time.Until(down.Add(3 * time.Second)))
+	startProcessOf(t, mystNetBin, lab.Internet, relayReadyRE, 20*time.Second, relayArgs(net.JoinHostPort(netlab.InternetIP, port))...)
+	var back time.Duration
+	for deadline := time.Now().Add(40 * time.Second); ; {
+		resp, err := httpFrom(cs.Host, 2*time.Second).Get(web)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if got := strings.TrimSpace(string(b)); got != ps.PublicIP {
+				t.Fatalf("after the restart the web host saw %s, want %s", got, ps.PublicIP)
+			}
+			back = time.Since(down)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no traffic 40 s after the relay came back\nprovider log:\n%s\nconsumer log:\n%s", pd.stderr.String(), cd.stderr.String())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("traffic again %s after the relay went down (3 s down)", back.Round(time.Millisecond))
+	now, err := cd.client.Connection(ctx)
+	if err != nil || now.State != api.Connected || now.SessionID != conn.SessionID || now.Path != "relayed" {
+		t.Fatalf("after the restart: %+v %v; want the same session %s, relayed", now, err, conn.SessionID)
+	}
+	if log := pd.stderr.String(); !strings.Contains(log, "relay allocation lost") || !strings.Contains(log, "told the consumer its session's path moved") {
+		t.Fatalf("provider log does not tell the move:\n%s", log)
+	}
+	sl, err := pd.client.Sessions(ctx)
+	if err != nil || len(sl) != 1 || sl[0].ID != conn.SessionID {
+		t.Fatalf("provider's sessions %+v %v: want the one session %s (nothing billed twice)", sl, err, conn.SessionID)
+	}
+	if _, err := cd.client.Disconnect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	out, err := lab.Output(cs.Router, "nft", "list", "table", "inet", "myst_leak")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`counter packets (\d+)`).FindStringSubmatch(out); m == nil || m[1] != "0" {
+		t.Fatalf("packets from the consumer to elsewhere than the network's host:\n%s", out)
+	}
+	t.Logf("leaks: 0 packets outside the tunnel across the relay's restart")
+}
+
+// nftApply loads nftables rules in namespace ns.
+func nftApply(ns, rules string) (string, error) {
+	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }

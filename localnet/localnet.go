@@ -53,6 +53,12 @@ type Config struct {
 	// on the next port (so nodes can tell cone from symmetric NAT); port 0
 	// picks two free ones. Default 127.0.0.1:0.
 	STUNAddr string
+	// RelayURL, if set, is a relay run apart (myst-net relay, or coturn)
+	// that the network uses instead of the embedded one, with the shared
+	// secret in RelaySecretFile: the broker's admission service issues
+	// credentials for it.
+	RelayURL        string
+	RelaySecretFile string
 	// ChallengePeriod is how long a consumer waits between announcing a
 	// withdrawal and withdrawing (default 60 s).
 	ChallengePeriod time.Duration
@@ -164,7 +170,15 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 	})
 	ln.onClose(func() error { stopCache(); cacheDone.Wait(); reg.Close(); return nil })
 	// The broker's admission service issues the relay's credentials.
-	secret, err := relaySecret(filepath.Join(cfg.DataDir, "localnet", "relay.secret"))
+	var secret []byte
+	if cfg.RelayURL != "" && cfg.RelaySecretFile == "" {
+		return fail(errors.New("a relay run apart (RelayURL) needs its shared secret (RelaySecretFile)"))
+	}
+	if cfg.RelaySecretFile != "" {
+		secret, err = readSecret(cfg.RelaySecretFile)
+	} else {
+		secret, err = relaySecret(filepath.Join(cfg.DataDir, "localnet", "relay.secret"))
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -203,10 +217,16 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 	if a, err := netip.ParseAddr(stunHost); err == nil && (a.IsLoopback() || a.IsPrivate()) {
 		allow = []netip.Prefix{netip.PrefixFrom(a, 8).Masked()}
 	}
-	if ln.relay, err = relay.Listen(relay.Config{Addr: cfg.STUNAddr, Secret: secret, AllowPeers: allow, Logger: logger}); err != nil {
-		return fail(fmt.Errorf("relay: %w", err))
+	relayURL := cfg.RelayURL
+	if relayURL == "" {
+		if ln.relay, err = relay.Listen(relay.Config{Addr: cfg.STUNAddr, Secret: secret, AllowPeers: allow, Logger: logger}); err != nil {
+			return fail(fmt.Errorf("relay: %w", err))
+		}
+		ln.onClose(ln.relay.Close)
+		relayURL = ln.relay.URL(stunHost)
+	} else if _, err := stun.ParseTURNURL(relayURL); err != nil {
+		return fail(err)
 	}
-	ln.onClose(ln.relay.Close)
 	second := 0
 	if stunPort != 0 {
 		second = stunPort + 1
@@ -223,8 +243,8 @@ func Start(ctx context.Context, cfg Config) (*Localnet, error) {
 		RegistryFromBlock:      regBlock,
 		BrokerURLs:             []string{ln.broker.URL()},
 		DiscoveryURL:           ln.discovery.URL(),
-		STUNURLs:               append([]string{"stun:" + strings.TrimPrefix(ln.relay.URL(stunHost), "turn:")}, ln.stun.URLs(stunHost)...),
-		TURNURLs:               []string{ln.relay.URL(stunHost)},
+		STUNURLs:               append([]string{"stun:" + strings.TrimPrefix(relayURL, "turn:")}, ln.stun.URLs(stunHost)...),
+		TURNURLs:               []string{relayURL},
 		TokenAddress:           &tokenAddr,
 		PaymentsAddress:        &payAddr,
 		GasPayerAddress:        &payerAddr,
@@ -287,6 +307,20 @@ func relaySecret(path string) ([]byte, error) {
 		return nil, fmt.Errorf("relay secret: %w", err)
 	}
 	return secret, nil
+}
+
+// readSecret reads a shared secret from its file's first line (at least
+// 16 characters).
+func readSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("relay secret: %w", err)
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	if line = bytes.TrimSpace(line); len(line) < 16 {
+		return nil, fmt.Errorf("relay secret in %s: at least 16 characters", path)
+	}
+	return line, nil
 }
 
 // RelaySecret is the relay's shared secret (for issuing credentials).

@@ -98,6 +98,8 @@ func (n *Node) buildProposal(s *service) *proposal.Proposal {
 
 // relayAddr is the service's relayed address (invalid: none).
 func (s *service) relayAddr() netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.relay == nil {
 		return netip.AddrPort{}
 	}

@@ -109,7 +109,10 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 				s.relayErr = err.Error()
 				n.logger.Warn("no relay allocation: only consumers with a direct path reach the service", "service", s.id, "err", err)
 			} else {
-				s.relay, env.Relay = link, link
+				s.mu.Lock()
+				s.relay = link
+				s.mu.Unlock()
+				env.Relay = link
 				undo = append(undo, func() { link.Close() })
 			}
 		}
@@ -177,11 +180,12 @@ func (n *Node) openRelay(ctx context.Context, s *service) (*relaylink.Link, erro
 	return nil, errors.Join(errs...)
 }
 
-// relayMoved announces a service again after its relay allocation moved.
-// Running relayed sessions reach the old address no more: their consumers
-// notice the silence and reconnect, to the new one.
+// relayMoved tells a service's relayed sessions over their dialogs, and
+// announces the service again, after its relay allocation moved. A
+// consumer that cannot follow notices the silence and reconnects.
 func (n *Node) relayMoved(s *service, a netip.AddrPort) {
-	n.logger.Warn("the service's relayed address moved; announcing it again", "service", s.id, "relayed", a)
+	n.logger.Warn("the service's relayed address moved; telling its consumers and announcing it again", "service", s.id, "relayed", a)
+	n.offer.sessions.Moved(s.id)
 	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 	defer cancel()
 	if err := n.announce(ctx, s); err != nil {

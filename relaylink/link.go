@@ -24,7 +24,7 @@ type Config struct {
 	// again (the relay restarted, or the credentials neared their end).
 	OnMove func(netip.AddrPort)
 	// CheckEvery is how often the link checks the relay still holds the
-	// allocation (default 20 s).
+	// allocation (default 10 s).
 	CheckEvery time.Duration
 	Logger     *slog.Logger
 }
@@ -63,7 +63,7 @@ func (a *alloc) close() {
 // Open allocates on the relay and keeps the allocation until Close.
 func Open(ctx context.Context, cfg Config) (*Link, error) {
 	if cfg.CheckEvery <= 0 {
-		cfg.CheckEvery = 20 * time.Second
+		cfg.CheckEvery = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -82,6 +82,21 @@ func Open(ctx context.Context, d *dialog.Dialog, found proposal.Signed, connecto
 		}
 		return nil, nil
 	})
+	// And its news that the data path moved.
+	d.Handle(TopicMove, func(_ context.Context, b []byte) ([]byte, error) {
+		var m Move
+		if err := json.Unmarshal(b, &m); err != nil || m.SessionID != c.id || c.id == "" {
+			return nil, errors.New("session-move: not this session's")
+		}
+		f, ok := connector.(Follower)
+		if !ok {
+			return nil, errors.New("session-move: this service type cannot follow")
+		}
+		if err := f.Follow(m.Config); err != nil {
+			return nil, fmt.Errorf("session-move refused: %w", err)
+		}
+		return nil, nil
+	})
 	asked := time.Now()
 	raw, err := d.Request(ctx, TopicCreate, body)
 	if err != nil {

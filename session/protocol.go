@@ -19,7 +19,17 @@ const (
 	TopicAck       = "session-ack"
 	TopicKeepAlive = "session-keepalive"
 	TopicDestroy   = "session-destroy"
+	// TopicMove is the provider telling a consumer that the session's data
+	// path moved (its relay allocation was made again after a relay
+	// restart), with the new config.
+	TopicMove = "session-move"
 )
+
+// Move is a TopicMove message.
+type Move struct {
+	SessionID string          `json:"session_id"`
+	Config    json.RawMessage `json:"config"`
+}
 
 // Refusal reasons a provider gives.
 const (

@@ -345,6 +345,42 @@ func (p *Provider) End(id, reason string) bool {
 	return true
 }
 
+// Moved tells the consumers of a service whose data path moved (its
+// Provisioner is a Mover) their new config, over their dialogs.
+func (p *Provider) Moved(serviceID string) {
+	p.mu.Lock()
+	var ss []*providerSession
+	for _, s := range p.sessions {
+		if s.svc.ID == serviceID {
+			ss = append(ss, s)
+		}
+	}
+	p.mu.Unlock()
+	for _, s := range ss {
+		m, ok := s.svc.Provisioner.(Mover)
+		if !ok {
+			return
+		}
+		cfg, ok := m.Moved(s.info.ID)
+		if !ok {
+			continue
+		}
+		b, _ := json.Marshal(Move{SessionID: s.info.ID, Config: cfg})
+		go func() {
+			for range 3 {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				_, err := s.dialog.Request(ctx, TopicMove, b)
+				cancel()
+				if err == nil {
+					p.cfg.Logger.Info("told the consumer its session's path moved", "session", s.info.ID)
+					return
+				}
+				p.cfg.Logger.Warn("tell the consumer its session's path moved", "session", s.info.ID, "err", err)
+			}
+		}()
+	}
+}
+
 func (p *Provider) endSession(s *providerSession, reason string, tell bool) {
 	p.mu.Lock()
 	if p.sessions[s.info.ID] != s {

@@ -111,6 +111,20 @@ type Provisioner interface {
 	Close() error
 }
 
+// Mover is a Provisioner whose sessions' data path can move (a relay
+// allocation made again): Moved is the new config of a session whose path
+// moved, false for one whose did not.
+type Mover interface {
+	Moved(sessionID string) (json.RawMessage, bool)
+}
+
+// Follower is a Connector that can follow its provider's data path to a
+// new place mid-session (see Mover). It refuses what it cannot follow
+// safely; the session is then lost when the old path goes quiet.
+type Follower interface {
+	Follow(providerConfig json.RawMessage) error
+}
+
 // Pauser is a Provisioner that can stop a session's forwarding for a
 // while without ending it: a provider holding a consumer at its credit
 // limit until the consumer's funds are reserved.

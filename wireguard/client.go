@@ -25,6 +25,7 @@ type connector struct {
 	mu       sync.Mutex
 	dev      *wgDevice
 	provider Key
+	endpoint netip.AddrPort
 	tunnelIP string
 	added    [][]string // ip route arguments of the host routes Connect added
 	down     chan struct{}
@@ -146,7 +147,7 @@ func (c *connector) Connect(ctx context.Context, _ string, raw json.RawMessage) 
 		return err
 	}
 	c.mu.Lock()
-	c.dev, c.provider, c.tunnelIP = dev, pub, addr.Addr().String()
+	c.dev, c.provider, c.tunnelIP, c.endpoint = dev, pub, addr.Addr().String(), endpoint
 	c.mu.Unlock()
 	fail := func(err error) error {
 		c.Disconnect()
@@ -195,6 +196,39 @@ func (c *connector) Connect(ctx context.Context, _ string, raw json.RawMessage) 
 	}
 	c.wg.Add(1)
 	go c.watch()
+	return nil
+}
+
+// Follow moves the tunnel to the provider's new relayed address after its
+// relay allocation was made again. Only a move on the same relay host is
+// followed (the host routes and the kill switch allow that address), with
+// the same provider key.
+func (c *connector) Follow(raw json.RawMessage) error {
+	var pc ProviderConfig
+	if err := json.Unmarshal(raw, &pc); err != nil {
+		return fmt.Errorf("provider's wireguard config: %w", err)
+	}
+	ep, err := netip.ParseAddrPort(pc.Endpoint)
+	if err != nil {
+		return fmt.Errorf("provider's wireguard config: endpoint %q: %w", pc.Endpoint, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.dev == nil:
+		return errors.New("not connected")
+	case pc.PublicKey != c.provider.String():
+		return errors.New("a move names another provider key")
+	case pc.Path != PathRelayed || !c.env.Relay:
+		return errors.New("only a relayed session follows a move")
+	case ep.Addr() != c.endpoint.Addr() || ep.Port() == 0:
+		return fmt.Errorf("the new address %s is not on the relay host %s this connection allows", ep, c.endpoint.Addr())
+	}
+	if err := c.dev.set(fmt.Sprintf("public_key=%s\nupdate_only=true\nendpoint=%s\n", c.provider.hex(), ep)); err != nil {
+		return fmt.Errorf("set the WireGuard endpoint: %w", err)
+	}
+	c.env.Logger.Info("following the provider's relayed address", "from", c.endpoint, "to", ep)
+	c.endpoint = ep
 	return nil
 }
 

@@ -93,7 +93,8 @@ type provisioner struct {
 type peer struct {
 	key     Key
 	addr    netip.Addr
-	permits []netip.Addr // the consumer's addresses let through the relay
+	permits []netip.Addr   // the consumer's addresses let through the relay
+	config  ProviderConfig // what the consumer was told
 }
 
 func provide(_ context.Context, env session.ProvideEnv) (session.Provisioner, error) {
@@ -223,7 +224,8 @@ func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessa
 			return nil, fmt.Errorf("limit the session's rate: %w", err)
 		}
 	}
-	p.sessions[s.ID] = &peer{key: key, addr: addr, permits: permits}
+	pr := &peer{key: key, addr: addr, permits: permits}
+	p.sessions[s.ID] = pr
 	p.keys[key] = s.ID
 	if p.punch && len(cands) > 0 && !cc.relay {
 		path = PathPunched
@@ -237,7 +239,8 @@ func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessa
 		}
 	}
 	gw := p.subnet.Addr().Next()
-	return json.Marshal(rogueConfig(ProviderConfig{PublicKey: p.pub.String(), Endpoint: endpoint.String(), Address: netip.PrefixFrom(addr, 32).String(), DNS: gw.String(), Path: path}))
+	pr.config = ProviderConfig{PublicKey: p.pub.String(), Endpoint: endpoint.String(), Address: netip.PrefixFrom(addr, 32).String(), DNS: gw.String(), Path: path}
+	return json.Marshal(rogueConfig(pr.config))
 }
 
 // SetEndpoint changes where new sessions are told to send (the node's
@@ -246,6 +249,20 @@ func (p *provisioner) SetEndpoint(ep netip.AddrPort) {
 	p.mu.Lock()
 	p.endpoint = ep
 	p.mu.Unlock()
+}
+
+// Moved is a relayed session's config with the relay's current address,
+// when it moved (the allocation was made again).
+func (p *provisioner) Moved(sessionID string) (json.RawMessage, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pr := p.sessions[sessionID]
+	if pr == nil || pr.config.Path != PathRelayed || p.relay == nil || pr.config.Endpoint == p.relay.Addr().String() {
+		return nil, false
+	}
+	pr.config.Endpoint = p.relay.Addr().String()
+	b, err := json.Marshal(pr.config)
+	return b, err == nil
 }
 
 // permitted says whether a live session's consumer is at ip (behind the

@@ -15,7 +15,7 @@ import (
 )
 
 func newLocalnetCmd(g *globals) *cobra.Command {
-	var rpcAddr, brokerAddr, discoveryAddr, stunAddr string
+	var rpcAddr, brokerAddr, discoveryAddr, stunAddr, relayURL, relaySecretFile string
 	var challenge time.Duration
 	var fresh bool
 	cmd := &cobra.Command{
@@ -40,7 +40,7 @@ contracts and proposals; --fresh starts a new chain instead (new contracts,
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 			startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			ln, err := localnet.Start(startCtx, localnet.Config{DataDir: g.dataDir, RPCAddr: rpcAddr, BrokerAddr: brokerAddr, DiscoveryAddr: discoveryAddr, STUNAddr: stunAddr, ChallengePeriod: challenge, Fresh: fresh, Logger: logger})
+			ln, err := localnet.Start(startCtx, localnet.Config{DataDir: g.dataDir, RPCAddr: rpcAddr, BrokerAddr: brokerAddr, DiscoveryAddr: discoveryAddr, STUNAddr: stunAddr, RelayURL: relayURL, RelaySecretFile: relaySecretFile, ChallengePeriod: challenge, Fresh: fresh, Logger: logger})
 			if err != nil {
 				return fmt.Errorf("start localnet: %w (are --rpc-addr %s, --broker-addr %s and --discovery-addr %s free, and --stun-addr %s and the port after it?)", err, rpcAddr, brokerAddr, discoveryAddr, stunAddr)
 			}
@@ -58,6 +58,8 @@ contracts and proposals; --fresh starts a new chain instead (new contracts,
 	cmd.Flags().DurationVar(&challenge, "challenge-period", time.Minute, "wait between announcing a withdrawal and withdrawing")
 	cmd.Flags().StringVar(&discoveryAddr, "discovery-addr", "127.0.0.1:4051", "host:port for the embedded Discovery API (port 0 picks a free one)")
 	cmd.Flags().StringVar(&brokerAddr, "broker-addr", "127.0.0.1:4222", "host:port for the embedded NATS broker (port 0 picks a free one)")
+	cmd.Flags().StringVar(&relayURL, "relay-url", "", "a relay run apart (turn:host:port, from myst-net relay or coturn) to use instead of the embedded one on --stun-addr")
+	cmd.Flags().StringVar(&relaySecretFile, "relay-secret-file", "", "the shared secret of the relay (default: one localnet makes and keeps)")
 	cmd.Flags().StringVar(&stunAddr, "stun-addr", "127.0.0.1:3478", "host:port for the embedded STUN server, which answers on the next port too (port 0 picks two free ones)")
 	cmd.Flags().StringVar(&rpcAddr, "rpc-addr", "127.0.0.1:8545", "host:port for the chain's HTTP JSON-RPC (port 0 picks a free one)")
 	return cmd

@@ -37,14 +37,14 @@ func newRoot() *cobra.Command {
 	g := &globals{}
 	root := &cobra.Command{
 		Use:           "myst-net",
-		Short:         "myst-net runs the network side of myst: localnet, discovery, broker admission, contract deployment",
+		Short:         "myst-net runs the network side of myst: localnet, discovery, broker admission, relay, contract deployment",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.dataDir, "data-dir", defaultDataDir(), "folder for the network's state (localnet's chain, network.json)")
 	pf.StringVar(&g.network, "network", "", "network file (network.json); default <data-dir>/network.json")
-	root.AddCommand(newLocalnetCmd(g), newDiscoveryCmd(g), newBrokerAdmissionCmd(g), newDeployCmd())
+	root.AddCommand(newLocalnetCmd(g), newDiscoveryCmd(g), newBrokerAdmissionCmd(g), newDeployCmd(), newRelayCmd())
 	return root
 }
 
