@@ -24,9 +24,11 @@ import (
 // nine pairs. Pairs that can reach each other go direct (punching through
 // a cone router); the rest through the network's relay (the one myst-net
 // localnet runs on its STUN port), with credentials the broker's
-// admission service issued the provider. Every cell connects with the
-// kill switch on, the web host sees the provider's public address, and
-// the test logs each cell's path and connect time.
+// admission service issued the provider. The providers behind NAT offer
+// openvpn too, which only the relay reaches there (it cannot punch): six
+// more pairs. Every cell connects with the kill switch on, the web host
+// sees the provider's public address, and the test logs each cell's path
+// and connect time.
 func TestRelayMatrix(t *testing.T) {
 	if err := netlab.Available(); err != nil {
 		if os.Getenv("CI") != "" {
@@ -73,6 +75,13 @@ func TestRelayMatrix(t *testing.T) {
 			t.Fatalf("%s provider's service: %+v %v; want reachability %s, a relayed address behind NAT\nlog:\n%s", kinds[i], ss, err, want, p.d.stderr.String())
 		}
 		t.Logf("%s provider: reachability %s, endpoint %s, relay %q", kinds[i], ss[0].Reachability, ss[0].Endpoint, ss[0].Relay)
+		if kinds[i] != netlab.SitePublic {
+			mustMystIn(t, s.Host, append(p.d.args, "service", "start", "openvpn", "--identity", p.id)...)
+			ss, err := p.d.client.Services(ctx)
+			if err != nil || len(ss) != 2 || ss[1].Type != "openvpn" || ss[1].Reachability != "relayed" || ss[1].Relay == "" {
+				t.Fatalf("%s provider's openvpn service: %+v %v; want reachability relayed\nlog:\n%s", kinds[i], ss, err, p.d.stderr.String())
+			}
+		}
 		providers = append(providers, p)
 	}
 	for i, s := range lab.Sites[3:] {
@@ -81,18 +90,33 @@ func TestRelayMatrix(t *testing.T) {
 
 	on := true
 	var summary []string
-	for _, c := range consumers {
-		for _, p := range providers {
-			cell := fmt.Sprintf("consumer %s, provider %s", c.site.Kind, p.site.Kind)
+	type cell struct {
+		c, p    node
+		service string
+	}
+	var cells []cell
+	for _, svc := range []string{"wireguard", "openvpn"} {
+		for _, c := range consumers {
+			for _, p := range providers {
+				if svc == "wireguard" || p.site.Kind != netlab.SitePublic {
+					cells = append(cells, cell{c, p, svc})
+				}
+			}
+		}
+	}
+	for _, x := range cells {
+		c, p := x.c, x.p
+		{
+			cell := fmt.Sprintf("%s: consumer %s, provider %s", x.service, c.site.Kind, p.site.Kind)
 			wantPath := "direct"
 			switch {
-			case p.site.Kind == netlab.SiteSymmetric || (p.site.Kind == netlab.SiteCone && c.site.Kind == netlab.SiteSymmetric):
+			case x.service == "openvpn" || p.site.Kind == netlab.SiteSymmetric || (p.site.Kind == netlab.SiteCone && c.site.Kind == netlab.SiteSymmetric):
 				wantPath = "relayed"
 			case p.site.Kind == netlab.SiteCone:
 				wantPath = "punched"
 			}
 			began := time.Now()
-			conn, err := c.d.client.Connect(ctx, api.ConnectionRequest{ConsumerID: c.id, ProviderID: p.id, ServiceType: "wireguard", KillSwitch: &on, DNS: "system"})
+			conn, err := c.d.client.Connect(ctx, api.ConnectionRequest{ConsumerID: c.id, ProviderID: p.id, ServiceType: x.service, KillSwitch: &on, DNS: "system"})
 			took := time.Since(began)
 			if err != nil {
 				t.Fatalf("%s: connect: %v\nprovider log:\n%s\nconsumer log:\n%s", cell, err, p.d.stderr.String(), c.d.stderr.String())
@@ -109,12 +133,12 @@ func TestRelayMatrix(t *testing.T) {
 			if _, err := c.d.client.Disconnect(ctx); err != nil {
 				t.Fatalf("%s: disconnect: %v", cell, err)
 			}
-			line := fmt.Sprintf("%-34s path %-8s connect %s", cell, conn.Path, took.Round(time.Millisecond))
+			line := fmt.Sprintf("%-46s path %-8s connect %s", cell, conn.Path, took.Round(time.Millisecond))
 			summary = append(summary, line)
 			t.Log(line)
 		}
 	}
-	t.Logf("relay matrix (wireguard):\n%s", strings.Join(summary, "\n"))
+	t.Logf("relay matrix:\n%s", strings.Join(summary, "\n"))
 }
 
 // startSitesWeb runs the web host of a Sites lab: it answers with the

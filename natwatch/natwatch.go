@@ -43,7 +43,10 @@ type Config struct {
 	Override netip.Addr
 	Every    time.Duration // default CheckEvery
 	Ports    *portmap.Mapper
-	Logger   *slog.Logger
+	// Relay: the network has a relay, so a type that cannot punch is
+	// still offered behind NAT without a mapping, reached only through it.
+	Relay  bool
+	Logger *slog.Logger
 	// OnMove, if set, is told when the public address changes (without
 	// an Override), so that services can follow.
 	OnMove func(ctx context.Context, ip netip.Addr, nat stun.NAT)
@@ -178,7 +181,10 @@ type Reach struct {
 	NAT      stun.NAT
 	Endpoint netip.AddrPort // announced to consumers
 	Punch    bool           // the provider punches to consumers' candidates
-	Unmap    func()         // removes a port mapping; nil for none
+	// RelayOnly: behind NAT without a mapping and unable to punch: only
+	// the network's relay reaches the service.
+	RelayOnly bool
+	Unmap     func() // removes a port mapping; nil for none
 }
 
 // Reach decides how consumers reach a tunnel service of type t on local
@@ -228,6 +234,10 @@ func (w *Watcher) Reach(ctx context.Context, t session.Type, port int, serviceID
 		w.cfg.Ports.Unmap(port)
 	}
 	w.cfg.Logger.Info("no port mapping from the router", "service", serviceID, "port", port, "err", merr)
+	if !t.Punches && t.Relays && w.cfg.Relay {
+		w.cfg.Logger.Info("behind NAT without a mapping: the service is reached through the network's relay only", "service", serviceID, "type", t.Name)
+		return Reach{NAT: v.NAT, Endpoint: netip.AddrPortFrom(v.IP, uint16(port)), RelayOnly: true}, nil
+	}
 	if !t.Punches {
 		return Reach{}, fmt.Errorf("%s needs a public address or a port mapping: this node is behind %s NAT and the router made no mapping (%v); offer wireguard, which punches through NAT, or forward UDP %d on the router to this host and pass --public-ip",
 			t.Name, v.NAT, merr, port)

@@ -305,7 +305,8 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		Admit: n.admit, OnCreated: n.startBilling, OnEnd: n.stopBilling})
 	n.onClose(n.offer.sessions.Close)
 	ports := portmap.New(n.logger)
-	n.natw = natwatch.New(natwatch.Config{STUNURLs: cfg.Network.STUNURLs, Override: cfg.PublicIP, Every: cfg.NATCheckEvery, Ports: ports, Logger: n.logger, OnMove: n.movePublic})
+	n.natw = natwatch.New(natwatch.Config{STUNURLs: cfg.Network.STUNURLs, Override: cfg.PublicIP, Every: cfg.NATCheckEvery, Ports: ports,
+		Relay: len(cfg.Network.TURNURLs) > 0, Logger: n.logger, OnMove: n.movePublic})
 	n.onClose(func() {
 		if err := ports.Close(); err != nil {
 			n.logger.Warn("remove port mappings", "err", err)

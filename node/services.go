@@ -67,13 +67,7 @@ type service struct {
 
 func (n *Node) buildProposal(s *service) *proposal.Proposal {
 	o := s.offer
-	s.mu.Lock()
-	reach := s.reach.NAT
-	s.mu.Unlock()
-	relayed := s.relayAddr()
-	if relayed.IsValid() && (reach == stun.Symmetric || reach == stun.Unknown) {
-		reach = stun.Relayed // only the relay reaches it
-	}
+	reach, relayed := s.reachability()
 	var exit *proposal.Exit
 	if t, err := servicetypes.Lookup(s.offer.Type); err == nil && t.Tunnel {
 		exit = &proposal.Exit{BlockedPorts: n.blockedPorts(), SessionMbit: n.cfg.SessionMbit, PrivateAllowed: len(n.cfg.ExitAllow) > 0}
@@ -94,6 +88,20 @@ func (n *Node) buildProposal(s *service) *proposal.Proposal {
 		Exit:         exit,
 		UpdatedAt:    time.Now().UTC().Truncate(time.Millisecond),
 	}
+}
+
+// reachability is how consumers reach a tunnel service and its relayed
+// address (invalid: none): relayed when only the relay does (behind
+// symmetric or unknown NAT, or a type that cannot punch).
+func (s *service) reachability() (stun.NAT, netip.AddrPort) {
+	s.mu.Lock()
+	reach, only := s.reach.NAT, s.reach.RelayOnly
+	s.mu.Unlock()
+	relayed := s.relayAddr()
+	if relayed.IsValid() && (only || reach == stun.Symmetric || reach == stun.Unknown) {
+		reach = stun.Relayed
+	}
+	return reach, relayed
 }
 
 // relayAddr is the service's relayed address (invalid: none).
@@ -280,13 +288,9 @@ func (n *Node) serviceView(s *service) api.Service {
 		v.Reachability, v.Endpoint = string(s.reach.NAT), s.reach.Endpoint.String()
 	}
 	v.RelayError = s.relayErr
-	nat := s.reach.NAT
 	s.mu.Unlock()
-	if a := s.relayAddr(); a.IsValid() {
-		v.Relay = a.String()
-		if nat == stun.Symmetric || nat == stun.Unknown {
-			v.Reachability = string(stun.Relayed)
-		}
+	if reach, relayed := s.reachability(); relayed.IsValid() {
+		v.Relay, v.Reachability = relayed.String(), string(reach)
 	}
 	v.Sessions = n.offer.sessions.CountFor(s.id)
 	return v

@@ -105,6 +105,10 @@ func (n *Node) provide(ctx context.Context, s *service) (session.Provisioner, fu
 			// Behind NAT without a mapping: a relayed address too, for
 			// consumers with no direct path.
 			link, err := n.openRelay(ctx, s)
+			if err != nil && r.RelayOnly {
+				stop()
+				return nil, nil, fmt.Errorf("%s behind NAT without a mapping is reached only through the network's relay, which gave no allocation: %w", t.Name, err)
+			}
 			if err != nil {
 				s.relayErr = err.Error()
 				n.logger.Warn("no relay allocation: only consumers with a direct path reach the service", "service", s.id, "err", err)

@@ -34,7 +34,11 @@ type ClientOptions struct {
 	// Exclude lists hosts that stay outside the tunnel (broker, chain RPC,
 	// discovery), besides the provider's own address.
 	Exclude []netip.Addr
-	Logger  *slog.Logger
+	// Relay: the connection goes through the provider's relayed address;
+	// STUN's first server (the relay) tells this node its public address.
+	Relay  bool
+	STUN   []netip.AddrPort
+	Logger *slog.Logger
 }
 
 // Client is the consumer's openvpn client; it is a session.Connector.

@@ -34,6 +34,9 @@ type ClientConfig struct {
 	CACert      string `json:"ca_cert"`
 	TLSCryptKey string `json:"tls_crypt_key"`
 	DNS         string `json:"dns,omitempty"` // the provider's tunnel address, where it answers DNS
+	// Path is how Remote reaches the provider: "direct" or "relayed"
+	// (Remote:Port is the service's relayed address).
+	Path string `json:"path,omitempty"`
 }
 
 // Authorizer decides whether a client may connect: username is the

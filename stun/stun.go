@@ -189,6 +189,27 @@ func (s *Server) serve(c net.PacketConn) {
 	}
 }
 
+// Candidate asks the first of servers from a fresh UDP port what the
+// port looks like from outside (within 2 s), and frees the port for the
+// caller to use.
+func Candidate(servers []netip.AddrPort) (netip.AddrPort, int, error) {
+	if len(servers) == 0 {
+		return netip.AddrPort{}, 0, errors.New("no STUN server")
+	}
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{})
+	if err != nil {
+		return netip.AddrPort{}, 0, err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	a, err := Ask(ctx, conn, servers[0])
+	if err != nil {
+		return netip.AddrPort{}, 0, err
+	}
+	return a, conn.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
 // Ask sends a binding request to server from conn and returns the address
 // the server saw it come from. It retransmits (100 ms, doubling) until ctx
 // ends; answers from elsewhere, for other transactions and garbage are

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -50,7 +49,7 @@ func (c *connector) Config() (json.RawMessage, error) {
 		// The public side of the port the device will use: a provider
 		// behind a cone NAT punches to it; a relayed one lets its address
 		// through the relay (asked of the relay itself: STUN's first).
-		cand, port, err := candidate(c.env.STUN)
+		cand, port, err := stun.Candidate(c.env.STUN)
 		switch {
 		case err != nil && c.env.Relay:
 			return nil, fmt.Errorf("the relay's STUN did not tell this node its public address (%v): the provider could not let it through", err)
@@ -63,23 +62,6 @@ func (c *connector) Config() (json.RawMessage, error) {
 		return nil, errors.New("no STUN server to learn this node's public address for the relay")
 	}
 	return json.Marshal(cc)
-}
-
-// candidate asks STUN from a fresh UDP port what it looks like from
-// outside, and frees the port for the device.
-func candidate(servers []netip.AddrPort) (netip.AddrPort, int, error) {
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{})
-	if err != nil {
-		return netip.AddrPort{}, 0, err
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	a, err := stun.Ask(ctx, conn, servers[0])
-	if err != nil {
-		return netip.AddrPort{}, 0, err
-	}
-	return a, conn.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
 // LostAfter is how long a connection may receive nothing (the provider

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
+
+	"github.com/mystnode/myst/session"
 )
 
 // PunchAgain: after the first packet, one more at each of these times, in
@@ -19,7 +21,7 @@ var PunchAgain = []time.Duration{300 * time.Millisecond, time.Second, 2 * time.S
 // session-create of a live, signed dialog (the provider's per-consumer
 // create rate bounds how often).
 const (
-	MaxCandidates = 4
+	MaxCandidates = session.MaxCandidates
 	// PunchTTL makes the packet die past the provider's own router and the
 	// next hop: it opens the provider's NAT for the consumer's address and
 	// port, but never reaches the consumer's NAT, whose state for an
@@ -28,27 +30,9 @@ const (
 	PunchTTL = 2
 )
 
-// checkCandidates parses a consumer's candidates: IPv4 address:port, no
-// loopback, multicast, broadcast, link-local, unspecified or tunnel
-// address, at most MaxCandidates. A peer naming others' addresses gets
-// two small packets sent there at most (amplification is nil).
+// checkCandidates parses a consumer's candidates (session.Candidates).
 func checkCandidates(in []string, tunnel netip.Prefix) ([]netip.AddrPort, error) {
-	if len(in) > MaxCandidates {
-		return nil, fmt.Errorf("candidates: %d given, at most %d", len(in), MaxCandidates)
-	}
-	var out []netip.AddrPort
-	for _, c := range in {
-		ap, err := netip.ParseAddrPort(c)
-		if err != nil || !ap.Addr().Is4() || ap.Port() == 0 {
-			return nil, fmt.Errorf("candidates: %q is not an IPv4 address:port", c)
-		}
-		a := ap.Addr()
-		if a.IsLoopback() || a.IsMulticast() || a.IsLinkLocalUnicast() || a.IsUnspecified() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || tunnel.Contains(a) {
-			return nil, fmt.Errorf("candidates: %s is not an address to send to", a)
-		}
-		out = append(out, ap)
-	}
-	return out, nil
+	return session.Candidates(in, tunnel)
 }
 
 // punch sends one small UDP packet from local port to each candidate with
