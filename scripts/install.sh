@@ -14,7 +14,7 @@ fi
 
 packages=(iproute2 ca-certificates openvpn iptables procps wireguard-tools)
 if [[ "${1:-}" == "--tests" ]]; then
-	packages+=(postgresql e2fsprogs mount util-linux openresolv dnsmasq-base miniupnpd-nftables nftables chromium fonts-dejavu-core)
+	packages+=(postgresql e2fsprogs mount util-linux openresolv dnsmasq-base miniupnpd-nftables nftables coturn chromium fonts-dejavu-core)
 fi
 missing=()
 for p in "${packages[@]}"; do
