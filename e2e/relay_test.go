@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,12 +110,14 @@ func TestRelayMatrix(t *testing.T) {
 		c, p := x.c, x.p
 		{
 			cell := fmt.Sprintf("%s: consumer %s, provider %s", x.service, c.site.Kind, p.site.Kind)
-			wantPath := "direct"
+			// A pair that could punch starts through the relay and moves
+			// to the direct path once its probes are answered.
+			wantPath, upgrade := "direct", false
 			switch {
 			case x.service == "openvpn" || p.site.Kind == netlab.SiteSymmetric || (p.site.Kind == netlab.SiteCone && c.site.Kind == netlab.SiteSymmetric):
 				wantPath = "relayed"
 			case p.site.Kind == netlab.SiteCone:
-				wantPath = "punched"
+				upgrade = true
 			}
 			began := time.Now()
 			conn, err := c.d.client.Connect(ctx, api.ConnectionRequest{ConsumerID: c.id, ProviderID: p.id, ServiceType: x.service, KillSwitch: &on, DNS: "system"})
@@ -122,7 +125,22 @@ func TestRelayMatrix(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: connect: %v\nprovider log:\n%s\nconsumer log:\n%s", cell, err, p.d.stderr.String(), c.d.stderr.String())
 			}
-			if conn.Path != wantPath {
+			moved := ""
+			if upgrade {
+				if conn.Path != "relayed" && conn.Path != "direct" {
+					t.Errorf("%s: path %q at connect, want relayed (then direct)", cell, conn.Path)
+				}
+				for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+					now, err := c.d.client.Connection(ctx)
+					if err == nil && now.Path == "direct" {
+						moved = fmt.Sprintf(", direct %s after connect", (time.Since(began) - took).Round(time.Millisecond))
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: still %+v 10 s after a relayed start\nprovider log:\n%s\nconsumer log:\n%s", cell, now, p.d.stderr.String(), c.d.stderr.String())
+					}
+				}
+			} else if conn.Path != wantPath {
 				t.Errorf("%s: path %q, want %q", cell, conn.Path, wantPath)
 			}
 			if got := sitesGet(t, c.site.Host, web); got != p.site.PublicIP {
@@ -134,7 +152,7 @@ func TestRelayMatrix(t *testing.T) {
 			if _, err := c.d.client.Disconnect(ctx); err != nil {
 				t.Fatalf("%s: disconnect: %v", cell, err)
 			}
-			line := fmt.Sprintf("%-46s path %-8s connect %s", cell, conn.Path, took.Round(time.Millisecond))
+			line := fmt.Sprintf("%-46s path %-8s connect %s%s", cell, conn.Path, took.Round(time.Millisecond), moved)
 			summary = append(summary, line)
 			t.Log(line)
 		}
@@ -143,14 +161,19 @@ func TestRelayMatrix(t *testing.T) {
 }
 
 // startSitesWeb runs the web host of a Sites lab: it answers with the
-// address it sees.
+// address it sees, and /zero with 8 MiB of zeros.
 func startSitesWeb(t *testing.T, lab *netlab.Sites) string {
 	t.Helper()
 	l, err := netlab.Listen(lab.Internet, netlab.HomeWebIP+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	zeros := make([]byte, 8<<20)
 	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/zero" {
+			rw.Write(zeros)
+			return
+		}
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		fmt.Fprintf(rw, "%s\n", host)
 	})}
@@ -359,5 +382,140 @@ func TestCoturnRelay(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("%s through coturn: connected, the web host saw the provider's router", svc)
+	}
+}
+
+// TestDirectUpgrade: a wireguard pair behind two cone routers (which could
+// punch) connects through the relay at once and moves to the direct path
+// when the probes on the device's socket are answered: the same session,
+// no reconnect, and then 8 MiB downloaded through the tunnel come over
+// the direct path, not the relay (firewall counters on the consumer's
+// router). The direct path then blocked on that router, both sides go
+// back to the relay and the tunnel carries traffic again; unblocked, they
+// move back. The kill switch is on throughout.
+func TestDirectUpgrade(t *testing.T) {
+	if err := netlab.Available(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("must run in CI: %v", err)
+		}
+		t.Skip(err)
+	}
+	lab, err := netlab.NewSites("mu", netlab.SiteCone, netlab.SiteCone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("delete namespaces: %v", err)
+		}
+	})
+	ps, cs := lab.Sites[0], lab.Sites[1]
+	dir := t.TempDir()
+	ln := startLocalnetIn(t, lab.Internet, netlab.InternetIP)
+	web := startSitesWeb(t, lab)
+	// Bytes from the relay and from the provider's router to the
+	// consumer's home, counted on its router.
+	rules := fmt.Sprintf(`table inet myst_paths {
+	counter relay { }
+	counter direct { }
+	chain count { type filter hook forward priority -10; policy accept;
+		ip saddr %s ip daddr 10.0.11.0/24 counter name relay
+		ip saddr %s ip daddr 10.0.11.0/24 counter name direct
+	}
+}
+`, netlab.InternetIP, ps.PublicIP)
+	if out, err := nftApply(cs.Router, rules); err != nil {
+		t.Fatalf("counters: %v %s", err, out)
+	}
+	counted := func(name string) int64 {
+		out, err := lab.Output(cs.Router, "nft", "list", "counter", "inet", "myst_paths", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`bytes (\d+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("counter %s: %s", name, out)
+		}
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		return n
+	}
+
+	pass := writeFile(t, dir, "pass", "pw\n")
+	provider := newIdentityIn(t, ps.Host, ln, filepath.Join(dir, "provider"), pass, true)
+	consumer := newIdentityIn(t, cs.Host, ln, filepath.Join(dir, "consumer"), pass, true)
+	pd := startDaemonIn(t, ps.Host, ln, filepath.Join(dir, "provider"), "--wireguard-port", "0", "--wireguard-subnet", "198.19.0.0/16", "--country", "DE")
+	cd := startDaemonIn(t, cs.Host, ln, filepath.Join(dir, "consumer"))
+	mustMystIn(t, ps.Host, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
+	mustMystIn(t, cs.Host, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
+	mustMystIn(t, ps.Host, append(pd.args, "service", "start", "wireguard", "--identity", provider)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	on := true
+	began := time.Now()
+	conn, err := cd.client.Connect(ctx, api.ConnectionRequest{ConsumerID: consumer, ProviderID: provider, ServiceType: "wireguard", KillSwitch: &on, DNS: "system"})
+	if err != nil {
+		t.Fatalf("connect: %v\nprovider log:\n%s\nconsumer log:\n%s", err, pd.stderr.String(), cd.stderr.String())
+	}
+	connected := time.Since(began)
+	waitPath := func(want string, within time.Duration) time.Duration {
+		t.Helper()
+		from := time.Now()
+		for deadline := from.Add(within); ; time.Sleep(20 * time.Millisecond) {
+			now, err := cd.client.Connection(ctx)
+			if err == nil && now.Path == want {
+				if now.SessionID != conn.SessionID || now.State != api.Connected {
+					t.Fatalf("path %s on %+v: want the session %s still connected", want, now, conn.SessionID)
+				}
+				return time.Since(from)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("path still %q %s later, want %s\nprovider log:\n%s\nconsumer log:\n%s", now.Path, within, want, pd.stderr.String(), cd.stderr.String())
+			}
+		}
+	}
+	moved := waitPath("direct", 10*time.Second)
+	t.Logf("connected through the relay in %s, on the direct path %s later", connected.Round(time.Millisecond), moved.Round(time.Millisecond))
+
+	download := func() {
+		t.Helper()
+		resp, err := httpFrom(cs.Host, 30*time.Second).Get(web + "/zero")
+		if err != nil {
+			t.Fatalf("download: %v", err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if n != 8<<20 {
+			t.Fatalf("downloaded %d bytes", n)
+		}
+	}
+	r0, d0 := counted("relay"), counted("direct")
+	download()
+	r1, d1 := counted("relay"), counted("direct")
+	t.Logf("8 MiB downloaded: %d bytes came directly, %d through the relay", d1-d0, r1-r0)
+	if d1-d0 < 8<<20 || r1-r0 > 256<<10 {
+		t.Fatalf("after the move %d bytes came directly and %d through the relay: want the download on the direct path", d1-d0, r1-r0)
+	}
+
+	// The direct path breaks: both sides go back to the relay.
+	if _, err := lab.Output(cs.Router, "nft", "add", "rule", "inet", "myst_paths", "count", "ip", "saddr", ps.PublicIP, "drop"); err != nil {
+		t.Fatal(err)
+	}
+	back := waitPath("relayed", 15*time.Second)
+	r2 := counted("relay")
+	download()
+	t.Logf("direct path blocked: back on the relay %s later; 8 MiB came through it (%d bytes)", back.Round(time.Millisecond), counted("relay")-r2)
+	if counted("relay")-r2 < 8<<20 {
+		t.Fatal("the download did not come through the relay")
+	}
+	if _, err := lab.Output(cs.Router, "nft", "flush", "chain", "inet", "myst_paths", "count"); err != nil {
+		t.Fatal(err)
+	}
+	again := waitPath("direct", 15*time.Second)
+	t.Logf("unblocked: direct again %s later", again.Round(time.Millisecond))
+	if got := sitesGet(t, cs.Host, web); got != ps.PublicIP {
+		t.Fatalf("the web host saw %s, want %s", got, ps.PublicIP)
+	}
+	if _, err := cd.client.Disconnect(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -115,6 +115,9 @@ func (n *Node) Connection() api.Connection {
 		v.Duration = time.Since(v.Since)
 		st := c.Stats()
 		v.BytesReceived, v.BytesSent, v.TunnelIP = st.BytesIn, st.BytesOut, st.TunnelIP
+		if st.Path != "" {
+			v.Path = st.Path // a connection that moves between paths
+		}
 		if p != nil {
 			v.Cost = proposal.FormatAmount(p.Paid())
 			v.SpendPerHour = proposal.FormatAmount(p.RatePerHour())
@@ -243,17 +246,17 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 	if len(found) == 0 {
 		return connection{}, &FieldError{Field: "provider_id", Err: retell(ErrNotOffered, "%s offers no %s service in discovery (see `myst proposals`)", provider.Hex(), p.serviceType)}
 	}
-	relay, err := n.pathTo(provider, p.serviceType, found[0].Proposal)
+	route, err := n.pathTo(provider, p.serviceType, found[0].Proposal)
 	if err != nil {
 		return connection{}, err
 	}
-	if found[0].Proposal.Reachability == stun.Cone && !relay.IsValid() {
+	if found[0].Proposal.Reachability == stun.Cone && !route.relay.IsValid() {
 		// Through a NAT by punching: it works at once or not at all.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, PunchTimeout)
 		defer cancel()
 	}
-	connector, err := n.connector(p.serviceType, p.signer, relay)
+	connector, err := n.connector(p.serviceType, p.signer, route)
 	if err != nil {
 		return connection{}, &FieldError{Field: "service_type", Err: err}
 	}
@@ -288,7 +291,11 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 		if !p.killSwitch {
 			return nil
 		}
-		return n.consumer.killSwitch.On(killswitch.Config{Allow: append(n.networkHosts(), peer.Endpoint), AllowLAN: p.allowLAN})
+		allow := append(n.networkHosts(), peer.Endpoint)
+		if peer.Direct.IsValid() {
+			allow = append(allow, peer.Direct) // where the tunnel moves when it can
+		}
+		return n.consumer.killSwitch.On(killswitch.Config{Allow: allow, AllowLAN: p.allowLAN})
 	}
 	// Billing starts at session-create: the payer answers invoices from the
 	// provider's acceptance on, with its clock started when it asked.

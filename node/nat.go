@@ -67,8 +67,20 @@ func (n *Node) movePublic(ctx context.Context, ip netip.Addr, nat stun.NAT) {
 	for _, s := range svcs {
 		s.mu.Lock()
 		ep := netip.AddrPortFrom(ip, s.reach.Endpoint.Port())
+		link, relayOnly := s.relay, s.reach.RelayOnly
 		s.mu.Unlock()
+		if link != nil {
+			// The relay knows the allocation by its old source address.
+			rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			if err := link.Renew(rctx); err != nil {
+				n.logger.Warn("allocate on the relay again after the address change", "service", s.id, "err", err)
+			}
+			cancel()
+		}
 		mover, ok := s.provided.Provisioner.(interface{ SetEndpoint(netip.AddrPort) })
+		if !ok && relayOnly {
+			continue // reached through the relay only: renewed above
+		}
 		if !ok {
 			n.logger.Warn("this service cannot change its public address while it runs: restart it (`myst service stop`, `myst service start`)", "service", s.id, "type", s.offer.Type)
 			continue
@@ -98,29 +110,41 @@ func freeUDPPort() (int, error) {
 	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
+// path is how a consumer reaches a provider's service: directly (relay
+// invalid), through the relay whose server is relay, or through it first
+// and then directly (upgrade).
+type path struct {
+	relay   netip.AddrPort
+	upgrade bool
+}
+
 // pathTo says how this node reaches a provider's service of type typ:
-// directly (the zero AddrPort), or through the relay, whose server it
-// returns (no direct path, and the proposal has a relayed address).
-// Neither: ErrUnreachable, naming both sides.
-func (n *Node) pathTo(provider common.Address, typ string, p *proposal.Proposal) (netip.AddrPort, error) {
+// directly to a public or mapped provider; through the relay and then
+// directly to a cone one with a relayed address (the pair could punch:
+// the connection starts at once and moves when the punch works); through
+// the relay when no direct path exists and the proposal has a relayed
+// address. Neither: ErrUnreachable, naming both sides.
+func (n *Node) pathTo(provider common.Address, typ string, p *proposal.Proposal) (path, error) {
+	t, _ := servicetypes.Lookup(typ)
 	err := n.natw.Reachable(provider.Hex(), typ, p.Reachability)
-	if err == nil {
-		return netip.AddrPort{}, nil
-	}
-	if t, _ := servicetypes.Lookup(typ); p.Relay == "" || !t.Relays {
-		return netip.AddrPort{}, err
+	if p.Relay == "" || !t.Relays || (err == nil && p.Reachability != stun.Cone) {
+		return path{}, err
 	}
 	servers := n.relayServers()
 	if len(servers) == 0 {
-		return netip.AddrPort{}, fmt.Errorf("%w; it has a relayed address, but this node's network file lists no turn_urls (or none resolves) to learn its own public address from", err)
+		if err == nil {
+			return path{}, nil // punch directly, as without a relay
+		}
+		return path{}, fmt.Errorf("%w; it has a relayed address, but this node's network file lists no turn_urls (or none resolves) to learn its own public address from", err)
 	}
+	out := path{relay: servers[0], upgrade: err == nil}
 	relayed, _ := netip.ParseAddrPort(p.Relay)
 	for _, s := range servers {
 		if s.Addr() == relayed.Addr() {
-			return s, nil
+			out.relay = s
 		}
 	}
-	return servers[0], nil
+	return out, nil
 }
 
 // relayServers are the network's relays, resolved.

@@ -198,17 +198,17 @@ func (n *Node) relayMoved(s *service, a netip.AddrPort) {
 }
 
 // connector makes the consumer side of a connection; through the relay
-// at relay when it is valid (STUN is asked there first, for the address
-// the provider lets through).
-func (n *Node) connector(typ string, signer *identity.Signer, relay netip.AddrPort) (session.Connector, error) {
+// when route says (STUN is asked there first, for the address the
+// provider lets through).
+func (n *Node) connector(typ string, signer *identity.Signer, route path) (session.Connector, error) {
 	t, err := servicetypes.Lookup(typ)
 	if err != nil {
 		return nil, err
 	}
 	env := session.ConnectEnv{Signer: signer, Dir: filepath.Join(n.cfg.DataDir, t.Name+"-client"), Exclude: n.networkHosts(),
 		Binary: n.cfg.OpenVPNBinary, Logger: n.logger.With("type", t.Name), STUN: n.stunFor()}
-	if relay.IsValid() {
-		env.Relay, env.STUN = true, append([]netip.AddrPort{relay}, env.STUN...)
+	if route.relay.IsValid() {
+		env.Relay, env.Upgrade, env.STUN = true, route.upgrade, append([]netip.AddrPort{route.relay}, env.STUN...)
 	}
 	return t.Connector(env), nil
 }

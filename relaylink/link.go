@@ -35,6 +35,7 @@ type Link struct {
 	cfg    Config
 	server netip.AddrPort
 
+	renew   sync.Mutex // one re-allocation at a time
 	mu      sync.Mutex
 	cur     *alloc
 	changed chan struct{} // closed when cur is replaced
@@ -286,10 +287,9 @@ func (l *Link) watch() {
 		l.cfg.Logger.Warn("relay allocation lost; allocating again", "relayed", a.addr, "why", why)
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			na, err := l.allocate(ctx)
+			err := l.Renew(ctx)
 			cancel()
 			if err == nil {
-				l.replace(na)
 				backoff = time.Second
 				break
 			}
@@ -302,6 +302,27 @@ func (l *Link) watch() {
 			backoff = min(2*backoff, 30*time.Second)
 		}
 	}
+}
+
+// Renew allocates again now and moves to the new allocation (the node's
+// public address changed, so the relay no longer knows the old one's
+// source), granting it the same peers and telling OnMove.
+func (l *Link) Renew(ctx context.Context) error {
+	l.renew.Lock()
+	defer l.renew.Unlock()
+	na, err := l.allocate(ctx)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		na.close()
+		return net.ErrClosed
+	}
+	l.replace(na)
+	return nil
 }
 
 // refusedPeer: the relay answered the probe with 403 (its policy refuses

@@ -94,6 +94,10 @@ type ConnectEnv struct {
 	// Relay: the consumer goes through the provider's relayed address (no
 	// direct path between the two); STUN's first server is the relay.
 	Relay bool
+	// Upgrade (with Relay): the pair could punch; the connection starts
+	// through the relay and moves to the direct path once it works, for a
+	// type that can.
+	Upgrade bool
 }
 
 // Provisioner is the provider's side of one running service: it grants and
@@ -157,6 +161,10 @@ type Peer struct {
 	// Path is how the tunnel reaches the provider: "direct" or "relayed"
 	// ("" for a type without).
 	Path string
+	// Direct is the provider's direct address for a connection that starts
+	// relayed and moves there (invalid: none): the kill switch allows it
+	// from the start.
+	Direct netip.Addr
 }
 
 // Stats are a connection's counters and where its tunnel is.
@@ -164,4 +172,7 @@ type Stats struct {
 	BytesIn, BytesOut uint64
 	TunnelIP          string
 	Interface         string // the tunnel's network interface, "" for none
+	// Path is the path the tunnel takes now, for a connection whose path
+	// can change ("" otherwise).
+	Path string
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/mystnode/myst/session"
 	"github.com/mystnode/myst/stun"
 	"github.com/mystnode/myst/syscmd"
+	"golang.zx2c4.com/wireguard/conn"
 )
 
 // connector is a consumer's wireguard connection: a fresh key, a device of
@@ -26,6 +27,9 @@ type connector struct {
 	provider Key
 	endpoint netip.AddrPort
 	tunnelIP string
+	path     string     // the path now, for a connection that can move
+	bind     *pathBind  // for one that can: its paths
+	since    time.Time  // when Connect began
 	added    [][]string // ip route arguments of the host routes Connect added
 	down     chan struct{}
 	downOnce sync.Once
@@ -44,7 +48,7 @@ func (c *connector) Config() (json.RawMessage, error) {
 		return nil, err
 	}
 	c.key = k
-	cc := ConsumerConfig{PublicKey: k.Public().String(), Relay: c.env.Relay}
+	cc := ConsumerConfig{PublicKey: k.Public().String(), Relay: c.env.Relay, Upgrade: c.env.Relay && c.env.Upgrade}
 	if len(c.env.STUN) > 0 {
 		// The public side of the port the device will use: a provider
 		// behind a cone NAT punches to it; a relayed one lets its address
@@ -73,7 +77,9 @@ type providerConfig struct {
 	key      Key
 	endpoint netip.AddrPort
 	addr     netip.Prefix
-	dns      netip.Addr // invalid: none given
+	dns      netip.Addr     // invalid: none given
+	direct   netip.AddrPort // invalid: none (no upgrade)
+	path     string
 }
 
 // parseProviderConfig reads what a provider sent in session-create's
@@ -100,6 +106,12 @@ func parseProviderConfig(raw []byte) (providerConfig, error) {
 			return out, fmt.Errorf("provider's wireguard config: dns %q is not an IP address", pc.DNS)
 		}
 	}
+	if pc.Direct != "" {
+		if out.direct, err = netip.ParseAddrPort(pc.Direct); err != nil || !out.direct.Addr().Is4() || out.direct.Port() == 0 {
+			return out, fmt.Errorf("provider's wireguard config: direct %q is not an IPv4 address and port", pc.Direct)
+		}
+	}
+	out.path = pc.Path
 	return out, nil
 }
 
@@ -111,33 +123,55 @@ func (c *connector) Connect(ctx context.Context, _ string, raw json.RawMessage) 
 		return err
 	}
 	pub, endpoint, addr, dns := pc.key, pc.endpoint, pc.addr, pc.dns
+	keep := []netip.Addr{endpoint.Addr()}
+	upgrade := c.env.Upgrade && c.env.Relay && pc.direct.IsValid()
+	if upgrade {
+		keep = append(keep, pc.direct.Addr())
+	}
 	// Nothing changes on this host for a config that would turn the
 	// tunnel against it.
 	local, err := session.LocalNetworks("")
 	if err != nil {
 		return fmt.Errorf("read this host's networks: %w", err)
 	}
-	if err := session.CheckTunnel(session.TunnelConfig{Address: addr, DNS: dns, Keep: append([]netip.Addr{endpoint.Addr()}, c.env.Exclude...)}, local); err != nil {
+	if err := session.CheckTunnel(session.TunnelConfig{Address: addr, DNS: dns, Keep: append(keep, c.env.Exclude...)}, local); err != nil {
 		return fmt.Errorf("provider's wireguard config refused: %w", err)
 	}
 	if c.key == (Key{}) {
 		return errors.New("no key: Config makes it before Connect")
 	}
+	var bind conn.Bind
+	if upgrade {
+		// Relayed first; the bind probes the provider's direct endpoint
+		// on the device's socket and moves the sends there once answered.
+		pb := newPathBind(nil, c.env.Logger)
+		pb.addDual(endpoint, pc.direct, false, true, c.moved)
+		bind = pb
+		c.mu.Lock()
+		c.bind = pb
+		c.mu.Unlock()
+	}
 	name := randomName(Type.ClientInterface)
-	dev, err := newDevice(name, c.key, c.port, nil, c.env.Logger)
+	dev, err := newDevice(name, c.key, c.port, bind, c.env.Logger)
 	if err != nil {
+		if pb, ok := bind.(*pathBind); ok {
+			pb.shutdown()
+		}
 		return err
 	}
 	c.mu.Lock()
-	c.dev, c.provider, c.tunnelIP, c.endpoint = dev, pub, addr.Addr().String(), endpoint
+	c.dev, c.provider, c.tunnelIP, c.endpoint, c.since = dev, pub, addr.Addr().String(), endpoint, time.Now()
+	if upgrade {
+		c.path = PathRelayed
+	}
 	c.mu.Unlock()
 	fail := func(err error) error {
 		c.Disconnect()
 		return err
 	}
-	// The provider's endpoint and the network's hosts keep their current
+	// The provider's endpoints and the network's hosts keep their current
 	// routes; everything else goes through the tunnel.
-	for _, h := range append([]netip.Addr{endpoint.Addr()}, c.env.Exclude...) {
+	for _, h := range append(keep, c.env.Exclude...) {
 		if !h.Is4() || h.IsLoopback() {
 			continue
 		}
@@ -181,6 +215,19 @@ func (c *connector) Connect(ctx context.Context, _ string, raw json.RawMessage) 
 	return nil
 }
 
+// moved hears that the connection's sends moved to the direct path (or
+// back to the relay).
+func (c *connector) moved(direct bool) {
+	c.mu.Lock()
+	path, took := PathRelayed, time.Since(c.since)
+	if direct {
+		path = PathDirect
+	}
+	c.path = path
+	c.mu.Unlock()
+	c.env.Logger.Info("the tunnel's path changed", "path", path, "after", took.Round(time.Millisecond))
+}
+
 // Follow moves the tunnel to the provider's new relayed address after its
 // relay allocation was made again. Only a move on the same relay host is
 // followed (the host routes and the kill switch allow that address), with
@@ -205,6 +252,11 @@ func (c *connector) Follow(raw json.RawMessage) error {
 		return errors.New("only a relayed session follows a move")
 	case ep.Addr() != c.endpoint.Addr() || ep.Port() == 0:
 		return fmt.Errorf("the new address %s is not on the relay host %s this connection allows", ep, c.endpoint.Addr())
+	}
+	if c.bind != nil {
+		if d := c.bind.only(); d != nil {
+			c.bind.moveRelayed(d, ep) // the endpoint stays the dual one
+		}
 	}
 	if err := c.dev.set(fmt.Sprintf("public_key=%s\nupdate_only=true\nendpoint=%s\n", c.provider.hex(), ep)); err != nil {
 		return fmt.Errorf("set the WireGuard endpoint: %w", err)
@@ -298,17 +350,17 @@ func (c *connector) Disconnect() {
 // Stats are the device's counters for the provider.
 func (c *connector) Stats() session.Stats {
 	c.mu.Lock()
-	dev, pub, tip := c.dev, c.provider, c.tunnelIP
+	dev, pub, tip, path := c.dev, c.provider, c.tunnelIP, c.path
 	c.mu.Unlock()
 	if dev == nil {
 		return session.Stats{}
 	}
 	st, err := dev.get()
 	if err != nil {
-		return session.Stats{TunnelIP: tip, Interface: dev.name}
+		return session.Stats{TunnelIP: tip, Interface: dev.name, Path: path}
 	}
 	ps := st.peers[pub]
-	return session.Stats{BytesIn: ps.rx, BytesOut: ps.tx, TunnelIP: tip, Interface: dev.name}
+	return session.Stats{BytesIn: ps.rx, BytesOut: ps.tx, TunnelIP: tip, Interface: dev.name, Path: path}
 }
 
 func (c *connector) Down() <-chan struct{} { return c.down }
@@ -324,6 +376,10 @@ func (c *connector) Peer(raw json.RawMessage) (session.Peer, error) {
 		return session.Peer{}, fmt.Errorf("provider's wireguard config: endpoint %q: %w", pc.Endpoint, err)
 	}
 	dns, _ := netip.ParseAddr(pc.DNS) // invalid when missing: the node refuses it
+	var direct netip.Addr
+	if d, err := netip.ParseAddrPort(pc.Direct); err == nil && c.env.Upgrade {
+		direct = d.Addr()
+	}
 	path := PathDirect
 	if pc.Path == PathRelayed || pc.Path == PathPunched {
 		path = pc.Path
@@ -331,5 +387,5 @@ func (c *connector) Peer(raw json.RawMessage) (session.Peer, error) {
 	if c.env.Relay != (path == PathRelayed) {
 		return session.Peer{}, fmt.Errorf("provider's wireguard config: path %q, but this node asked for the relay: %v", pc.Path, c.env.Relay)
 	}
-	return session.Peer{Endpoint: ap.Addr(), DNS: dns, Path: path}, nil
+	return session.Peer{Endpoint: ap.Addr(), DNS: dns, Path: path, Direct: direct}, nil
 }

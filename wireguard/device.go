@@ -72,6 +72,8 @@ type wgDevice struct {
 	// batch is how many packets the TUN reads or writes at once: above 1
 	// when the kernel took the TUN's offloads (GSO/GRO), 1 without them.
 	batch int
+	// shutdown ends what the bind runs beside the device (its prober).
+	shutdown func()
 }
 
 // newDevice creates TUN interface name and a WireGuard device on it with
@@ -96,6 +98,9 @@ func newDevice(name string, key Key, port int, bind conn.Bind, logger *slog.Logg
 		bind = conn.NewDefaultBind()
 	}
 	d := &wgDevice{name: name, dev: device.NewDevice(t, bind, wl), batch: t.BatchSize()}
+	if pb, ok := bind.(*pathBind); ok {
+		d.shutdown = pb.shutdown
+	}
 	if err := d.dev.IpcSet(fmt.Sprintf("private_key=%s\nlisten_port=%d\n", key.hex(), port)); err != nil {
 		d.dev.Close()
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -180,7 +185,12 @@ func (d *wgDevice) set(conf string) error { return d.dev.IpcSet(conf) }
 
 // close removes the device and its interface (with its addresses and
 // routes).
-func (d *wgDevice) close() { d.dev.Close() }
+func (d *wgDevice) close() {
+	d.dev.Close()
+	if d.shutdown != nil {
+		d.shutdown()
+	}
+}
 
 // ip runs the ip command of iproute2.
 func ip(args ...string) error {

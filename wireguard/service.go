@@ -47,6 +47,11 @@ type ConsumerConfig struct {
 	// (it has no direct path); the provider lets the candidates' addresses
 	// through the relay.
 	Relay bool `json:"relay,omitempty"`
+	// Upgrade: the consumer starts through the relay and moves to the
+	// direct path once its probes there are answered (the pair could
+	// punch); the provider punches to the first candidate and answers
+	// with its direct endpoint too.
+	Upgrade bool `json:"upgrade,omitempty"`
 }
 
 // ProviderConfig is what the provider answers.
@@ -59,6 +64,9 @@ type ProviderConfig struct {
 	// (direct, through the provider's NAT opened by punching) or
 	// "relayed".
 	Path string `json:"path,omitempty"`
+	// Direct, for a consumer that asked to upgrade, is the provider's
+	// direct endpoint (ip:port) to probe and move to.
+	Direct string `json:"direct,omitempty"`
 }
 
 // The paths a session takes.
@@ -83,6 +91,7 @@ type provisioner struct {
 	punch    bool            // behind a cone NAT: punch to consumers' candidates
 	shaper   *forward.Shaper // nil: sessions are not rate-limited
 	relay    session.Relay   // nil: no relay allocation
+	bind     *pathBind       // with a relay: its paths to consumers
 	logger   *slog.Logger
 
 	mu       sync.Mutex
@@ -95,6 +104,7 @@ type peer struct {
 	addr    netip.Addr
 	permits []netip.Addr   // the consumer's addresses let through the relay
 	config  ProviderConfig // what the consumer was told
+	dual    *dualEndpoint  // relayed, moving to direct when probes pass; nil: one path
 }
 
 func provide(_ context.Context, env session.ProvideEnv) (session.Provisioner, error) {
@@ -116,11 +126,16 @@ func provide(_ context.Context, env session.ProvideEnv) (session.Provisioner, er
 		name = name[:15]
 	}
 	var bind conn.Bind
+	var pb *pathBind
 	if env.Relay != nil {
-		bind = newRelayBind(env.Relay)
+		pb = newPathBind(env.Relay, env.Logger)
+		bind = pb
 	}
 	dev, err := newDevice(name, key, env.Port, bind, env.Logger)
 	if err != nil {
+		if pb != nil {
+			pb.shutdown()
+		}
 		return nil, err
 	}
 	fail := func(err error) (session.Provisioner, error) {
@@ -150,14 +165,15 @@ func provide(_ context.Context, env session.ProvideEnv) (session.Provisioner, er
 		public = port
 	}
 	return &provisioner{dev: dev, dir: env.Dir, pub: key.Public(), endpoint: netip.AddrPortFrom(env.PublicIP, uint16(public)), subnet: env.Subnet.Masked(),
-		port: port, punch: env.Punch, shaper: shaper, relay: env.Relay, logger: env.Logger, sessions: map[string]*peer{}, keys: map[Key]string{}}, nil
+		port: port, punch: env.Punch, shaper: shaper, relay: env.Relay, bind: pb, logger: env.Logger, sessions: map[string]*peer{}, keys: map[Key]string{}}, nil
 }
 
 // parsedConsumer is a consumer's config, parsed.
 type parsedConsumer struct {
-	key   Key
-	cands []netip.AddrPort
-	relay bool
+	key     Key
+	cands   []netip.AddrPort
+	relay   bool
+	upgrade bool
 }
 
 // parseConsumerConfig reads what a consumer sent in session-create: its
@@ -176,7 +192,7 @@ func parseConsumerConfig(raw []byte, tunnel netip.Prefix) (parsedConsumer, error
 	if err != nil {
 		return parsedConsumer{}, fmt.Errorf("consumer's wireguard config: %v", err)
 	}
-	return parsedConsumer{key: key, cands: cands, relay: cc.Relay}, nil
+	return parsedConsumer{key: key, cands: cands, relay: cc.Relay, upgrade: cc.Relay && cc.Upgrade}, nil
 }
 
 // Start adds the consumer's key as a peer allowed only its tunnel address.
@@ -227,8 +243,21 @@ func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessa
 	pr := &peer{key: key, addr: addr, permits: permits}
 	p.sessions[s.ID] = pr
 	p.keys[key] = s.ID
-	if p.punch && len(cands) > 0 && !cc.relay {
-		path = PathPunched
+	direct := ""
+	if cc.upgrade && p.punch && p.bind != nil && len(cands) > 0 {
+		// Relayed now, direct once the consumer's probes get through: one
+		// endpoint for both paths, keyed by the consumer's public address
+		// (the same on both through a cone NAT).
+		c, id := cands[0], s.ID
+		pr.dual = p.bind.addDual(c, c, true, false, func(up bool) {
+			p.logger.Info("session path", "session", id, "direct", up, "consumer", c)
+		})
+		direct = p.endpoint.String()
+	}
+	if p.punch && len(cands) > 0 && (!cc.relay || pr.dual != nil) {
+		if !cc.relay {
+			path = PathPunched
+		}
 		// Open this NAT for the consumer's packets before it has the
 		// answer (and once more a moment later).
 		if err := punch(p.port, cands); err != nil {
@@ -239,7 +268,7 @@ func (p *provisioner) Start(_ context.Context, s session.Info, raw json.RawMessa
 		}
 	}
 	gw := p.subnet.Addr().Next()
-	pr.config = ProviderConfig{PublicKey: p.pub.String(), Endpoint: endpoint.String(), Address: netip.PrefixFrom(addr, 32).String(), DNS: gw.String(), Path: path}
+	pr.config = ProviderConfig{PublicKey: p.pub.String(), Endpoint: endpoint.String(), Address: netip.PrefixFrom(addr, 32).String(), DNS: gw.String(), Path: path, Direct: direct}
 	return json.Marshal(rogueConfig(pr.config))
 }
 
@@ -312,6 +341,9 @@ func (p *provisioner) Stop(s session.Info) {
 		if !p.permitted(ip) {
 			p.relay.Forget(ip)
 		}
+	}
+	if pr.dual != nil {
+		p.bind.removeDual(pr.dual)
 	}
 	p.dev.set(fmt.Sprintf("public_key=%s\nremove=true\n", pr.key.hex()))
 }
