@@ -5,7 +5,8 @@
 // time-limited, name an identity, and are issued (Credentials) only to
 // registered identities; each identity holds at most MaxAllocations
 // allocations at once; peers on the relay host's own loopback and private
-// networks are refused (Refused).
+// networks are refused (Refused); MaxMbit caps what one identity's
+// allocations carry.
 package relay
 
 import (
@@ -23,6 +24,7 @@ import (
 	"github.com/mystnode/myst/relaylink"
 	"github.com/pion/logging"
 	"github.com/pion/turn/v4"
+	"golang.org/x/time/rate"
 )
 
 // Realm is the realm of myst's relays.
@@ -40,6 +42,9 @@ type Config struct {
 	Secret []byte
 	// MaxAllocations caps one identity's allocations at once (default 8).
 	MaxAllocations int
+	// MaxMbit caps what one identity's allocations carry, each way, in
+	// Mbit/s (0: no cap); past it packets are dropped, as on a full link.
+	MaxMbit float64
 	// AllowPeers are ranges peers may be in though the relay refuses them
 	// by default (see Refused): localnet, whose nodes are on loopback,
 	// allows that.
@@ -53,8 +58,11 @@ type Server struct {
 	conn net.PacketConn
 	cfg  Config
 
-	mu     sync.Mutex
-	allocs map[common.Address]int // by identity
+	mu      sync.Mutex
+	allocs  map[common.Address]int               // by identity
+	clients map[string]common.Address            // allocation's client address -> identity
+	rates   map[common.Address]*[2]*rate.Limiter // by identity: to and from the relay
+	dropped uint64                               // bytes dropped over MaxMbit
 }
 
 // ErrBadConfig: the relay cannot run as configured.
@@ -83,7 +91,7 @@ func Listen(cfg Config) (*Server, error) {
 		}
 		cfg.RelayIP = a
 	}
-	s := &Server{conn: conn, cfg: cfg, allocs: map[common.Address]int{}}
+	s := &Server{conn: conn, cfg: cfg, allocs: map[common.Address]int{}, clients: map[string]common.Address{}, rates: map[common.Address]*[2]*rate.Limiter{}}
 	rest := turn.LongTermTURNRESTAuthHandler(string(cfg.Secret), quiet{}.NewLogger("relay"))
 	s.srv, err = turn.NewServer(turn.ServerConfig{
 		Realm:         Realm,
@@ -104,11 +112,11 @@ func Listen(cfg Config) (*Server, error) {
 			return s.allocs[id] < cfg.MaxAllocations
 		},
 		EventHandler: turn.EventHandler{
-			OnAllocationCreated: func(_, _ net.Addr, _, username, _ string, _ net.Addr, _ int) { s.count(username, 1) },
-			OnAllocationDeleted: func(_, _ net.Addr, _, username, _ string) { s.count(username, -1) },
+			OnAllocationCreated: func(src, _ net.Addr, _, username, _ string, _ net.Addr, _ int) { s.count(src, username, 1) },
+			OnAllocationDeleted: func(src, _ net.Addr, _, username, _ string) { s.count(src, username, -1) },
 		},
 		PacketConnConfigs: []turn.PacketConnConfig{{
-			PacketConn: conn,
+			PacketConn: &metered{PacketConn: conn, s: s},
 			PermissionHandler: func(_ net.Addr, peer net.IP) bool {
 				a, ok := netip.AddrFromSlice(peer)
 				return ok && s.peerAllowed(a.Unmap())
@@ -153,16 +161,82 @@ func (s *Server) peerAllowed(a netip.Addr) bool {
 	return true
 }
 
-func (s *Server) count(username string, d int) {
+func (s *Server) count(src net.Addr, username string, d int) {
 	id, ok := identityOf(username)
 	if !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if d > 0 {
+		s.clients[src.String()] = id
+	} else {
+		delete(s.clients, src.String())
+	}
 	if s.allocs[id] += d; s.allocs[id] <= 0 {
 		delete(s.allocs, id)
+		delete(s.rates, id)
 	}
+}
+
+// allow says whether n more bytes to (out) or from a client fit its
+// identity's MaxMbit; packets of clients without an allocation (STUN,
+// requests) are not metered.
+func (s *Server) allow(client net.Addr, n int, out bool) bool {
+	if s.cfg.MaxMbit <= 0 {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.clients[client.String()]
+	if !ok {
+		return true
+	}
+	r := s.rates[id]
+	if r == nil {
+		bps := s.cfg.MaxMbit * 1e6 / 8
+		burst := max(int(bps/20), 64<<10) // 50 ms of traffic
+		r = &[2]*rate.Limiter{rate.NewLimiter(rate.Limit(bps), burst), rate.NewLimiter(rate.Limit(bps), burst)}
+		s.rates[id] = r
+	}
+	i := 0
+	if out {
+		i = 1
+	}
+	if r[i].AllowN(time.Now(), n) {
+		return true
+	}
+	s.dropped += uint64(n)
+	return false
+}
+
+// Dropped is how many bytes the relay dropped over identities' MaxMbit.
+func (s *Server) Dropped() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped
+}
+
+// metered is the relay's socket, holding each identity to MaxMbit.
+type metered struct {
+	net.PacketConn
+	s *Server
+}
+
+func (m *metered) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, from, err := m.PacketConn.ReadFrom(p)
+		if err != nil || m.s.allow(from, n, false) {
+			return n, from, err
+		}
+	}
+}
+
+func (m *metered) WriteTo(p []byte, to net.Addr) (int, error) {
+	if !m.s.allow(to, len(p), true) {
+		return len(p), nil // dropped, as a full link would
+	}
+	return m.PacketConn.WriteTo(p, to)
 }
 
 // Allocations is how many allocations id holds now.

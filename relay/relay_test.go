@@ -216,3 +216,47 @@ func TestRelayRefusesPrivatePeers(t *testing.T) {
 		}
 	}
 }
+
+// TestRelayMaxMbit: an identity's allocations carry at most MaxMbit; what
+// goes over is dropped and counted, and other clients' STUN still works.
+func TestRelayMaxMbit(t *testing.T) {
+	srv, err := Listen(Config{Addr: "127.0.0.1:0", Secret: secret, MaxMbit: 1, AllowPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	peer, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	user, pass, _ := Credentials(secret, mysttest.NewSigner(t).Address(), time.Hour)
+	_, relayed, err := client(t, srv.Addr(), user, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan int)
+	go func() {
+		total := 0
+		buf := make([]byte, 2000)
+		for {
+			peer.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+			n, _, err := peer.ReadFrom(buf)
+			if err != nil {
+				got <- total
+				return
+			}
+			total += n
+		}
+	}()
+	// 1 MB at once: at 1 Mbit/s (125 kB/s, 64 kB of burst) most is dropped.
+	pkt := make([]byte, 1000)
+	for range 1000 {
+		relayed.WriteTo(pkt, peer.LocalAddr())
+	}
+	total := <-got
+	t.Logf("1 MB sent at once through a 1 Mbit/s identity: %d bytes arrived, %d dropped", total, srv.Dropped())
+	if total > 300_000 || srv.Dropped() == 0 {
+		t.Fatalf("%d bytes arrived, %d dropped: the cap does not hold", total, srv.Dropped())
+	}
+}

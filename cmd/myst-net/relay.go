@@ -19,6 +19,7 @@ import (
 func newRelayCmd() *cobra.Command {
 	var addr, relayIP, secretFile string
 	var maxAllocs int
+	var maxMbit float64
 	var allow []string
 	cmd := &cobra.Command{
 		Use:   "relay",
@@ -27,7 +28,8 @@ func newRelayCmd() *cobra.Command {
 requests on the same port. Credentials are TURN REST ones (coturn's
 use-auth-secret) made with the shared secret in --secret-file, which
 'myst-net broker-admission serve --relay-secret-file' issues to registered
-identities only; each identity holds at most --max-allocations at once.
+identities only; each identity holds at most --max-allocations at once,
+which carry at most --max-mbit each way.
 Peers on this host's loopback and private networks are refused unless
 --allow-peers names them. The file is made (a fresh secret) when missing.
 Operators may run coturn instead (docs/relay.md).`,
@@ -40,7 +42,10 @@ Operators may run coturn instead (docs/relay.md).`,
 			if made {
 				fmt.Fprintf(cmd.ErrOrStderr(), "made a new shared secret in %s: give the same file to 'myst-net broker-admission serve --relay-secret-file'\n", secretFile)
 			}
-			cfg := relay.Config{Addr: addr, Secret: secret, MaxAllocations: maxAllocs, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+			if maxMbit < 0 || maxMbit > 100000 {
+				return fmt.Errorf("--max-mbit %g: must be between 0 (no cap) and 100000", maxMbit)
+			}
+			cfg := relay.Config{Addr: addr, Secret: secret, MaxAllocations: maxAllocs, MaxMbit: maxMbit, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
 			if relayIP != "" {
 				if cfg.RelayIP, err = netip.ParseAddr(relayIP); err != nil || !cfg.RelayIP.Is4() {
 					return fmt.Errorf("--relay-ip %q: want an IPv4 address", relayIP)
@@ -76,6 +81,7 @@ Operators may run coturn instead (docs/relay.md).`,
 	cmd.Flags().StringVar(&relayIP, "relay-ip", "", "the public IPv4 address allocations are made on (default: --addr's host, which must then be a specific address)")
 	cmd.Flags().StringVar(&secretFile, "secret-file", "relay.secret", "file holding the shared secret (made when missing)")
 	cmd.Flags().IntVar(&maxAllocs, "max-allocations", 8, "allocations one identity may hold at once")
+	cmd.Flags().Float64Var(&maxMbit, "max-mbit", 200, "Mbit/s one identity's allocations carry each way at most (0: no cap)")
 	cmd.Flags().StringSliceVar(&allow, "allow-peers", nil, "CIDRs of this host's own networks peers may be in (refused by default)")
 	return cmd
 }
