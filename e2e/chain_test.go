@@ -16,13 +16,13 @@ import (
 )
 
 // startGeth runs a separate geth --dev chain sealing every 2 s.
-func startGeth(t *testing.T) (rpc, key string) {
+func startGeth(t testing.TB) (rpc, key string) {
 	t.Helper()
 	g := mysttest.StartGeth(t, 2)
 	return g.RPC, g.KeyFile
 }
 
-func readDeployState(t *testing.T, path string) []deployStep {
+func readDeployState(t testing.TB, path string) []deployStep {
 	t.Helper()
 	var st struct {
 		Steps []deployStep `json:"steps"`

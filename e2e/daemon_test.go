@@ -28,19 +28,19 @@ var readyRE = regexp.MustCompile(`API on http://(\S+),`)
 
 // startDaemon runs `myst daemon` with its own data dir and a free API port,
 // and stops it (SIGTERM, then checks a clean exit) when the test ends.
-func startDaemon(t *testing.T, ln *localnet, dataDir string, extra ...string) *daemon {
+func startDaemon(t testing.TB, ln *localnet, dataDir string, extra ...string) *daemon {
 	t.Helper()
 	return startDaemonIn(t, "", ln, dataDir, extra...)
 }
 
 // startDaemonIn runs a daemon inside network namespace ns ("" for this one).
-func startDaemonIn(t *testing.T, ns string, ln *localnet, dataDir string, extra ...string) *daemon {
+func startDaemonIn(t testing.TB, ns string, ln *localnet, dataDir string, extra ...string) *daemon {
 	t.Helper()
 	return startDaemonOf(t, mystBin, ns, ln, dataDir, extra...)
 }
 
 // startDaemonOf is startDaemonIn with another build of myst.
-func startDaemonOf(t *testing.T, bin, ns string, ln *localnet, dataDir string, extra ...string) *daemon {
+func startDaemonOf(t testing.TB, bin, ns string, ln *localnet, dataDir string, extra ...string) *daemon {
 	t.Helper()
 	p, apiAddr := startProcessOf(t, bin, ns, readyRE, 30*time.Second,
 		append([]string{"--data-dir", dataDir, "--network", ln.network, "--lightkdf", "--api-addr", "127.0.0.1:0", "daemon"}, extra...)...)
@@ -59,13 +59,13 @@ func startDaemonOf(t *testing.T, bin, ns string, ln *localnet, dataDir string, e
 
 // newIdentity creates an identity in dataDir and, if register, registers
 // it on the localnet.
-func newIdentity(t *testing.T, ln *localnet, dataDir, pass string, register bool) string {
+func newIdentity(t testing.TB, ln *localnet, dataDir, pass string, register bool) string {
 	t.Helper()
 	return newIdentityIn(t, "", ln, dataDir, pass, register)
 }
 
 // newIdentityIn is newIdentity with the CLI run inside namespace ns.
-func newIdentityIn(t *testing.T, ns string, ln *localnet, dataDir, pass string, register bool) string {
+func newIdentityIn(t testing.TB, ns string, ln *localnet, dataDir, pass string, register bool) string {
 	t.Helper()
 	args := []string{"--data-dir", dataDir, "--network", ln.network, "--lightkdf"}
 	id := mustMystIn(t, ns, append(args, "identity", "new", "--passphrase-file", pass)...).lastLine()
@@ -132,7 +132,7 @@ func TestPingThroughDaemons(t *testing.T) {
 	}
 }
 
-func brokerURL(t *testing.T, ln *localnet) string {
+func brokerURL(t testing.TB, ln *localnet) string {
 	t.Helper()
 	var nf struct {
 		BrokerURLs []string `json:"broker_urls"`

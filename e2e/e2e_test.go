@@ -65,7 +65,7 @@ func (r result) lastLine() string {
 }
 
 // myst runs the CLI to completion with a deadline.
-func myst(t *testing.T, args ...string) result {
+func myst(t testing.TB, args ...string) result {
 	t.Helper()
 	return mystIn(t, "", args...)
 }
@@ -88,13 +88,13 @@ func commandOf(ctx context.Context, bin, ns string, args ...string) *exec.Cmd {
 }
 
 // mystIn runs the CLI inside network namespace ns ("" for this one).
-func mystIn(t *testing.T, ns string, args ...string) result {
+func mystIn(t testing.TB, ns string, args ...string) result {
 	t.Helper()
 	return runOf(t, mystBin, ns, args...)
 }
 
 // runOf runs bin to completion inside ns ("" for this one).
-func runOf(t *testing.T, bin, ns string, args ...string) result {
+func runOf(t testing.TB, bin, ns string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -113,14 +113,14 @@ func runOf(t *testing.T, bin, ns string, args ...string) result {
 }
 
 // mustMyst runs the CLI and fails the test unless it exits 0.
-func mustMyst(t *testing.T, args ...string) result {
+func mustMyst(t testing.TB, args ...string) result {
 	t.Helper()
 	return mustMystIn(t, "", args...)
 }
 
 // mustMystNet runs myst-net (the network side) and fails the test unless
 // it exits 0.
-func mustMystNet(t *testing.T, args ...string) result {
+func mustMystNet(t testing.TB, args ...string) result {
 	t.Helper()
 	r := runOf(t, mystNetBin, "", args...)
 	if r.code != 0 {
@@ -130,7 +130,7 @@ func mustMystNet(t *testing.T, args ...string) result {
 }
 
 // mustMystIn is mustMyst inside network namespace ns.
-func mustMystIn(t *testing.T, ns string, args ...string) result {
+func mustMystIn(t testing.TB, ns string, args ...string) result {
 	t.Helper()
 	r := mystIn(t, ns, args...)
 	if r.code != 0 {
@@ -149,7 +149,7 @@ type localnet struct {
 // startLocalnet starts `myst-net localnet` on a free port and waits for its
 // ready line; the process is stopped with SIGTERM when the test ends, and
 // must exit cleanly.
-func startLocalnet(t *testing.T) *localnet {
+func startLocalnet(t testing.TB) *localnet {
 	t.Helper()
 	return startLocalnetIn(t, "", "127.0.0.1")
 }
@@ -157,7 +157,7 @@ func startLocalnet(t *testing.T) *localnet {
 // startNetwork starts a localnet and registers an identity for each name,
 // in its own data dir dir/NAME, encrypted with the passphrase in the file
 // pass.
-func startNetwork(t *testing.T, names ...string) (ln *localnet, dir, pass string, ids []string) {
+func startNetwork(t testing.TB, names ...string) (ln *localnet, dir, pass string, ids []string) {
 	t.Helper()
 	ln = startLocalnet(t)
 	dir = t.TempDir()
@@ -169,7 +169,7 @@ func startNetwork(t *testing.T, names ...string) (ln *localnet, dir, pass string
 }
 
 // startLocalnetIn runs localnet inside namespace ns, serving on host.
-func startLocalnetIn(t *testing.T, ns, host string, extra ...string) *localnet {
+func startLocalnetIn(t testing.TB, ns, host string, extra ...string) *localnet {
 	t.Helper()
 	dir := t.TempDir()
 	_, line := startProcessOf(t, mystNetBin, ns, localnetReadyRE, 60*time.Second, append([]string{
@@ -198,13 +198,13 @@ type process struct {
 // startProcess runs myst with args inside namespace ns ("" for this one)
 // and waits up to timeout for a stdout line matching ready; it returns the
 // line's first submatch.
-func startProcess(t *testing.T, ns string, ready *regexp.Regexp, timeout time.Duration, args ...string) (*process, string) {
+func startProcess(t testing.TB, ns string, ready *regexp.Regexp, timeout time.Duration, args ...string) (*process, string) {
 	t.Helper()
 	return startProcessOf(t, mystBin, ns, ready, timeout, args...)
 }
 
 // startProcessOf is startProcess of another build of myst.
-func startProcessOf(t *testing.T, bin, ns string, ready *regexp.Regexp, timeout time.Duration, args ...string) (*process, string) {
+func startProcessOf(t testing.TB, bin, ns string, ready *regexp.Regexp, timeout time.Duration, args ...string) (*process, string) {
 	t.Helper()
 	stderr := &syncBuffer{}
 	np, v, err := netlab.StartProcess(context.Background(), ns, ready, timeout, stderr, bin, args...)
@@ -222,7 +222,7 @@ func (p *process) kill() {
 	p.Kill()
 }
 
-func (p *process) stop(t *testing.T) {
+func (p *process) stop(t testing.TB) {
 	if p.stopped {
 		return
 	}
@@ -235,7 +235,7 @@ func (p *process) stop(t *testing.T) {
 type syncBuffer = mysttest.SyncBuffer
 
 // ethCall calls a view with plain JSON-RPC over HTTP.
-func ethCall(t *testing.T, rpcURL string, to common.Address, data []byte) []byte {
+func ethCall(t testing.TB, rpcURL string, to common.Address, data []byte) []byte {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{
 		"jsonrpc": "2.0", "id": 1, "method": "eth_call",
@@ -267,7 +267,7 @@ func ethCall(t *testing.T, rpcURL string, to common.Address, data []byte) []byte
 }
 
 // isRegistered asks the registry contract with eth_call, no bindings.
-func isRegistered(t *testing.T, ln *localnet, id string) bool {
+func isRegistered(t testing.TB, ln *localnet, id string) bool {
 	t.Helper()
 	raw, err := os.ReadFile(ln.network)
 	if err != nil {
@@ -287,7 +287,7 @@ func isRegistered(t *testing.T, ln *localnet, id string) bool {
 	return out[31] == 1
 }
 
-func writeFile(t *testing.T, dir, name, content string) string {
+func writeFile(t testing.TB, dir, name, content string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
@@ -296,7 +296,7 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return p
 }
 
-func readJSONFile(t *testing.T, path string, v any) {
+func readJSONFile(t testing.TB, path string, v any) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 
 // serveTCP accepts on addr in namespace ns, handing each connection to
 // handle (which closes it), until the test ends.
-func serveTCP(t *testing.T, ns, addr string, handle func(net.Conn)) string {
+func serveTCP(t testing.TB, ns, addr string, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := netlab.Listen(ns, addr)
 	if err != nil {
@@ -37,7 +37,7 @@ func serveTCP(t *testing.T, ns, addr string, handle func(net.Conn)) string {
 }
 
 // tcpServer answers "ok" to every connection.
-func tcpServer(t *testing.T, ns, addr string) string {
+func tcpServer(t testing.TB, ns, addr string) string {
 	t.Helper()
 	return serveTCP(t, ns, addr, func(c net.Conn) {
 		fmt.Fprintln(c, "ok")
@@ -46,7 +46,7 @@ func tcpServer(t *testing.T, ns, addr string) string {
 }
 
 // tcpSource writes zeros to every connection until it closes.
-func tcpSource(t *testing.T, ns, addr string) string {
+func tcpSource(t testing.TB, ns, addr string) string {
 	t.Helper()
 	return serveTCP(t, ns, addr, func(c net.Conn) {
 		defer c.Close()
@@ -60,7 +60,7 @@ func tcpSource(t *testing.T, ns, addr string) string {
 }
 
 // tcpSink counts what every connection sends it.
-func tcpSink(t *testing.T, ns, addr string) (string, *atomic.Int64) {
+func tcpSink(t testing.TB, ns, addr string) (string, *atomic.Int64) {
 	t.Helper()
 	var n atomic.Int64
 	return serveTCP(t, ns, addr, func(c net.Conn) {
@@ -79,7 +79,7 @@ func tcpSink(t *testing.T, ns, addr string) (string, *atomic.Int64) {
 // rate measures a TCP transfer from namespace ns for 11 s, in Mbit/s over
 // its last 10 s (after TCP's start): down reads from a source, up writes
 // to a sink counting what arrives.
-func rate(t *testing.T, ns, source, sink string, sunk *atomic.Int64, down bool) float64 {
+func rate(t testing.TB, ns, source, sink string, sunk *atomic.Int64, down bool) float64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -124,7 +124,7 @@ func TestIdentityBadInput(t *testing.T) {
 	}
 }
 
-func listDir(t *testing.T, dir string) []os.DirEntry {
+func listDir(t testing.TB, dir string) []os.DirEntry {
 	t.Helper()
 	e, err := os.ReadDir(dir)
 	if err != nil {
@@ -133,7 +133,7 @@ func listDir(t *testing.T, dir string) []os.DirEntry {
 	return e
 }
 
-func firstFile(t *testing.T, dir string) string {
+func firstFile(t testing.TB, dir string) string {
 	t.Helper()
 	e := listDir(t, dir)
 	if len(e) == 0 {

@@ -25,7 +25,7 @@ type lanHost struct {
 	seen []string
 }
 
-func startLANHost(t *testing.T, ns, addr string) *lanHost {
+func startLANHost(t testing.TB, ns, addr string) *lanHost {
 	t.Helper()
 	ln, err := netlab.Listen(ns, addr)
 	if err != nil {
@@ -52,7 +52,7 @@ func (h *lanHost) count() int {
 
 // startDNSServer runs the lab's resolver (netlab.Resolver) at addr in ns
 // until the test ends.
-func startDNSServer(t *testing.T, ns, addr string) *netlab.Resolver {
+func startDNSServer(t testing.TB, ns, addr string) *netlab.Resolver {
 	t.Helper()
 	r, err := netlab.StartResolver(ns, addr)
 	if err != nil {
@@ -68,7 +68,7 @@ type dnsmasq struct {
 	log string
 }
 
-func startDnsmasq(t *testing.T, lab *netlab.Lab, ns, ip string) *dnsmasq {
+func startDnsmasq(t testing.TB, lab *netlab.Lab, ns, ip string) *dnsmasq {
 	t.Helper()
 	dir := t.TempDir()
 	d := &dnsmasq{log: filepath.Join(dir, "queries.log")}
@@ -418,7 +418,7 @@ func must(b []byte, err error) string {
 // settled waits until no address of the lab is tentative (IPv6 duplicate
 // address detection adds link-local addresses and their routes a moment
 // after a link comes up), so that "before" snapshots are final.
-func settled(t *testing.T, lab *netlab.Lab) {
+func settled(t testing.TB, lab *netlab.Lab) {
 	t.Helper()
 	mysttest.WaitFor(t, 30*time.Second, func() bool {
 		for _, ns := range []string{lab.Consumer, lab.Provider} {

@@ -248,7 +248,7 @@ func TestHomeRouters(t *testing.T) {
 
 type homeWeb struct{ url string }
 
-func startHomeWeb(t *testing.T, h *netlab.Home) *homeWeb {
+func startHomeWeb(t testing.TB, h *netlab.Home) *homeWeb {
 	t.Helper()
 	ln, err := netlab.Listen(h.Internet, netlab.HomeWebIP+":0")
 	if err != nil {
@@ -264,7 +264,7 @@ func startHomeWeb(t *testing.T, h *netlab.Home) *homeWeb {
 }
 
 // homeGet asks the web host, from the consumer's home, who it sees.
-func homeGet(t *testing.T, h *netlab.Home, w *homeWeb) string {
+func homeGet(t testing.TB, h *netlab.Home, w *homeWeb) string {
 	t.Helper()
 	resp, err := httpFrom(h.Consumer, 10*time.Second).Get(w.url)
 	if err != nil {

@@ -27,7 +27,7 @@ import (
 
 // requireLab builds the namespace lab, or fails in CI / skips elsewhere
 // when this machine can't (not root, no openvpn).
-func requireLab(t *testing.T) *netlab.Lab {
+func requireLab(t testing.TB) *netlab.Lab {
 	t.Helper()
 	err := netlab.Available()
 	if err == nil {
@@ -65,7 +65,7 @@ type webHost struct {
 	url  string
 }
 
-func startWebHost(t *testing.T, lab *netlab.Lab) *webHost {
+func startWebHost(t testing.TB, lab *netlab.Lab) *webHost {
 	t.Helper()
 	ln, err := netlab.Listen(lab.Web, netlab.WebIP+":0")
 	if err != nil {
@@ -98,7 +98,7 @@ func httpFrom(ns string, timeout time.Duration) *http.Client {
 	return &http.Client{Timeout: timeout, Transport: &http.Transport{DialContext: netlab.DialContext(ns), DisableKeepAlives: true}}
 }
 
-func snapshot(t *testing.T, lab *netlab.Lab, ns string, name string, args ...string) string {
+func snapshot(t testing.TB, lab *netlab.Lab, ns string, name string, args ...string) string {
 	t.Helper()
 	out, err := lab.Output(ns, name, args...)
 	if err != nil {
@@ -108,7 +108,7 @@ func snapshot(t *testing.T, lab *netlab.Lab, ns string, name string, args ...str
 }
 
 // natRules is the provider namespace's iptables state, without counters.
-func natRules(t *testing.T, lab *netlab.Lab) string {
+func natRules(t testing.TB, lab *netlab.Lab) string {
 	out := snapshot(t, lab, lab.Provider, "iptables-save")
 	var keep []string
 	table := ""
@@ -141,7 +141,7 @@ func openvpnProcesses(dir string) []string {
 
 // firstPage fetches the web host's page through the tunnel right after
 // connect and checks the web host saw only the provider's address.
-func firstPage(t *testing.T, lab *netlab.Lab, web *webHost, cd *daemon, start time.Time, connected time.Duration) {
+func firstPage(t testing.TB, lab *netlab.Lab, web *webHost, cd *daemon, start time.Time, connected time.Duration) {
 	t.Helper()
 	resp, err := httpFrom(lab.Consumer, 10*time.Second).Get(web.url)
 	if err != nil {
@@ -160,7 +160,7 @@ func firstPage(t *testing.T, lab *netlab.Lab, web *webHost, cd *daemon, start ti
 
 // downloadThrough downloads size bytes from the web host through the
 // tunnel and logs the throughput.
-func downloadThrough(t *testing.T, lab *netlab.Lab, web *webHost, size int) {
+func downloadThrough(t testing.TB, lab *netlab.Lab, web *webHost, size int) {
 	t.Helper()
 	start := time.Now()
 	resp, err := httpFrom(lab.Consumer, time.Minute).Get(fmt.Sprintf("%s/bytes?n=%d", web.url, size))
@@ -354,7 +354,7 @@ func TestOpenVPNEndToEnd(t *testing.T) {
 	mysttest.WaitFor(t, 10*time.Second, func() bool { return len(openvpnProcesses(dir)) == 0 })
 }
 
-func newTestSigner(t *testing.T) *identity.Signer {
+func newTestSigner(t testing.TB) *identity.Signer {
 	k, err := crypto.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -365,7 +365,7 @@ func newTestSigner(t *testing.T) *identity.Signer {
 // rogueClient runs a real openvpn client in the consumer namespace with
 // credentials for sessionID signed by sign, against the provider's running
 // server (its CA and tls-crypt key taken from the provider's data dir).
-func rogueClient(t *testing.T, lab *netlab.Lab, dir, name, username, sessionID string, sign *identity.Signer) error {
+func rogueClient(t testing.TB, lab *netlab.Lab, dir, name, username, sessionID string, sign *identity.Signer) error {
 	t.Helper()
 	servers, _ := filepath.Glob(filepath.Join(dir, "provider", "openvpn", "*", "server.conf"))
 	if len(servers) != 1 {

@@ -17,7 +17,7 @@ import (
 )
 
 // balances reads `myst payments balance` output.
-func balances(t *testing.T, args []string, id string) (deposit, tokens *big.Int) {
+func balances(t testing.TB, args []string, id string) (deposit, tokens *big.Int) {
 	t.Helper()
 	out := mustMyst(t, append(args, "payments", "balance", id)...).stdout
 	for _, l := range strings.Split(out, "\n") {
@@ -44,7 +44,7 @@ func balances(t *testing.T, args []string, id string) (deposit, tokens *big.Int)
 
 // laneOf reads what consumer reserved for provider in the Payments
 // contract, with eth_call.
-func laneOf(t *testing.T, ln *localnet, consumer, provider string) *big.Int {
+func laneOf(t testing.TB, ln *localnet, consumer, provider string) *big.Int {
 	t.Helper()
 	var f network.File
 	readJSONFile(t, ln.network, &f)
@@ -233,7 +233,7 @@ func TestPricedSessionPaidOnChain(t *testing.T) {
 
 // afterKill restarts the provider daemon and waits for its start-up
 // settlement.
-func afterKill(t *testing.T, ln *localnet, dir string, pArgs []string) (e struct{ Settled, Unsettled string }, err error) {
+func afterKill(t testing.TB, ln *localnet, dir string, pArgs []string) (e struct{ Settled, Unsettled string }, err error) {
 	t.Helper()
 	pd := startDaemon(t, ln, filepath.Join(dir, "provider"), pArgs...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -247,7 +247,7 @@ func afterKill(t *testing.T, ln *localnet, dir string, pArgs []string) (e struct
 	return e, nil
 }
 
-func mustAmount(t *testing.T, s string) *big.Int {
+func mustAmount(t testing.TB, s string) *big.Int {
 	t.Helper()
 	v, err := proposal.ParseAmount(s)
 	if err != nil {

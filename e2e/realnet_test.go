@@ -20,7 +20,7 @@ import (
 // startNATSServer runs the standalone nats-server scripts/install.sh
 // builds, with the configuration conf, listening on port, until the test
 // ends.
-func startNATSServer(t *testing.T, port int, conf string) {
+func startNATSServer(t testing.TB, port int, conf string) {
 	t.Helper()
 	bin := mysttest.ToolPath(t, "nats-server", "MYST_NATS_SERVER")
 	path := writeFile(t, t.TempDir(), "nats.conf", fmt.Sprintf("listen: 127.0.0.1:%d\n%s", port, conf))

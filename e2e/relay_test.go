@@ -161,8 +161,9 @@ func TestRelayMatrix(t *testing.T) {
 }
 
 // startSitesWeb runs the web host of a Sites lab: it answers with the
-// address it sees, and /zero with 8 MiB of zeros.
-func startSitesWeb(t *testing.T, lab *netlab.Sites) string {
+// address it sees, and /zero with 8 MiB of zeros (?mib=N: N MiB, at most
+// 1024).
+func startSitesWeb(t testing.TB, lab *netlab.Sites) string {
 	t.Helper()
 	l, err := netlab.Listen(lab.Internet, netlab.HomeWebIP+":0")
 	if err != nil {
@@ -171,7 +172,14 @@ func startSitesWeb(t *testing.T, lab *netlab.Sites) string {
 	zeros := make([]byte, 8<<20)
 	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/zero" {
-			rw.Write(zeros)
+			mib, _ := strconv.Atoi(r.URL.Query().Get("mib"))
+			if mib <= 0 || mib > 1024 {
+				mib = 8
+			}
+			for range mib / 8 {
+				rw.Write(zeros)
+			}
+			rw.Write(zeros[:(mib%8)<<20])
 			return
 		}
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
@@ -183,7 +191,7 @@ func startSitesWeb(t *testing.T, lab *netlab.Sites) string {
 }
 
 // sitesGet asks the web host, from namespace ns, who it sees.
-func sitesGet(t *testing.T, ns, url string) string {
+func sitesGet(t testing.TB, ns, url string) string {
 	t.Helper()
 	resp, err := httpFrom(ns, 10*time.Second).Get(url)
 	if err != nil {

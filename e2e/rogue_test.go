@@ -13,7 +13,7 @@ import (
 
 // buildRogue builds myst with the rogueprovider tag: a provider whose
 // configs for consumers come from $MYST_ROGUE_FILE.
-func buildRogue(t *testing.T) string {
+func buildRogue(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "myst-rogue")
 	args := append(append([]string{"build", "-tags", "rogueprovider"}, buildFlags...), "-o", bin, "../cmd/myst")

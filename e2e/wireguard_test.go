@@ -13,7 +13,7 @@ import (
 )
 
 // links lists the interface names of a namespace.
-func links(t *testing.T, lab *netlab.Lab, ns string) string {
+func links(t testing.TB, lab *netlab.Lab, ns string) string {
 	t.Helper()
 	var names []string
 	for _, l := range strings.Split(snapshot(t, lab, ns, "ip", "-o", "link", "show"), "\n") {

@@ -24,6 +24,9 @@ type Site struct {
 	Host     string // the host's namespace
 	Router   string // its router's namespace ("" for a public host)
 	PublicIP string // where the internet sees the host: its own address, or its router's
+	// Link is the internet's side of the site's link (in the internet
+	// namespace): traffic to the site leaves there (tc shapes it).
+	Link string
 }
 
 // Sites is a lab "internet" (a namespace holding InternetIP, for the
@@ -73,9 +76,9 @@ func NewSites(prefix string, kinds ...string) (*Sites, error) {
 		return fail(err)
 	}
 	for i, kind := range kinds {
-		s := &Site{Kind: kind, Host: fmt.Sprintf("%s-h%d", p, i)}
 		wan := fmt.Sprintf("198.18.%d.2", 40+i)
 		inet, ext := fmt.Sprintf("%si%d", p, i), fmt.Sprintf("%sw%d", p, i)
+		s := &Site{Kind: kind, Host: fmt.Sprintf("%s-h%d", p, i), Link: inet}
 		switch kind {
 		case SitePublic:
 			s.PublicIP = wan
