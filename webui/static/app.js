@@ -267,7 +267,7 @@ async function refreshProvider() {
       el("td", { text: `${s.options.price_hour || 0}/h · ${s.options.price_gib || 0}/GiB` }),
       el("td", { text: s.options.country }),
       el("td", { text: `${s.sessions}/${s.options.max_sessions}` }),
-      el("td", { text: s.reachability || "–" }),
+      el("td", { text: (s.reachability || "–") + (s.relay && s.reachability !== "relayed" ? " + relay" : "") }),
       el("td", {}, stop));
   }), 6, "No service running: start one above.");
   fill($("sessions"), JSON.stringify(sess.sessions || []), () => (sess.sessions || []).map((s) => el("tr", {},
@@ -327,6 +327,11 @@ async function connectTo(p, button) {
   await call("PUT", "/connection", { consumer_id: consumer, provider_id: p.provider_id, service_type: p.service_type });
 }
 
+// pathText says how the tunnel reaches the provider.
+function pathText(p) {
+  return { direct: "direct", punched: "direct (punched through the provider's NAT)", relayed: "relayed (through the network's relay)" }[p] || p;
+}
+
 async function refreshConsumer() {
   const c = await call("GET", "/connection");
   const stateEl = $("conn-state");
@@ -334,6 +339,7 @@ async function refreshConsumer() {
   stateEl.className = "state-" + c.state;
   $("conn-provider").textContent = c.provider_id ? c.provider_id + " · " + c.service_type : "–";
   $("conn-tunnel").textContent = c.tunnel_ip || "–";
+  $("conn-path").textContent = c.state === "Connected" && c.path ? pathText(c.path) : "–";
   $("conn-duration").textContent = c.state === "Connected" ? duration(c.duration_ns) : "–";
   $("conn-bytes").textContent = c.state === "Connected" ? bytes(c.bytes_received) + " / " + bytes(c.bytes_sent) : "–";
   $("conn-cost").textContent = c.state === "Connected" ? mystt(c.cost) : "–";
@@ -361,7 +367,7 @@ async function refreshConsumer() {
       el("td", { text: p.location.country + (p.location.city ? " · " + p.location.city : "") }),
       el("td", { text: p.price.per_hour }),
       el("td", { text: p.price.per_gib }),
-      el("td", { text: p.reachability || "–" }),
+      el("td", { text: (p.reachability || "–") + (p.relay && p.reachability !== "relayed" ? " + relay" : "") }),
       el("td", { text: exitText(p.exit) }),
       el("td", {}, btn));
   }), 8, "No provider matches these filters.");
