@@ -15,7 +15,8 @@ import (
 var secret = []byte("the relay operator's shared secret")
 
 // TestLinkSurvivesRelayRestart: a link's relayed address carries a peer's
-// packets both ways (after Permit); the relay restarts on its port; the
+// packets both ways (after Permit; a stranger at another address gets
+// nothing through); the relay restarts on its port; the
 // link notices, allocates again, grants the same peers, says its new
 // address, and carries packets again.
 func TestLinkSurvivesRelayRestart(t *testing.T) {
@@ -77,6 +78,15 @@ func TestLinkSurvivesRelayRestart(t *testing.T) {
 			t.Fatalf("answer through the relay: %q from %v, %v (want from %v)", buf[:n], from, err, relayed)
 		}
 	}
+	// A stranger (another loopback address, no permission) first: the
+	// relay drops its packet, so the link's next read is the peer's.
+	stranger, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	stranger.WriteToUDPAddrPort([]byte("let me in"), l.Addr())
+	time.Sleep(50 * time.Millisecond)
 	first := l.Addr()
 	roundTrip(first)
 

@@ -101,3 +101,43 @@ func TestRelayedHandshake(t *testing.T) {
 	}
 	p.Stop(session.Info{ID: "s1"})
 }
+
+// TestFollowRefusesElsewhere: a provider's session-move can point a
+// relayed consumer's tunnel only at another port of the same relay host,
+// with the same provider key; anything else is refused and the endpoint
+// stays.
+func TestFollowRefusesElsewhere(t *testing.T) {
+	requireTUN(t)
+	ck, _ := NewPrivateKey()
+	dev, err := newDevice(randomName("tf"), ck, 0, nil, discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.close()
+	pk, _ := NewPrivateKey()
+	relayed := netip.MustParseAddrPort("198.18.0.1:50000")
+	if err := dev.set(fmt.Sprintf("public_key=%s\nendpoint=%s\nallowed_ip=0.0.0.0/0\n", pk.Public().hex(), relayed)); err != nil {
+		t.Fatal(err)
+	}
+	c := &connector{env: session.ConnectEnv{Relay: true, Logger: discard}, dev: dev, provider: pk.Public(), endpoint: relayed}
+	move := func(key Key, endpoint, path string) error {
+		b, _ := json.Marshal(ProviderConfig{PublicKey: key.String(), Endpoint: endpoint, Path: path})
+		return c.Follow(b)
+	}
+	other, _ := NewPrivateKey()
+	for name, err := range map[string]error{
+		"another host":  move(pk.Public(), "203.0.113.9:50001", PathRelayed),
+		"another key":   move(other.Public(), "198.18.0.1:50001", PathRelayed),
+		"a direct path": move(pk.Public(), "198.18.0.1:50001", PathDirect),
+	} {
+		if err == nil {
+			t.Errorf("%s: followed", name)
+		}
+	}
+	if c.endpoint != relayed {
+		t.Fatalf("endpoint moved to %v by a refused move", c.endpoint)
+	}
+	if err := move(pk.Public(), "198.18.0.1:50001", PathRelayed); err != nil || c.endpoint.Port() != 50001 {
+		t.Fatalf("a move on the same relay host: %v, endpoint %v", err, c.endpoint)
+	}
+}
