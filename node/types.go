@@ -214,9 +214,15 @@ func (n *Node) connector(typ string, signer *identity.Signer, route path) (sessi
 }
 
 // networkHosts are the addresses of the network's services, which must stay
-// reachable outside the tunnel.
+// reachable outside the tunnel (the relays too: a consumer asks their STUN
+// for its address when it reconnects behind the kill switch).
 func (n *Node) networkHosts() []netip.Addr {
 	urls := append(append([]string{n.cfg.Network.EtherRPCURL}, n.cfg.Network.Discoveries()...), n.cfg.Network.BrokerURLs...)
+	for _, u := range n.cfg.Network.TURNURLs {
+		if hp, err := stun.ParseTURNURL(u); err == nil {
+			urls = append(urls, "turn://"+hp)
+		}
+	}
 	seen := map[netip.Addr]bool{}
 	var out []netip.Addr
 	for _, u := range urls {
