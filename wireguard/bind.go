@@ -118,18 +118,30 @@ func (b *pathBind) Open(port uint16) ([]conn.ReceiveFunc, uint16, error) {
 	}
 	if b.relay != nil {
 		out = append(out, func(packets [][]byte, sizes []int, eps []conn.Endpoint) (int, error) {
+			var p relayPacket
 			select {
 			case <-closed:
 				return 0, net.ErrClosed
-			case p := <-b.in:
-				sizes[0] = copy(packets[0], (*p.buf)[:p.n])
+			case p = <-b.in:
+			}
+			// Then whatever else is waiting, up to the batch.
+			n := 0
+			for {
+				sizes[n] = copy(packets[n], (*p.buf)[:p.n])
 				if d := b.dual(p.from); d != nil {
-					eps[0] = d
+					eps[n] = d
 				} else {
-					eps[0] = &relayEndpoint{p.from}
+					eps[n] = &relayEndpoint{p.from}
 				}
 				b.pool.Put(p.buf)
-				return 1, nil
+				if n++; n == len(packets) {
+					return n, nil
+				}
+				select {
+				case p = <-b.in:
+				default:
+					return n, nil
+				}
 			}
 		})
 	}
