@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,23 +30,35 @@ type Client struct {
 	bases []string
 	cur   atomic.Int32 // the replica that answered last
 	http  *http.Client
+	// busy[i] is when replica i, which shed a call (503 with
+	// Retry-After), may be asked again (unix nanoseconds).
+	busy []atomic.Int64
 }
 
 // NewClient talks to the API at baseURLs (http://host:port), replicas of
 // one service: a call goes to the one that answered last, and on to the
-// next when one is unreachable or answers 502, 503 or 504.
+// next when one is unreachable or answers 502, 503 or 504. A replica that
+// sheds a call (503 with Retry-After) is left alone for that long; when
+// every replica is, the call waits for the first to be free again (at
+// most MaxBackoff) and tries once more.
 func NewClient(baseURLs ...string) *Client {
 	c := &Client{http: &http.Client{Timeout: 30 * time.Second}}
 	for _, u := range baseURLs {
 		c.bases = append(c.bases, strings.TrimRight(u, "/"))
 	}
+	c.busy = make([]atomic.Int64, len(c.bases))
 	return c
 }
+
+// MaxBackoff bounds how long a call waits for an overloaded Discovery API.
+const MaxBackoff = 5 * time.Second
 
 // HTTPError is an error answer of the API.
 type HTTPError struct {
 	Status int
 	Body   APIError
+	// RetryAfter is how long the API asked to be left alone (a shed call).
+	RetryAfter time.Duration
 }
 
 func (e *HTTPError) Error() string {
@@ -61,19 +74,51 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	if len(c.bases) == 0 {
 		return fmt.Errorf("%w: no discovery URL", ErrUnreachable)
 	}
-	start := int(c.cur.Load())
 	var err error
-	for i := range c.bases {
-		at := (start + i) % len(c.bases)
-		err = c.doAt(ctx, c.bases[at], method, path, in, out)
-		var he *HTTPError
-		switch {
-		case errors.Is(err, ErrUnreachable) && ctx.Err() == nil,
-			errors.As(err, &he) && (he.Status == http.StatusBadGateway || he.Status == http.StatusServiceUnavailable || he.Status == http.StatusGatewayTimeout):
-			continue // the next replica
+	for round := range 2 {
+		start := int(c.cur.Load())
+		asked := false
+		for i := range c.bases {
+			at := (start + i) % len(c.bases)
+			if time.Now().UnixNano() < c.busy[at].Load() {
+				continue // it shed a call a moment ago
+			}
+			asked = true
+			err = c.doAt(ctx, c.bases[at], method, path, in, out)
+			var he *HTTPError
+			switch {
+			case errors.As(err, &he) && he.Status == http.StatusServiceUnavailable && he.RetryAfter > 0:
+				c.busy[at].Store(time.Now().Add(min(he.RetryAfter, 30*time.Second)).UnixNano())
+				continue
+			case errors.Is(err, ErrUnreachable) && ctx.Err() == nil,
+				errors.As(err, &he) && (he.Status == http.StatusBadGateway || he.Status == http.StatusServiceUnavailable || he.Status == http.StatusGatewayTimeout):
+				continue // the next replica
+			}
+			c.cur.Store(int32(at))
+			return err
 		}
-		c.cur.Store(int32(at))
-		return err
+		if round == 1 {
+			break
+		}
+		// Every replica is over capacity: back off until the first may be
+		// asked again, then once more.
+		wait := MaxBackoff
+		for i := range c.busy {
+			wait = min(wait, time.Until(time.Unix(0, c.busy[i].Load())))
+		}
+		if wait > 0 {
+			wait += time.Duration(rand.Int64N(int64(wait/5) + 1)) // spread the retries
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+		} else if asked {
+			break // failures other than shedding: do not ask twice
+		}
+	}
+	if err == nil {
+		err = fmt.Errorf("%w: every replica is over capacity", ErrUnreachable)
 	}
 	return err
 }
@@ -83,7 +128,7 @@ func (c *Client) doAt(ctx context.Context, base, method, path string, in, out an
 	var se *httpjson.StatusError
 	switch {
 	case errors.As(err, &se):
-		return &HTTPError{Status: se.Status, Body: se.Body}
+		return &HTTPError{Status: se.Status, Body: se.Body, RetryAfter: se.RetryAfter}
 	case errors.Is(err, httpjson.ErrUnreachable):
 		return fmt.Errorf("%w at %s: %v", ErrUnreachable, base, err)
 	}

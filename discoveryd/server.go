@@ -60,6 +60,13 @@ type Config struct {
 	// servicetypes.Names()): made-up ones are refused, so one
 	// provider holds at most this many proposals.
 	ServiceTypes []string
+	// MaxInFlight requests (searches and posts) run at once (default 4
+	// per core); up to MaxQueue more (default DefaultQueue; negative:
+	// none) wait at most QueueWait (default DefaultQueueWait) for a turn;
+	// the rest get 503 with Retry-After at once.
+	MaxInFlight int
+	MaxQueue    int
+	QueueWait   time.Duration
 }
 
 func (cfg Config) withDefaults() Config {
@@ -80,6 +87,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.ChangePoll <= 0 {
 		cfg.ChangePoll = 100 * time.Millisecond
+	}
+	if cfg.MaxQueue == 0 {
+		cfg.MaxQueue = DefaultQueue
+	}
+	if cfg.QueueWait <= 0 {
+		cfg.QueueWait = DefaultQueueWait
 	}
 	if cfg.Registerer == nil {
 		r := prometheus.NewRegistry()
@@ -122,9 +135,14 @@ func NewServer(store *Store, reg Registry, cfg Config) *Server {
 	}, []string{"source"})
 	cfg.Registerer.MustRegister(s.requests, s.cacheOps)
 
-	s.mux.HandleFunc("POST /v1/proposals", s.post)
-	s.mux.HandleFunc("DELETE /v1/proposals/{provider_id}/{service_type}", s.delete)
-	s.mux.HandleFunc("GET /v1/proposals", s.search)
+	shed := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "myst_discovery_shed_total", Help: "Requests answered 503 at once because the server was over capacity.",
+	})
+	cfg.Registerer.MustRegister(shed)
+	sh := newShedder(cfg.MaxInFlight, cfg.MaxQueue, cfg.QueueWait, shed.Inc)
+	s.mux.HandleFunc("POST /v1/proposals", sh.wrap(s.post))
+	s.mux.HandleFunc("DELETE /v1/proposals/{provider_id}/{service_type}", sh.wrap(s.delete))
+	s.mux.HandleFunc("GET /v1/proposals", sh.wrap(s.search))
 	s.mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)

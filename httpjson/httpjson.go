@@ -14,7 +14,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // ErrorBody is the JSON body of every error answer: what went wrong and,
@@ -28,6 +30,8 @@ type ErrorBody struct {
 type StatusError struct {
 	Status int
 	Body   ErrorBody
+	// RetryAfter is the answer's Retry-After in seconds (0: none).
+	RetryAfter time.Duration
 }
 
 func (e *StatusError) Error() string {
@@ -89,6 +93,9 @@ func Do(ctx context.Context, client *http.Client, c Call) error {
 	}
 	if resp.StatusCode >= 300 {
 		e := &StatusError{Status: resp.StatusCode}
+		if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n > 0 {
+			e.RetryAfter = time.Duration(min(n, 3600)) * time.Second
+		}
 		if json.Unmarshal(raw, &e.Body) != nil || e.Body.Error == "" {
 			e.Body = ErrorBody{Error: "answered " + resp.Status}
 		}

@@ -38,6 +38,8 @@ type discoveryConfig struct {
 	mix                string
 	announceRate       int
 	cpuProfile         string
+	serve              bool
+	maxInFlight        int
 }
 
 var countries = []string{"DE", "US", "FR", "NL", "GB", "SE", "CH", "JP", "CA", "PL"}
@@ -53,6 +55,8 @@ func discoveryMain(args []string) int {
 	fs.StringVar(&c.mix, "mix", "mixed", "queries: filtered (type + country + max price, limit 50) or mixed (filtered, unfiltered, by type, cursor pages, offsets)")
 	fs.IntVar(&c.announceRate, "announce-rate", 0, "re-announcements posted per second meanwhile (0-100000)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (server and clients) to this file")
+	fs.BoolVar(&c.serve, "serve", false, "seed, then only serve for --duration (print the URL) for a load generator outside, like vegeta")
+	fs.IntVar(&c.maxInFlight, "max-in-flight", 0, "the server's requests in flight before it queues and sheds (0: its default, 4 per core; -1: no shedding, queue without bound)")
 	fs.Parse(args)
 	switch {
 	case c.proposals < 1 || c.proposals > 10_000_000:
@@ -198,7 +202,11 @@ func runDiscovery(ctx context.Context, c discoveryConfig) error {
 	if cacheTTL == 0 {
 		cacheTTL = -1
 	}
-	srv := discoveryd.NewServer(store, everyone{}, discoveryd.Config{TTL: seedTTL, CacheTTL: cacheTTL})
+	scfg := discoveryd.Config{TTL: seedTTL, CacheTTL: cacheTTL, MaxInFlight: c.maxInFlight}
+	if c.maxInFlight < 0 {
+		scfg.MaxInFlight, scfg.MaxQueue = 1<<30, -1
+	}
+	srv := discoveryd.NewServer(store, everyone{}, scfg)
 	defer srv.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -208,6 +216,13 @@ func runDiscovery(ctx context.Context, c discoveryConfig) error {
 	go hs.Serve(ln)
 	defer hs.Close()
 	base := "http://" + ln.Addr().String()
+	if c.serve {
+		fmt.Printf("serving %s (%d proposals) for %s\n", base, c.proposals, c.duration)
+		sctx, cancel := context.WithTimeout(ctx, c.duration)
+		defer cancel()
+		<-sctx.Done()
+		return nil
+	}
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.clients + 16, MaxIdleConns: c.clients + 16}}
 
 	dbKind := strings.SplitN(c.db, ":", 2)[0]
