@@ -178,6 +178,10 @@ type ConnectionRequest struct {
 	// MaxSpend caps what the session may cost, in MYSTT ("": the daemon's
 	// --max-spend, if any); at the cap the session ends.
 	MaxSpend string `json:"max_spend,omitempty"`
+	// Exclude lists IPv4 networks (CIDR) reached outside the tunnel, on
+	// the host's own route; the kill switch lets them through. At most
+	// 32, none wider than /1.
+	Exclude []string `json:"exclude,omitempty"`
 }
 
 // Connection states.

@@ -527,3 +527,72 @@ func TestDirectUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSplitTunnel: connect --exclude keeps a network outside the tunnel
+// (wireguard and openvpn, kill switch on): a host in it sees the
+// consumer's own public address, everything else the provider's.
+func TestSplitTunnel(t *testing.T) {
+	if err := netlab.Available(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("must run in CI: %v", err)
+		}
+		t.Skip(err)
+	}
+	lab, err := netlab.NewSites("ms", netlab.SitePublic, netlab.SiteCone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("delete namespaces: %v", err)
+		}
+	})
+	ps, cs := lab.Sites[0], lab.Sites[1]
+	dir := t.TempDir()
+	ln := startLocalnetIn(t, lab.Internet, netlab.InternetIP)
+	web := startSitesWeb(t, lab)
+	// A second web host, in the network the consumer keeps outside.
+	const outsideIP = "198.18.31.1"
+	if _, err := lab.Output(lab.Internet, "ip", "addr", "add", outsideIP+"/32", "dev", "lo"); err != nil {
+		t.Fatal(err)
+	}
+	l, err := netlab.Listen(lab.Internet, outsideIP+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		fmt.Fprintf(rw, "%s\n", host)
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	outside := "http://" + l.Addr().String()
+
+	pass := writeFile(t, dir, "pass", "pw\n")
+	provider := newIdentityIn(t, ps.Host, ln, filepath.Join(dir, "provider"), pass, true)
+	consumer := newIdentityIn(t, cs.Host, ln, filepath.Join(dir, "consumer"), pass, true)
+	pd := startDaemonIn(t, ps.Host, ln, filepath.Join(dir, "provider"), "--wireguard-port", "0", "--wireguard-subnet", "198.19.0.0/16", "--country", "DE")
+	cd := startDaemonIn(t, cs.Host, ln, filepath.Join(dir, "consumer"))
+	mustMystIn(t, ps.Host, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
+	mustMystIn(t, cs.Host, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	on := true
+	bad := api.ConnectionRequest{ConsumerID: consumer, ProviderID: provider, ServiceType: "wireguard", KillSwitch: &on, Exclude: []string{"0.0.0.0/0"}}
+	if _, err := cd.client.Connect(ctx, bad); err == nil || !strings.Contains(err.Error(), "exclude") {
+		t.Fatalf("--exclude 0.0.0.0/0: %v", err)
+	}
+	for _, svc := range []string{"wireguard", "openvpn"} {
+		mustMystIn(t, ps.Host, append(pd.args, "service", "start", svc, "--identity", provider)...)
+		// Through the CLI, as a user would.
+		mustMystIn(t, cs.Host, append(cd.args, "connect", provider, "--identity", consumer, "--service", svc, "--dns", "system", "--exclude", "198.18.31.0/24")...)
+		if got := sitesGet(t, cs.Host, web); got != ps.PublicIP {
+			t.Fatalf("%s: the web host saw %s, want the provider's %s", svc, got, ps.PublicIP)
+		}
+		if got := sitesGet(t, cs.Host, outside); got != cs.PublicIP {
+			t.Fatalf("%s: the excluded host saw %s, want the consumer's own %s", svc, got, cs.PublicIP)
+		}
+		t.Logf("%s: the excluded network saw %s (direct), the rest %s (tunnel)", svc, cs.PublicIP, ps.PublicIP)
+		mustMystIn(t, cs.Host, append(cd.args, "disconnect")...)
+	}
+}

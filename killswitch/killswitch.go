@@ -49,6 +49,9 @@ func New(dir string) *Switch { return &Switch{path: filepath.Join(dir, "killswit
 type Config struct {
 	Allow    []netip.Addr // the provider's endpoint and the network's hosts
 	AllowLAN bool
+	// AllowNets are networks the user keeps outside the tunnel (split
+	// tunnelling: connect --exclude).
+	AllowNets []netip.Prefix
 }
 
 func run(bin string, args ...string) error {
@@ -75,6 +78,11 @@ func (s *Switch) On(cfg Config) error {
 	for _, a := range cfg.Allow {
 		if a.Is4() {
 			rules4 = append(rules4, []string{"-d", a.String() + "/32", "-j", "ACCEPT"})
+		}
+	}
+	for _, p := range cfg.AllowNets {
+		if p.Addr().Is4() {
+			rules4 = append(rules4, []string{"-d", p.Masked().String(), "-j", "ACCEPT"})
 		}
 	}
 	if cfg.AllowLAN {

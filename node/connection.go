@@ -100,6 +100,7 @@ type plan struct {
 	serviceType string
 	killSwitch  bool
 	allowLAN    bool
+	exclude     []netip.Prefix // outside the tunnel (split tunnelling)
 	dns         resolver.Mode
 	dnsAddr     netip.Addr // for resolver.Address
 	maxSpend    *big.Int   // what one session may cost; nil: no cap
@@ -175,6 +176,12 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 			return api.Connection{}, fieldErrorf("max_spend", "%q: want a positive decimal amount of MYSTT", req.MaxSpend)
 		}
 		p.maxSpend = v
+	}
+	if p.exclude, err = parseExclude(req.Exclude); err != nil {
+		return api.Connection{}, err
+	}
+	if len(p.exclude) > 0 && !t.Tunnel {
+		return api.Connection{}, fieldErrorf("exclude", "%s has no tunnel to keep networks out of", req.ServiceType)
 	}
 	if p.dns, p.dnsAddr, err = resolver.ParseMode(req.DNS); err != nil {
 		return api.Connection{}, fieldErrorf("dns", "%v", err)
@@ -256,7 +263,7 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 		ctx, cancel = context.WithTimeout(ctx, PunchTimeout)
 		defer cancel()
 	}
-	connector, err := n.connector(p.serviceType, p.signer, route)
+	connector, err := n.connector(p.serviceType, p.signer, route, p.exclude)
 	if err != nil {
 		return connection{}, &FieldError{Field: "service_type", Err: err}
 	}
@@ -295,7 +302,7 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 		if peer.Direct.IsValid() {
 			allow = append(allow, peer.Direct) // where the tunnel moves when it can
 		}
-		return n.consumer.killSwitch.On(killswitch.Config{Allow: allow, AllowLAN: p.allowLAN})
+		return n.consumer.killSwitch.On(killswitch.Config{Allow: allow, AllowLAN: p.allowLAN, AllowNets: p.exclude})
 	}
 	// Billing starts at session-create: the payer answers invoices from the
 	// provider's acceptance on, with its clock started when it asked.
@@ -531,6 +538,34 @@ func (n *Node) endConnection(c connection) error {
 		errs = append(errs, fmt.Errorf("remove the tunnel's inbound rules: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// MaxExclude bounds the networks one connection keeps outside the tunnel.
+const MaxExclude = 32
+
+// parseExclude reads the networks a connection keeps outside the tunnel:
+// IPv4 CIDRs, none wider than /1 (that would be no tunnel), at most
+// MaxExclude.
+func parseExclude(in []string) ([]netip.Prefix, error) {
+	if len(in) > MaxExclude {
+		return nil, fieldErrorf("exclude", "%d networks, at most %d", len(in), MaxExclude)
+	}
+	var out []netip.Prefix
+	for _, s := range in {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil || !p.Addr().Is4() {
+			if a, aerr := netip.ParseAddr(strings.TrimSpace(s)); aerr == nil && a.Is4() {
+				p, err = netip.PrefixFrom(a, 32), nil
+			} else {
+				return nil, fieldErrorf("exclude", "%q is not an IPv4 network (CIDR, like 192.0.2.0/24) or address", s)
+			}
+		}
+		if p.Bits() < 1 {
+			return nil, fieldErrorf("exclude", "%s would keep everything outside the tunnel: connect without a tunnel instead", p)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // insideTunnel checks that the provider's DNS address addr is on the

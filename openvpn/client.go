@@ -32,8 +32,10 @@ type ClientOptions struct {
 	// session id and the identity's signature over it.
 	Password func(sessionID string) (string, error)
 	// Exclude lists hosts that stay outside the tunnel (broker, chain RPC,
-	// discovery), besides the provider's own address.
-	Exclude []netip.Addr
+	// discovery), besides the provider's own address; ExcludeNets the
+	// networks the user keeps outside (split tunnelling).
+	Exclude     []netip.Addr
+	ExcludeNets []netip.Prefix
 	// Relay: the connection goes through the provider's relayed address;
 	// STUN's first server (the relay) tells this node its public address.
 	Relay  bool
@@ -149,6 +151,12 @@ func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMess
 	for _, a := range c.opts.Exclude {
 		if a.Is4() && a != remote && !a.IsLoopback() {
 			lines = append(lines, fmt.Sprintf("route %s 255.255.255.255 net_gateway", a))
+		}
+	}
+	for _, p := range c.opts.ExcludeNets {
+		if p.Addr().Is4() {
+			m := net.CIDRMask(p.Bits(), 32)
+			lines = append(lines, fmt.Sprintf("route %s %d.%d.%d.%d net_gateway", p.Masked().Addr(), m[0], m[1], m[2], m[3]))
 		}
 	}
 	c.mu.Lock()

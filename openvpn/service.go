@@ -193,10 +193,11 @@ func newConnector(env session.ConnectEnv) session.Connector {
 			}
 			return sid + ":" + hex.EncodeToString(sig), nil
 		},
-		Exclude: env.Exclude,
-		Relay:   env.Relay,
-		STUN:    env.STUN,
-		Logger:  env.Logger,
+		Exclude:     env.Exclude,
+		ExcludeNets: env.ExcludeNets,
+		Relay:       env.Relay,
+		STUN:        env.STUN,
+		Logger:      env.Logger,
 	})
 }
 

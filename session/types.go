@@ -98,6 +98,9 @@ type ConnectEnv struct {
 	// through the relay and moves to the direct path once it works, for a
 	// type that can.
 	Upgrade bool
+	// ExcludeNets are networks the user keeps outside the tunnel (split
+	// tunnelling): they keep the host's own route.
+	ExcludeNets []netip.Prefix
 }
 
 // Provisioner is the provider's side of one running service: it grants and

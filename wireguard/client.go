@@ -179,6 +179,12 @@ func (c *connector) Connect(ctx context.Context, _ string, raw json.RawMessage) 
 			return fail(err)
 		}
 	}
+	// And the networks the user keeps outside (split tunnelling).
+	for _, p := range c.env.ExcludeNets {
+		if err := c.keepNet(p); err != nil {
+			return fail(fmt.Errorf("keep %s outside the tunnel: %w", p, err))
+		}
+	}
 	if err := dev.set(fmt.Sprintf("public_key=%s\nendpoint=%s\nallowed_ip=0.0.0.0/0\n", pub.hex(), endpoint)); err != nil {
 		return fail(fmt.Errorf("configure the WireGuard peer: %w", err))
 	}
@@ -282,6 +288,32 @@ func (c *connector) keepRoute(h netip.Addr) error {
 	if err := ip(args...); err != nil {
 		if syscmd.IPExists(err) {
 			return nil // a route of its own already
+		}
+		return err
+	}
+	c.mu.Lock()
+	c.added = append(c.added, args)
+	c.mu.Unlock()
+	return nil
+}
+
+// keepNet routes network p the way it goes now (its gateway, or its
+// interface), so the tunnel's /1 routes do not capture it.
+func (c *connector) keepNet(p netip.Prefix) error {
+	r, err := syscmd.RouteTo(p.Addr())
+	if err != nil {
+		return err
+	}
+	if r.Local {
+		return nil // this host's own addresses
+	}
+	args := []string{"route", "add", p.String(), "dev", r.Dev}
+	if r.Via.IsValid() {
+		args = []string{"route", "add", p.String(), "via", r.Via.String(), "dev", r.Dev}
+	}
+	if err := ip(args...); err != nil {
+		if syscmd.IPExists(err) {
+			return nil
 		}
 		return err
 	}

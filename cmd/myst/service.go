@@ -171,6 +171,7 @@ func newConnectCmd(g *globals) *cobra.Command {
 	var consumer, svc string
 	var killSwitch, allowLAN bool
 	var dnsFlag, maxSpend string
+	var exclude []string
 	cmd := &cobra.Command{
 		Use:   "connect PROVIDER --identity CONSUMER [--service TYPE]",
 		Short: "Connect to a provider's service found in discovery; returns once connected",
@@ -189,7 +190,7 @@ func newConnectCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "connecting to %s (%s)...\n", p.Hex(), svc)
 			start := time.Now()
-			req := api.ConnectionRequest{ConsumerID: cons.Hex(), ProviderID: p.Hex(), ServiceType: svc, KillSwitch: &killSwitch, AllowLAN: allowLAN, DNS: dnsFlag, MaxSpend: maxSpend}
+			req := api.ConnectionRequest{ConsumerID: cons.Hex(), ProviderID: p.Hex(), ServiceType: svc, KillSwitch: &killSwitch, AllowLAN: allowLAN, DNS: dnsFlag, MaxSpend: maxSpend, Exclude: exclude}
 			return ask(g, cmd, 2*time.Minute, func(c *api.Client, ctx context.Context) (api.Connection, error) {
 				return c.Connect(ctx, req)
 			}, func(w io.Writer, conn api.Connection) error {
@@ -207,6 +208,7 @@ func newConnectCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&killSwitch, "kill-switch", true, "block all traffic outside the tunnel until `myst disconnect`, also when the tunnel is lost")
 	cmd.Flags().BoolVar(&allowLAN, "allow-lan", false, "let the kill switch pass traffic to the local subnets")
 	cmd.Flags().StringVar(&dnsFlag, "dns", "provider", "resolver while connected: provider (through the tunnel), system (leave it), or an IP")
+	cmd.Flags().StringArrayVar(&exclude, "exclude", nil, "an IPv4 network (CIDR) or address reached outside the tunnel, on this host's own route (repeatable; the kill switch lets it through; names still resolve through the tunnel)")
 	cmd.Flags().StringVar(&maxSpend, "max-spend", "", "the most MYSTT the session may cost; it ends at the cap (default: the daemon's --max-spend)")
 	return cmd
 }

@@ -324,7 +324,8 @@ async function connectTo(p, button) {
   const consumer = $("con-identity").value;
   if (!consumer) throw new APIError(400, { error: "no unlocked identity to pay with: unlock one on the Node screen" });
   if (button) button.textContent = "Connecting…";
-  await call("PUT", "/connection", { consumer_id: consumer, provider_id: p.provider_id, service_type: p.service_type });
+  const exclude = $("con-exclude").value.split(/[\s,]+/).filter((s) => s);
+  await call("PUT", "/connection", { consumer_id: consumer, provider_id: p.provider_id, service_type: p.service_type, exclude });
 }
 
 // pathText says how the tunnel reaches the provider.
