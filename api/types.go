@@ -182,6 +182,10 @@ type ConnectionRequest struct {
 	// the host's own route; the kill switch lets them through. At most
 	// 32, none wider than /1.
 	Exclude []string `json:"exclude,omitempty"`
+	// Only, instead, lists the only IPv4 networks that go through the
+	// tunnel (and its DNS); the rest leaves on the host's own route. The
+	// kill switch then blocks only these when the tunnel is lost.
+	Only []string `json:"only,omitempty"`
 }
 
 // Connection states.

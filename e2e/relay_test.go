@@ -530,7 +530,8 @@ func TestDirectUpgrade(t *testing.T) {
 
 // TestSplitTunnel: connect --exclude keeps a network outside the tunnel
 // (wireguard and openvpn, kill switch on): a host in it sees the
-// consumer's own public address, everything else the provider's.
+// consumer's own public address, everything else the provider's; connect
+// --only sends only the networks listed through it.
 func TestSplitTunnel(t *testing.T) {
 	if err := netlab.Available(); err != nil {
 		if os.Getenv("CI") != "" {
@@ -594,5 +595,36 @@ func TestSplitTunnel(t *testing.T) {
 		}
 		t.Logf("%s: the excluded network saw %s (direct), the rest %s (tunnel)", svc, cs.PublicIP, ps.PublicIP)
 		mustMystIn(t, cs.Host, append(cd.args, "disconnect")...)
+
+		mustMystIn(t, cs.Host, append(cd.args, "connect", provider, "--identity", consumer, "--service", svc, "--dns", "system", "--only", netlab.HomeWebIP+"/32")...)
+		if got := sitesGet(t, cs.Host, web); got != ps.PublicIP {
+			t.Fatalf("%s --only: the listed web host saw %s, want the provider's %s", svc, got, ps.PublicIP)
+		}
+		if got := sitesGet(t, cs.Host, outside); got != cs.PublicIP {
+			t.Fatalf("%s --only: the unlisted host saw %s, want the consumer's own %s", svc, got, cs.PublicIP)
+		}
+		t.Logf("%s --only %s: it saw %s (tunnel), the rest %s (direct)", svc, netlab.HomeWebIP, ps.PublicIP, cs.PublicIP)
+		mustMystIn(t, cs.Host, append(cd.args, "disconnect")...)
 	}
+	// --only, the tunnel lost: the listed network stays blocked, the rest
+	// passes (wireguard provider killed).
+	mustMystIn(t, cs.Host, append(cd.args, "connect", provider, "--identity", consumer, "--service", "wireguard", "--dns", "system", "--only", netlab.HomeWebIP+"/32")...)
+	pd.kill()
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		c, err := cd.client.Connection(ctx)
+		if err == nil && c.State != api.Connected {
+			t.Logf("--only, provider killed: the consumer is %s (%s)", c.State, c.LastError)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %+v 90 s after the provider was killed", c)
+		}
+	}
+	if _, err := httpFrom(cs.Host, 3*time.Second).Get(web); err == nil {
+		t.Fatal("--only with the provider gone: the listed host answered outside the tunnel")
+	}
+	if got := sitesGet(t, cs.Host, outside); got != cs.PublicIP {
+		t.Fatalf("--only with the provider gone: the unlisted host saw %s", got)
+	}
+	mustMystIn(t, cs.Host, append(cd.args, "disconnect")...)
 }

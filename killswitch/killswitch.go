@@ -52,6 +52,10 @@ type Config struct {
 	// AllowNets are networks the user keeps outside the tunnel (split
 	// tunnelling: connect --exclude).
 	AllowNets []netip.Prefix
+	// OnlyNets, when set, turn the switch around (connect --only): only
+	// these networks are blocked outside the tunnel; the rest, which the
+	// user sends outside anyway, passes. Allow and AllowNets still pass.
+	OnlyNets []netip.Prefix
 }
 
 func run(bin string, args ...string) error {
@@ -94,8 +98,15 @@ func (s *Switch) On(cfg Config) error {
 			rules4 = append(rules4, []string{"-d", p.String(), "-j", "ACCEPT"})
 		}
 	}
-	rules4 = append(rules4, []string{"-j", "REJECT", "--reject-with", "icmp-admin-prohibited"})
 	rules6 := [][]string{{"-o", "lo", "-j", "ACCEPT"}, {"-j", "REJECT", "--reject-with", "icmp6-adm-prohibited"}}
+	if len(cfg.OnlyNets) > 0 {
+		for _, p := range cfg.OnlyNets {
+			rules4 = append(rules4, []string{"-d", p.Masked().String(), "-j", "REJECT", "--reject-with", "icmp-admin-prohibited"})
+		}
+		rules6 = rules6[:1] // IPv6 is never in the tunnel: with --only it is the user's own
+	} else {
+		rules4 = append(rules4, []string{"-j", "REJECT", "--reject-with", "icmp-admin-prohibited"})
+	}
 	// One iptables-restore per family: the chain is (re)declared, which
 	// empties it, filled, and hooked first in OUTPUT the first time, all
 	// in one transaction; nothing passes unfiltered in between.

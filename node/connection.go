@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,6 +102,7 @@ type plan struct {
 	killSwitch  bool
 	allowLAN    bool
 	exclude     []netip.Prefix // outside the tunnel (split tunnelling)
+	only        []netip.Prefix // or: the only networks through it
 	dns         resolver.Mode
 	dnsAddr     netip.Addr // for resolver.Address
 	maxSpend    *big.Int   // what one session may cost; nil: no cap
@@ -177,11 +179,17 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		}
 		p.maxSpend = v
 	}
-	if p.exclude, err = parseExclude(req.Exclude); err != nil {
+	if p.exclude, err = parseNets("exclude", req.Exclude); err != nil {
 		return api.Connection{}, err
 	}
-	if len(p.exclude) > 0 && !t.Tunnel {
-		return api.Connection{}, fieldErrorf("exclude", "%s has no tunnel to keep networks out of", req.ServiceType)
+	if p.only, err = parseNets("only", req.Only); err != nil {
+		return api.Connection{}, err
+	}
+	switch {
+	case len(p.exclude) > 0 && len(p.only) > 0:
+		return api.Connection{}, fieldErrorf("only", "give exclude or only, not both")
+	case (len(p.exclude) > 0 || len(p.only) > 0) && !t.Tunnel:
+		return api.Connection{}, fieldErrorf("exclude", "%s has no tunnel to split", req.ServiceType)
 	}
 	if p.dns, p.dnsAddr, err = resolver.ParseMode(req.DNS); err != nil {
 		return api.Connection{}, fieldErrorf("dns", "%v", err)
@@ -263,7 +271,7 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 		ctx, cancel = context.WithTimeout(ctx, PunchTimeout)
 		defer cancel()
 	}
-	connector, err := n.connector(p.serviceType, p.signer, route, p.exclude)
+	connector, err := n.connector(p.serviceType, p.signer, route, p.exclude, p.only)
 	if err != nil {
 		return connection{}, &FieldError{Field: "service_type", Err: err}
 	}
@@ -302,7 +310,11 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 		if peer.Direct.IsValid() {
 			allow = append(allow, peer.Direct) // where the tunnel moves when it can
 		}
-		return n.consumer.killSwitch.On(killswitch.Config{Allow: allow, AllowLAN: p.allowLAN, AllowNets: p.exclude})
+		only := p.only
+		if len(only) > 0 && peer.DNS.IsValid() {
+			only = append(slices.Clone(only), netip.PrefixFrom(peer.DNS, 32))
+		}
+		return n.consumer.killSwitch.On(killswitch.Config{Allow: allow, AllowLAN: p.allowLAN, AllowNets: p.exclude, OnlyNets: only})
 	}
 	// Billing starts at session-create: the payer answers invoices from the
 	// provider's acceptance on, with its clock started when it asked.
@@ -540,15 +552,15 @@ func (n *Node) endConnection(c connection) error {
 	return errors.Join(errs...)
 }
 
-// MaxExclude bounds the networks one connection keeps outside the tunnel.
-const MaxExclude = 32
+// MaxSplit bounds the networks of one connection's split tunnel.
+const MaxSplit = 32
 
-// parseExclude reads the networks a connection keeps outside the tunnel:
-// IPv4 CIDRs, none wider than /1 (that would be no tunnel), at most
-// MaxExclude.
-func parseExclude(in []string) ([]netip.Prefix, error) {
-	if len(in) > MaxExclude {
-		return nil, fieldErrorf("exclude", "%d networks, at most %d", len(in), MaxExclude)
+// parseNets reads the networks of a split tunnel (field exclude or only):
+// IPv4 CIDRs or addresses, none wider than /1 (that would be no tunnel,
+// or the whole of it), at most MaxSplit.
+func parseNets(field string, in []string) ([]netip.Prefix, error) {
+	if len(in) > MaxSplit {
+		return nil, fieldErrorf(field, "%d networks, at most %d", len(in), MaxSplit)
 	}
 	var out []netip.Prefix
 	for _, s := range in {
@@ -557,11 +569,11 @@ func parseExclude(in []string) ([]netip.Prefix, error) {
 			if a, aerr := netip.ParseAddr(strings.TrimSpace(s)); aerr == nil && a.Is4() {
 				p, err = netip.PrefixFrom(a, 32), nil
 			} else {
-				return nil, fieldErrorf("exclude", "%q is not an IPv4 network (CIDR, like 192.0.2.0/24) or address", s)
+				return nil, fieldErrorf(field, "%q is not an IPv4 network (CIDR, like 192.0.2.0/24) or address", s)
 			}
 		}
 		if p.Bits() < 1 {
-			return nil, fieldErrorf("exclude", "%s would keep everything outside the tunnel: connect without a tunnel instead", p)
+			return nil, fieldErrorf(field, "%s is everything: that is no tunnel (exclude) or the whole tunnel, the default (only)", p)
 		}
 		out = append(out, p.Masked())
 	}

@@ -200,13 +200,13 @@ func (n *Node) relayMoved(s *service, a netip.AddrPort) {
 // connector makes the consumer side of a connection; through the relay
 // when route says (STUN is asked there first, for the address the
 // provider lets through).
-func (n *Node) connector(typ string, signer *identity.Signer, route path, exclude []netip.Prefix) (session.Connector, error) {
+func (n *Node) connector(typ string, signer *identity.Signer, route path, exclude, only []netip.Prefix) (session.Connector, error) {
 	t, err := servicetypes.Lookup(typ)
 	if err != nil {
 		return nil, err
 	}
 	env := session.ConnectEnv{Signer: signer, Dir: filepath.Join(n.cfg.DataDir, t.Name+"-client"), Exclude: n.networkHosts(),
-		Binary: n.cfg.OpenVPNBinary, Logger: n.logger.With("type", t.Name), STUN: n.stunFor(), ExcludeNets: exclude}
+		Binary: n.cfg.OpenVPNBinary, Logger: n.logger.With("type", t.Name), STUN: n.stunFor(), ExcludeNets: exclude, OnlyNets: only}
 	if route.relay.IsValid() {
 		env.Relay, env.Upgrade, env.STUN = true, route.upgrade, append([]netip.AddrPort{route.relay}, env.STUN...)
 	}

@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,10 @@ type ClientOptions struct {
 	// networks the user keeps outside (split tunnelling).
 	Exclude     []netip.Addr
 	ExcludeNets []netip.Prefix
+	// OnlyNets, instead, are the only networks through the tunnel (with
+	// the provider's DNS address): the provider's redirect-gateway is not
+	// taken.
+	OnlyNets []netip.Prefix
 	// Relay: the connection goes through the provider's relayed address;
 	// STUN's first server (the relay) tells this node its public address.
 	Relay  bool
@@ -146,6 +151,17 @@ func (c *Client) Connect(ctx context.Context, sessionID string, raw json.RawMess
 	}
 	// Only the pushed options a myst tunnel needs are taken (no routes,
 	// DNS options or scripts a provider might push).
+	if len(c.opts.OnlyNets) > 0 {
+		lines = append(lines, `pull-filter ignore "redirect-gateway"`) // first match wins
+		nets := c.opts.OnlyNets
+		if dns, err := netip.ParseAddr(cfg.DNS); err == nil && dns.Is4() {
+			nets = append(slices.Clone(nets), netip.PrefixFrom(dns, 32))
+		}
+		for _, p := range nets {
+			m := net.CIDRMask(p.Bits(), 32)
+			lines = append(lines, fmt.Sprintf("route %s %d.%d.%d.%d vpn_gateway", p.Masked().Addr(), m[0], m[1], m[2], m[3]))
+		}
+	}
 	lines = append(lines, pullFilter()...)
 	remote, _ := netip.ParseAddr(cfg.Remote)
 	for _, a := range c.opts.Exclude {
@@ -244,14 +260,19 @@ func (c *Client) checkTunnel(cfg ClientConfig) error {
 	if err := session.CheckTunnel(session.TunnelConfig{Address: tunnel, DNS: dns, MTU: ifc.MTU, Keep: append([]netip.Addr{remote}, c.opts.Exclude...)}, local); err != nil {
 		return err
 	}
-	// The internet goes through the tunnel, not a gateway the provider
-	// named on this host's LAN.
-	r, err := syscmd.RouteTo(netip.MustParseAddr("198.51.100.1"))
+	// The internet (or, with --only, the first network asked) goes
+	// through the tunnel, not a gateway the provider named on this host's
+	// LAN.
+	probe := netip.MustParseAddr("198.51.100.1")
+	if len(c.opts.OnlyNets) > 0 {
+		probe = c.opts.OnlyNets[0].Masked().Addr()
+	}
+	r, err := syscmd.RouteTo(probe)
 	if err != nil {
 		return err
 	}
 	if r.Dev != iface {
-		return fmt.Errorf("route-gateway: the internet's route leaves through %q, not the tunnel %s", r.Dev, iface)
+		return fmt.Errorf("route-gateway: the route to %s leaves through %q, not the tunnel %s", probe, r.Dev, iface)
 	}
 	return nil
 }

@@ -195,6 +195,7 @@ func newConnector(env session.ConnectEnv) session.Connector {
 		},
 		Exclude:     env.Exclude,
 		ExcludeNets: env.ExcludeNets,
+		OnlyNets:    env.OnlyNets,
 		Relay:       env.Relay,
 		STUN:        env.STUN,
 		Logger:      env.Logger,

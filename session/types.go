@@ -99,8 +99,10 @@ type ConnectEnv struct {
 	// type that can.
 	Upgrade bool
 	// ExcludeNets are networks the user keeps outside the tunnel (split
-	// tunnelling): they keep the host's own route.
+	// tunnelling): they keep the host's own route. OnlyNets, instead, are
+	// the only ones routed through the tunnel (with its DNS address).
 	ExcludeNets []netip.Prefix
+	OnlyNets    []netip.Prefix
 }
 
 // Provisioner is the provider's side of one running service: it grants and

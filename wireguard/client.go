@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -188,12 +189,24 @@ func (c *connector) Connect(ctx context.Context, _ string, raw json.RawMessage) 
 	if err := dev.set(fmt.Sprintf("public_key=%s\nendpoint=%s\nallowed_ip=0.0.0.0/0\n", pub.hex(), endpoint)); err != nil {
 		return fail(fmt.Errorf("configure the WireGuard peer: %w", err))
 	}
-	for _, args := range [][]string{
+	steps := [][]string{
 		{"addr", "add", addr.String(), "dev", name},
 		{"link", "set", name, "up"},
 		{"route", "add", "0.0.0.0/1", "dev", name},
 		{"route", "add", "128.0.0.0/1", "dev", name},
-	} {
+	}
+	if len(c.env.OnlyNets) > 0 {
+		// Only these (and the provider's DNS address) through the tunnel.
+		steps = steps[:2]
+		nets := c.env.OnlyNets
+		if dns.IsValid() {
+			nets = append(slices.Clone(nets), netip.PrefixFrom(dns, 32))
+		}
+		for _, p := range nets {
+			steps = append(steps, []string{"route", "add", p.Masked().String(), "dev", name})
+		}
+	}
+	for _, args := range steps {
 		if err := ip(args...); err != nil {
 			return fail(err)
 		}
