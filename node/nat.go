@@ -53,7 +53,11 @@ func (n *Node) stunFor() []netip.AddrPort {
 // address (same ports: a mapping stays on the router, a cone NAT keeps
 // its port when it can) and announces them again. Sessions already up
 // whose consumer cannot follow end and reconnect to the new address.
-func (n *Node) movePublic(ctx context.Context, ip netip.Addr, nat stun.NAT) {
+func (n *Node) movePublic(_ context.Context, ip netip.Addr, nat stun.NAT) {
+	// Not the STUN check's short context: relay allocations and
+	// announcements follow.
+	ctx, cancel := context.WithTimeout(n.ctx, 45*time.Second)
+	defer cancel()
 	n.offer.mu.Lock()
 	var svcs []*service
 	for _, s := range n.offer.services {
@@ -71,11 +75,21 @@ func (n *Node) movePublic(ctx context.Context, ip netip.Addr, nat stun.NAT) {
 		s.mu.Unlock()
 		if link != nil {
 			// The relay knows the allocation by its old source address.
-			rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			if err := link.Renew(rctx); err != nil {
-				n.logger.Warn("allocate on the relay again after the address change", "service", s.id, "err", err)
+			// The broker connection often drops with the address too:
+			// credentials may take a few tries.
+			for try := 1; try <= 4; try++ {
+				rctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+				err := link.Renew(rctx)
+				cancel()
+				if err == nil || ctx.Err() != nil {
+					break
+				}
+				n.logger.Warn("allocate on the relay again after the address change", "service", s.id, "try", try, "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
 			}
-			cancel()
 		}
 		mover, ok := s.provided.Provisioner.(interface{ SetEndpoint(netip.AddrPort) })
 		if !ok && relayOnly {

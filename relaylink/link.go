@@ -41,6 +41,7 @@ type Link struct {
 	changed chan struct{} // closed when cur is replaced
 	perms   map[netip.Addr]bool
 	closed  bool
+	kick    chan struct{} // check the allocation now
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -78,7 +79,7 @@ func Open(ctx context.Context, cfg Config) (*Link, error) {
 		return nil, fmt.Errorf("relay %s: %w", cfg.URL, err)
 	}
 	l := &Link{cfg: cfg, server: addrs[0], changed: make(chan struct{}), perms: map[netip.Addr]bool{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	a, err := l.allocate(ctx)
 	if err != nil {
 		return nil, err
@@ -167,7 +168,16 @@ func (l *Link) Permit(ips ...netip.Addr) error {
 	if a == nil {
 		return net.ErrClosed
 	}
-	return permit(a, ips)
+	err := permit(a, ips)
+	if err != nil {
+		// The relay may have lost the allocation: check now, not at the
+		// next tick.
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
+	return err
 }
 
 // Forget stops granting ip on new allocations.
@@ -271,6 +281,7 @@ func (l *Link) watch() {
 		case <-l.stop:
 			return
 		case <-t.C:
+		case <-l.kick:
 		}
 		l.mu.Lock()
 		a := l.cur
