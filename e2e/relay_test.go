@@ -628,3 +628,72 @@ func TestSplitTunnel(t *testing.T) {
 	}
 	mustMystIn(t, cs.Host, append(cd.args, "disconnect")...)
 }
+
+// TestDeadTunnel: a provider that accepts a session and then forwards
+// nothing (its host drops every forwarded packet; WireGuard keepalives go
+// on) is noticed by the consumer within seconds of sending into the
+// tunnel, and the connection leaves Connected saying why.
+func TestDeadTunnel(t *testing.T) {
+	if err := netlab.Available(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("must run in CI: %v", err)
+		}
+		t.Skip(err)
+	}
+	lab, err := netlab.NewSites("md", netlab.SitePublic, netlab.SiteCone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("delete namespaces: %v", err)
+		}
+	})
+	ps, cs := lab.Sites[0], lab.Sites[1]
+	dir := t.TempDir()
+	ln := startLocalnetIn(t, lab.Internet, netlab.InternetIP)
+	web := startSitesWeb(t, lab)
+	pass := writeFile(t, dir, "pass", "pw\n")
+	provider := newIdentityIn(t, ps.Host, ln, filepath.Join(dir, "provider"), pass, true)
+	consumer := newIdentityIn(t, cs.Host, ln, filepath.Join(dir, "consumer"), pass, true)
+	pd := startDaemonIn(t, ps.Host, ln, filepath.Join(dir, "provider"), "--wireguard-port", "0", "--wireguard-subnet", "198.19.0.0/16", "--country", "DE")
+	cd := startDaemonIn(t, cs.Host, ln, filepath.Join(dir, "consumer"))
+	mustMystIn(t, ps.Host, append(pd.args, "identity", "unlock", provider, "--passphrase-file", pass)...)
+	mustMystIn(t, cs.Host, append(cd.args, "identity", "unlock", consumer, "--passphrase-file", pass)...)
+	mustMystIn(t, ps.Host, append(pd.args, "service", "start", "wireguard", "--identity", provider)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	on := true
+	if _, err := cd.client.Connect(ctx, api.ConnectionRequest{ConsumerID: consumer, ProviderID: provider, ServiceType: "wireguard", KillSwitch: &on, DNS: "system"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sitesGet(t, cs.Host, web); got != ps.PublicIP {
+		t.Fatalf("the web host saw %s", got)
+	}
+	if _, err := lab.Output(ps.Host, "iptables", "-I", "FORWARD", "-j", "DROP"); err != nil {
+		t.Fatal(err)
+	}
+	// The consumer sends: 1 KB datagrams, 10 a second, into the tunnel.
+	conn, err := netlab.DialContext(cs.Host)(ctx, "udp4", netlab.HomeWebIP+":9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	began := time.Now()
+	for {
+		conn.Write(make([]byte, 1000))
+		c, err := cd.client.Connection(ctx)
+		if err == nil && c.State != api.Connected {
+			t.Logf("left Connected %s after the provider stopped forwarding: %s (%s)", time.Since(began).Round(100*time.Millisecond), c.State, c.LastError)
+			if !strings.Contains(c.LastError, "forwards nothing") {
+				t.Fatalf("the reason does not say the provider forwards nothing: %q", c.LastError)
+			}
+			break
+		}
+		if time.Since(began) > 20*time.Second {
+			t.Fatalf("still %+v 20 s after the provider stopped forwarding", c)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	mustMystIn(t, cs.Host, append(cd.args, "disconnect")...)
+}

@@ -175,7 +175,11 @@ func (c *Conn) keepAlive() {
 			go c.lost("the dialog with the provider closed")
 			return
 		case <-down:
-			go c.lost("the tunnel went down (the provider stopped answering)")
+			why := "the provider stopped answering"
+			if e, ok := c.connector.(Explainer); ok && e.DownReason() != "" {
+				why = e.DownReason()
+			}
+			go c.lost("the tunnel went down (" + why + ")")
 			return
 		case <-t.C:
 		}

@@ -120,6 +120,11 @@ type Provisioner interface {
 	Close() error
 }
 
+// Explainer is a Connector that says why its data channel went down.
+type Explainer interface {
+	DownReason() string
+}
+
 // Mover is a Provisioner whose sessions' data path can move (a relay
 // allocation made again): Moved is the new config of a session whose path
 // moved, false for one whose did not.

@@ -34,6 +34,7 @@ type connector struct {
 	added    [][]string // ip route arguments of the host routes Connect added
 	down     chan struct{}
 	downOnce sync.Once
+	downWhy  string
 	stop     chan struct{}
 	wg       sync.WaitGroup
 }
@@ -72,6 +73,15 @@ func (c *connector) Config() (json.RawMessage, error) {
 // LostAfter is how long a connection may receive nothing (the provider
 // sends a keepalive every KeepaliveEvery) before it counts as down.
 const LostAfter = 25 * time.Second
+
+// A tunnel also counts as down when, for DeadAfter, the consumer sent at
+// least DeadSent bytes through it and got back no more than keepalives
+// (DeadReceived): a provider that accepts and forwards nothing.
+const (
+	DeadAfter    = 8 * time.Second
+	DeadSent     = 4 << 10
+	DeadReceived = 256
+)
 
 // providerConfig is a provider's config, parsed.
 type providerConfig struct {
@@ -343,6 +353,11 @@ func (c *connector) watch() {
 	lastChange := time.Now()
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	type point struct {
+		at     time.Time
+		rx, tx uint64
+	}
+	var window []point // the last DeadAfter of counters
 	for {
 		select {
 		case <-c.stop:
@@ -359,13 +374,41 @@ func (c *connector) watch() {
 		if err != nil {
 			continue
 		}
-		if rx := st.peers[pub].rx; rx != last {
-			last, lastChange = rx, time.Now()
-		} else if time.Since(lastChange) > LostAfter {
-			c.downOnce.Do(func() { close(c.down) })
+		ps := st.peers[pub]
+		now := time.Now()
+		window = append(window, point{now, ps.rx, ps.tx})
+		for len(window) > 1 && now.Sub(window[1].at) >= DeadAfter {
+			window = window[1:]
+		}
+		w := window[0]
+		if ps.rx != last {
+			last, lastChange = ps.rx, now
+		}
+		switch {
+		case now.Sub(w.at) >= DeadAfter && ps.tx-w.tx >= DeadSent && ps.rx-w.rx <= DeadReceived:
+			c.goDown(fmt.Sprintf("%d bytes sent in %s and nothing back but keepalives: the provider forwards nothing", ps.tx-w.tx, DeadAfter))
+			return
+		case now.Sub(lastChange) > LostAfter:
+			c.goDown(fmt.Sprintf("nothing from the provider for %s", LostAfter))
 			return
 		}
 	}
+}
+
+func (c *connector) goDown(why string) {
+	c.downOnce.Do(func() {
+		c.mu.Lock()
+		c.downWhy = why
+		c.mu.Unlock()
+		close(c.down)
+	})
+}
+
+// DownReason says why the tunnel went down.
+func (c *connector) DownReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.downWhy
 }
 
 // Disconnect removes the device (its address and the routes through it
