@@ -186,6 +186,11 @@ type ConnectionRequest struct {
 	// tunnel (and its DNS); the rest leaves on the host's own route. The
 	// kill switch then blocks only these when the tunnel is lost.
 	Only []string `json:"only,omitempty"`
+	// Reconnect says what a lost connection (kill switch on) tries:
+	// "equivalent" (the default: the same provider, then others with the
+	// same service type and country at no higher price), "same" (only the
+	// same provider) or "off" (none: Blocked at once).
+	Reconnect string `json:"reconnect,omitempty"`
 }
 
 // Connection states.

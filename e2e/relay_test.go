@@ -697,3 +697,89 @@ func TestDeadTunnel(t *testing.T) {
 	}
 	mustMystIn(t, cs.Host, append(cd.args, "disconnect")...)
 }
+
+// TestReconnectEquivalent: the provider of a connection (kill switch on)
+// is killed; the consumer, Reconnecting, tries it again, then an
+// equivalent provider (same service type and country, no higher price),
+// and is Connected there within a bound, saying why it moved; the web
+// host then sees the new provider, and a firewall counter on the
+// consumer's router shows nothing went to the web host outside the
+// tunnel meanwhile.
+func TestReconnectEquivalent(t *testing.T) {
+	if err := netlab.Available(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("must run in CI: %v", err)
+		}
+		t.Skip(err)
+	}
+	lab, err := netlab.NewSites("mq", netlab.SitePublic, netlab.SitePublic, netlab.SiteCone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("delete namespaces: %v", err)
+		}
+	})
+	a, b, cs := lab.Sites[0], lab.Sites[1], lab.Sites[2]
+	dir := t.TempDir()
+	ln := startLocalnetIn(t, lab.Internet, netlab.InternetIP)
+	web := startSitesWeb(t, lab)
+	leakRules := "table inet myst_leak {\n\tchain leaks { type filter hook forward priority -10; policy accept; ip saddr 10.0.12.0/24 ip daddr " + netlab.HomeWebIP + " counter; }\n}\n"
+	if out, err := nftApply(cs.Router, leakRules); err != nil {
+		t.Fatalf("leak counter: %v %s", err, out)
+	}
+	pass := writeFile(t, dir, "pass", "pw\n")
+	ids := map[*netlab.Site]string{}
+	daemons := map[*netlab.Site]*daemon{}
+	for i, s := range []*netlab.Site{a, b, cs} {
+		d := filepath.Join(dir, fmt.Sprint(i))
+		ids[s] = newIdentityIn(t, s.Host, ln, d, pass, true)
+		daemons[s] = startDaemonIn(t, s.Host, ln, d, "--wireguard-port", "0", "--wireguard-subnet", "198.19.0.0/16", "--country", "DE")
+		mustMystIn(t, s.Host, append(daemons[s].args, "identity", "unlock", ids[s], "--passphrase-file", pass)...)
+		if s != cs {
+			mustMystIn(t, s.Host, append(daemons[s].args, "service", "start", "wireguard", "--identity", ids[s])...)
+		}
+	}
+	cd := daemons[cs]
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	mustMystIn(t, cs.Host, append(cd.args, "connect", ids[a], "--identity", ids[cs], "--service", "wireguard", "--dns", "system")...)
+	if got := sitesGet(t, cs.Host, web); got != a.PublicIP {
+		t.Fatalf("the web host saw %s, want %s", got, a.PublicIP)
+	}
+	daemons[a].kill()
+	killed := time.Now()
+	for {
+		// The user keeps trying meanwhile.
+		if resp, err := httpFrom(cs.Host, time.Second).Get(web); err == nil {
+			resp.Body.Close()
+		}
+		c, err := cd.client.Connection(ctx)
+		if err == nil && c.State == api.Connected && c.ProviderID != "" && !strings.EqualFold(c.ProviderID, ids[a]) {
+			t.Logf("on %s %s after the provider was killed: %s", c.ProviderID, time.Since(killed).Round(100*time.Millisecond), c.LastError)
+			if !strings.EqualFold(c.ProviderID, ids[b]) || !strings.Contains(c.LastError, "equivalent provider") {
+				t.Fatalf("connection %+v: want the equivalent provider %s and why", c, ids[b])
+			}
+			break
+		}
+		if time.Since(killed) > 60*time.Second {
+			t.Fatalf("still %+v 60 s after the provider was killed\nconsumer log:\n%s", c, cd.stderr.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got := sitesGet(t, cs.Host, web); got != b.PublicIP {
+		t.Fatalf("after the move the web host saw %s, want %s", got, b.PublicIP)
+	}
+	if out := mustMystIn(t, cs.Host, append(cd.args, "status")...).stdout; !strings.Contains(out, ids[b]) {
+		t.Fatalf("myst status does not name the new provider:\n%s", out)
+	}
+	out, err := lab.Output(cs.Router, "nft", "list", "table", "inet", "myst_leak")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`counter packets (\d+)`).FindStringSubmatch(out); m == nil || m[1] != "0" {
+		t.Fatalf("packets to the web host outside the tunnel:\n%s", out)
+	}
+	mustMystIn(t, cs.Host, append(cd.args, "disconnect")...)
+}

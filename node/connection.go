@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -103,9 +104,13 @@ type plan struct {
 	allowLAN    bool
 	exclude     []netip.Prefix // outside the tunnel (split tunnelling)
 	only        []netip.Prefix // or: the only networks through it
-	dns         resolver.Mode
-	dnsAddr     netip.Addr // for resolver.Address
-	maxSpend    *big.Int   // what one session may cost; nil: no cap
+	reconnect   string         // ReconnectEquivalent, ReconnectSame or ReconnectOff
+	// offer is the first provider's proposal: what an equivalent one
+	// matches (service type, country, no higher price).
+	offer    *proposal.Proposal
+	dns      resolver.Mode
+	dnsAddr  netip.Addr // for resolver.Address
+	maxSpend *big.Int   // what one session may cost; nil: no cap
 }
 
 // Connection reports the consumer's connection.
@@ -178,6 +183,11 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 			return api.Connection{}, fieldErrorf("max_spend", "%q: want a positive decimal amount of MYSTT", req.MaxSpend)
 		}
 		p.maxSpend = v
+	}
+	switch p.reconnect = cmp.Or(req.Reconnect, ReconnectEquivalent); p.reconnect {
+	case ReconnectEquivalent, ReconnectSame, ReconnectOff:
+	default:
+		return api.Connection{}, fieldErrorf("reconnect", "%q: want equivalent, same or off", req.Reconnect)
 	}
 	if p.exclude, err = parseNets("exclude", req.Exclude); err != nil {
 		return api.Connection{}, err
@@ -260,6 +270,9 @@ func (n *Node) establish(ctx context.Context, p *plan) (connection, error) {
 	}
 	if len(found) == 0 {
 		return connection{}, &FieldError{Field: "provider_id", Err: retell(ErrNotOffered, "%s offers no %s service in discovery (see `myst proposals`)", provider.Hex(), p.serviceType)}
+	}
+	if p.offer == nil {
+		p.offer = found[0].Proposal
 	}
 	route, err := n.pathTo(provider, p.serviceType, found[0].Proposal)
 	if err != nil {
@@ -418,8 +431,17 @@ func (n *Node) probeDNS(s *session.Conn, addr netip.Addr) {
 }
 
 // ReconnectTries is how many new sessions a lost connection tries before
-// it is Blocked; the waits before them double from one second.
+// it is Blocked; the waits before them double from one second (the first
+// with the same provider, the rest, with ReconnectEquivalent, with
+// equivalent ones as long as there are).
 const ReconnectTries = 3
+
+// Reconnect modes (api.ConnectionRequest.Reconnect).
+const (
+	ReconnectEquivalent = "equivalent"
+	ReconnectSame       = "same"
+	ReconnectOff        = "off"
+)
 
 // lost handles the end of a connected session: without the kill switch the
 // connection is over; with it, traffic stays blocked while new sessions
@@ -446,6 +468,13 @@ func (n *Node) lost(s *session.Conn, reason string) {
 		}
 		return
 	}
+	if c.plan.reconnect == ReconnectOff {
+		v := c.st
+		v.state, v.sessionID = blocked, ""
+		v.lastError = "the tunnel was lost (" + reason + ") and reconnecting is off; all traffic stays blocked: run `myst disconnect` to restore it"
+		n.consumer.conn = connection{st: v, plan: c.plan}
+		return
+	}
 	ctx, cancel := context.WithCancel(n.ctx)
 	v := c.st
 	v.state, v.sessionID, v.lastError = reconnecting, "", "the tunnel was lost ("+reason+"); traffic stays blocked while reconnecting"
@@ -454,12 +483,54 @@ func (n *Node) lost(s *session.Conn, reason string) {
 	go n.reconnect(ctx, c.plan, reason, n.consumer.conn.done)
 }
 
+// equivalents are providers whose proposal offers what p's first one did
+// (service type, country, no higher price per hour or GiB), other than
+// those in tried, this node's reachable ones first.
+func (n *Node) equivalents(ctx context.Context, p *plan, tried map[common.Address]bool) []common.Address {
+	if p.offer == nil {
+		return nil
+	}
+	f := discovery.Filter{ServiceType: p.serviceType, Country: p.offer.Location.Country, Limit: 20}
+	if v, err := proposal.ParseAmount(p.offer.Price.PerHour); err == nil {
+		f.MaxPriceHour = v
+	}
+	if v, err := proposal.ParseAmount(p.offer.Price.PerGiB); err == nil {
+		f.MaxPriceGiB = v
+	}
+	found, _, _, err := n.discovery.Search(ctx, f)
+	if err != nil {
+		n.logger.Warn("look for an equivalent provider", "err", err)
+		return nil
+	}
+	own := n.natw.Known().NAT
+	slices.SortStableFunc(found, func(a, b discovery.Found) int {
+		ra, rb := stun.Reachable(a.Proposal.Reachability, own) || a.Proposal.Relay != "", stun.Reachable(b.Proposal.Reachability, own) || b.Proposal.Relay != ""
+		switch {
+		case ra && !rb:
+			return -1
+		case rb && !ra:
+			return 1
+		}
+		return 0
+	})
+	var out []common.Address
+	for _, x := range found {
+		id := common.HexToAddress(x.Proposal.ProviderID)
+		if !tried[id] && id != p.signer.Address() {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // reconnect tries new sessions of plan; the kill switch stays on.
 func (n *Node) reconnect(ctx context.Context, p *plan, reason string, done chan struct{}) {
 	defer n.wg.Done()
 	defer close(done)
 	var err error
 	wait := time.Second
+	first := p.provider
+	tried := map[common.Address]bool{}
 	for try := 1; try <= ReconnectTries; try++ {
 		select {
 		case <-ctx.Done():
@@ -467,9 +538,22 @@ func (n *Node) reconnect(ctx context.Context, p *plan, reason string, done chan 
 		case <-time.After(wait):
 		}
 		wait *= 2
+		// The same provider first; then, unless the plan says same, an
+		// equivalent one not tried yet (the same again when there is none).
+		q := p
+		if try > 1 && p.reconnect == ReconnectEquivalent {
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if next := n.equivalents(sctx, p, tried); len(next) > 0 {
+				c := *p
+				c.provider = next[0]
+				q = &c
+			}
+			cancel()
+		}
+		tried[q.provider] = true
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		var c connection
-		c, err = n.establish(tctx, p)
+		c, err = n.establish(tctx, q)
 		cancel()
 		if err == nil {
 			n.consumer.mu.Lock()
@@ -480,15 +564,19 @@ func (n *Node) reconnect(ctx context.Context, p *plan, reason string, done chan 
 			}
 			v := n.consumer.conn.st
 			v.state, v.sessionID, v.since, v.lastError = connected, c.session.ID(), c.session.Since(), "reconnected after: "+reason
+			if q.provider != first {
+				v.lastError = fmt.Sprintf("moved from %s to the equivalent provider %s (same service and country, no higher price) after: %s", first.Hex(), q.provider.Hex(), reason)
+			}
+			v.provider = q.provider
 			v.dns, v.dnsError, v.path = c.st.dns, "", c.st.path
 			c.st = v
 			n.consumer.conn = c
 			n.consumer.mu.Unlock()
 			n.probeDNS(c.session, v.dns)
-			n.logger.Info("reconnected", "provider", p.provider.Hex(), "session", c.session.ID(), "try", try)
+			n.logger.Info("reconnected", "provider", q.provider.Hex(), "was", first.Hex(), "session", c.session.ID(), "try", try)
 			return
 		}
-		n.logger.Warn("reconnect failed", "provider", p.provider.Hex(), "try", try, "err", err)
+		n.logger.Warn("reconnect failed", "provider", q.provider.Hex(), "try", try, "err", err)
 	}
 	n.consumer.mu.Lock()
 	defer n.consumer.mu.Unlock()

@@ -386,7 +386,11 @@ func (c *connector) watch() {
 		}
 		switch {
 		case now.Sub(w.at) >= DeadAfter && ps.tx-w.tx >= DeadSent && ps.rx-w.rx <= DeadReceived:
-			c.goDown(fmt.Sprintf("%d bytes sent in %s and nothing back but keepalives: the provider forwards nothing", ps.tx-w.tx, DeadAfter))
+			why := "nothing back but keepalives: the provider forwards nothing"
+			if ps.rx == w.rx {
+				why = "nothing back at all: the provider is gone or unreachable"
+			}
+			c.goDown(fmt.Sprintf("%d bytes sent in %s and %s", ps.tx-w.tx, DeadAfter, why))
 			return
 		case now.Sub(lastChange) > LostAfter:
 			c.goDown(fmt.Sprintf("nothing from the provider for %s", LostAfter))

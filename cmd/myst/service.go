@@ -172,6 +172,7 @@ func newConnectCmd(g *globals) *cobra.Command {
 	var killSwitch, allowLAN bool
 	var dnsFlag, maxSpend string
 	var exclude, only []string
+	var reconnect string
 	cmd := &cobra.Command{
 		Use:   "connect PROVIDER --identity CONSUMER [--service TYPE]",
 		Short: "Connect to a provider's service found in discovery; returns once connected",
@@ -190,7 +191,7 @@ func newConnectCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "connecting to %s (%s)...\n", p.Hex(), svc)
 			start := time.Now()
-			req := api.ConnectionRequest{ConsumerID: cons.Hex(), ProviderID: p.Hex(), ServiceType: svc, KillSwitch: &killSwitch, AllowLAN: allowLAN, DNS: dnsFlag, MaxSpend: maxSpend, Exclude: exclude, Only: only}
+			req := api.ConnectionRequest{ConsumerID: cons.Hex(), ProviderID: p.Hex(), ServiceType: svc, KillSwitch: &killSwitch, AllowLAN: allowLAN, DNS: dnsFlag, MaxSpend: maxSpend, Exclude: exclude, Only: only, Reconnect: reconnect}
 			return ask(g, cmd, 2*time.Minute, func(c *api.Client, ctx context.Context) (api.Connection, error) {
 				return c.Connect(ctx, req)
 			}, func(w io.Writer, conn api.Connection) error {
@@ -210,6 +211,7 @@ func newConnectCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&dnsFlag, "dns", "provider", "resolver while connected: provider (through the tunnel), system (leave it), or an IP")
 	cmd.Flags().StringArrayVar(&exclude, "exclude", nil, "an IPv4 network (CIDR) or address reached outside the tunnel, on this host's own route (repeatable; the kill switch lets it through; names still resolve through the tunnel)")
 	cmd.Flags().StringArrayVar(&only, "only", nil, "instead: the only IPv4 networks (CIDR) or addresses that go through the tunnel (repeatable); the rest leaves on this host's own route, names still resolve through the tunnel, and the kill switch blocks only these when the tunnel is lost")
+	cmd.Flags().StringVar(&reconnect, "reconnect", "equivalent", "when the tunnel is lost (kill switch on): equivalent (the same provider, then others with the same service and country at no higher price), same, or off")
 	cmd.Flags().StringVar(&maxSpend, "max-spend", "", "the most MYSTT the session may cost; it ends at the cap (default: the daemon's --max-spend)")
 	return cmd
 }
