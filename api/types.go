@@ -163,9 +163,15 @@ type ProposalList struct {
 
 // ConnectionRequest is PUT /connection.
 type ConnectionRequest struct {
-	ConsumerID  string `json:"consumer_id"`
-	ProviderID  string `json:"provider_id"`
-	ServiceType string `json:"service_type"`
+	ConsumerID string `json:"consumer_id"`
+	// ProviderID "" connects to the best provider in Country (at most
+	// MaxPriceHour and MaxPriceGiB, in MYSTT): the reachable ones first,
+	// the cheapest first, the next when one fails.
+	ProviderID   string `json:"provider_id"`
+	Country      string `json:"country,omitempty"`
+	MaxPriceHour string `json:"max_price_hour,omitempty"`
+	MaxPriceGiB  string `json:"max_price_gib,omitempty"`
+	ServiceType  string `json:"service_type"`
 	// KillSwitch blocks all traffic outside the tunnel from connect until
 	// disconnect, also when the tunnel is lost (default true).
 	KillSwitch *bool `json:"kill_switch,omitempty"`

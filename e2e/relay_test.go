@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -698,13 +699,14 @@ func TestDeadTunnel(t *testing.T) {
 	mustMystIn(t, cs.Host, append(cd.args, "disconnect")...)
 }
 
-// TestReconnectEquivalent: the provider of a connection (kill switch on)
-// is killed; the consumer, Reconnecting, tries it again, then an
-// equivalent provider (same service type and country, no higher price),
-// and is Connected there within a bound, saying why it moved; the web
-// host then sees the new provider, and a firewall counter on the
-// consumer's router shows nothing went to the web host outside the
-// tunnel meanwhile.
+// TestReconnectEquivalent: `myst connect --country DE` picks one of two
+// equal providers; it is killed; the consumer, Reconnecting, tries it
+// again, then an equivalent provider (same service type and country, no
+// higher price), and is Connected there within a bound, saying why it
+// moved; the web host then sees the new provider, and a firewall counter
+// on the consumer's router shows nothing went to the web host outside
+// the tunnel meanwhile. Connecting to the best in DE again (the dead
+// provider's proposal still in discovery) ends on the live one.
 func TestReconnectEquivalent(t *testing.T) {
 	if err := netlab.Available(); err != nil {
 		if os.Getenv("CI") != "" {
@@ -744,7 +746,16 @@ func TestReconnectEquivalent(t *testing.T) {
 	cd := daemons[cs]
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	mustMystIn(t, cs.Host, append(cd.args, "connect", ids[a], "--identity", ids[cs], "--service", "wireguard", "--dns", "system")...)
+	mustMystIn(t, cs.Host, append(cd.args, "connect", "--country", "DE", "--identity", ids[cs], "--service", "wireguard", "--dns", "system")...)
+	first, err := cd.client.Connection(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.EqualFold(first.ProviderID, ids[b]) {
+		a, b = b, a // the best was b: kill that one
+	} else if !strings.EqualFold(first.ProviderID, ids[a]) {
+		t.Fatalf("connect --country DE: on %q", first.ProviderID)
+	}
 	if got := sitesGet(t, cs.Host, web); got != a.PublicIP {
 		t.Fatalf("the web host saw %s, want %s", got, a.PublicIP)
 	}
@@ -781,5 +792,14 @@ func TestReconnectEquivalent(t *testing.T) {
 	if m := regexp.MustCompile(`counter packets (\d+)`).FindStringSubmatch(out); m == nil || m[1] != "0" {
 		t.Fatalf("packets to the web host outside the tunnel:\n%s", out)
 	}
+	mustMystIn(t, cs.Host, append(cd.args, "disconnect")...)
+
+	began := time.Now()
+	mustMystIn(t, cs.Host, append(cd.args, "connect", "--country", "DE", "--identity", ids[cs], "--service", "wireguard", "--dns", "system")...)
+	again, err := cd.client.Connection(ctx)
+	if err != nil || !strings.EqualFold(again.ProviderID, ids[b]) {
+		t.Fatalf("the best in DE with one provider dead: %+v %v", again, err)
+	}
+	t.Logf("the best in DE with one dead: on the live one in %s (%s)", time.Since(began).Round(100*time.Millisecond), cmp.Or(again.LastError, "it came first"))
 	mustMystIn(t, cs.Host, append(cd.args, "disconnect")...)
 }

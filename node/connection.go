@@ -151,8 +151,13 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 	if err != nil {
 		return api.Connection{}, err
 	}
-	provider, err := parseID("provider_id", req.ProviderID)
-	if err != nil {
+	var provider common.Address
+	var pick *discovery.Filter // connect to the best: what it must offer
+	if req.ProviderID != "" {
+		if provider, err = parseID("provider_id", req.ProviderID); err != nil {
+			return api.Connection{}, err
+		}
+	} else if pick, err = bestFilter(req); err != nil {
 		return api.Connection{}, err
 	}
 	if req.ServiceType == "" {
@@ -220,9 +225,14 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 	n.consumer.conn = connection{st: st, plan: p}
 	n.consumer.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	c, err := n.establish(ctx, p)
+	var c connection
+	if pick != nil {
+		c, err = n.connectBest(ctx, p, pick)
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		c, err = n.establish(ctx, p)
+		cancel()
+	}
 	if err != nil {
 		if p.dns != resolver.HostResolver {
 			if rerr := n.consumer.resolver.Restore(); rerr != nil {
@@ -248,11 +258,12 @@ func (n *Node) Connect(ctx context.Context, req api.ConnectionRequest) (api.Conn
 		return api.Connection{}, ErrStopping
 	}
 	st.state, st.sessionID, st.since, st.dns, st.path = connected, c.session.ID(), c.session.Since(), c.st.dns, c.st.path
+	st.provider, st.lastError = p.provider, c.st.lastError
 	c.st = st
 	n.consumer.conn = c
 	n.consumer.mu.Unlock()
 	n.probeDNS(c.session, st.dns)
-	n.logger.Info("connected", "provider", provider.Hex(), "service", req.ServiceType, "session", c.session.ID(), "kill_switch", p.killSwitch)
+	n.logger.Info("connected", "provider", p.provider.Hex(), "service", req.ServiceType, "session", c.session.ID(), "kill_switch", p.killSwitch)
 	return n.Connection(), nil
 }
 
@@ -485,42 +496,130 @@ func (n *Node) lost(s *session.Conn, reason string) {
 
 // equivalents are providers whose proposal offers what p's first one did
 // (service type, country, no higher price per hour or GiB), other than
-// those in tried, this node's reachable ones first.
+// those in tried (ranked).
 func (n *Node) equivalents(ctx context.Context, p *plan, tried map[common.Address]bool) []common.Address {
 	if p.offer == nil {
 		return nil
 	}
-	f := discovery.Filter{ServiceType: p.serviceType, Country: p.offer.Location.Country, Limit: 20}
+	f := discovery.Filter{ServiceType: p.serviceType, Country: p.offer.Location.Country}
 	if v, err := proposal.ParseAmount(p.offer.Price.PerHour); err == nil {
 		f.MaxPriceHour = v
 	}
 	if v, err := proposal.ParseAmount(p.offer.Price.PerGiB); err == nil {
 		f.MaxPriceGiB = v
 	}
-	found, _, _, err := n.discovery.Search(ctx, f)
+	out, err := n.rank(ctx, f, p.signer.Address(), tried)
 	if err != nil {
 		n.logger.Warn("look for an equivalent provider", "err", err)
-		return nil
+	}
+	return out
+}
+
+// rank lists the providers discovery finds for f, but self and those in
+// skip: the ones this node reaches (directly or through a relay) first,
+// then the cheapest per hour, then per GiB.
+func (n *Node) rank(ctx context.Context, f discovery.Filter, self common.Address, skip map[common.Address]bool) ([]common.Address, error) {
+	f.Limit = 50
+	found, _, _, err := n.discovery.Search(ctx, f)
+	if err != nil {
+		return nil, err
 	}
 	own := n.natw.Known().NAT
-	slices.SortStableFunc(found, func(a, b discovery.Found) int {
-		ra, rb := stun.Reachable(a.Proposal.Reachability, own) || a.Proposal.Relay != "", stun.Reachable(b.Proposal.Reachability, own) || b.Proposal.Relay != ""
-		switch {
-		case ra && !rb:
-			return -1
-		case rb && !ra:
-			return 1
+	reach := func(p *proposal.Proposal) int {
+		if stun.Reachable(p.Reachability, own) || p.Relay != "" {
+			return 0
 		}
-		return 0
+		return 1
+	}
+	price := func(s string) *big.Int {
+		v, err := proposal.ParseAmount(s)
+		if err != nil {
+			return new(big.Int)
+		}
+		return v
+	}
+	slices.SortStableFunc(found, func(a, b discovery.Found) int {
+		return cmp.Or(cmp.Compare(reach(a.Proposal), reach(b.Proposal)),
+			price(a.Proposal.Price.PerHour).Cmp(price(b.Proposal.Price.PerHour)),
+			price(a.Proposal.Price.PerGiB).Cmp(price(b.Proposal.Price.PerGiB)))
 	})
 	var out []common.Address
 	for _, x := range found {
 		id := common.HexToAddress(x.Proposal.ProviderID)
-		if !tried[id] && id != p.signer.Address() {
+		if !skip[id] && id != self {
 			out = append(out, id)
 		}
 	}
-	return out
+	return out, nil
+}
+
+// Connect to the best: at most BestTries providers, each bounded by
+// BestTryTimeout, all within BestTimeout.
+const (
+	BestTries      = 5
+	BestTryTimeout = 10 * time.Second
+	BestTimeout    = 45 * time.Second
+)
+
+// bestFilter is what a connect without a provider asks of one.
+func bestFilter(req api.ConnectionRequest) (*discovery.Filter, error) {
+	if !proposal.ValidCountry(req.Country) {
+		return nil, fieldErrorf("country", "give a provider (provider_id) or a country to connect to the best one in (like DE)")
+	}
+	f := &discovery.Filter{ServiceType: cmp.Or(req.ServiceType, servicetypes.Default), Country: req.Country}
+	for _, x := range []struct {
+		field, v string
+		to       **big.Int
+	}{{"max_price_hour", req.MaxPriceHour, &f.MaxPriceHour}, {"max_price_gib", req.MaxPriceGiB, &f.MaxPriceGiB}} {
+		if x.v == "" {
+			continue
+		}
+		v, err := proposal.ParseAmount(x.v)
+		if err != nil || v.Sign() < 0 {
+			return nil, fieldErrorf(x.field, "%q: want a decimal amount of MYSTT", x.v)
+		}
+		*x.to = v
+	}
+	return f, nil
+}
+
+// connectBest tries the ranked providers for f in turn until one
+// connects; the status names each while it is tried.
+func (n *Node) connectBest(ctx context.Context, p *plan, f *discovery.Filter) (connection, error) {
+	ctx, cancel := context.WithTimeout(ctx, BestTimeout)
+	defer cancel()
+	cands, err := n.rank(ctx, *f, p.signer.Address(), nil)
+	if err != nil {
+		return connection{}, upstreamf("%w", err)
+	}
+	if len(cands) == 0 {
+		return connection{}, &FieldError{Field: "country", Err: retell(ErrNotOffered, "no provider offers %s in %s at that price (see `myst proposals --country %s`)", f.ServiceType, f.Country, f.Country)}
+	}
+	var errs []string
+	for i, cand := range cands[:min(len(cands), BestTries)] {
+		q := *p
+		q.provider = cand
+		n.consumer.mu.Lock()
+		n.consumer.conn.st.provider = cand
+		n.consumer.mu.Unlock()
+		tctx, tcancel := context.WithTimeout(ctx, BestTryTimeout)
+		c, err := n.establish(tctx, &q)
+		tcancel()
+		if err == nil {
+			*p = q
+			c.plan = p
+			if i > 0 {
+				c.st.lastError = "connected to the next best after: " + strings.Join(errs, "; ")
+			}
+			return c, nil
+		}
+		n.logger.Warn("best provider failed; trying the next", "provider", cand.Hex(), "err", err)
+		errs = append(errs, cand.Hex()+": "+err.Error())
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return connection{}, fmt.Errorf("%w: %d providers tried within %s, none connected: %s", ErrUnreachable, min(len(cands), BestTries), BestTimeout, strings.Join(errs, "; "))
 }
 
 // reconnect tries new sessions of plan; the kill switch stays on.

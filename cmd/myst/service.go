@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ethereum/go-ethereum/common"
 	"io"
 	"net/url"
 	"strconv"
@@ -172,15 +173,23 @@ func newConnectCmd(g *globals) *cobra.Command {
 	var killSwitch, allowLAN bool
 	var dnsFlag, maxSpend string
 	var exclude, only []string
-	var reconnect string
+	var reconnect, country, maxHour, maxGiB string
 	cmd := &cobra.Command{
-		Use:   "connect PROVIDER --identity CONSUMER [--service TYPE]",
-		Short: "Connect to a provider's service found in discovery; returns once connected",
-		Args:  cobra.ExactArgs(1),
+		Use:   "connect [PROVIDER | --country CC] --identity CONSUMER [--service TYPE]",
+		Short: "Connect to a provider's service found in discovery (or the best one in a country); returns once connected",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := identity.ParseAddress(args[0])
-			if err != nil {
-				return err
+			var p common.Address
+			switch {
+			case len(args) == 1 && country != "":
+				return errors.New("give a PROVIDER or --country, not both")
+			case len(args) == 1:
+				var err error
+				if p, err = identity.ParseAddress(args[0]); err != nil {
+					return err
+				}
+			case country == "":
+				return errors.New("give a PROVIDER, or --country CC to connect to the best provider there")
 			}
 			if consumer == "" {
 				return errors.New("--identity CONSUMER is required: the unlocked identity that pays for the session")
@@ -189,9 +198,14 @@ func newConnectCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--identity: %w", err)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "connecting to %s (%s)...\n", p.Hex(), svc)
+			req := api.ConnectionRequest{ConsumerID: cons.Hex(), ServiceType: svc, Country: strings.ToUpper(country), MaxPriceHour: maxHour, MaxPriceGiB: maxGiB, KillSwitch: &killSwitch, AllowLAN: allowLAN, DNS: dnsFlag, MaxSpend: maxSpend, Exclude: exclude, Only: only, Reconnect: reconnect}
+			if country == "" {
+				req.ProviderID = p.Hex()
+				fmt.Fprintf(cmd.ErrOrStderr(), "connecting to %s (%s)...\n", p.Hex(), svc)
+			} else {
+				fmt.Fprintf(cmd.ErrOrStderr(), "connecting to the best %s provider in %s (the next if one fails, 45 s at most)...\n", svc, req.Country)
+			}
 			start := time.Now()
-			req := api.ConnectionRequest{ConsumerID: cons.Hex(), ProviderID: p.Hex(), ServiceType: svc, KillSwitch: &killSwitch, AllowLAN: allowLAN, DNS: dnsFlag, MaxSpend: maxSpend, Exclude: exclude, Only: only, Reconnect: reconnect}
 			return ask(g, cmd, 2*time.Minute, func(c *api.Client, ctx context.Context) (api.Connection, error) {
 				return c.Connect(ctx, req)
 			}, func(w io.Writer, conn api.Connection) error {
@@ -211,6 +225,9 @@ func newConnectCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&dnsFlag, "dns", "provider", "resolver while connected: provider (through the tunnel), system (leave it), or an IP")
 	cmd.Flags().StringArrayVar(&exclude, "exclude", nil, "an IPv4 network (CIDR) or address reached outside the tunnel, on this host's own route (repeatable; the kill switch lets it through; names still resolve through the tunnel)")
 	cmd.Flags().StringArrayVar(&only, "only", nil, "instead: the only IPv4 networks (CIDR) or addresses that go through the tunnel (repeatable); the rest leaves on this host's own route, names still resolve through the tunnel, and the kill switch blocks only these when the tunnel is lost")
+	cmd.Flags().StringVar(&country, "country", "", "instead of a provider: connect to the best one in this country (reachable first, then the cheapest), the next if one fails")
+	cmd.Flags().StringVar(&maxHour, "max-price-hour", "", "with --country: at most this MYSTT per hour")
+	cmd.Flags().StringVar(&maxGiB, "max-price-gib", "", "with --country: at most this MYSTT per GiB")
 	cmd.Flags().StringVar(&reconnect, "reconnect", "equivalent", "when the tunnel is lost (kill switch on): equivalent (the same provider, then others with the same service and country at no higher price), same, or off")
 	cmd.Flags().StringVar(&maxSpend, "max-spend", "", "the most MYSTT the session may cost; it ends at the cap (default: the daemon's --max-spend)")
 	return cmd
