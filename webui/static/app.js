@@ -463,12 +463,16 @@ function wire() {
   $("quick-connect").addEventListener("click", () => act($("quick-connect"), async () => {
     const c = $("quick-country").value.trim().toUpperCase();
     if (!countryRE.test(c)) { fieldError("filter", $("quick-country"), "Quick connect: a country as two letters, like DE."); return; }
-    const q = new URLSearchParams({ country: c, limit: "100" });
-    if ($("f-type").value) q.set("service_type", $("f-type").value);
-    const l = await call("GET", "/proposals?" + q);
-    const list = sortProposals(l.proposals || []);
-    if (!list.length) throw new APIError(404, { error: `no provider in ${c} right now: try another country` });
-    await connectTo(list[0], $("quick-connect"));
+    // The daemon picks the best there (reachable first, then cheapest) and
+    // goes to the next when one fails.
+    const consumer = $("con-identity").value;
+    if (!consumer) throw new APIError(400, { error: "no unlocked identity to pay with: unlock one on the Node screen" });
+    $("quick-connect").textContent = "Connecting…";
+    const exclude = $("con-exclude").value.split(/[\s,]+/).filter((s) => s);
+    const body = { consumer_id: consumer, country: c, exclude };
+    if ($("f-type").value) body.service_type = $("f-type").value;
+    if ($("f-max-hour").value) body.max_price_hour = $("f-max-hour").value;
+    await call("PUT", "/connection", body);
   }));
 
   $("disconnect").addEventListener("click", () => act($("disconnect"), () => call("DELETE", "/connection")));
