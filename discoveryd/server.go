@@ -5,11 +5,13 @@
 package discoveryd
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -140,8 +142,8 @@ func NewServer(store *Store, reg Registry, cfg Config) *Server {
 	})
 	cfg.Registerer.MustRegister(shed)
 	sh := newShedder(cfg.MaxInFlight, cfg.MaxQueue, cfg.QueueWait, shed.Inc)
-	s.mux.HandleFunc("POST /v1/proposals", sh.wrap(s.post))
-	s.mux.HandleFunc("DELETE /v1/proposals/{provider_id}/{service_type}", sh.wrap(s.delete))
+	s.mux.HandleFunc("POST /v1/proposals", s.bodyFirst("post", sh.wrap(s.post)))
+	s.mux.HandleFunc("DELETE /v1/proposals/{provider_id}/{service_type}", s.bodyFirst("delete", sh.wrap(s.delete)))
 	s.mux.HandleFunc("GET /v1/proposals", sh.wrap(s.search))
 	s.mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -317,6 +319,28 @@ func (s *Server) ok(w http.ResponseWriter, op string, status int, v any) {
 		return
 	}
 	httpjson.Write(w, status, v)
+}
+
+// bodyFirst reads a request's body (at most maxBody, within the HTTP
+// server's read timeout) before h runs, so that a client sending its body
+// slowly holds none of the shedder's slots.
+func (s *Server) bodyFirst(op string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			body, err := httpjson.ReadBody(w, r, maxBody)
+			if err != nil {
+				var se *httpjson.StatusError
+				if errors.As(err, &se) {
+					s.fail(w, op, se.Status, se.Body.Field, "%s", se.Body.Error)
+				} else {
+					s.fail(w, op, http.StatusBadRequest, "", "read the body: %v", err)
+				}
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		h(w, r)
+	}
 }
 
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, op string, v any) bool {
