@@ -62,7 +62,7 @@ type Config struct {
 	// servicetypes.Names()): made-up ones are refused, so one
 	// provider holds at most this many proposals.
 	ServiceTypes []string
-	// MaxInFlight requests (searches and posts) run at once (default 4
+	// MaxInFlight requests (searches and posts) run at once (default one
 	// per core); up to MaxQueue more (default DefaultQueue; negative:
 	// none) wait at most QueueWait (default DefaultQueueWait) for a turn;
 	// the rest get 503 with Retry-After at once.
@@ -114,7 +114,10 @@ type Server struct {
 	cacheOps *prometheus.CounterVec
 	cache    *answerCache
 	writes   chan writeReq
-	gen      atomic.Int64 // the store's Generation as last read
+	// searchShed bounds the searches being worked out (not those being
+	// written to their clients: a slow reader holds no turn).
+	searchShed *shedder
+	gen        atomic.Int64 // the store's Generation as last read
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -142,9 +145,14 @@ func NewServer(store *Store, reg Registry, cfg Config) *Server {
 	})
 	cfg.Registerer.MustRegister(shed)
 	sh := newShedder(cfg.MaxInFlight, cfg.MaxQueue, cfg.QueueWait, shed.Inc)
-	s.mux.HandleFunc("POST /v1/proposals", s.bodyFirst("post", sh.wrap(s.post)))
-	s.mux.HandleFunc("DELETE /v1/proposals/{provider_id}/{service_type}", s.bodyFirst("delete", sh.wrap(s.delete)))
-	s.mux.HandleFunc("GET /v1/proposals", sh.wrap(s.search))
+	// Writes wait mostly for the writer's batched transaction, not for a
+	// core: a pool of their own, wider, so that they never hold back
+	// searches nor searches them.
+	wsh := newShedder(WriteInFlight, WriteQueue, WriteQueueWait, shed.Inc)
+	s.mux.HandleFunc("POST /v1/proposals", s.bodyFirst("post", wsh.wrap(s.post)))
+	s.mux.HandleFunc("DELETE /v1/proposals/{provider_id}/{service_type}", s.bodyFirst("delete", wsh.wrap(s.delete)))
+	s.searchShed = sh
+	s.mux.HandleFunc("GET /v1/proposals", s.search)
 	s.mux.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)
@@ -499,6 +507,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, op, http.StatusBadRequest, fe.Field, "%v", err)
 		return
 	}
+	if !s.searchShed.enter(w) {
+		return
+	}
 	a, source, err := s.cache.get(q.Encode(), s.gen.Load(), func() (*answer, error) {
 		// Not the request's context: other requests may wait for this one.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -519,6 +530,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		}
 		return newAnswer(encodeResult(page, f, next), expires), nil
 	})
+	s.searchShed.leave()
 	s.cacheOps.WithLabelValues(source).Inc()
 	if err != nil {
 		s.cfg.Logger.Error("search proposals", "err", err)

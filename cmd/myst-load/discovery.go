@@ -40,6 +40,7 @@ type discoveryConfig struct {
 	cpuProfile         string
 	serve              bool
 	maxInFlight        int
+	queueWait          time.Duration
 }
 
 var countries = []string{"DE", "US", "FR", "NL", "GB", "SE", "CH", "JP", "CA", "PL"}
@@ -56,7 +57,8 @@ func discoveryMain(args []string) int {
 	fs.IntVar(&c.announceRate, "announce-rate", 0, "re-announcements posted per second meanwhile (0-100000)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the run (server and clients) to this file")
 	fs.BoolVar(&c.serve, "serve", false, "seed, then only serve for --duration (print the URL) for a load generator outside, like vegeta")
-	fs.IntVar(&c.maxInFlight, "max-in-flight", 0, "the server's requests in flight before it queues and sheds (0: its default, 4 per core; -1: no shedding, queue without bound)")
+	fs.DurationVar(&c.queueWait, "queue-wait", 0, "how long a request waits for a turn before it is shed (0: the server's default)")
+	fs.IntVar(&c.maxInFlight, "max-in-flight", 0, "the server's requests in flight before it queues and sheds (0: its default, one per core; -1: no shedding, queue without bound)")
 	fs.Parse(args)
 	switch {
 	case c.proposals < 1 || c.proposals > 10_000_000:
@@ -202,7 +204,7 @@ func runDiscovery(ctx context.Context, c discoveryConfig) error {
 	if cacheTTL == 0 {
 		cacheTTL = -1
 	}
-	scfg := discoveryd.Config{TTL: seedTTL, CacheTTL: cacheTTL, MaxInFlight: c.maxInFlight}
+	scfg := discoveryd.Config{TTL: seedTTL, CacheTTL: cacheTTL, MaxInFlight: c.maxInFlight, QueueWait: c.queueWait}
 	if c.maxInFlight < 0 {
 		scfg.MaxInFlight, scfg.MaxQueue = 1<<30, -1
 	}
