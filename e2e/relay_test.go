@@ -686,7 +686,7 @@ func TestDeadTunnel(t *testing.T) {
 		c, err := cd.client.Connection(ctx)
 		if err == nil && c.State != api.Connected {
 			t.Logf("left Connected %s after the provider stopped forwarding: %s (%s)", time.Since(began).Round(100*time.Millisecond), c.State, c.LastError)
-			if !strings.Contains(c.LastError, "forwards nothing") {
+			if !strings.Contains(c.LastError, "forwards nothing") || !strings.Contains(c.LastError, "bytes sent in 8s and nothing back") {
 				t.Fatalf("the reason does not say the provider forwards nothing: %q", c.LastError)
 			}
 			break

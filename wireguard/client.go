@@ -388,7 +388,7 @@ func (c *connector) watch() {
 		case now.Sub(w.at) >= DeadAfter && ps.tx-w.tx >= DeadSent && ps.rx-w.rx <= DeadReceived:
 			why := "nothing back but keepalives: the provider forwards nothing"
 			if ps.rx == w.rx {
-				why = "nothing back at all: the provider is gone or unreachable"
+				why = "nothing back at all: the provider is gone, unreachable, or forwards nothing"
 			}
 			c.goDown(fmt.Sprintf("%d bytes sent in %s and %s", ps.tx-w.tx, DeadAfter, why))
 			return
