@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -254,10 +252,7 @@ func startHomeWeb(t testing.TB, h *netlab.Home) *homeWeb {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		fmt.Fprintf(rw, "%s\n", host)
-	})}
+	srv := &http.Server{Handler: http.HandlerFunc(whoAmI)}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return &homeWeb{url: "http://" + ln.Addr().String()}
@@ -266,11 +261,5 @@ func startHomeWeb(t testing.TB, h *netlab.Home) *homeWeb {
 // homeGet asks the web host, from the consumer's home, who it sees.
 func homeGet(t testing.TB, h *netlab.Home, w *homeWeb) string {
 	t.Helper()
-	resp, err := httpFrom(h.Consumer, 10*time.Second).Get(w.url)
-	if err != nil {
-		t.Fatalf("fetch through the tunnel: %v", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return strings.TrimSpace(string(b))
+	return sitesGet(t, h.Consumer, w.url)
 }

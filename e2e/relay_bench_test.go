@@ -28,14 +28,7 @@ import (
 //
 //	go test ./e2e -run '^$' -bench Relay -benchtime 1x
 func BenchmarkRelay(b *testing.B) {
-	if err := netlab.Available(); err != nil {
-		b.Skip(err)
-	}
-	lab, err := netlab.NewSites("mb", netlab.SitePublic, netlab.SiteSymmetric, netlab.SiteCone, netlab.SiteCone)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { lab.Close() })
+	lab := newSites(b, "mb", netlab.SitePublic, netlab.SiteSymmetric, netlab.SiteCone, netlab.SiteCone)
 	pub, sym, cone, cs := lab.Sites[0], lab.Sites[1], lab.Sites[2], lab.Sites[3]
 	dir := b.TempDir()
 	secret := writeFile(b, dir, "relay.secret", "5c2e8a1f7d3b9e0c4a6f2d8b1e7c3a9f\n")

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -33,22 +32,8 @@ import (
 // sees the provider's public address, and the test logs each cell's path
 // and connect time.
 func TestRelayMatrix(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("must run in CI: %v", err)
-		}
-		t.Skip(err)
-	}
 	kinds := []string{netlab.SitePublic, netlab.SiteCone, netlab.SiteSymmetric}
-	lab, err := netlab.NewSites("mr", append(kinds, kinds...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Errorf("delete namespaces: %v", err)
-		}
-	})
+	lab := newSites(t, "mr", append(kinds, kinds...)...)
 	dir := t.TempDir()
 	ln := startLocalnetIn(t, lab.Internet, netlab.InternetIP)
 	web := startSitesWeb(t, lab)
@@ -183,12 +168,39 @@ func startSitesWeb(t testing.TB, lab *netlab.Sites) string {
 			rw.Write(zeros[:(mib%8)<<20])
 			return
 		}
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		fmt.Fprintf(rw, "%s\n", host)
+		whoAmI(rw, r)
 	})}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + l.Addr().String()
+}
+
+// whoAmI answers with the address it sees the request come from.
+func whoAmI(rw http.ResponseWriter, r *http.Request) {
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	fmt.Fprintf(rw, "%s\n", host)
+}
+
+// newSites builds a Sites lab of kinds for the test (failing in CI, and
+// skipping elsewhere, where namespaces cannot be made), deleted after.
+func newSites(t testing.TB, prefix string, kinds ...string) *netlab.Sites {
+	t.Helper()
+	if err := netlab.Available(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("must run in CI: %v", err)
+		}
+		t.Skip(err)
+	}
+	lab, err := netlab.NewSites(prefix, kinds...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := lab.Close(); err != nil {
+			t.Errorf("delete namespaces: %v", err)
+		}
+	})
+	return lab
 }
 
 // sitesGet asks the web host, from namespace ns, who it sees.
@@ -215,21 +227,7 @@ var relayReadyRE = regexp.MustCompile(`^relay ready: (turn:\S+)`)
 // anywhere but the network's host (broker, chain, discovery, relay) the
 // whole time, the outage included.
 func TestRelayRestart(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("must run in CI: %v", err)
-		}
-		t.Skip(err)
-	}
-	lab, err := netlab.NewSites("mx", netlab.SiteSymmetric, netlab.SiteSymmetric)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Errorf("delete namespaces: %v", err)
-		}
-	})
+	lab := newSites(t, "mx", netlab.SiteSymmetric, netlab.SiteSymmetric)
 	ps, cs := lab.Sites[0], lab.Sites[1]
 	dir := t.TempDir()
 	secret := writeFile(t, dir, "relay.secret", "7f3a9c1e5b2d4f6a8c0e1a3b5d7f9e2c\n")
@@ -243,8 +241,8 @@ func TestRelayRestart(t *testing.T) {
 	// Every packet the consumer's router forwards from its home to
 	// anywhere but the network's host is counted.
 	leakRules := "table inet myst_leak {\n\tchain leaks { type filter hook forward priority -10; policy accept; ip saddr 10.0.11.0/24 ip daddr != " + netlab.InternetIP + " counter; }\n}\n"
-	if out, err := nftApply(cs.Router, leakRules); err != nil {
-		t.Fatalf("leak counter: %v %s", err, out)
+	if err := netlab.Nft(cs.Router, leakRules); err != nil {
+		t.Fatalf("leak counter: %v", err)
 	}
 
 	pass := writeFile(t, dir, "pass", "pw\n")
@@ -322,35 +320,13 @@ func TestRelayRestart(t *testing.T) {
 	t.Logf("leaks: 0 packets outside the tunnel across the relay's restart")
 }
 
-// nftApply loads nftables rules in namespace ns.
-func nftApply(ns, rules string) (string, error) {
-	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(rules)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
 // TestCoturnRelay: the network's relay is Debian's coturn (as
 // docs/relay.md tells operators to run it, with the shared secret the
 // broker's admission service issues credentials with): a wireguard
 // provider and an openvpn one behind a symmetric router are reached
 // through it by a consumer behind another.
 func TestCoturnRelay(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("must run in CI: %v", err)
-		}
-		t.Skip(err)
-	}
-	lab, err := netlab.NewSites("mt", netlab.SiteSymmetric, netlab.SiteSymmetric)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Errorf("delete namespaces: %v", err)
-		}
-	})
+	lab := newSites(t, "mt", netlab.SiteSymmetric, netlab.SiteSymmetric)
 	ps, cs := lab.Sites[0], lab.Sites[1]
 	dir := t.TempDir()
 	const secret = "9e4c2a7b1d6f3e8a0c5b2d9f4e7a1c3b"
@@ -403,21 +379,7 @@ func TestCoturnRelay(t *testing.T) {
 // back to the relay and the tunnel carries traffic again; unblocked, they
 // move back. The kill switch is on throughout.
 func TestDirectUpgrade(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("must run in CI: %v", err)
-		}
-		t.Skip(err)
-	}
-	lab, err := netlab.NewSites("mu", netlab.SiteCone, netlab.SiteCone)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Errorf("delete namespaces: %v", err)
-		}
-	})
+	lab := newSites(t, "mu", netlab.SiteCone, netlab.SiteCone)
 	ps, cs := lab.Sites[0], lab.Sites[1]
 	dir := t.TempDir()
 	ln := startLocalnetIn(t, lab.Internet, netlab.InternetIP)
@@ -433,8 +395,8 @@ func TestDirectUpgrade(t *testing.T) {
 	}
 }
 `, netlab.InternetIP, ps.PublicIP)
-	if out, err := nftApply(cs.Router, rules); err != nil {
-		t.Fatalf("counters: %v %s", err, out)
+	if err := netlab.Nft(cs.Router, rules); err != nil {
+		t.Fatalf("counters: %v", err)
 	}
 	counted := func(name string) int64 {
 		out, err := lab.Output(cs.Router, "nft", "list", "counter", "inet", "myst_paths", name)
@@ -534,21 +496,7 @@ func TestDirectUpgrade(t *testing.T) {
 // consumer's own public address, everything else the provider's; connect
 // --only sends only the networks listed through it.
 func TestSplitTunnel(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("must run in CI: %v", err)
-		}
-		t.Skip(err)
-	}
-	lab, err := netlab.NewSites("ms", netlab.SitePublic, netlab.SiteCone)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Errorf("delete namespaces: %v", err)
-		}
-	})
+	lab := newSites(t, "ms", netlab.SitePublic, netlab.SiteCone)
 	ps, cs := lab.Sites[0], lab.Sites[1]
 	dir := t.TempDir()
 	ln := startLocalnetIn(t, lab.Internet, netlab.InternetIP)
@@ -562,10 +510,7 @@ func TestSplitTunnel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		fmt.Fprintf(rw, "%s\n", host)
-	})}
+	srv := &http.Server{Handler: http.HandlerFunc(whoAmI)}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	outside := "http://" + l.Addr().String()
@@ -635,21 +580,7 @@ func TestSplitTunnel(t *testing.T) {
 // on) is noticed by the consumer within seconds of sending into the
 // tunnel, and the connection leaves Connected saying why.
 func TestDeadTunnel(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("must run in CI: %v", err)
-		}
-		t.Skip(err)
-	}
-	lab, err := netlab.NewSites("md", netlab.SitePublic, netlab.SiteCone)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Errorf("delete namespaces: %v", err)
-		}
-	})
+	lab := newSites(t, "md", netlab.SitePublic, netlab.SiteCone)
 	ps, cs := lab.Sites[0], lab.Sites[1]
 	dir := t.TempDir()
 	ln := startLocalnetIn(t, lab.Internet, netlab.InternetIP)
@@ -708,28 +639,14 @@ func TestDeadTunnel(t *testing.T) {
 // the tunnel meanwhile. Connecting to the best in DE again (the dead
 // provider's proposal still in discovery) ends on the live one.
 func TestReconnectEquivalent(t *testing.T) {
-	if err := netlab.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("must run in CI: %v", err)
-		}
-		t.Skip(err)
-	}
-	lab, err := netlab.NewSites("mq", netlab.SitePublic, netlab.SitePublic, netlab.SiteCone)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Errorf("delete namespaces: %v", err)
-		}
-	})
+	lab := newSites(t, "mq", netlab.SitePublic, netlab.SitePublic, netlab.SiteCone)
 	a, b, cs := lab.Sites[0], lab.Sites[1], lab.Sites[2]
 	dir := t.TempDir()
 	ln := startLocalnetIn(t, lab.Internet, netlab.InternetIP)
 	web := startSitesWeb(t, lab)
 	leakRules := "table inet myst_leak {\n\tchain leaks { type filter hook forward priority -10; policy accept; ip saddr 10.0.12.0/24 ip daddr " + netlab.HomeWebIP + " counter; }\n}\n"
-	if out, err := nftApply(cs.Router, leakRules); err != nil {
-		t.Fatalf("leak counter: %v %s", err, out)
+	if err := netlab.Nft(cs.Router, leakRules); err != nil {
+		t.Fatalf("leak counter: %v", err)
 	}
 	pass := writeFile(t, dir, "pass", "pw\n")
 	ids := map[*netlab.Site]string{}

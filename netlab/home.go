@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"time"
 )
 
@@ -131,10 +130,8 @@ func NewHome(prefix string, cfg HomeConfig) (*Home, error) {
 	chain postrouting_miniupnpd { }
 }
 `, r[1], r[2], masq)
-		cmd := exec.Command("ip", "netns", "exec", r[0], "nft", "-f", "-")
-		cmd.Stdin = strings.NewReader(rules)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fail(fmt.Errorf("nft in %s: %v: %s", r[0], err, out))
+		if err := Nft(r[0], rules); err != nil {
+			return fail(err)
 		}
 	}
 	for ns, server := range map[string]string{h.Provider: HomeWebIP, h.Consumer: HomeWebIP} {
@@ -154,14 +151,10 @@ func (h *Home) namespaces() []string {
 }
 
 // ResolvConf is the file a namespace's programs see as /etc/resolv.conf.
-func (h *Home) ResolvConf(ns string) string { return filepath.Join("/etc/netns", ns, "resolv.conf") }
+func (h *Home) ResolvConf(ns string) string { return resolvConf(ns) }
 
 func (h *Home) output(ns, name string, args ...string) (string, error) {
-	out, err := exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...).CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("%s %v in %s: %v: %s", name, args, ns, err, out)
-	}
-	return string(out), nil
+	return nsOutput(ns, name, args...)
 }
 
 // Output runs a program in a namespace of the lab.
@@ -170,9 +163,13 @@ func (h *Home) Output(ns, name string, args ...string) (string, error) {
 }
 
 // Close deletes the namespaces (and their links).
-func (h *Home) Close() error {
+func (h *Home) Close() error { return deleteNamespaces(h.namespaces()) }
+
+// deleteNamespaces deletes namespaces (and their links) and their
+// /etc/netns files.
+func deleteNamespaces(nss []string) error {
 	var errs []error
-	for _, ns := range h.namespaces() {
+	for _, ns := range nss {
 		if _, err := os.Stat("/var/run/netns/" + ns); err == nil {
 			if err := run("netns", "del", ns); err != nil {
 				errs = append(errs, err)

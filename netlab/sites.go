@@ -121,10 +121,8 @@ func NewSites(prefix string, kinds ...string) (*Sites, error) {
 				masq = "masquerade fully-random"
 			}
 			rules := fmt.Sprintf("table inet myst_nat {\n\tchain postrouting { type nat hook postrouting priority 100; policy accept; oifname %q ip saddr 10.0.%d.0/24 %s; }\n}\n", ext, 10+i, masq)
-			cmd := exec.Command("ip", "netns", "exec", s.Router, "nft", "-f", "-")
-			cmd.Stdin = strings.NewReader(rules)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return fail(fmt.Errorf("nft in %s: %v: %s", s.Router, err, out))
+			if err := Nft(s.Router, rules); err != nil {
+				return fail(err)
 			}
 		default:
 			return fail(fmt.Errorf("site kind %q: want public, cone or symmetric", kind))
@@ -160,23 +158,20 @@ func nsOutput(ns, name string, args ...string) (string, error) {
 	return string(out), nil
 }
 
+// Nft loads nftables rules in namespace ns.
+func Nft(ns, rules string) error {
+	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("nft in %s: %v: %s", ns, err, out)
+	}
+	return nil
+}
+
 // Output runs a program in a namespace of the lab.
 func (l *Sites) Output(ns, name string, args ...string) (string, error) {
 	return nsOutput(ns, name, args...)
 }
 
 // Close deletes the namespaces (and their links).
-func (l *Sites) Close() error {
-	var errs []error
-	for _, ns := range l.nss {
-		if _, err := os.Stat("/var/run/netns/" + ns); err == nil {
-			if err := run("netns", "del", ns); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if err := os.RemoveAll(filepath.Join("/etc/netns", ns)); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
+func (l *Sites) Close() error { return deleteNamespaces(l.nss) }

@@ -123,3 +123,13 @@ func (is *Issuer) Answer(ctx context.Context, from common.Address, body []byte) 
 	out, _ := json.Marshal(a)
 	return out
 }
+
+// GrantFor makes id's credentials straight from the shared secret, for
+// relaylink.Config.Grant where no issuer is asked (a test, or a node on
+// the relay operator's own host).
+func GrantFor(secret []byte, id common.Address, ttl time.Duration) func(context.Context) (relaylink.Grant, error) {
+	return func(context.Context) (relaylink.Grant, error) {
+		user, pass, err := Credentials(secret, id, ttl)
+		return relaylink.Grant{Username: user, Password: pass, Expires: time.Now().Add(ttl)}, err
+	}
+}

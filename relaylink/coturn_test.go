@@ -90,10 +90,7 @@ func TestCoturn(t *testing.T) {
 	if _, err := is.Issue(context.Background(), r, time.Now()); !errors.Is(err, relay.ErrNotRegistered) {
 		t.Fatalf("issuer for an unregistered identity: %v", err)
 	}
-	forged := func(context.Context) (relaylink.Grant, error) {
-		u, pw, err := relay.Credentials([]byte("not the operator's secret at all"), mallory.Address(), time.Hour)
-		return relaylink.Grant{Username: u, Password: pw, Expires: time.Now().Add(time.Hour)}, err
-	}
+	forged := relay.GrantFor([]byte("not the operator's secret at all"), mallory.Address(), time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if l2, err := relaylink.Open(ctx, relaylink.Config{URL: url, Grant: forged}); err == nil {

@@ -22,10 +22,7 @@ func TestForward(t *testing.T) {
 	}
 	defer srv.Close()
 	id := mysttest.NewSigner(t).Address()
-	l, err := relaylink.Open(context.Background(), relaylink.Config{URL: srv.URL(""), Grant: func(context.Context) (relaylink.Grant, error) {
-		u, p, err := relay.Credentials(secret, id, time.Hour)
-		return relaylink.Grant{Username: u, Password: p, Expires: time.Now().Add(time.Hour)}, err
-	}})
+	l, err := relaylink.Open(context.Background(), relaylink.Config{URL: srv.URL(""), Grant: relay.GrantFor(secret, id, time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,10 +31,7 @@ func TestLinkSurvivesRelayRestart(t *testing.T) {
 	moved := make(chan netip.AddrPort, 4)
 	l, err := relaylink.Open(context.Background(), relaylink.Config{URL: srv.URL(""), CheckEvery: 200 * time.Millisecond,
 		OnMove: func(a netip.AddrPort) { moved <- a },
-		Grant: func(context.Context) (relaylink.Grant, error) {
-			u, p, err := relay.Credentials(secret, id, time.Hour)
-			return relaylink.Grant{Username: u, Password: p, Expires: time.Now().Add(time.Hour)}, err
-		}})
+		Grant:  relay.GrantFor(secret, id, time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
