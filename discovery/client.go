@@ -100,12 +100,16 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		if round == 1 {
 			break
 		}
-		// Every replica is over capacity: back off until the first may be
-		// asked again, then once more.
-		wait := MaxBackoff
+		// Replicas that are up are over capacity (the others did not
+		// answer): back off until the first may be asked again, then once
+		// more.
+		wait := time.Duration(0)
 		for i := range c.busy {
-			wait = min(wait, time.Until(time.Unix(0, c.busy[i].Load())))
+			if w := time.Until(time.Unix(0, c.busy[i].Load())); w > 0 && (wait == 0 || w < wait) {
+				wait = w
+			}
 		}
+		wait = min(wait, MaxBackoff)
 		if wait > 0 {
 			wait += time.Duration(rand.Int64N(int64(wait/5) + 1)) // spread the retries
 			select {

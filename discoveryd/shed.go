@@ -24,12 +24,13 @@ type shedder struct {
 }
 
 // Shedding defaults: one request per core in flight, 64 waiting at most
-// 5 ms each, Retry-After 1 s. Measured with vegeta at 100,000 proposals
-// on 2 cores (docs/performance.md): more in flight or a longer wait serve
-// hardly more and every answer later.
+// 50 ms each, Retry-After 1 s. Measured with vegeta at 100,000 proposals
+// on 2 cores (docs/performance.md): more in flight serves hardly more and
+// every answer later; a 5 ms wait answered overload fastest but shed a
+// replica's 4 steady PostgreSQL clients (TestClientFailsOverToReplica).
 const (
 	DefaultQueue     = 64
-	DefaultQueueWait = 5 * time.Millisecond
+	DefaultQueueWait = 50 * time.Millisecond
 )
 
 // Posts and deletes have a pool of their own: they wait for the writer's
